@@ -1,0 +1,30 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "fakedrm",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "fakedrm", targets: ["fakedrm"]),
+        .library(name: "FakeDRM", targets: ["FakeDRM"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+    ],
+    targets: [
+        // Only what Swift cannot reach directly: memfd/eventfd/timerfd, CMSG macros, ioctl.
+        .target(name: "CFakeDRMSys"),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        .target(
+            name: "FakeDRM",
+            dependencies: ["CFakeDRMSys", "CPNG", .product(name: "Yams", package: "Yams")]
+        ),
+        .executableTarget(
+            name: "fakedrm",
+            dependencies: ["FakeDRM", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .testTarget(name: "FakeDRMTests", dependencies: ["FakeDRM", "CFakeDRMSys"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

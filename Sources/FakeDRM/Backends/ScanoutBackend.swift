@@ -1,0 +1,47 @@
+/// What a CRTC scans out after a flip: the mode and the visible planes, with their memory.
+public struct Scanout: Sendable {
+    public var width: Int
+    public var height: Int
+    public var active: Bool
+    public var planes: [ComposerPlane]
+    /// Keeps the buffers alive while a backend holds this scanout.
+    public var buffers: [BufferObject]
+}
+
+/// A display behind the card. `present` is called under the device lock at flip completion;
+/// implementations must not call back into the device synchronously.
+public protocol ScanoutBackend: AnyObject, Sendable {
+    func present(crtcIndex: Int, scanout: Scanout, timestampNs: Int64)
+}
+
+extension Device {
+    /// The latched configuration of a CRTC as composer input (planes sorted by zpos).
+    func scanout(for c: Int) -> Scanout {
+        let s = latched.crtcs[c]
+        let crtcID = crtcs[c].id
+        var out: [ComposerPlane] = []
+        var bos: [BufferObject] = []
+        for ps in latched.planes where ps.crtc == crtcID && ps.fb != 0 {
+            guard let fb = framebuffers[ps.fb], let bo = fb.buffers.first ?? nil else { continue }
+            bos.append(bo)
+            out.append(ComposerPlane(
+                base: UnsafeRawPointer(bo.memory.base), bufferSize: bo.size, offset: Int(fb.offsets[0]), pitch: Int(fb.pitches[0]),
+                format: fb.format, fbWidth: fb.width, fbHeight: fb.height,
+                srcX: ps.srcX, srcY: ps.srcY, srcW: ps.srcW, srcH: ps.srcH,
+                crtcX: ps.crtcX, crtcY: ps.crtcY, crtcW: ps.crtcW, crtcH: ps.crtcH,
+                zpos: UInt32(truncatingIfNeeded: ps.zpos), alpha: UInt16(truncatingIfNeeded: ps.alpha),
+                blendMode: UInt8(truncatingIfNeeded: ps.blendMode)))
+        }
+        return Scanout(width: Int(s.mode?.hdisplay ?? 0), height: Int(s.mode?.vdisplay ?? 0), active: s.active && s.mode != nil, planes: out, buffers: bos)
+    }
+
+    /// Composes what CRTC `c` shows now (tests, capture, CRC).
+    public func composeLatched(crtcIndex c: Int = 0) -> Frame? {
+        lock.withLock {
+            guard c < crtcs.count else { return nil }
+            let s = scanout(for: c)
+            guard s.active else { return nil }
+            return Composer.compose(width: s.width, height: s.height, planes: s.planes)
+        }
+    }
+}

@@ -1,0 +1,56 @@
+/// What a front end lends the core for one request: the caller's memory and its fd table.
+/// The core never knows which front end it talks to.
+
+public protocol ClientMemory: AnyObject {
+    /// Reads `count` bytes at a client address; EFAULT when any byte is not readable.
+    func read(at address: UInt64, count: Int) throws(DRMError) -> [UInt8]
+    /// Writes at a client address; EFAULT when not writable.
+    func write(_ bytes: [UInt8], at address: UInt64) throws(DRMError)
+}
+
+/// An object the kernel would install as a new fd in the caller.
+public enum ExportedFile: Sendable {
+    case syncFile(SyncFile)
+    case dmabuf(BufferObject)
+    case syncobj(Syncobj)
+}
+
+public protocol ClientFiles: AnyObject {
+    /// Installs a new fd in the caller (O_CLOEXEC unless `cloexec` is false); returns its number.
+    func install(_ file: ExportedFile, cloexec: Bool) throws(DRMError) -> Int32
+    /// What the caller's fd refers to, if it is something fakedrm made (EBADF when the fd is
+    /// not open at all, nil when it is open but foreign).
+    func lookup(fd: Int32) throws(DRMError) -> ExportedFile?
+    /// Closes an fd installed earlier in this request, when the request fails after all.
+    func uninstall(fd: Int32)
+}
+
+public struct ClientEnv {
+    public let memory: ClientMemory
+    public let files: ClientFiles
+    public init(memory: ClientMemory, files: ClientFiles) {
+        self.memory = memory
+        self.files = files
+    }
+}
+
+extension ClientMemory {
+    /// Array reads are capped so a lying count cannot make the daemon allocate gigabytes;
+    /// the kernel would fail such a copy with EFAULT as well.
+    static var maxRead: Int { 64 << 20 }
+
+    func readArray(at address: UInt64, count: UInt32, elementSize: Int) throws(DRMError) -> [UInt8] {
+        let (total, overflow) = Int(count).multipliedReportingOverflow(by: elementSize)
+        guard !overflow, total <= Self.maxRead else { throw .badAddress }
+        if total == 0 { return [] }
+        return try read(at: address, count: total)
+    }
+
+    func readU32s(at address: UInt64, count: UInt32) throws(DRMError) -> [UInt32] {
+        LE.u32s(try readArray(at: address, count: count, elementSize: 4))
+    }
+
+    func readU64s(at address: UInt64, count: UInt32) throws(DRMError) -> [UInt64] {
+        LE.u64s(try readArray(at: address, count: count, elementSize: 8))
+    }
+}

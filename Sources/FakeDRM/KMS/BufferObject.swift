@@ -1,0 +1,72 @@
+import Synchronization
+
+/// A GEM object: memfd-backed memory that lives while any handle, framebuffer or export holds it.
+public final class BufferObject: @unchecked Sendable {
+    /// Counts live objects across devices so tests can prove nothing leaked.
+    static let liveCount = Atomic<Int>(0)
+
+    public let memory: SharedMemory
+    public let size: Int
+    /// Fake mmap offset handed out by MAP_DUMB (0 until first mapped).
+    var mapOffset: UInt64 = 0
+    /// Identity used for PRIME: repeated exports name the same buffer.
+    public let serial: UInt64
+
+    init(size: Int, serial: UInt64) throws(DRMError) {
+        memory = try SharedMemory(size: size, name: "fakedrm-gem")
+        self.size = size
+        self.serial = serial
+        BufferObject.liveCount.add(1, ordering: .relaxed)
+    }
+
+    deinit { BufferObject.liveCount.subtract(1, ordering: .relaxed) }
+}
+
+/// A framebuffer object (ADDFB/ADDFB2). `listed` is the owning file's reference; plane
+/// states hold the other references, so an unlisted fb lives until no state shows it.
+final class Framebuffer {
+    let id: ObjectID
+    let ownerFile: Int
+    let width: UInt32
+    let height: UInt32
+    let format: UInt32
+    let flags: UInt32
+    let buffers: [BufferObject?]
+    let pitches: [UInt32]
+    let offsets: [UInt32]
+    let modifier: UInt64
+    /// Legacy ADDFB view (bpp/depth), kept for GETFB.
+    let bpp: UInt32
+    let depth: UInt32
+    var listed = true
+
+    init(id: ObjectID, ownerFile: Int, width: UInt32, height: UInt32, format: UInt32, flags: UInt32,
+         buffers: [BufferObject?], pitches: [UInt32], offsets: [UInt32], modifier: UInt64, bpp: UInt32, depth: UInt32) {
+        self.id = id
+        self.ownerFile = ownerFile
+        self.width = width
+        self.height = height
+        self.format = format
+        self.flags = flags
+        self.buffers = buffers
+        self.pitches = pitches
+        self.offsets = offsets
+        self.modifier = modifier
+        self.bpp = bpp
+        self.depth = depth
+    }
+}
+
+/// A property blob. Kernel-owned blobs (IN_FORMATS, legacy MODE_ID) have no owner file.
+final class Blob {
+    let id: ObjectID
+    let data: [UInt8]
+    let ownerFile: Int?
+    var listed = true
+
+    init(id: ObjectID, data: [UInt8], ownerFile: Int?) {
+        self.id = id
+        self.data = data
+        self.ownerFile = ownerFile
+    }
+}

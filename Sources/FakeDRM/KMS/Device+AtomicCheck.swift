@@ -1,0 +1,100 @@
+/// The checks of drm_atomic_check_only and the atomic helpers a vkms-like driver uses, in the
+/// kernel's order, each with the kernel's errno.
+extension Device {
+    /// CRTCs a commit involves: set directly, or the old/new CRTC of a touched plane/connector.
+    func affectedCRTCs(_ p: AtomicProposal) -> Set<Int> {
+        var set = p.touchedCRTCs
+        for i in p.touchedPlanes {
+            if let c = crtcIndex(of: state.planes[i].crtc) { set.insert(c) }
+            if let c = crtcIndex(of: p.new.planes[i].crtc) { set.insert(c) }
+        }
+        for i in p.touchedConnectors {
+            if let c = crtcIndex(of: state.connectors[i].crtc) { set.insert(c) }
+            if let c = crtcIndex(of: p.new.connectors[i].crtc) { set.insert(c) }
+        }
+        return set
+    }
+
+    func needsModeset(_ c: Int, _ new: KMSState) -> Bool {
+        let o = state.crtcs[c], n = new.crtcs[c]
+        if o.active != n.active || o.enabled != n.enabled { return true }
+        if let om = o.mode, let nm = n.mode, !om.sameTiming(nm) { return true }
+        let crtcID = crtcs[c].id
+        for k in connectors.indices where (state.connectors[k].crtc == crtcID) != (new.connectors[k].crtc == crtcID) {
+            return true
+        }
+        return false
+    }
+
+    func check(_ p: AtomicProposal, flags: UInt32, eventCRTCs: Set<Int>) throws(DRMError) {
+        let new = p.new
+        let affected = affectedCRTCs(p)
+        // Planes of an affected CRTC are checked too, as the helpers pull them into the state.
+        var planesToCheck = p.touchedPlanes
+        for i in planes.indices {
+            if let c = crtcIndex(of: new.planes[i].crtc), affected.contains(c) { planesToCheck.insert(i) }
+        }
+        for i in planesToCheck.sorted() { try checkPlane(i, new) }
+        for c in affected.sorted() {
+            let n = new.crtcs[c]
+            if n.active && !n.enabled { throw .invalidArgument }
+            if eventCRTCs.contains(c) && !n.active && !state.crtcs[c].active { throw .invalidArgument }
+        }
+        try checkModeset(new, affected: affected, flags: flags)
+    }
+
+    private func checkPlane(_ i: Int, _ new: KMSState) throws(DRMError) {
+        let s = new.planes[i]
+        let old = state.planes[i]
+        if (s.crtc != 0) != (s.fb != 0) { throw .invalidArgument }
+        if s.crtc == 0 { return }
+        guard let c = crtcIndex(of: s.crtc) else { throw .invalidArgument }
+        if planes[i].possibleCrtcs & (1 << UInt32(c)) == 0 { throw .invalidArgument }
+        if old.crtc != 0 && old.crtc != s.crtc { throw .invalidArgument }
+        guard let fb = framebuffers[s.fb] else { throw .invalidArgument }
+        if !planes[i].formats.contains(fb.format) || fb.modifier != DRMConst.formatModLinear { throw .invalidArgument }
+        if s.crtcW > UInt32(Int32.max) || Int64(s.crtcX) + Int64(s.crtcW) > Int64(Int32.max) { throw .outOfRange }
+        if s.crtcH > UInt32(Int32.max) || Int64(s.crtcY) + Int64(s.crtcH) > Int64(Int32.max) { throw .outOfRange }
+        let fbW = UInt64(fb.width) << 16, fbH = UInt64(fb.height) << 16
+        if UInt64(s.srcW) > fbW || UInt64(s.srcX) > fbW - UInt64(s.srcW)
+            || UInt64(s.srcH) > fbH || UInt64(s.srcY) > fbH - UInt64(s.srcH) {
+            throw .noSpace
+        }
+        if s.damageBlob != 0, let b = blobs[s.damageBlob] {
+            let a = ArgBuffer(b.data)
+            for k in 0..<(b.data.count / ModeRectLayout.size) {
+                let o = k * ModeRectLayout.size
+                let x1 = a.load(Int32.self, at: o), y1 = a.load(Int32.self, at: o + 4)
+                let x2 = a.load(Int32.self, at: o + 8), y2 = a.load(Int32.self, at: o + 12)
+                if x1 < 0 || y1 < 0 || x1 >= x2 || y1 >= y2 || UInt32(x2) > fb.width || UInt32(y2) > fb.height {
+                    throw .invalidArgument
+                }
+            }
+        }
+        // vkms: no scaling (DRM_PLANE_NO_SCALING) for a plane that will be visible.
+        if new.crtcs[c].enabled, s.crtcW != 0 || s.srcW != 0 {
+            if UInt64(s.srcW) != UInt64(s.crtcW) << 16 || UInt64(s.srcH) != UInt64(s.crtcH) << 16 { throw .outOfRange }
+        }
+    }
+
+    private func checkModeset(_ new: KMSState, affected: Set<Int>, flags: UInt32) throws(DRMError) {
+        var usedEncoders = Set<Int>()
+        for k in connectors.indices {
+            guard let c = crtcIndex(of: new.connectors[k].crtc) else {
+                if new.connectors[k].crtc != 0 { throw .invalidArgument }
+                continue
+            }
+            let enc = encoders[connectors[k].encoderIndex]
+            if enc.possibleCrtcs & (1 << UInt32(c)) == 0 { throw .invalidArgument }
+            if !usedEncoders.insert(enc.index).inserted { throw .invalidArgument }
+            if !new.crtcs[c].enabled { throw .invalidArgument }
+        }
+        for c in affected {
+            let n = new.crtcs[c]
+            let hasConnector = new.connectors.contains { $0.crtc == crtcs[c].id }
+            if n.enabled != hasConnector { throw .invalidArgument }
+            if let m = n.mode, UInt32(m.hdisplay) > config.maxWidth || UInt32(m.vdisplay) > config.maxHeight { throw .invalidArgument }
+            if needsModeset(c, new) && flags & DRMConst.atomicAllowModeset == 0 { throw .invalidArgument }
+        }
+    }
+}

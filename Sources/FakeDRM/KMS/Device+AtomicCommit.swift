@@ -1,0 +1,181 @@
+/// DRM_IOCTL_MODE_ATOMIC: decode into a proposal, check, prepare signalling, swap, and hand the
+/// new configuration to the display at the next vblank once in-fences have signalled.
+extension Device {
+    public func atomic(_ file: FileContext, _ req: AtomicRequest, env: ClientEnv) throws(DRMError) {
+        try lock.withLock { () throws(DRMError) in
+            defer { runEagerClock() }
+            try atomicLocked(file, req, env: env)
+        }
+    }
+
+    func atomicLocked(_ file: FileContext, _ req: AtomicRequest, env: ClientEnv, legacy: Bool = false) throws(DRMError) {
+        let flags = req.flags
+        if !legacy {
+            guard file.atomic else { throw .invalidArgument }
+            try requireMaster(file)
+        }
+        if flags & ~DRMConst.atomicFlags != 0 { throw .invalidArgument }
+        // No async flips on this device (ATOMIC_ASYNC_PAGE_FLIP is 0).
+        if flags & DRMConst.atomicPageFlipAsync != 0 { throw .invalidArgument }
+        if flags & DRMConst.atomicTestOnly != 0 && flags & DRMConst.atomicPageFlipEvent != 0 { throw .invalidArgument }
+
+        var p = AtomicProposal(new: state)
+        do throws(DRMError) {
+            for obj in req.objects {
+                guard let type = objectType(obj.id), [.crtc, .plane, .connector].contains(type) else { throw .notFound }
+                let attached = visibleProperties(of: obj.id, for: file) ?? []
+                for (propID, value) in obj.props {
+                    guard let prop = attached.first(where: { $0.id == propID }) else { throw .notFound }
+                    try setProperty(&p, objectID: obj.id, prop: prop, value: value, env: env)
+                }
+            }
+            try commitProposal(p, file: file, flags: flags, userData: req.userData, env: env)
+        } catch {
+            // Every out/release fence pointer reads -1 after a failure, as complete_signaling.
+            for ptr in Array(p.outFencePtrs.values) + Array(p.releaseFencePtrs.values) {
+                try? env.memory.write(LE.bytes([Int32(-1)]), at: ptr)
+            }
+            throw error
+        }
+    }
+
+    /// Check and (unless TEST_ONLY) apply a proposal. Shared by atomic and the legacy paths.
+    func commitProposal(_ p: AtomicProposal, file: FileContext, flags: UInt32, userData: UInt64, env: ClientEnv) throws(DRMError) {
+        let affected = affectedCRTCs(p)
+        let wantsEvent = flags & DRMConst.atomicPageFlipEvent != 0
+        if wantsEvent && affected.isEmpty { throw .invalidArgument }
+        try check(p, flags: flags, eventCRTCs: wantsEvent ? affected : [])
+        if flags & DRMConst.atomicTestOnly != 0 { return }
+
+        if flags & DRMConst.atomicNonblock != 0 {
+            if affected.contains(where: { pendingCommits[$0] != nil }) { throw .busy }
+        } else {
+            _ = waitUntil(crtcIndex: nil) { affected.allSatisfy { pendingCommits[$0] == nil } }
+            if affected.contains(where: { pendingCommits[$0] != nil }) { throw .busy }
+        }
+
+        // prepare_signaling: reserve event space, create and install fences.
+        let eventSize = EventVblankLayout.size
+        if wantsEvent {
+            guard file.eventSpace >= eventSize * affected.count else { throw .noMemory }
+        }
+        var installed: [Int32] = []
+        var outFences: [Int: Fence] = [:]
+        var releaseFences: [Int: Fence] = [:]
+        do throws(DRMError) {
+            for c in affected.sorted() {
+                if let ptr = p.outFencePtrs[c] {
+                    let crtc = crtcs[c]
+                    crtc.fenceSeqno += 1
+                    let f = Fence(context: crtc.fenceContext, seqno: crtc.fenceSeqno, timelineName: crtc.timelineName, driverName: config.driver.name)
+                    let fd = try env.files.install(.syncFile(try SyncFile(fences: [f])), cloexec: true)
+                    installed.append(fd)
+                    try env.memory.write(LE.bytes([fd]), at: ptr)
+                    outFences[c] = f
+                }
+            }
+            // Release fences may also name CRTCs outside `affected` (nothing changes there);
+            // each gets its own context since release order is independent of flip order.
+            for (c, ptr) in p.releaseFencePtrs.sorted(by: { $0.key < $1.key }) {
+                let f = Fence(context: Fence.allocateContext(), seqno: 1, timelineName: "release-\(crtcs[c].timelineName)", driverName: config.driver.name)
+                let fd = try env.files.install(.syncFile(try SyncFile(fences: [f])), cloexec: true)
+                installed.append(fd)
+                try env.memory.write(LE.bytes([fd]), at: ptr)
+                releaseFences[c] = f
+            }
+        } catch {
+            for fd in installed { env.files.uninstall(fd: fd) }
+            throw error
+        }
+        if wantsEvent { file.eventSpace -= eventSize * affected.count }
+
+        // Swap: the software state is the new one from now on.
+        state = p.new
+        for c in affected { updateVblankClock(c) }
+        let inFences = Array(p.inFences.values)
+        for c in affected.sorted() {
+            let active = p.new.crtcs[c].active
+            let pc = PendingCommit(crtcIndex: c, newState: p.new, events: wantsEvent ? [(file, userData)] : [],
+                                   outFence: outFences[c], waitsForVblank: active)
+            pendingCommits[c] = pc
+        }
+        // Release fences: remember which fbs the commit leaves on each CRTC's planes.
+        for (c, f) in releaseFences {
+            let crtcID = crtcs[c].id
+            let shown = p.new.planes.enumerated().filter { $0.element.crtc == crtcID && $0.element.fb != 0 }.map { (planeIndex: $0.offset, fb: $0.element.fb) }
+            releaseWaits.append(ReleaseWait(fence: f, shown: shown, armedAfter: pendingCommits[c]))
+        }
+        let commits = affected.compactMap { pendingCommits[$0] }
+        let arm = { [weak self] in
+            guard let self else { return }
+            for pc in commits where !pc.armed {
+                pc.armed = true
+                if !pc.waitsForVblank { self.completeFlip(pc, sequence: self.vblank[pc.crtcIndex].count, at: self.nowNs()) }
+            }
+            self.lock.broadcast()
+        }
+        if inFences.isEmpty {
+            arm()
+        } else {
+            var left = inFences.count
+            for sf in inFences { sf.onSignalled { left -= 1; if left == 0 { arm() } } }
+        }
+        if affected.isEmpty { settleReleases(at: nowNs()) }
+        collectGarbage()
+
+        if flags & DRMConst.atomicNonblock == 0 {
+            _ = waitUntil(crtcIndex: nil) { commits.allSatisfy(\.done) }
+        }
+    }
+
+    /// Flip completion, in the order of §6.7: flip_done, out fence (same timestamp), event.
+    func completeFlip(_ pc: PendingCommit, sequence: UInt64, at ts: Int64) {
+        guard !pc.done else { return }
+        pc.done = true
+        if pendingCommits[pc.crtcIndex] === pc { pendingCommits[pc.crtcIndex] = nil }
+        latch(pc)
+        pc.outFence?.signal(at: ts)
+        for (file, ud) in pc.events where !file.closed {
+            file.eventSpace += EventVblankLayout.size
+            file.queue(event: Device.vblankEvent(type: DRMConst.eventFlipComplete, userData: ud, ts: ts,
+                                                 sequence: UInt32(truncatingIfNeeded: sequence), crtcID: crtcs[pc.crtcIndex].id))
+            file.eventSpace -= EventVblankLayout.size
+        }
+        settleReleases(at: ts)
+        collectGarbage()
+        lock.broadcast()
+    }
+
+    /// The display now shows the commit's configuration on this CRTC.
+    private func latch(_ pc: PendingCommit) {
+        let c = pc.crtcIndex
+        let crtcID = crtcs[c].id
+        latched.crtcs[c] = pc.newState.crtcs[c]
+        for i in planes.indices where latched.planes[i].crtc == crtcID || pc.newState.planes[i].crtc == crtcID {
+            latched.planes[i] = pc.newState.planes[i]
+        }
+        for k in connectors.indices where latched.connectors[k].crtc == crtcID || pc.newState.connectors[k].crtc == crtcID {
+            latched.connectors[k] = pc.newState.connectors[k]
+        }
+        backend.present(crtcIndex: c, scanout: scanout(for: c), timestampNs: nowNs())
+    }
+
+    /// Signals release fences whose fbs are all off the display (optionally after the
+    /// emulated host delay).
+    func settleReleases(at ts: Int64) {
+        var keep: [ReleaseWait] = []
+        for var w in releaseWaits {
+            if let gate = w.armedAfter, !gate.done { keep.append(w); continue }
+            w.armedAfter = nil
+            w.shown.removeAll { latched.planes[$0.planeIndex].fb != $0.fb }
+            if w.shown.isEmpty {
+                let f = w.fence
+                let delay = Int64(config.releaseFence.hostDelayMs) * 1_000_000
+                if delay > 0 { schedule(after: delay) { [weak self] in f.signal(at: self?.nowNs() ?? ts) } } else { f.signal(at: ts) }
+            } else {
+                keep.append(w)
+            }
+        }
+        releaseWaits = keep
+    }
+}

@@ -1,0 +1,176 @@
+/// Property writes into a proposed state: one function per object kind, each value checked
+/// the way drm_atomic_set_property and drm_property_change_valid_get do.
+extension Device {
+    func setProperty(_ p: inout AtomicProposal, objectID: ObjectID, prop: PropertyDef, value: UInt64, env: ClientEnv) throws(DRMError) {
+        guard prop.valueIsInRange(value) else { throw .invalidArgument }
+        if prop.isImmutable { throw .invalidArgument }
+        try validateObjectValue(prop, value)
+        if let i = planes.firstIndex(where: { $0.id == objectID }) {
+            p.touchedPlanes.insert(i)
+            try setPlaneProperty(&p, i, prop, value, env: env)
+        } else if let i = crtcs.firstIndex(where: { $0.id == objectID }) {
+            p.touchedCRTCs.insert(i)
+            try setCRTCProperty(&p, i, prop, value, env: env)
+        } else if let i = connectors.firstIndex(where: { $0.id == objectID }) {
+            p.touchedConnectors.insert(i)
+            try setConnectorProperty(&p, i, prop, value)
+        } else {
+            throw .notFound
+        }
+    }
+
+    /// OBJECT and BLOB values must name an existing object of the right type (else EINVAL).
+    private func validateObjectValue(_ prop: PropertyDef, _ value: UInt64) throws(DRMError) {
+        if prop.typeBits == PropertyDef.object, value != 0 {
+            guard value <= UInt64(UInt32.max), let want = prop.values.first.flatMap({ ObjectType(rawValue: UInt32(truncatingIfNeeded: $0)) }),
+                  objectType(ObjectID(value), expecting: want) != nil else { throw .invalidArgument }
+        }
+        if prop.typeBits == PropertyDef.blob, value != 0 {
+            guard value <= UInt64(UInt32.max), blobs[ObjectID(value)] != nil else { throw .invalidArgument }
+        }
+    }
+
+    private func setPlaneProperty(_ p: inout AtomicProposal, _ i: Int, _ prop: PropertyDef, _ v: UInt64, env: ClientEnv) throws(DRMError) {
+        switch prop.kind {
+        case .fbID: p.new.planes[i].fb = ObjectID(v)
+        case .crtcID: p.new.planes[i].crtc = ObjectID(v)
+        case .crtcX: p.new.planes[i].crtcX = Int32(truncatingIfNeeded: Int64(bitPattern: v))
+        case .crtcY: p.new.planes[i].crtcY = Int32(truncatingIfNeeded: Int64(bitPattern: v))
+        case .crtcW: p.new.planes[i].crtcW = UInt32(truncatingIfNeeded: v)
+        case .crtcH: p.new.planes[i].crtcH = UInt32(truncatingIfNeeded: v)
+        case .srcX: p.new.planes[i].srcX = UInt32(truncatingIfNeeded: v)
+        case .srcY: p.new.planes[i].srcY = UInt32(truncatingIfNeeded: v)
+        case .srcW: p.new.planes[i].srcW = UInt32(truncatingIfNeeded: v)
+        case .srcH: p.new.planes[i].srcH = UInt32(truncatingIfNeeded: v)
+        case .zpos: p.new.planes[i].zpos = v
+        case .alpha: p.new.planes[i].alpha = v
+        case .blendMode: p.new.planes[i].blendMode = v
+        case .damageClips:
+            if v != 0, let b = blobs[ObjectID(v)], b.data.count % ModeRectLayout.size != 0 { throw .invalidArgument }
+            p.new.planes[i].damageBlob = ObjectID(v)
+        case .inFenceFD:
+            let fd = Int64(bitPattern: v)
+            if fd == -1 { return }
+            // Setting it twice in one commit is refused, as the kernel does.
+            if p.inFences[i] != nil { throw .invalidArgument }
+            guard let looked = try? env.files.lookup(fd: Int32(truncatingIfNeeded: fd)), case .syncFile(let sf) = looked else {
+                throw .invalidArgument
+            }
+            p.inFences[i] = sf
+        default:
+            throw .invalidArgument
+        }
+    }
+
+    private func setCRTCProperty(_ p: inout AtomicProposal, _ i: Int, _ prop: PropertyDef, _ v: UInt64, env: ClientEnv) throws(DRMError) {
+        switch prop.kind {
+        case .active: p.new.crtcs[i].active = v == 1
+        case .modeID:
+            if v == 0 {
+                p.new.crtcs[i].mode = nil
+                p.new.crtcs[i].modeBlob = 0
+                return
+            }
+            guard let b = blobs[ObjectID(v)], let mode = ModeInfo.decode(b.data), mode.isValid else { throw .invalidArgument }
+            p.new.crtcs[i].mode = mode
+            p.new.crtcs[i].modeBlob = ObjectID(v)
+        case .outFencePtr, .releaseFencePtr:
+            if v == 0 {
+                if prop.kind == .outFencePtr { p.outFencePtrs[i] = nil } else { p.releaseFencePtrs[i] = nil }
+                return
+            }
+            // The kernel writes -1 right away, so an unwritable pointer fails here with EFAULT.
+            try env.memory.write(LE.bytes([Int32(-1)]), at: v)
+            if prop.kind == .outFencePtr { p.outFencePtrs[i] = v } else { p.releaseFencePtrs[i] = v }
+        case .vrrEnabled: p.new.crtcs[i].vrrEnabled = v
+        case .gammaLUT:
+            if v != 0, let b = blobs[ObjectID(v)] {
+                if b.data.count % ColorLutLayout.size != 0 || b.data.count / ColorLutLayout.size > Int(crtcs[i].gammaSize) {
+                    throw .invalidArgument
+                }
+            }
+            p.new.crtcs[i].gammaBlob = ObjectID(v)
+        default:
+            throw .invalidArgument
+        }
+    }
+
+    private func setConnectorProperty(_ p: inout AtomicProposal, _ i: Int, _ prop: PropertyDef, _ v: UInt64) throws(DRMError) {
+        switch prop.kind {
+        case .crtcID: p.new.connectors[i].crtc = ObjectID(v)
+        case .linkStatus:
+            // Userspace may only reset to Good; Bad is ignored (drm_atomic_connector_set_property).
+            if v == 0 { p.new.connectors[i].linkStatus = 0 }
+        case .dpms:
+            guard p.allowDPMS else { throw .invalidArgument }
+            if let c = crtcIndex(of: p.new.connectors[i].crtc) { p.new.crtcs[c].active = v == 0 }
+        default:
+            throw .invalidArgument
+        }
+    }
+
+    func crtcIndex(of id: ObjectID) -> Int? {
+        id == 0 ? nil : crtcs.firstIndex { $0.id == id }
+    }
+
+    /// Current value of a property on an object, as OBJ_GETPROPERTIES reports it.
+    func propertyValue(_ prop: PropertyDef, objectID: ObjectID) -> UInt64 {
+        if let i = planes.firstIndex(where: { $0.id == objectID }) {
+            let s = state.planes[i]
+            switch prop.kind {
+            case .planeType: return planes[i].type.rawValue
+            case .fbID: return UInt64(s.fb)
+            case .crtcID: return UInt64(s.crtc)
+            case .inFenceFD: return UInt64(bitPattern: -1)
+            case .crtcX: return UInt64(bitPattern: Int64(s.crtcX))
+            case .crtcY: return UInt64(bitPattern: Int64(s.crtcY))
+            case .crtcW: return UInt64(s.crtcW)
+            case .crtcH: return UInt64(s.crtcH)
+            case .srcX: return UInt64(s.srcX)
+            case .srcY: return UInt64(s.srcY)
+            case .srcW: return UInt64(s.srcW)
+            case .srcH: return UInt64(s.srcH)
+            case .inFormats: return UInt64(planes[i].inFormatsBlob)
+            case .zpos: return s.zpos
+            case .alpha: return s.alpha
+            case .blendMode: return s.blendMode
+            case .damageClips: return UInt64(s.damageBlob)
+            default: return 0
+            }
+        }
+        if let i = crtcs.firstIndex(where: { $0.id == objectID }) {
+            let s = state.crtcs[i]
+            switch prop.kind {
+            case .active: return s.active ? 1 : 0
+            case .modeID: return UInt64(s.modeBlob)
+            case .vrrEnabled: return s.vrrEnabled
+            case .gammaLUT: return UInt64(s.gammaBlob)
+            case .gammaLUTSize: return UInt64(crtcs[i].gammaSize)
+            default: return 0
+            }
+        }
+        if let i = connectors.firstIndex(where: { $0.id == objectID }) {
+            let s = state.connectors[i]
+            switch prop.kind {
+            case .crtcID: return UInt64(s.crtc)
+            case .linkStatus: return s.linkStatus
+            case .dpms:
+                let on = crtcIndex(of: s.crtc).map { state.crtcs[$0].active } ?? false
+                return on ? 0 : 3
+            default: return 0
+            }
+        }
+        return 0
+    }
+
+    /// Properties attached to an object that this file may see (ATOMIC ones need the cap).
+    func visibleProperties(of objectID: ObjectID, for file: FileContext) -> [PropertyDef]? {
+        let ids: [ObjectID]
+        if let c = crtc(id: objectID) { ids = c.properties }
+        else if let p = plane(id: objectID) { ids = p.properties }
+        else if let c = connector(id: objectID) { ids = c.properties }
+        else if objectTypes[objectID] != nil { ids = [] }
+        else { return nil }
+        return ids.compactMap { properties[$0] }.filter { file.atomic || !$0.isAtomicOnly }
+    }
+}

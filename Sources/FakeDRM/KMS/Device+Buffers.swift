@@ -1,0 +1,230 @@
+/// Dumb buffers, GEM handles, PRIME, and framebuffers (ADDFB/ADDFB2/RMFB/CLOSEFB/GETFB).
+extension Device {
+    public struct DumbBuffer: Sendable { public var handle: UInt32; public var pitch: UInt32; public var size: UInt64 }
+
+    /// drm_mode_create_dumb + the shmem helper's policy: pitch = ceil(width*bpp/8) aligned to
+    /// 8 (2025 kernels), size page-aligned.
+    public func createDumb(_ file: FileContext, width: UInt32, height: UInt32, bpp: UInt32) throws(DRMError) -> DumbBuffer {
+        guard width != 0, height != 0, bpp != 0 else { throw .invalidArgument }
+        let cpp = (UInt64(bpp) + 7) / 8
+        let pitch = (UInt64(width) * cpp + 7) & ~7
+        let (raw, o1) = pitch.multipliedReportingOverflow(by: UInt64(height))
+        guard !o1, pitch <= UInt64(UInt32.max), raw <= 1 << 31 else { throw .invalidArgument }
+        let size = (raw + 4095) & ~4095
+        return try lock.withLock { () throws(DRMError) -> DumbBuffer in
+            let bo = try BufferObject(size: Int(size), serial: nextBOSerial)
+            nextBOSerial += 1
+            var h = file.nextHandle
+            while file.handles[h] != nil || h == 0 { h &+= 1 }
+            file.handles[h] = bo
+            file.nextHandle = h &+ 1
+            return DumbBuffer(handle: h, pitch: UInt32(pitch), size: size)
+        }
+    }
+
+    public func mapDumb(_ file: FileContext, handle: UInt32) throws(DRMError) -> UInt64 {
+        try lock.withLock { () throws(DRMError) -> UInt64 in
+            guard let bo = file.handles[handle] else { throw .notFound }
+            if bo.mapOffset == 0 {
+                bo.mapOffset = nextMapOffset
+                nextMapOffset += (UInt64(bo.size) + 4095) & ~4095
+                mapOffsets[bo.mapOffset] = bo
+            }
+            return bo.mapOffset
+        }
+    }
+
+    /// The memory behind a MAP_DUMB offset, for a front end implementing mmap.
+    public func buffer(atMapOffset offset: UInt64) -> BufferObject? {
+        lock.withLock { mapOffsets[offset] }
+    }
+
+    /// DESTROY_DUMB and GEM_CLOSE: drop the handle (unknown → EINVAL).
+    public func closeHandle(_ file: FileContext, _ handle: UInt32) throws(DRMError) {
+        try lock.withLock { () throws(DRMError) in
+            guard let bo = file.handles.removeValue(forKey: handle) else { throw .invalidArgument }
+            forgetMapIfUnused(bo)
+        }
+    }
+
+    func forgetMapIfUnused(_ bo: BufferObject) {
+        // The map table must not keep a buffer alive on its own: drop it when nothing else
+        // (handles of any file, framebuffers) refers to it. Client mappings hold the memfd.
+        let held = files.values.contains { f in f.handles.values.contains { $0 === bo } }
+            || framebuffers.values.contains { fb in fb.buffers.contains { $0 === bo } }
+        if !held, bo.mapOffset != 0 { mapOffsets[bo.mapOffset] = nil }
+    }
+
+    public func primeExport(_ file: FileContext, handle: UInt32, flags: UInt32, env: ClientEnv) throws(DRMError) -> Int32 {
+        let cloexec: UInt32 = 0x80000, rdwr: UInt32 = 0x2
+        guard flags & ~(cloexec | rdwr) == 0 else { throw .invalidArgument }
+        return try lock.withLock { () throws(DRMError) -> Int32 in
+            guard let bo = file.handles[handle] else { throw .notFound }
+            return try env.files.install(.dmabuf(bo), cloexec: flags & cloexec != 0)
+        }
+    }
+
+    public func primeImport(_ file: FileContext, fd: Int32, env: ClientEnv) throws(DRMError) -> UInt32 {
+        try lock.withLock { () throws(DRMError) -> UInt32 in
+            guard let looked = try env.files.lookup(fd: fd) else { throw .invalidArgument }
+            guard case .dmabuf(let bo) = looked else { throw .invalidArgument }
+            return file.addHandle(bo)
+        }
+    }
+
+    // MARK: framebuffers
+
+    public struct FramebufferSpec: Sendable {
+        public var width: UInt32, height: UInt32, format: UInt32, flags: UInt32
+        public var handles: [UInt32], pitches: [UInt32], offsets: [UInt32], modifiers: [UInt64]
+        public var bpp: UInt32 = 0, depth: UInt32 = 0
+        public init(width: UInt32, height: UInt32, format: UInt32, flags: UInt32, handles: [UInt32], pitches: [UInt32], offsets: [UInt32], modifiers: [UInt64]) {
+            self.width = width; self.height = height; self.format = format; self.flags = flags
+            self.handles = handles; self.pitches = pitches; self.offsets = offsets; self.modifiers = modifiers
+        }
+    }
+
+    /// ADDFB2 with the checks of drm_mode_addfb2 / framebuffer_check, in the kernel's order.
+    public func addFramebuffer(_ file: FileContext, _ spec: FramebufferSpec) throws(DRMError) -> ObjectID {
+        try lock.withLock { () throws(DRMError) -> ObjectID in
+            if spec.flags & ~(DRMConst.fbInterlaced | DRMConst.fbModifiers) != 0 { throw .invalidArgument }
+            if spec.width < config.minWidth || spec.width > config.maxWidth || spec.height < config.minHeight || spec.height > config.maxHeight {
+                throw .invalidArgument
+            }
+            guard let fmt = PixelFormat.lookup(spec.format) else { throw .invalidArgument }
+            let hasMods = spec.flags & DRMConst.fbModifiers != 0
+            // Single-plane formats only: plane 0 is used, the rest must be empty.
+            var bos: [BufferObject?] = [nil, nil, nil, nil]
+            for k in 0..<4 {
+                if k == 0 {
+                    if spec.handles[0] == 0 { throw .invalidArgument }
+                    if UInt64(spec.pitches[0]) < fmt.minPitch(width: spec.width) { throw .invalidArgument }
+                    let (end, o) = UInt64(spec.height).multipliedReportingOverflow(by: UInt64(spec.pitches[0]))
+                    if o || end + UInt64(spec.offsets[0]) > UInt64(UInt32.max) { throw .outOfRange }
+                    if !hasMods && spec.modifiers[0] != 0 { throw .invalidArgument }
+                } else {
+                    if spec.modifiers[k] != 0 && (!hasMods || spec.modifiers[k] != spec.modifiers[0]) { throw .invalidArgument }
+                    if hasMods && (spec.handles[k] != 0 || spec.pitches[k] != 0 || spec.offsets[k] != 0) { throw .invalidArgument }
+                    if !hasMods && spec.modifiers[k] != 0 { throw .invalidArgument }
+                }
+            }
+            guard let bo = file.handles[spec.handles[0]] else { throw .notFound }
+            let needed = UInt64(spec.offsets[0]) + UInt64(spec.pitches[0]) * UInt64(spec.height - 1) + fmt.minPitch(width: spec.width)
+            if needed > UInt64(bo.size) { throw .invalidArgument }
+            // Only linear buffers can be scanned out by the software composer.
+            if hasMods && spec.modifiers[0] != DRMConst.formatModLinear { throw .invalidArgument }
+            bos[0] = bo
+            let fb = Framebuffer(id: allocateID(.framebuffer), ownerFile: file.id, width: spec.width, height: spec.height,
+                                 format: spec.format, flags: spec.flags, buffers: bos, pitches: spec.pitches, offsets: spec.offsets,
+                                 modifier: hasMods ? spec.modifiers[0] : 0,
+                                 bpp: spec.bpp != 0 ? spec.bpp : UInt32(fmt.bitsPerPixel), depth: spec.depth != 0 ? spec.depth : UInt32(fmt.depth))
+            framebuffers[fb.id] = fb
+            return fb.id
+        }
+    }
+
+    /// Legacy ADDFB: (bpp, depth) → fourcc as drm_mode_legacy_fb_format.
+    public func addLegacyFramebuffer(_ file: FileContext, width: UInt32, height: UInt32, pitch: UInt32, bpp: UInt32, depth: UInt32, handle: UInt32) throws(DRMError) -> ObjectID {
+        let fourcc: UInt32
+        switch (bpp, depth) {
+        case (16, 16): fourcc = 0x3631_4752
+        case (24, 24): fourcc = 0x3432_4752
+        case (32, 24): fourcc = 0x3432_5258
+        case (32, 30): fourcc = 0x3033_5258
+        case (32, 32): fourcc = 0x3432_5241
+        default: throw .invalidArgument
+        }
+        var spec = FramebufferSpec(width: width, height: height, format: fourcc, flags: 0, handles: [handle, 0, 0, 0],
+                                   pitches: [pitch, 0, 0, 0], offsets: [0, 0, 0, 0], modifiers: [0, 0, 0, 0])
+        spec.bpp = bpp
+        spec.depth = depth
+        return try addFramebuffer(file, spec)
+    }
+
+    /// RMFB (disablePlanes) and CLOSEFB: only the creating file may remove its fb (ENOENT).
+    public func removeFramebuffer(_ file: FileContext, _ id: ObjectID, disablePlanes: Bool) throws(DRMError) {
+        try lock.withLock { () throws(DRMError) in
+            defer { runEagerClock() }
+            try removeFramebuffer(id, by: file, disablePlanes: disablePlanes)
+        }
+    }
+
+    func removeFramebuffer(_ id: ObjectID, by file: FileContext, disablePlanes: Bool) throws(DRMError) {
+        guard let fb = framebuffers[id], fb.listed, fb.ownerFile == file.id else { throw .notFound }
+        fb.listed = false
+        if disablePlanes { disableFramebufferEverywhere(id) }
+        collectGarbage()
+    }
+
+    /// drm_framebuffer_remove: a commit that takes the fb off every plane; if the CRTC cannot
+    /// live without its plane, the CRTC is switched off instead.
+    func disableFramebufferEverywhere(_ id: ObjectID) {
+        let users = state.planes.indices.filter { state.planes[$0].fb == id }
+        guard !users.isEmpty else { return }
+        var p = AtomicProposal(new: state)
+        for i in users {
+            p.touchedPlanes.insert(i)
+            p.new.planes[i].fb = 0
+            p.new.planes[i].crtc = 0
+        }
+        let env = ClientEnv(memory: NoClientMemory(), files: NoClientFiles())
+        let kernel = FileContext.kernel
+        do {
+            try commitProposal(p, file: kernel, flags: DRMConst.atomicAllowModeset, userData: 0, env: env)
+        } catch {
+            for c in affectedCRTCs(p) {
+                p.touchedCRTCs.insert(c)
+                p.new.crtcs[c] = CRTCState()
+                for k in connectors.indices where p.new.connectors[k].crtc == crtcs[c].id {
+                    p.new.connectors[k].crtc = 0
+                    p.touchedConnectors.insert(k)
+                }
+            }
+            try? commitProposal(p, file: kernel, flags: DRMConst.atomicAllowModeset, userData: 0, env: env)
+        }
+    }
+
+    public struct FramebufferInfo: Sendable {
+        public var width, height, format, flags: UInt32
+        public var handles: [UInt32], pitches: [UInt32], offsets: [UInt32], modifiers: [UInt64]
+        public var bpp, depth: UInt32
+    }
+
+    /// GETFB/GETFB2: new handles only for the master (the kernel's CAP_SYS_ADMIN or master rule).
+    public func framebufferInfo(_ file: FileContext, _ id: ObjectID) throws(DRMError) -> FramebufferInfo {
+        try lock.withLock { () throws(DRMError) -> FramebufferInfo in
+            guard let fb = framebuffers[id] else { throw .notFound }
+            var handles: [UInt32] = [0, 0, 0, 0]
+            if master === file, let bo = fb.buffers[0] {
+                var h = file.nextHandle
+                while file.handles[h] != nil || h == 0 { h &+= 1 }
+                file.handles[h] = bo
+                file.nextHandle = h &+ 1
+                handles[0] = h
+            }
+            return FramebufferInfo(width: fb.width, height: fb.height, format: fb.format, flags: fb.flags, handles: handles,
+                                   pitches: fb.pitches, offsets: fb.offsets,
+                                   modifiers: [fb.modifier, 0, 0, 0], bpp: fb.bpp, depth: fb.depth)
+        }
+    }
+}
+
+/// For commits the kernel makes on its own (RMFB, close): nothing to read, no fds to install.
+final class NoClientMemory: ClientMemory {
+    func read(at address: UInt64, count: Int) throws(DRMError) -> [UInt8] { throw .badAddress }
+    func write(_ bytes: [UInt8], at address: UInt64) throws(DRMError) { throw .badAddress }
+}
+
+final class NoClientFiles: ClientFiles {
+    func install(_ file: ExportedFile, cloexec: Bool) throws(DRMError) -> Int32 { throw .badFileDescriptor }
+    func lookup(fd: Int32) throws(DRMError) -> ExportedFile? { throw .badFileDescriptor }
+    func uninstall(fd: Int32) {}
+}
+
+extension FileContext {
+    /// The owner of internal commits; never queued events.
+    nonisolated(unsafe) static let kernel: FileContext = {
+        guard let f = try? FileContext(id: 0, pid: 0, uid: 0) else { fatalError("eventfd unavailable at startup") }
+        return f
+    }()
+}

@@ -1,0 +1,123 @@
+/// Turns a validated DeviceConfig into mode objects and their properties (vkms_output's role).
+extension Device {
+    func build() throws {
+        func prop(_ name: String, _ flags: UInt32, _ values: [UInt64] = [], enums: [(UInt64, String)] = [], _ kind: PropertyKind) -> PropertyDef {
+            let p = PropertyDef(id: allocateID(.property), name: name, flags: flags, values: values, enums: enums, kind: kind)
+            properties[p.id] = p
+            propertyByKind[kind] = p
+            return p
+        }
+        let R = PropertyDef.range, I = PropertyDef.immutable, E = PropertyDef.enumType, B = PropertyDef.blob
+        let O = PropertyDef.object, S = PropertyDef.signedRange, A = PropertyDef.atomic
+        let intMin = UInt64(bitPattern: Int64(Int32.min)), intMax = UInt64(Int32.max)
+
+        // Standard properties first, as drm_mode_config_init creates them before any object.
+        let edid = prop("EDID", B | I, [], .edid)
+        let dpms = prop("DPMS", E, PropertyDef.enumDPMS.map(\.0), enums: PropertyDef.enumDPMS, .dpms)
+        let planeType = prop("type", E | I, PropertyDef.enumPlaneType.map(\.0), enums: PropertyDef.enumPlaneType, .planeType)
+        let srcX = prop("SRC_X", R | A, [0, UInt64(UInt32.max)], .srcX)
+        let srcY = prop("SRC_Y", R | A, [0, UInt64(UInt32.max)], .srcY)
+        let srcW = prop("SRC_W", R | A, [0, UInt64(UInt32.max)], .srcW)
+        let srcH = prop("SRC_H", R | A, [0, UInt64(UInt32.max)], .srcH)
+        let crtcX = prop("CRTC_X", S | A, [intMin, intMax], .crtcX)
+        let crtcY = prop("CRTC_Y", S | A, [intMin, intMax], .crtcY)
+        let crtcW = prop("CRTC_W", R | A, [0, intMax], .crtcW)
+        let crtcH = prop("CRTC_H", R | A, [0, intMax], .crtcH)
+        let fbID = prop("FB_ID", O | A, [UInt64(ObjectType.framebuffer.rawValue)], .fbID)
+        let inFence = prop("IN_FENCE_FD", S | A, [UInt64(bitPattern: -1), intMax], .inFenceFD)
+        let outFence = prop("OUT_FENCE_PTR", R | A, [0, UInt64.max], .outFencePtr)
+        let crtcID = prop("CRTC_ID", O | A, [UInt64(ObjectType.crtc.rawValue)], .crtcID)
+        let active = prop("ACTIVE", R | A, [0, 1], .active)
+        let modeID = prop("MODE_ID", B | A, [], .modeID)
+        let linkStatus = prop("link-status", E, PropertyDef.enumLinkStatus.map(\.0), enums: PropertyDef.enumLinkStatus, .linkStatus)
+        let nonDesktop = prop("non-desktop", R | I, [0, 1], .nonDesktop)
+        let tile = prop("TILE", B | I, [], .tile)
+        let vrr = prop("VRR_ENABLED", R, [0, 1], .vrrEnabled)
+        let inFormats = prop("IN_FORMATS", B | I, [], .inFormats)
+        let damage = prop("FB_DAMAGE_CLIPS", B | A, [], .damageClips)
+        let gammaLUT = prop("GAMMA_LUT", B, [], .gammaLUT)
+        let gammaSize = prop("GAMMA_LUT_SIZE", R | I, [0, UInt64(UInt32.max)], .gammaLUTSize)
+        let zpos = prop("zpos", R, [0, UInt64(max(config.planes.count - 1, 0))], .zpos)
+        let alpha = prop("alpha", R, [0, 0xffff], .alpha)
+        let blend = prop("pixel blend mode", E, PropertyDef.enumBlend.map(\.0), enums: PropertyDef.enumBlend, .blendMode)
+        let release: PropertyDef? = config.releaseFence.enabled ? prop("RELEASE_FENCE_PTR", R | A, [0, UInt64.max], .releaseFencePtr) : nil
+
+        for (i, c) in config.crtcs.enumerated() {
+            let obj = CRTCObject(id: allocateID(.crtc), index: i, gammaSize: c.gammaSize, fenceContext: Fence.allocateContext())
+            obj.properties = [active.id, modeID.id, outFence.id, vrr.id] + (c.gammaSize > 0 ? [gammaLUT.id, gammaSize.id] : []) + (release.map { [$0.id] } ?? [])
+            crtcs.append(obj)
+        }
+        for (i, p) in config.planes.enumerated() {
+            let type: PlaneType = p.type == "primary" ? .primary : p.type == "cursor" ? .cursor : .overlay
+            let names = p.formats ?? (type == .cursor ? DeviceConfig.defaultCursorFormats : DeviceConfig.defaultPrimaryFormats)
+            let formats = names.compactMap(FourCC.parse)
+            let mask = p.crtcs.reduce(UInt32(0)) { $0 | (1 << UInt32($1)) }
+            let obj = PlaneObject(id: allocateID(.plane), index: i, type: type, possibleCrtcs: mask, formats: formats)
+            obj.inFormatsBlob = makeKernelBlob(Device.inFormatsBlob(formats: formats))
+            obj.properties = [planeType.id, fbID.id, inFence.id, crtcID.id, crtcX.id, crtcY.id, crtcW.id, crtcH.id,
+                              srcX.id, srcY.id, srcW.id, srcH.id, inFormats.id, damage.id, zpos.id, alpha.id, blend.id]
+            planes.append(obj)
+        }
+        for (i, e) in config.encoders.enumerated() {
+            let mask = e.crtcs.reduce(UInt32(0)) { $0 | (1 << UInt32($1)) }
+            encoders.append(EncoderObject(id: allocateID(.encoder), index: i, kind: EncoderKind(name: e.type) ?? .virtual,
+                                          possibleCrtcs: mask, possibleClones: 1 << UInt32(i)))
+        }
+        var typeCounts: [ConnectorKind: UInt32] = [:]
+        for (i, c) in config.connectors.enumerated() {
+            let kind = ConnectorKind(name: c.type) ?? .virtual
+            typeCounts[kind, default: 0] += 1
+            let modes: [ModeInfo]
+            if let custom = c.modes {
+                modes = NoEDIDModes.sortModes(custom.map { m in
+                    ModeInfo(clock: m.clock, h: (m.h[0], m.h[1], m.h[2], m.h[3]), v: (m.v[0], m.v[1], m.v[2], m.v[3]), flags: m.flags,
+                             type: ModeInfo.typeDriver | (m.preferred ? ModeInfo.typePreferred : 0))
+                })
+            } else {
+                modes = NoEDIDModes.list(maxWidth: Int(config.maxWidth), maxHeight: Int(config.maxHeight),
+                                         preferredWidth: c.preferredWidth, preferredHeight: c.preferredHeight)
+            }
+            let obj = ConnectorObject(id: allocateID(.connector), index: i, kind: kind, typeIndex: typeCounts[kind] ?? 1,
+                                      encoderIndex: c.encoder, status: c.connected ? .connected : .disconnected,
+                                      modes: modes, mmWidth: c.mmWidth, mmHeight: c.mmHeight)
+            // The kernel attaches EDID to every connector but Virtual and Writeback ones.
+            obj.properties = (kind == .virtual || kind == .writeback ? [] : [edid.id]) + [dpms.id, linkStatus.id, nonDesktop.id, tile.id, crtcID.id]
+            connectors.append(obj)
+        }
+
+        var planeStates: [PlaneState] = []
+        for p in planes {
+            var s = PlaneState()
+            s.zpos = UInt64(p.index)
+            planeStates.append(s)
+        }
+        state = KMSState(planes: planeStates, crtcs: crtcs.map { _ in CRTCState() }, connectors: connectors.map { _ in ConnectorState() })
+        vblank = crtcs.map { _ in VblankClock() }
+        pendingCommits = crtcs.map { _ in nil }
+    }
+
+    func makeKernelBlob(_ data: [UInt8]) -> ObjectID {
+        let b = Blob(id: allocateID(.blob), data: data, ownerFile: nil)
+        blobs[b.id] = b
+        return b.id
+    }
+
+    /// IN_FORMATS: header, formats, then one modifier entry (LINEAR) covering every format.
+    static func inFormatsBlob(formats: [UInt32]) -> [UInt8] {
+        let count = min(formats.count, 64)
+        let modsOffset = (24 + 4 * count + 7) & ~7
+        var b = ArgBuffer(size: modsOffset + FormatModifierLayout.size)
+        b[FormatModifierBlobLayout.version] = 1
+        b[FormatModifierBlobLayout.flags] = 0
+        b[FormatModifierBlobLayout.countFormats] = UInt32(count)
+        b[FormatModifierBlobLayout.formatsOffset] = 24
+        b[FormatModifierBlobLayout.countModifiers] = 1
+        b[FormatModifierBlobLayout.modifiersOffset] = UInt32(modsOffset)
+        for (i, f) in formats.prefix(count).enumerated() { b.store(f, at: 24 + 4 * i) }
+        let mask: UInt64 = count == 64 ? .max : (1 << UInt64(count)) - 1
+        b.store(mask, at: modsOffset + FormatModifierLayout.formats.offset)
+        b.store(UInt32(0), at: modsOffset + FormatModifierLayout.offset.offset)
+        b.store(DRMConst.formatModLinear, at: modsOffset + FormatModifierLayout.modifier.offset)
+        return b.bytes
+    }
+}

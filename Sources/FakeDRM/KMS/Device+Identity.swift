@@ -1,0 +1,115 @@
+/// VERSION, caps, client caps, master and authentication.
+extension Device {
+    public func capability(_ cap: UInt64) throws(DRMError) -> UInt64 {
+        switch cap {
+        case DRMConst.capDumbBuffer: return 1
+        case DRMConst.capVblankHighCrtc: return 1
+        case DRMConst.capDumbPreferredDepth: return 24
+        case DRMConst.capDumbPreferShadow: return 0
+        case DRMConst.capPrime: return 3
+        case DRMConst.capTimestampMonotonic: return 1
+        case DRMConst.capAsyncPageFlip: return 0
+        case DRMConst.capCursorWidth: return config.cursorWidth
+        case DRMConst.capCursorHeight: return config.cursorHeight
+        case DRMConst.capAddFB2Modifiers: return 1
+        case DRMConst.capPageFlipTarget: return 0
+        case DRMConst.capCrtcInVblankEvent: return 1
+        case DRMConst.capSyncobj, DRMConst.capSyncobjTimeline: return config.syncobj ? 1 : 0
+        // 0x15 is ATOMIC_ASYNC_PAGE_FLIP upstream; only the RFC compatibility mode says 1.
+        case DRMConst.capAtomicAsyncPageFlip: return config.releaseFence.rfc2021Cap ? 1 : 0
+        default: throw .invalidArgument
+        }
+    }
+
+    public func setClientCap(_ file: FileContext, cap: UInt64, value: UInt64) throws(DRMError) {
+        try lock.withLock { () throws(DRMError) in
+            switch cap {
+            case DRMConst.clientCapStereo3D:
+                guard value <= 1 else { throw .invalidArgument }
+                file.stereo3D = value == 1
+            case DRMConst.clientCapUniversalPlanes:
+                guard value <= 1 else { throw .invalidArgument }
+                file.universalPlanes = value == 1
+            case DRMConst.clientCapAtomic:
+                guard value <= 2 else { throw .invalidArgument }
+                file.atomic = value >= 1
+                if value >= 1 {
+                    file.universalPlanes = true
+                    file.aspectRatio = true
+                }
+            case DRMConst.clientCapAspectRatio:
+                guard value <= 1 else { throw .invalidArgument }
+                file.aspectRatio = value == 1
+            case DRMConst.clientCapWritebackConnectors:
+                guard value <= 1 else { throw .invalidArgument }
+                guard file.atomic else { throw .invalidArgument }
+                file.writebackConnectors = value == 1
+            case DRMConst.clientCapCursorPlaneHotspot:
+                // Only virtualized drivers (virtio-gpu, vmwgfx...) accept it.
+                guard value <= 1, file.atomic else { throw .invalidArgument }
+                throw .notSupported
+            default:
+                throw .invalidArgument
+            }
+        }
+    }
+
+    /// SET_MASTER: the caller must have been master before; another master → EBUSY.
+    public func setMaster(_ file: FileContext) throws(DRMError) {
+        try lock.withLock { () throws(DRMError) in
+            if master === file { return }
+            guard file.wasMaster else { throw .permissionDenied }
+            if master != nil { throw .busy }
+            master = file
+        }
+    }
+
+    public func dropMaster(_ file: FileContext) throws(DRMError) {
+        try lock.withLock { () throws(DRMError) in
+            guard file.wasMaster else { throw .permissionDenied }
+            guard master === file else { throw .invalidArgument }
+            master = nil
+        }
+    }
+
+    public func isMaster(_ file: FileContext) -> Bool { lock.withLock { master === file } }
+
+    public func getMagic(_ file: FileContext) -> UInt32 {
+        lock.withLock {
+            if file.magic == 0 {
+                var m = UInt32(truncatingIfNeeded: file.id) &* 2_654_435_761 | 1
+                while files.values.contains(where: { $0 !== file && $0.magic == m }) { m &+= 2 }
+                file.magic = m
+            }
+            return file.magic
+        }
+    }
+
+    /// AUTH_MAGIC: non-master → EACCES, unknown magic (including 0) → EINVAL.
+    public func authMagic(_ file: FileContext, _ magic: UInt32) throws(DRMError) {
+        try lock.withLock { () throws(DRMError) in
+            try requireMaster(file)
+            guard magic != 0, let target = files.values.first(where: { $0.magic == magic }) else { throw .invalidArgument }
+            target.authenticated = true
+        }
+    }
+
+    /// SET_VERSION: interface 1.0–1.4; sets the unique name from 1.1 on.
+    public func setVersion(_ file: FileContext, diMajor: Int32, diMinor: Int32, ddMajor: Int32, ddMinor: Int32) throws(DRMError) {
+        try lock.withLock { () throws(DRMError) in
+            try requireMaster(file)
+            if diMajor != -1 {
+                guard diMajor == 1, diMinor >= 0, diMinor <= 4 else { throw .invalidArgument }
+                if diMinor >= 1 { file.unique = config.driver.unique }
+            }
+            if ddMajor != -1 {
+                guard ddMajor == config.driver.major, ddMinor >= 0, ddMinor <= config.driver.minor else { throw .invalidArgument }
+            }
+        }
+    }
+
+    /// GET_UNIQUE: the master's unique string, empty until SET_VERSION(1.1+).
+    public func unique(_ file: FileContext) -> String {
+        lock.withLock { master?.unique ?? file.unique }
+    }
+}

@@ -1,0 +1,136 @@
+/// The read-only views: resources, CRTC/encoder/connector/plane, properties and blobs.
+extension Device {
+    public struct Resources: Sendable {
+        public var fbs: [ObjectID], crtcs: [ObjectID], connectors: [ObjectID], encoders: [ObjectID]
+        public var minWidth, maxWidth, minHeight, maxHeight: UInt32
+    }
+
+    public func resources(_ file: FileContext) -> Resources {
+        lock.withLock {
+            Resources(fbs: framebuffers.values.filter { $0.ownerFile == file.id && $0.listed }.map(\.id).sorted(),
+                      crtcs: crtcs.map(\.id), connectors: connectors.map(\.id), encoders: encoders.map(\.id),
+                      minWidth: config.minWidth, maxWidth: config.maxWidth, minHeight: config.minHeight, maxHeight: config.maxHeight)
+        }
+    }
+
+    public struct CrtcInfo: Sendable { public var fb: ObjectID, x: UInt32, y: UInt32, gammaSize: UInt32, mode: ModeInfo? }
+
+    public func crtcInfo(_ id: ObjectID) throws(DRMError) -> CrtcInfo {
+        try lock.withLock { () throws(DRMError) -> CrtcInfo in
+            guard let c = crtcs.firstIndex(where: { $0.id == id }) else { throw .notFound }
+            let primary = planes.firstIndex { $0.type == .primary && state.planes[$0.index].crtc == id }
+            let ps = primary.map { state.planes[$0] }
+            return CrtcInfo(fb: ps?.fb ?? 0, x: (ps?.srcX ?? 0) >> 16, y: (ps?.srcY ?? 0) >> 16,
+                            gammaSize: crtcs[c].gammaSize, mode: state.crtcs[c].enabled ? state.crtcs[c].mode : nil)
+        }
+    }
+
+    public struct EncoderInfo: Sendable { public var type: UInt32, crtc: ObjectID, possibleCrtcs: UInt32, possibleClones: UInt32 }
+
+    public func encoderInfo(_ id: ObjectID) throws(DRMError) -> EncoderInfo {
+        try lock.withLock { () throws(DRMError) -> EncoderInfo in
+            guard let e = encoder(id: id) else { throw .notFound }
+            let crtc = connectors.indices.first { connectors[$0].encoderIndex == e.index && state.connectors[$0].crtc != 0 }
+                .map { state.connectors[$0].crtc } ?? 0
+            return EncoderInfo(type: e.kind.rawValue, crtc: crtc, possibleCrtcs: e.possibleCrtcs, possibleClones: e.possibleClones)
+        }
+    }
+
+    public struct ConnectorInfo: Sendable {
+        public var encoders: [ObjectID], modes: [ModeInfo], props: [(ObjectID, UInt64)]
+        public var encoderID: ObjectID, type: UInt32, typeID: UInt32, connection: UInt32, mmWidth: UInt32, mmHeight: UInt32, subpixel: UInt32
+    }
+
+    /// GETCONNECTOR: aspect-ratio flags stripped (and such duplicates dropped) without the cap.
+    public func connectorInfo(_ file: FileContext, _ id: ObjectID) throws(DRMError) -> ConnectorInfo {
+        try lock.withLock { () throws(DRMError) -> ConnectorInfo in
+            guard let k = connectors.firstIndex(where: { $0.id == id }) else { throw .notFound }
+            let c = connectors[k]
+            var modes: [ModeInfo] = []
+            if c.status == .connected {
+                for var m in c.modes {
+                    if !file.aspectRatio {
+                        m.flags &= ~ModeInfo.flagPicARMask
+                        if modes.contains(where: { $0.sameTiming(m) && $0.name == m.name }) { continue }
+                    }
+                    if !file.stereo3D && m.flags & ModeInfo.flag3DMask != 0 { continue }
+                    modes.append(m)
+                }
+            }
+            let props = (visibleProperties(of: id, for: file) ?? []).map { ($0.id, propertyValue($0, objectID: id)) }
+            let encoderID = state.connectors[k].crtc != 0 ? encoders[c.encoderIndex].id : 0
+            return ConnectorInfo(encoders: [encoders[c.encoderIndex].id], modes: modes, props: props, encoderID: encoderID,
+                                 type: c.kind.rawValue, typeID: c.typeIndex, connection: c.status.rawValue,
+                                 mmWidth: c.mmWidth, mmHeight: c.mmHeight, subpixel: 0)
+        }
+    }
+
+    public func planeIDs(_ file: FileContext) -> [ObjectID] {
+        lock.withLock { planes.filter { file.universalPlanes || $0.type == .overlay }.map(\.id) }
+    }
+
+    public struct PlaneInfo: Sendable { public var crtc: ObjectID, fb: ObjectID, possibleCrtcs: UInt32, formats: [UInt32] }
+
+    public func planeInfo(_ id: ObjectID) throws(DRMError) -> PlaneInfo {
+        try lock.withLock { () throws(DRMError) -> PlaneInfo in
+            guard let p = plane(id: id) else { throw .notFound }
+            let s = state.planes[p.index]
+            return PlaneInfo(crtc: s.crtc, fb: s.fb, possibleCrtcs: p.possibleCrtcs, formats: p.formats)
+        }
+    }
+
+    public func property(_ id: ObjectID) throws(DRMError) -> PropertyDef {
+        try lock.withLock { () throws(DRMError) -> PropertyDef in
+            guard let p = properties[id] else { throw .notFound }
+            return p
+        }
+    }
+
+    /// OBJ_GETPROPERTIES: unknown object or type mismatch → ENOENT; objects without
+    /// properties (fbs, blobs) → EINVAL as drm_mode_obj_get_properties_ioctl does.
+    public func objectProperties(_ file: FileContext, objectID: ObjectID, type: UInt32) throws(DRMError) -> [(ObjectID, UInt64)] {
+        try lock.withLock { () throws(DRMError) -> [(ObjectID, UInt64)] in
+            guard let want = ObjectType(rawValue: type), let t = objectType(objectID, expecting: want) else { throw .notFound }
+            guard [.crtc, .plane, .connector].contains(t) else { throw .invalidArgument }
+            return (visibleProperties(of: objectID, for: file) ?? []).map { ($0.id, propertyValue($0, objectID: objectID)) }
+        }
+    }
+
+    public func blobData(_ id: ObjectID) throws(DRMError) -> [UInt8] {
+        try lock.withLock { () throws(DRMError) -> [UInt8] in
+            guard let b = blobs[id] else { throw .notFound }
+            return b.data
+        }
+    }
+
+    public func createBlob(_ file: FileContext, data: [UInt8]) throws(DRMError) -> ObjectID {
+        try lock.withLock { () throws(DRMError) -> ObjectID in
+            let b = Blob(id: allocateID(.blob), data: data, ownerFile: file.id)
+            blobs[b.id] = b
+            return b.id
+        }
+    }
+
+    /// DESTROYPROPBLOB: ENOENT unknown, EPERM for another file's blob; state keeps it alive.
+    public func destroyBlob(_ file: FileContext, _ id: ObjectID) throws(DRMError) {
+        try lock.withLock { () throws(DRMError) in
+            guard let b = blobs[id], b.listed, b.ownerFile != nil else { throw .notFound }
+            guard b.ownerFile == file.id else { throw .notPermitted }
+            b.listed = false
+            collectGarbage()
+        }
+    }
+}
+
+extension Device {
+    public func isAtomicClient(_ f: FileContext) -> Bool { lock.withLock { f.atomic } }
+
+    /// An object the ATOMIC ioctl accepts (CRTC, plane, connector); anything else is ENOENT.
+    public func isModeObjectWithProperties(_ id: ObjectID) -> Bool {
+        lock.withLock { objectTypes[id].map { [.crtc, .plane, .connector].contains($0) } ?? false }
+    }
+
+    func requireMasterLocked(_ f: FileContext) throws(DRMError) {
+        try lock.withLock { () throws(DRMError) in try requireMaster(f) }
+    }
+}

@@ -1,0 +1,137 @@
+/// DRM syncobj ioctls (binary and timeline) on a file's handle table.
+extension Device {
+    func requireSyncobj() throws(DRMError) { guard config.syncobj else { throw .notSupported } }
+
+    func syncobj(_ file: FileContext, _ h: UInt32) throws(DRMError) -> Syncobj {
+        guard let s = file.syncobjs[h] else { throw .invalidArgument }
+        return s
+    }
+
+    func addSyncobj(_ file: FileContext, _ s: Syncobj) -> UInt32 {
+        var h = file.nextSyncobj
+        while file.syncobjs[h] != nil || h == 0 { h &+= 1 }
+        file.syncobjs[h] = s
+        file.nextSyncobj = h &+ 1
+        return h
+    }
+
+    public func syncobjCreate(_ file: FileContext, flags: UInt32) throws(DRMError) -> UInt32 {
+        try lock.withLock { () throws(DRMError) -> UInt32 in
+            try requireSyncobj()
+            guard flags & ~1 == 0 else { throw .invalidArgument }
+            return addSyncobj(file, Syncobj(signalled: flags & 1 != 0))
+        }
+    }
+
+    public func syncobjDestroy(_ file: FileContext, handle: UInt32, pad: UInt32) throws(DRMError) {
+        try lock.withLock { () throws(DRMError) in
+            try requireSyncobj()
+            guard pad == 0 else { throw .invalidArgument }
+            guard file.syncobjs.removeValue(forKey: handle) != nil else { throw .invalidArgument }
+        }
+    }
+
+    /// HANDLE_TO_FD: EXPORT_SYNC_FILE (1) gives a sync_file of the fence (at `point` with
+    /// the TIMELINE flag 2); otherwise an opaque syncobj fd.
+    public func syncobjHandleToFD(_ file: FileContext, handle: UInt32, flags: UInt32, point: UInt64, env: ClientEnv) throws(DRMError) -> Int32 {
+        try lock.withLock { () throws(DRMError) -> Int32 in
+            try requireSyncobj()
+            guard flags & ~3 == 0 else { throw .invalidArgument }
+            let s = try syncobj(file, handle)
+            if flags & 1 == 0 {
+                guard flags == 0 else { throw .invalidArgument }
+                return try env.files.install(.syncobj(s), cloexec: true)
+            }
+            guard let f = s.fence(at: flags & 2 != 0 ? point : 0) else { throw .invalidArgument }
+            return try env.files.install(.syncFile(try SyncFile(fences: [f])), cloexec: true)
+        }
+    }
+
+    public func syncobjFDToHandle(_ file: FileContext, fd: Int32, flags: UInt32, handle: UInt32, point: UInt64, env: ClientEnv) throws(DRMError) -> UInt32 {
+        try lock.withLock { () throws(DRMError) -> UInt32 in
+            try requireSyncobj()
+            guard flags & ~3 == 0 else { throw .invalidArgument }
+            let looked = try env.files.lookup(fd: fd)
+            if flags & 1 == 0 {
+                guard flags == 0, case .syncobj(let s)? = looked else { throw .invalidArgument }
+                return addSyncobj(file, s)
+            }
+            guard case .syncFile(let sf)? = looked else { throw .invalidArgument }
+            let s = try syncobj(file, handle)
+            let fence = sf.fences.count == 1 ? sf.fences[0] : mergedFence(sf)
+            if flags & 2 != 0 { s.add(fence, at: point) } else { s.replace(fence) }
+            return handle
+        }
+    }
+
+    /// A fence that signals when every fence of a sync file has (a dma_fence_array).
+    func mergedFence(_ sf: SyncFile) -> Fence {
+        let f = Fence(context: Fence.allocateContext(), seqno: 1, timelineName: "array", driverName: config.driver.name)
+        sf.onSignalled { f.signal(error: min(sf.status, 0)) }
+        return f
+    }
+
+    public func syncobjReset(_ file: FileContext, handles: [UInt32]) throws(DRMError) {
+        try lock.withLock { () throws(DRMError) in
+            try requireSyncobj()
+            let objs = try handles.map { (h) throws(DRMError) -> Syncobj in try syncobj(file, h) }
+            for s in objs { s.reset() }
+        }
+    }
+
+    public func syncobjSignal(_ file: FileContext, handles: [UInt32], points: [UInt64]? = nil) throws(DRMError) {
+        try lock.withLock { () throws(DRMError) in
+            try requireSyncobj()
+            let objs = try handles.map { (h) throws(DRMError) -> Syncobj in try syncobj(file, h) }
+            for (i, s) in objs.enumerated() {
+                let f = Fence.signalled(driverName: config.driver.name)
+                if let points, points[i] != 0 { s.add(f, at: points[i]) } else { s.replace(f) }
+            }
+            lock.broadcast()
+        }
+    }
+
+    public func syncobjQuery(_ file: FileContext, handles: [UInt32], lastSubmitted: Bool) throws(DRMError) -> [UInt64] {
+        try lock.withLock { () throws(DRMError) -> [UInt64] in
+            try requireSyncobj()
+            let objs = try handles.map { (h) throws(DRMError) -> Syncobj in try syncobj(file, h) }
+            return objs.map { lastSubmitted ? $0.lastSubmittedPoint : $0.lastSignalledPoint() }
+        }
+    }
+
+    public func syncobjTransfer(_ file: FileContext, src: UInt32, srcPoint: UInt64, dst: UInt32, dstPoint: UInt64, flags: UInt32, pad: UInt32) throws(DRMError) {
+        try lock.withLock { () throws(DRMError) in
+            try requireSyncobj()
+            guard pad == 0 else { throw .invalidArgument }
+            let s = try syncobj(file, src), d = try syncobj(file, dst)
+            guard let f = s.fence(at: srcPoint) else { throw .invalidArgument }
+            if dstPoint == 0 { d.replace(f) } else { d.add(f, at: dstPoint) }
+        }
+    }
+
+    /// WAIT/TIMELINE_WAIT. Flags: WAIT_ALL 1, WAIT_FOR_SUBMIT 2, WAIT_AVAILABLE 4. Returns
+    /// the first signalled index. Timeout (absolute CLOCK_MONOTONIC) → ETIME.
+    public func syncobjWait(_ file: FileContext, handles: [UInt32], points: [UInt64]?, timeoutNs: Int64, flags: UInt32) throws(DRMError) -> UInt32 {
+        try lock.withLock { () throws(DRMError) -> UInt32 in
+            try requireSyncobj()
+            guard flags & ~7 == 0, !handles.isEmpty else { throw .invalidArgument }
+            let objs = try handles.map { (h) throws(DRMError) -> Syncobj in try syncobj(file, h) }
+            let pts = points ?? Array(repeating: 0, count: objs.count)
+            let waitAll = flags & 1 != 0, forSubmit = flags & 2 != 0, available = flags & 4 != 0
+            if !forSubmit {
+                for (i, s) in objs.enumerated() where s.fence(at: pts[i]) == nil { throw .invalidArgument }
+            }
+            func ready(_ i: Int) -> Bool {
+                available ? objs[i].fence(at: pts[i]) != nil : objs[i].isSignalled(at: pts[i])
+            }
+            func done() -> Bool { waitAll ? objs.indices.allSatisfy(ready) : objs.indices.contains(where: ready) }
+            if !done() {
+                let remaining = timeoutNs - Monotonic.nowNs()
+                if remaining <= 0 { throw .timeExpired }
+                _ = waitUntil(timeoutNs: remaining, crtcIndex: nil, done)
+                if !done() { throw .timeExpired }
+            }
+            return UInt32(objs.indices.first(where: ready) ?? 0)
+        }
+    }
+}

@@ -1,0 +1,104 @@
+/// WAIT_VBLANK and the CRTC sequence ioctls.
+extension Device {
+    public struct VblankReply: Sendable { public var sequence: UInt32; public var timestampNs: Int64 }
+
+    /// drm_wait_vblank_ioctl. `type` carries the flags; the pipe is decoded from it.
+    public func waitVblank(_ file: FileContext, type: UInt32, sequence: UInt32, signal: UInt64) throws(DRMError) -> VblankReply {
+        try lock.withLock { () throws(DRMError) -> VblankReply in
+            defer { runEagerClock() }
+            let relative: UInt32 = 1, event: UInt32 = 0x0400_0000, nextOnMiss: UInt32 = 0x1000_0000
+            let secondary: UInt32 = 0x2000_0000, highMask: UInt32 = 0x3e
+            let allowed: UInt32 = 0x7400_003f
+            if type & ~allowed != 0 || type & 0x4000_0000 != 0 { throw .invalidArgument }
+            let high = (type & highMask) >> 1
+            let pipe = high != 0 ? Int(high) : (type & secondary != 0 ? 1 : 0)
+            guard pipe < crtcs.count else { throw .invalidArgument }
+            guard vblank[pipe].running else { throw .invalidArgument }
+            let current = vblank[pipe].count
+            var target = UInt64(sequence)
+            if type & relative != 0 {
+                target = current &+ UInt64(sequence)
+            } else {
+                // 32-bit sequence space: widen around the current counter.
+                target = (current & ~0xffff_ffff) | UInt64(sequence)
+                if target > current &+ (1 << 31) { target &-= 1 << 32 }
+            }
+            if type & nextOnMiss != 0 && target <= current { target = current + 1 }
+            if type & event != 0 {
+                guard file.eventSpace >= EventVblankLayout.size else { throw .noMemory }
+                file.eventSpace -= EventVblankLayout.size
+                if target <= current {
+                    file.queue(event: Device.vblankEvent(type: DRMConst.eventVblank, userData: signal, ts: vblank[pipe].lastNs,
+                                                         sequence: UInt32(truncatingIfNeeded: current), crtcID: crtcs[pipe].id))
+                } else {
+                    vblankWaiters.append(VblankWaiter(file: file, crtcIndex: pipe, target: target, kind: .vblankEvent(userData: signal)))
+                }
+                return VblankReply(sequence: UInt32(truncatingIfNeeded: target), timestampNs: 0)
+            }
+            if target > current {
+                let ok = waitUntil(crtcIndex: pipe) { vblank[pipe].count >= target || !vblank[pipe].running }
+                if !ok { throw .busy }
+                if !vblank[pipe].running { throw .invalidArgument }
+            }
+            return VblankReply(sequence: UInt32(truncatingIfNeeded: vblank[pipe].count), timestampNs: vblank[pipe].lastNs)
+        }
+    }
+
+    public struct SequenceReply: Sendable { public var active: Bool; public var sequence: UInt64; public var timestampNs: Int64 }
+
+    public func crtcSequence(crtcID: ObjectID) throws(DRMError) -> SequenceReply {
+        try lock.withLock { () throws(DRMError) -> SequenceReply in
+            guard let c = crtcs.firstIndex(where: { $0.id == crtcID }) else { throw .notFound }
+            return SequenceReply(active: vblank[c].running, sequence: vblank[c].count, timestampNs: vblank[c].lastNs)
+        }
+    }
+
+    public func queueSequence(_ file: FileContext, crtcID: ObjectID, flags: UInt32, sequence: UInt64, userData: UInt64) throws(DRMError) -> UInt64 {
+        try lock.withLock { () throws(DRMError) -> UInt64 in
+            defer { runEagerClock() }
+            let relative: UInt32 = 1, nextOnMiss: UInt32 = 2
+            if flags & ~(relative | nextOnMiss) != 0 { throw .invalidArgument }
+            guard let c = crtcs.firstIndex(where: { $0.id == crtcID }) else { throw .notFound }
+            guard vblank[c].running else { throw .invalidArgument }
+            guard file.eventSpace >= EventCrtcSequenceLayout.size else { throw .noMemory }
+            file.eventSpace -= EventCrtcSequenceLayout.size
+            let current = vblank[c].count
+            var target = flags & relative != 0 ? current &+ sequence : sequence
+            if flags & nextOnMiss != 0 && target <= current { target = current + 1 }
+            if target <= current {
+                var b = ArgBuffer(size: EventCrtcSequenceLayout.size)
+                b[EventCrtcSequenceLayout.type] = DRMConst.eventCrtcSequence
+                b[EventCrtcSequenceLayout.length] = UInt32(EventCrtcSequenceLayout.size)
+                b[EventCrtcSequenceLayout.userData] = userData
+                b[EventCrtcSequenceLayout.timeNs] = vblank[c].lastNs
+                b[EventCrtcSequenceLayout.sequence] = current
+                file.queue(event: b.bytes)
+            } else {
+                vblankWaiters.append(VblankWaiter(file: file, crtcIndex: c, target: target, kind: .sequenceEvent(userData: userData)))
+            }
+            return target
+        }
+    }
+
+    /// read() on the card: whole events only; 0 when the first does not fit; EAGAIN when
+    /// empty and non-blocking; blocks otherwise.
+    public func readEvents(_ file: FileContext, maxBytes: Int, nonblocking: Bool) throws(DRMError) -> [UInt8] {
+        try lock.withLock { () throws(DRMError) -> [UInt8] in
+            if file.events.isEmpty {
+                if nonblocking { throw .wouldBlock }
+                _ = waitUntil(timeoutNs: .max / 4, crtcIndex: nil) { !file.events.isEmpty || file.closed || shuttingDown }
+                if file.events.isEmpty { throw .interrupted }
+            }
+            var out: [UInt8] = []
+            while let e = file.events.first, out.count + e.count <= maxBytes {
+                out += e
+                file.events.removeFirst()
+                file.eventSpace += e.count
+            }
+            if file.events.isEmpty { file.readiness.clear() }
+            return out
+        }
+    }
+
+    public func hasEvents(_ file: FileContext) -> Bool { lock.withLock { !file.events.isEmpty } }
+}

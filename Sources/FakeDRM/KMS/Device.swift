@@ -1,0 +1,183 @@
+import Glibc
+
+/// One fake card. All state is owned by `lock` (the kernel's mode_config mutex plus its wait
+/// queues): front-end threads call in, the vblank thread ticks, both under the lock.
+///
+/// @unchecked Sendable: every stored property is read and written with `lock` held.
+public final class Device: @unchecked Sendable {
+    public let config: DeviceConfig
+    let lock = DeviceLock()
+
+    var nextObjectID: ObjectID = 1
+    var objectTypes: [ObjectID: ObjectType] = [:]
+    var properties: [ObjectID: PropertyDef] = [:]
+    var propertyByKind: [PropertyKind: PropertyDef] = [:]
+    var crtcs: [CRTCObject] = []
+    var encoders: [EncoderObject] = []
+    var connectors: [ConnectorObject] = []
+    var planes: [PlaneObject] = []
+    var framebuffers: [ObjectID: Framebuffer] = [:]
+    var blobs: [ObjectID: Blob] = [:]
+
+    /// Software state: what GET ioctls report, swapped at commit time.
+    var state: KMSState
+    /// What the display is showing: updated when a flip completes.
+    var latched: KMSState
+
+    var files: [Int: FileContext] = [:]
+    var nextFileID = 1
+    var master: FileContext?
+    var nextBOSerial: UInt64 = 1
+    var nextMapOffset: UInt64 = 0x1_0000_0000
+    var mapOffsets: [UInt64: BufferObject] = [:]
+
+    var vblank: [VblankClock] = []
+    var pendingCommits: [PendingCommit?] = []
+    var vblankWaiters: [VblankWaiter] = []
+    var releaseWaits: [ReleaseWait] = []
+    var timedActions: [(dueNs: Int64, action: () -> Void)] = []
+    var virtualTime: Bool
+    /// Virtual time that steps itself whenever work is pending (fakedrm run --virtual-time).
+    public var eagerVirtualTime = false
+    var virtualNowNs: Int64 = 1_000_000_000
+    var timerThreadRunning = false
+    var shuttingDown = false
+
+    public var backend: ScanoutBackend
+
+    public init(config: DeviceConfig = DeviceConfig(), backend: ScanoutBackend? = nil, virtualTime: Bool? = nil) throws {
+        try config.validate()
+        self.config = config
+        self.backend = backend ?? VirtualBackend()
+        self.virtualTime = virtualTime ?? (config.vblank == "virtual")
+        state = KMSState(planes: [], crtcs: [], connectors: [])
+        latched = state
+        try build()
+        latched = state
+        if !self.virtualTime { startTimerThread() }
+    }
+
+    deinit {
+        lock.withLock {
+            shuttingDown = true
+            lock.broadcast()
+        }
+    }
+
+    /// Stops the vblank thread; pending fences and events are dropped as on device removal.
+    public func shutdown() {
+        lock.withLock {
+            shuttingDown = true
+            lock.broadcast()
+        }
+    }
+
+    func allocateID(_ type: ObjectType) -> ObjectID {
+        let id = nextObjectID
+        nextObjectID += 1
+        objectTypes[id] = type
+        return id
+    }
+
+    func freeID(_ id: ObjectID) { objectTypes[id] = nil }
+
+    /// drm_mode_object_find: a type mismatch is "not found".
+    func objectType(_ id: ObjectID, expecting: ObjectType = .any) -> ObjectType? {
+        guard let t = objectTypes[id] else { return nil }
+        if expecting != .any && expecting != t { return nil }
+        return t
+    }
+
+    func crtc(id: ObjectID) -> CRTCObject? { crtcs.first { $0.id == id } }
+    func plane(id: ObjectID) -> PlaneObject? { planes.first { $0.id == id } }
+    func connector(id: ObjectID) -> ConnectorObject? { connectors.first { $0.id == id } }
+    func encoder(id: ObjectID) -> EncoderObject? { encoders.first { $0.id == id } }
+
+    // MARK: files
+
+    /// A new open file of the card. The first opener becomes master (even read-only, as
+    /// drm_info relies on).
+    public func open(pid: Int32 = getpid(), uid: UInt32 = getuid()) throws(DRMError) -> FileContext {
+        try lock.withLock { () throws(DRMError) -> FileContext in
+            let f = try FileContext(id: nextFileID, pid: pid, uid: uid)
+            nextFileID += 1
+            files[f.id] = f
+            if master == nil {
+                master = f
+                f.wasMaster = true
+            }
+            return f
+        }
+    }
+
+    /// Closing releases everything the file owned, as drm_file_free: its fbs are removed
+    /// with RMFB semantics (planes showing them are disabled), blobs, handles, events.
+    public func close(_ file: FileContext) {
+        lock.withLock {
+            guard !file.closed else { return }
+            file.closed = true
+            let owned = framebuffers.values.filter { $0.ownerFile == file.id && $0.listed }.map(\.id).sorted()
+            for fbID in owned { try? removeFramebuffer(fbID, by: file, disablePlanes: true) }
+            for b in blobs.values where b.ownerFile == file.id { b.listed = false }
+            vblankWaiters.removeAll { $0.file === file }
+            for i in pendingCommits.indices { pendingCommits[i]?.dropEvents(for: file) }
+            file.handles = [:]
+            file.syncobjs = [:]
+            file.events = []
+            file.readiness.clear()
+            files[file.id] = nil
+            if master === file { master = nil }
+            collectGarbage()
+            lock.broadcast()
+        }
+    }
+
+    /// Drops unlisted fbs and blobs that no state (current, latched or pending) references.
+    func collectGarbage() {
+        var liveFBs = Set<ObjectID>()
+        var liveBlobs = Set<ObjectID>()
+        func mark(_ s: KMSState) {
+            for p in s.planes {
+                liveFBs.insert(p.fb)
+                liveBlobs.insert(p.damageBlob)
+            }
+            for c in s.crtcs {
+                liveBlobs.insert(c.modeBlob)
+                liveBlobs.insert(c.gammaBlob)
+            }
+        }
+        mark(state)
+        mark(latched)
+        for p in pendingCommits.compactMap({ $0 }) { mark(p.newState) }
+        for (id, fb) in framebuffers where !fb.listed && !liveFBs.contains(id) {
+            framebuffers[id] = nil
+            freeID(id)
+        }
+        for (id, b) in blobs where !b.listed && !liveBlobs.contains(id) {
+            blobs[id] = nil
+            freeID(id)
+        }
+    }
+
+    /// Object counts for leak checks: tests compare them before opening and after closing.
+    public struct Counts: Equatable, Sendable, CustomStringConvertible {
+        public var framebuffers: Int
+        public var blobs: Int
+        public var objects: Int
+        public var pendingCommits: Int
+        public var waiters: Int
+        public var description: String {
+            "fbs=\(framebuffers) blobs=\(blobs) objects=\(objects) pending=\(pendingCommits) waiters=\(waiters)"
+        }
+    }
+
+    public func counts() -> Counts {
+        lock.withLock {
+            Counts(framebuffers: framebuffers.count, blobs: blobs.count, objects: objectTypes.count,
+                   pendingCommits: pendingCommits.compactMap { $0 }.count, waiters: vblankWaiters.count)
+        }
+    }
+
+    public static var liveBufferObjects: Int { BufferObject.liveCount.load(ordering: .relaxed) }
+    public static var liveFences: Int { Fence.liveCount.load(ordering: .relaxed) }
+}

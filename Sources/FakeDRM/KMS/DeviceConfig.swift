@@ -1,0 +1,182 @@
+import Yams
+
+/// The card's topology and policy as plain data, decoded from YAML and validated before any
+/// object exists (vkms_config's approach). Building the Device from it is a separate step.
+public struct DeviceConfig: Sendable, Codable, Equatable {
+    public struct Driver: Sendable, Codable, Equatable {
+        public var name = "fakedrm"
+        public var description = "Fake DRM card (userspace)"
+        public var date = "0"
+        public var major: Int32 = 1
+        public var minor: Int32 = 0
+        public var patchlevel: Int32 = 0
+        /// Reported by GET_UNIQUE after SET_VERSION(1.1+): a platform device name.
+        public var unique = "fakedrm"
+        public init() {}
+    }
+
+    public struct CRTC: Sendable, Codable, Equatable {
+        public var gammaSize: UInt32 = 256
+        public init() {}
+    }
+
+    public struct Encoder: Sendable, Codable, Equatable {
+        public var type = "virtual"
+        public var crtcs: [Int] = [0]
+        public init() {}
+    }
+
+    public struct Mode: Sendable, Codable, Equatable {
+        public var clock: UInt32
+        public var h: [UInt16]
+        public var v: [UInt16]
+        public var flags: UInt32 = 5
+        public var preferred = false
+    }
+
+    public struct Connector: Sendable, Codable, Equatable {
+        public var type = "Virtual"
+        public var encoder = 0
+        public var connected = true
+        public var mmWidth: UInt32 = 0
+        public var mmHeight: UInt32 = 0
+        /// Omitted: the no-EDID DMT list capped at maxWidth/maxHeight, as vkms.
+        public var modes: [Mode]?
+        public var preferredWidth = 1024
+        public var preferredHeight = 768
+        public init() {}
+    }
+
+    public struct Plane: Sendable, Codable, Equatable {
+        public var type: String
+        public var crtcs: [Int] = [0]
+        public var formats: [String]?
+        public init(type: String) { self.type = type }
+    }
+
+    public struct ReleaseFence: Sendable, Codable, Equatable {
+        /// Attach the RFC's RELEASE_FENCE_PTR CRTC property.
+        public var enabled = true
+        /// Answer GET_CAP(0x15) with 1 as the 2021 RFC did (upstream: ATOMIC_ASYNC_PAGE_FLIP).
+        public var rfc2021Cap = false
+        /// Emulated host delay between a buffer leaving the screen and its release.
+        public var hostDelayMs: Int = 0
+        public init() {}
+    }
+
+    public var driver = Driver()
+    public var minWidth: UInt32 = 10
+    public var minHeight: UInt32 = 10
+    public var maxWidth: UInt32 = 8192
+    public var maxHeight: UInt32 = 8192
+    public var cursorWidth: UInt64 = 512
+    public var cursorHeight: UInt64 = 512
+    public var crtcs = [CRTC()]
+    public var encoders = [Encoder()]
+    public var connectors = [Connector()]
+    public var planes = [Plane(type: "primary"), Plane(type: "cursor"), Plane(type: "overlay")]
+    /// "realtime" (vblanks at the mode's refresh on a timer) or "virtual" (stepped).
+    public var vblank = "realtime"
+    public var releaseFence = ReleaseFence()
+    public var syncobj = true
+
+    public init() {}
+
+    public static let defaultPrimaryFormats = ["XR24", "AR24", "XB24", "AB24", "RG16"]
+    public static let defaultCursorFormats = ["AR24"]
+
+    public static func load(yaml: String) throws -> DeviceConfig {
+        let config = try YAMLDecoder().decode(DeviceConfig.self, from: yaml)
+        try config.validate()
+        return config
+    }
+
+    public func yaml() -> String {
+        (try? YAMLEncoder().encode(self)) ?? ""
+    }
+
+    public struct Invalid: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    /// Rejects a shape the kernel would never register, with a message naming the culprit.
+    public func validate() throws {
+        func fail(_ s: String) -> Invalid { Invalid(description: "invalid config: \(s)") }
+        if driver.name.isEmpty || driver.name.utf8.count > 63 { throw fail("driver.name must be 1..63 bytes") }
+        if crtcs.isEmpty || crtcs.count > 32 { throw fail("need 1..32 crtcs") }
+        if connectors.isEmpty { throw fail("need at least one connector") }
+        if encoders.isEmpty { throw fail("need at least one encoder") }
+        if minWidth == 0 || minWidth > maxWidth || minHeight == 0 || minHeight > maxHeight || maxWidth > 16384 || maxHeight > 16384 {
+            throw fail("min/max width/height out of order or above 16384")
+        }
+        for (i, e) in encoders.enumerated() {
+            if EncoderKind(name: e.type) == nil { throw fail("encoders[\(i)].type '\(e.type)' unknown") }
+            if e.crtcs.isEmpty || e.crtcs.contains(where: { $0 < 0 || $0 >= crtcs.count }) { throw fail("encoders[\(i)].crtcs out of range") }
+        }
+        for (i, c) in connectors.enumerated() {
+            if ConnectorKind(name: c.type) == nil { throw fail("connectors[\(i)].type '\(c.type)' unknown") }
+            if c.encoder < 0 || c.encoder >= encoders.count { throw fail("connectors[\(i)].encoder out of range") }
+            for (k, m) in (c.modes ?? []).enumerated() {
+                guard m.h.count == 4, m.v.count == 4 else { throw fail("connectors[\(i)].modes[\(k)] needs h and v of 4 values") }
+                let mode = ModeInfo(clock: m.clock, h: (m.h[0], m.h[1], m.h[2], m.h[3]), v: (m.v[0], m.v[1], m.v[2], m.v[3]), flags: m.flags)
+                if !mode.isValid { throw fail("connectors[\(i)].modes[\(k)] is not a valid mode") }
+            }
+        }
+        for (ci, _) in crtcs.enumerated() {
+            let primaries = planes.filter { $0.type == "primary" && $0.crtcs.contains(ci) }
+            if primaries.isEmpty { throw fail("crtc \(ci) has no primary plane") }
+        }
+        for (i, p) in planes.enumerated() {
+            guard ["primary", "cursor", "overlay"].contains(p.type) else { throw fail("planes[\(i)].type must be primary, cursor or overlay") }
+            if p.crtcs.isEmpty || p.crtcs.contains(where: { $0 < 0 || $0 >= crtcs.count }) { throw fail("planes[\(i)].crtcs out of range") }
+            for f in p.formats ?? [] where FourCC.parse(f) == nil { throw fail("planes[\(i)] format '\(f)' unknown") }
+            if (p.formats ?? ["XR24"]).isEmpty || (p.formats?.count ?? 0) > 64 { throw fail("planes[\(i)] needs 1..64 formats") }
+        }
+        if planes.count > 32 { throw fail("at most 32 planes") }
+        if !["realtime", "virtual"].contains(vblank) { throw fail("vblank must be realtime or virtual") }
+        if releaseFence.hostDelayMs < 0 || releaseFence.hostDelayMs > 10_000 { throw fail("releaseFence.hostDelayMs must be 0..10000") }
+    }
+}
+
+public enum EncoderKind: UInt32, Sendable {
+    case none = 0, dac, tmds, lvds, tvdac, virtual, dsi, dpmst, dpi
+    init?(name: String) {
+        switch name.lowercased() {
+        case "none": self = .none
+        case "dac": self = .dac
+        case "tmds": self = .tmds
+        case "lvds": self = .lvds
+        case "tvdac": self = .tvdac
+        case "virtual": self = .virtual
+        case "dsi": self = .dsi
+        case "dpmst": self = .dpmst
+        case "dpi": self = .dpi
+        default: return nil
+        }
+    }
+}
+
+public enum ConnectorKind: UInt32, Sendable, CaseIterable {
+    case unknown = 0, vga, dvii, dvid, dvia, composite, svideo, lvds, component, din9, displayPort, hdmiA, hdmiB, tv, eDP, virtual, dsi, dpi, writeback, spi, usb
+
+    /// The kernel's drm_connector_enum_list names, used in connector names ("Virtual-1").
+    public var kernelName: String {
+        ["Unknown", "VGA", "DVI-I", "DVI-D", "DVI-A", "Composite", "SVIDEO", "LVDS", "Component", "DIN",
+         "DP", "HDMI-A", "HDMI-B", "TV", "eDP", "Virtual", "DSI", "DPI", "Writeback", "SPI", "USB"][Int(rawValue)]
+    }
+
+    init?(name: String) {
+        guard let k = ConnectorKind.allCases.first(where: { $0.kernelName.lowercased() == name.lowercased() }) else { return nil }
+        self = k
+    }
+}
+
+public enum FourCC {
+    /// "XR24" → 0x34325258.
+    public static func parse(_ s: String) -> UInt32? {
+        let b = Array(s.utf8)
+        guard b.count == 4 else { return nil }
+        let v = UInt32(b[0]) | UInt32(b[1]) << 8 | UInt32(b[2]) << 16 | UInt32(b[3]) << 24
+        return PixelFormat.lookup(v) == nil ? nil : v
+    }
+}

@@ -1,0 +1,57 @@
+/// One open file of the card (a drm_file): handles, caps, master state, event queue.
+///
+/// @unchecked Sendable: all fields are touched only under the device lock.
+public final class FileContext: @unchecked Sendable {
+    public let id: Int
+    public let pid: Int32
+    public let uid: UInt32
+    var universalPlanes = false
+    var atomic = false
+    var aspectRatio = false
+    var writebackConnectors = false
+    var stereo3D = false
+    var cursorPlaneHotspot = false
+    var authenticated = false
+    /// Was master at some point: allows SET_MASTER again (the kernel's "was master" rule).
+    var wasMaster = false
+    var magic: UInt32 = 0
+    var unique = ""
+    var closed = false
+
+    var handles: [UInt32: BufferObject] = [:]
+    var nextHandle: UInt32 = 1
+    var syncobjs: [UInt32: Syncobj] = [:]
+    var nextSyncobj: UInt32 = 1
+
+    /// Whole events waiting to be read, FIFO.
+    var events: [[UInt8]] = []
+    /// Bytes reserved for requested-but-undelivered plus unread events (kernel: 4096 budget).
+    var eventSpace = 4096
+    /// Readable while events are queued: the front end gives this fd to the client to poll.
+    public let readiness: ReadinessFlag
+
+    init(id: Int, pid: Int32, uid: UInt32) throws(DRMError) {
+        self.id = id
+        self.pid = pid
+        self.uid = uid
+        readiness = try ReadinessFlag()
+    }
+
+    func queue(event: [UInt8]) {
+        events.append(event)
+        readiness.set()
+    }
+
+    func handle(for bo: BufferObject) -> UInt32? {
+        handles.first(where: { $0.value === bo })?.key
+    }
+
+    func addHandle(_ bo: BufferObject) -> UInt32 {
+        if let h = handle(for: bo) { return h }
+        while handles[nextHandle] != nil || nextHandle == 0 { nextHandle &+= 1 }
+        let h = nextHandle
+        nextHandle &+= 1
+        handles[h] = bo
+        return h
+    }
+}

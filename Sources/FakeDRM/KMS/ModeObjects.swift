@@ -1,0 +1,88 @@
+/// CRTC, encoder, connector and plane objects: the fixed hardware described by the config.
+/// Their mutable per-commit state lives in KMSState, not here.
+
+final class CRTCObject {
+    let id: ObjectID
+    let index: Int
+    let gammaSize: UInt32
+    var properties: [ObjectID] = []
+    /// One fence context per CRTC for out fences, seqno counted from 1 (as drm_crtc_create_fence).
+    let fenceContext: UInt64
+    var fenceSeqno: UInt64 = 0
+    var legacyGamma: [UInt16]
+
+    init(id: ObjectID, index: Int, gammaSize: UInt32, fenceContext: UInt64) {
+        self.id = id
+        self.index = index
+        self.gammaSize = gammaSize
+        self.fenceContext = fenceContext
+        legacyGamma = (0..<Int(gammaSize) * 3).map { i in
+            let n = max(Int(gammaSize) - 1, 1)
+            return UInt16(truncatingIfNeeded: (i % Int(max(gammaSize, 1))) * 0xffff / n)
+        }
+    }
+
+    var timelineName: String { "CRTC:\(id)-crtc-\(index)" }
+}
+
+final class EncoderObject {
+    let id: ObjectID
+    let index: Int
+    let kind: EncoderKind
+    let possibleCrtcs: UInt32
+    let possibleClones: UInt32
+
+    init(id: ObjectID, index: Int, kind: EncoderKind, possibleCrtcs: UInt32, possibleClones: UInt32) {
+        self.id = id
+        self.index = index
+        self.kind = kind
+        self.possibleCrtcs = possibleCrtcs
+        self.possibleClones = possibleClones
+    }
+}
+
+final class ConnectorObject {
+    let id: ObjectID
+    let index: Int
+    let kind: ConnectorKind
+    let typeIndex: UInt32
+    let encoderIndex: Int
+    var status: ConnectorStatus
+    var modes: [ModeInfo]
+    let mmWidth: UInt32
+    let mmHeight: UInt32
+    var properties: [ObjectID] = []
+
+    init(id: ObjectID, index: Int, kind: ConnectorKind, typeIndex: UInt32, encoderIndex: Int,
+         status: ConnectorStatus, modes: [ModeInfo], mmWidth: UInt32, mmHeight: UInt32) {
+        self.id = id
+        self.index = index
+        self.kind = kind
+        self.typeIndex = typeIndex
+        self.encoderIndex = encoderIndex
+        self.status = status
+        self.modes = modes
+        self.mmWidth = mmWidth
+        self.mmHeight = mmHeight
+    }
+
+    var name: String { "\(kind.kernelName)-\(typeIndex)" }
+}
+
+final class PlaneObject {
+    let id: ObjectID
+    let index: Int
+    let type: PlaneType
+    let possibleCrtcs: UInt32
+    let formats: [UInt32]
+    var inFormatsBlob: ObjectID = 0
+    var properties: [ObjectID] = []
+
+    init(id: ObjectID, index: Int, type: PlaneType, possibleCrtcs: UInt32, formats: [UInt32]) {
+        self.id = id
+        self.index = index
+        self.type = type
+        self.possibleCrtcs = possibleCrtcs
+        self.formats = formats
+    }
+}

@@ -1,0 +1,223 @@
+import Foundation
+
+/// A CRTC's vblank counter: runs at the mode's refresh while the CRTC is active.
+struct VblankClock {
+    var running = false
+    var count: UInt64 = 0
+    var lastNs: Int64 = 0
+    var periodNs: Int64 = 16_666_667
+}
+
+/// Someone waiting for a vblank count on one CRTC: an event to queue, or a sleeping ioctl.
+struct VblankWaiter {
+    enum Kind {
+        case vblankEvent(userData: UInt64)
+        case sequenceEvent(userData: UInt64)
+    }
+    let file: FileContext
+    let crtcIndex: Int
+    let target: UInt64
+    let kind: Kind
+}
+
+/// A commit swapped into the software state whose flip has not completed yet (per CRTC).
+final class PendingCommit {
+    let crtcIndex: Int
+    let newState: KMSState
+    var events: [(file: FileContext, userData: UInt64)]
+    let outFence: Fence?
+    var armed = false
+    var done = false
+    /// The commit needs at least one vblank (the CRTC is active afterwards).
+    let waitsForVblank: Bool
+
+    init(crtcIndex: Int, newState: KMSState, events: [(FileContext, UInt64)], outFence: Fence?, waitsForVblank: Bool) {
+        self.crtcIndex = crtcIndex
+        self.newState = newState
+        self.events = events.map { (file: $0.0, userData: $0.1) }
+        self.outFence = outFence
+        self.waitsForVblank = waitsForVblank
+    }
+
+    func dropEvents(for file: FileContext) { events.removeAll { $0.file === file } }
+}
+
+/// A release fence waiting for the fbs its commit put on screen to leave it.
+struct ReleaseWait {
+    let fence: Fence
+    var shown: [(planeIndex: Int, fb: ObjectID)]
+    /// The commit that put them on screen: release is judged only after it latched.
+    var armedAfter: PendingCommit?
+}
+
+extension Device {
+    func nowNs() -> Int64 { virtualTime ? virtualNowNs : Monotonic.nowNs() }
+
+    /// Called with the lock held whenever a CRTC's active state or mode changes.
+    func updateVblankClock(_ i: Int) {
+        let s = state.crtcs[i]
+        let shouldRun = s.active && s.mode != nil
+        if let m = s.mode { vblank[i].periodNs = m.framePeriodNs }
+        if shouldRun && !vblank[i].running {
+            vblank[i].running = true
+            vblank[i].lastNs = nowNs()
+        } else if !shouldRun {
+            vblank[i].running = false
+        }
+        lock.broadcast()
+    }
+
+    /// One vblank on CRTC i: latch the armed commit, then wake vblank waiters (the order of
+    /// drm_crtc_handle_vblank: flip completion is sent for the frame that starts now).
+    func tick(_ i: Int, at ts: Int64) {
+        vblank[i].count &+= 1
+        vblank[i].lastNs = ts
+        let seq = vblank[i].count
+        if let p = pendingCommits[i], p.armed, p.waitsForVblank {
+            completeFlip(p, sequence: seq, at: ts)
+        }
+        var remaining: [VblankWaiter] = []
+        for w in vblankWaiters {
+            guard w.crtcIndex == i, w.target <= seq else { remaining.append(w); continue }
+            switch w.kind {
+            case .vblankEvent(let ud):
+                w.file.queue(event: Device.vblankEvent(type: DRMConst.eventVblank, userData: ud, ts: ts, sequence: UInt32(truncatingIfNeeded: seq), crtcID: crtcs[i].id))
+            case .sequenceEvent(let ud):
+                var b = ArgBuffer(size: EventCrtcSequenceLayout.size)
+                b[EventCrtcSequenceLayout.type] = DRMConst.eventCrtcSequence
+                b[EventCrtcSequenceLayout.length] = UInt32(EventCrtcSequenceLayout.size)
+                b[EventCrtcSequenceLayout.userData] = ud
+                b[EventCrtcSequenceLayout.timeNs] = ts
+                b[EventCrtcSequenceLayout.sequence] = seq
+                w.file.queue(event: b.bytes)
+            }
+        }
+        vblankWaiters = remaining
+        lock.broadcast()
+    }
+
+    static func vblankEvent(type: UInt32, userData: UInt64, ts: Int64, sequence: UInt32, crtcID: ObjectID) -> [UInt8] {
+        var b = ArgBuffer(size: EventVblankLayout.size)
+        b[EventVblankLayout.type] = type
+        b[EventVblankLayout.length] = UInt32(EventVblankLayout.size)
+        b[EventVblankLayout.userData] = userData
+        b[EventVblankLayout.tvSec] = UInt32(truncatingIfNeeded: ts / 1_000_000_000)
+        b[EventVblankLayout.tvUsec] = UInt32(truncatingIfNeeded: (ts % 1_000_000_000) / 1000)
+        b[EventVblankLayout.sequence] = sequence
+        b[EventVblankLayout.crtcId] = crtcID
+        return b.bytes
+    }
+
+    // MARK: time sources
+
+    func startTimerThread() {
+        timerThreadRunning = true
+        // The thread holds the device only for one iteration at a time, so dropping the
+        // last reference ends it within a period.
+        let t = Thread { [weak self] in
+            while let device = self, device.timerIteration() {}
+        }
+        t.name = "fakedrm-vblank"
+        t.start()
+    }
+
+    /// The realtime clock: sleeps on the device condition until the next vblank or timed action.
+    private func timerIteration() -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        if shuttingDown {
+            timerThreadRunning = false
+            return false
+        }
+        do {
+            let now = Monotonic.nowNs()
+            var next: Int64? = nil
+            for i in vblank.indices where vblank[i].running {
+                let due = vblank[i].lastNs + vblank[i].periodNs
+                if due <= now {
+                    tick(i, at: due)
+                    // Never fall behind by more than one period (a stalled host skips frames).
+                    if vblank[i].lastNs + vblank[i].periodNs < now { vblank[i].lastNs = now - vblank[i].periodNs / 2 }
+                }
+                let nd = vblank[i].lastNs + vblank[i].periodNs
+                next = min(next ?? nd, nd)
+            }
+            runTimedActions(now: now)
+            if let t = timedActions.map(\.dueNs).min() { next = min(next ?? t, t) }
+            lock.wait(untilMonotonicNs: min(next ?? (now + 200_000_000), now + 200_000_000))
+        }
+        return true
+    }
+
+    func runTimedActions(now: Int64) {
+        while let i = timedActions.firstIndex(where: { $0.dueNs <= now }) {
+            let a = timedActions.remove(at: i)
+            a.action()
+        }
+    }
+
+    func schedule(after delayNs: Int64, _ action: @escaping () -> Void) {
+        timedActions.append((nowNs() + delayNs, action))
+        lock.broadcast()
+    }
+
+    /// Virtual time: one vblank on every running CRTC (or only `crtcIndex`).
+    public func stepVblank(crtcIndex: Int? = nil, count: Int = 1) {
+        lock.withLock {
+            for _ in 0..<max(count, 0) { stepLocked(crtcIndex) }
+        }
+    }
+
+    func stepLocked(_ only: Int?) {
+        for i in vblank.indices where vblank[i].running && (only == nil || only == i) {
+            let ts = vblank[i].lastNs + vblank[i].periodNs
+            virtualNowNs = max(virtualNowNs, ts)
+            tick(i, at: ts)
+        }
+        runTimedActions(now: virtualNowNs)
+    }
+
+    /// Eager virtual time: keep stepping while a flip, a vblank wait or a timed action is
+    /// outstanding, so clients run as fast as they can with exact frame timestamps.
+    func runEagerClock() {
+        guard virtualTime, eagerVirtualTime else { return }
+        for _ in 0..<10_000 {
+            let needsVblank = pendingCommits.contains { $0?.armed == true && $0?.waitsForVblank == true } || !vblankWaiters.isEmpty
+            if needsVblank, vblank.contains(where: \.running) {
+                stepLocked(nil)
+            } else if let due = timedActions.map(\.dueNs).min() {
+                virtualNowNs = max(virtualNowNs, due)
+                runTimedActions(now: virtualNowNs)
+            } else {
+                return
+            }
+        }
+    }
+
+    /// Blocks (lock held) until `done()`; virtual time advances itself instead of sleeping.
+    /// Returns false after `timeoutNs` of real time without progress.
+    func waitUntil(timeoutNs: Int64 = 3_000_000_000, crtcIndex: Int?, _ done: () -> Bool) -> Bool {
+        let deadline = Monotonic.nowNs() + timeoutNs
+        while !done() {
+            if shuttingDown { return false }
+            if virtualTime {
+                let before = (vblank.map(\.count), timedActions.count)
+                if vblank.contains(where: \.running) || !timedActions.isEmpty {
+                    stepLocked(crtcIndex)
+                    if let due = timedActions.map(\.dueNs).min(), !vblank.contains(where: \.running) {
+                        virtualNowNs = max(virtualNowNs, due)
+                        runTimedActions(now: virtualNowNs)
+                    }
+                }
+                if done() { return true }
+                // Nothing can move virtual time except another thread (an in-fence): sleep.
+                if before == (vblank.map(\.count), timedActions.count) {
+                    if !lock.wait(untilMonotonicNs: deadline) { return done() }
+                }
+            } else if !lock.wait(untilMonotonicNs: deadline) {
+                return done()
+            }
+        }
+        return true
+    }
+}

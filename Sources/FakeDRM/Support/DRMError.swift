@@ -1,0 +1,58 @@
+import Glibc
+
+/// Every failure a request can end in. The errno a client sees is decided here and nowhere else.
+public enum DRMError: Error, Equatable, Sendable {
+    case invalidArgument
+    case notFound
+    case permissionDenied
+    case notPermitted
+    case busy
+    case noSpace
+    case outOfRange
+    case noMemory
+    case badAddress
+    case badFileDescriptor
+    case notSupported
+    case notImplemented
+    case notTTY
+    case noDevice
+    case noDeviceOrAddress
+    case interrupted
+    case io
+    case wouldBlock
+    case timeExpired
+
+    public var errno: Int32 {
+        switch self {
+        case .invalidArgument: EINVAL
+        case .notFound: ENOENT
+        case .permissionDenied: EACCES
+        case .notPermitted: EPERM
+        case .busy: EBUSY
+        case .noSpace: ENOSPC
+        case .outOfRange: ERANGE
+        case .noMemory: ENOMEM
+        case .badAddress: EFAULT
+        case .badFileDescriptor: EBADF
+        case .notSupported: EOPNOTSUPP
+        case .notImplemented: ENOSYS
+        case .notTTY: ENOTTY
+        case .noDevice: ENODEV
+        case .noDeviceOrAddress: ENXIO
+        case .interrupted: EINTR
+        case .io: EIO
+        case .wouldBlock: EAGAIN
+        case .timeExpired: ETIME
+        }
+    }
+
+    public init?(errno: Int32) {
+        let all: [DRMError] = [
+            .invalidArgument, .notFound, .permissionDenied, .notPermitted, .busy, .noSpace,
+            .outOfRange, .noMemory, .badAddress, .badFileDescriptor, .notSupported,
+            .notImplemented, .notTTY, .noDevice, .noDeviceOrAddress, .interrupted, .io, .wouldBlock, .timeExpired,
+        ]
+        guard let match = all.first(where: { $0.errno == errno }) else { return nil }
+        self = match
+    }
+}

@@ -1,0 +1,59 @@
+/// Bytes in, kernel-exact behaviour out: the drm_ioctl dispatcher. Dispatch is on (type, nr)
+/// only; the caller's size is taken from the request, zero-extended to the kernel struct, and
+/// copied back even when the handler fails.
+public enum UAPICodec {
+    typealias Handler = @Sendable (_ d: Device, _ f: FileContext, _ a: inout ArgBuffer, _ env: ClientEnv) throws(DRMError) -> Void
+
+    struct Entry: Sendable {
+        let size: Int
+        let handler: Handler
+    }
+
+    public static func ioctl(_ device: Device, _ file: FileContext, request: UInt32, arg: [UInt8], env: ClientEnv) -> IoctlReply {
+        let req = IoctlRequest(request)
+        guard req.type == IoctlRequest.drmType else { return IoctlReply(errno: DRMError.notTTY.errno, bytes: []) }
+        guard let entry = table[Int(req.nr)] else {
+            return IoctlReply(errno: DRMError.invalidArgument.errno, bytes: req.copiesOut ? Array(arg.prefix(req.size)) + Array(repeating: 0, count: max(0, req.size - arg.count)) : [])
+        }
+        return run(entry, device, file, req, arg, env)
+    }
+
+    static func run(_ entry: Entry, _ device: Device, _ file: FileContext, _ req: IoctlRequest, _ arg: [UInt8], _ env: ClientEnv) -> IoctlReply {
+        let usize = req.size
+        var kbuf = ArgBuffer(size: max(usize, entry.size))
+        if req.copiesIn {
+            for i in 0..<min(usize, arg.count) { kbuf.bytes[i] = arg[i] }
+        }
+        var errno: Int32 = 0
+        do {
+            try entry.handler(device, file, &kbuf, env)
+        } catch {
+            errno = error.errno
+        }
+        return IoctlReply(errno: errno, bytes: req.copiesOut ? Array(kbuf.bytes.prefix(usize)) : [])
+    }
+
+    static let table: [Int: Entry] = {
+        var t = CodecTable()
+        IdentityHandlers.register(&t)
+        ModeHandlers.register(&t)
+        BufferHandlers.register(&t)
+        AtomicHandlers.register(&t)
+        SyncobjHandlers.register(&t)
+        return t.entries
+    }()
+
+    /// The nr values dispatched, for docs and fuzzing.
+    public static var knownNumbers: [UInt8] { table.keys.sorted().map { UInt8($0) } }
+    public static func kernelSize(nr: UInt8) -> Int? { table[Int(nr)]?.size }
+}
+
+struct CodecTable {
+    var entries: [Int: UAPICodec.Entry] = [:]
+    mutating func add<S: UAPIStruct>(_ nr: Int, _ s: S.Type, _ h: @escaping UAPICodec.Handler) {
+        entries[nr] = UAPICodec.Entry(size: S.size, handler: h)
+    }
+    mutating func add(_ nr: Int, size: Int, _ h: @escaping UAPICodec.Handler) {
+        entries[nr] = UAPICodec.Entry(size: size, handler: h)
+    }
+}

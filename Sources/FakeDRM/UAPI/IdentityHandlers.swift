@@ -1,0 +1,68 @@
+import Glibc
+
+/// VERSION, UNIQUE, magic/auth, master, caps, client caps, and the legacy no-ops.
+enum IdentityHandlers {
+    static func register(_ t: inout CodecTable) {
+        t.add(0x00, VersionArg.self) { d, _, a, env throws(DRMError) in
+            let v = VersionArg.self
+            a[v.major] = d.config.driver.major
+            a[v.minor] = d.config.driver.minor
+            a[v.patch] = d.config.driver.patchlevel
+            try copyString(d.config.driver.name, len: v.nameLen, ptr: v.name, &a, env)
+            try copyString(d.config.driver.date, len: v.dateLen, ptr: v.date, &a, env)
+            try copyString(d.config.driver.description, len: v.descLen, ptr: v.desc, &a, env)
+        }
+        t.add(0x01, UniqueArg.self) { d, f, a, env throws(DRMError) in
+            let u = Array(d.unique(f).utf8)
+            if a[UniqueArg.length] >= UInt64(u.count), !u.isEmpty { try env.memory.write(u, at: a[UniqueArg.unique]) }
+            a[UniqueArg.length] = UInt64(u.count)
+        }
+        t.add(0x02, AuthArg.self) { d, f, a, _ in a[AuthArg.magic] = d.getMagic(f) }
+        t.add(0x03, UniqueArg.self) { _, _, _, _ throws(DRMError) in throw .invalidArgument }
+        t.add(0x05, ClientArg.self) { d, f, a, _ throws(DRMError) in
+            guard a[ClientArg.idx] == 0 else { throw .invalidArgument }
+            a[ClientArg.auth] = 1
+            a[ClientArg.pid] = UInt64(UInt32(bitPattern: f.pid))
+            a[ClientArg.uid] = 65534
+            a[ClientArg.magic] = 0
+            a[ClientArg.iocs] = 0
+            _ = d
+        }
+        t.add(0x07, SetVersionArg.self) { d, f, a, _ throws(DRMError) in
+            try d.setVersion(f, diMajor: a[SetVersionArg.diMajor], diMinor: a[SetVersionArg.diMinor],
+                             ddMajor: a[SetVersionArg.ddMajor], ddMinor: a[SetVersionArg.ddMinor])
+            a[SetVersionArg.diMajor] = 1
+            a[SetVersionArg.diMinor] = 4
+            a[SetVersionArg.ddMajor] = d.config.driver.major
+            a[SetVersionArg.ddMinor] = d.config.driver.minor
+        }
+        // MODESET_CTL and the DRM-1 leftovers: accepted and ignored on modern kernels.
+        t.add(0x08, size: 8) { _, _, _, _ in }
+        for nr in [0x12, 0x13, 0x27, 0x28, 0x3f] { t.add(nr, size: 0) { _, _, _, _ in } }
+        t.add(0x0A, size: 8) { _, _, _, _ throws(DRMError) in throw .notSupported }   // GEM_FLINK
+        t.add(0x0B, size: 16) { _, _, _, _ throws(DRMError) in throw .notSupported }  // GEM_OPEN
+        t.add(0x0C, CapArg.self) { d, _, a, _ throws(DRMError) in a[CapArg.value] = try d.capability(a[CapArg.capability]) }
+        t.add(0x0D, ClientCapArg.self) { d, f, a, _ throws(DRMError) in
+            try d.setClientCap(f, cap: a[ClientCapArg.capability], value: a[ClientCapArg.value])
+        }
+        t.add(0x10, UniqueArg.self) { _, _, _, _ throws(DRMError) in throw .invalidArgument }
+        t.add(0x11, AuthArg.self) { d, f, a, _ throws(DRMError) in try d.authMagic(f, a[AuthArg.magic]) }
+        t.add(0x1E, size: 0) { d, f, _, _ throws(DRMError) in try d.setMaster(f) }
+        t.add(0x1F, size: 0) { d, f, _, _ throws(DRMError) in try d.dropMaster(f) }
+        t.add(0xD1, size: 16) { _, _, _, _ in }  // SET_CLIENT_NAME: accepted, name unused
+        // Leases: refused as a kernel without lease support refuses them (wlroots falls back on EINVAL).
+        t.add(0xC6, CreateLeaseArg.self) { d, f, _, _ throws(DRMError) in try d.requireMaster(f); throw .invalidArgument }
+        t.add(0xC7, size: 16) { _, _, _, _ throws(DRMError) in throw .invalidArgument }
+        t.add(0xC8, size: 16) { _, _, _, _ throws(DRMError) in throw .invalidArgument }
+        t.add(0xC9, size: 4) { _, _, _, _ throws(DRMError) in throw .invalidArgument }
+    }
+
+    /// drm_copy_field: copy min(len, strlen) bytes (no NUL), always report the full length.
+    static func copyString(_ s: String, len: Field<UInt64>, ptr: Field<UInt64>, _ a: inout ArgBuffer, _ env: ClientEnv) throws(DRMError) {
+        let bytes = Array(s.utf8)
+        let have = a[len]
+        a[len] = UInt64(bytes.count)
+        let n = Int(min(have, UInt64(bytes.count)))
+        if n > 0, a[ptr] != 0 { try env.memory.write(Array(bytes.prefix(n)), at: a[ptr]) }
+    }
+}
