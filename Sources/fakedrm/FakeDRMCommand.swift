@@ -1,20 +1,32 @@
 import ArgumentParser
 import FakeDRM
+import Foundation
 
 @main
 struct FakeDRMCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fakedrm",
         abstract: "A userspace fake DRM/KMS card.",
-        subcommands: [ConfigCommand.self])
+        subcommands: [ConfigCommand.self, BenchCommand.self])
 }
 
 struct ConfigCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "config", abstract: "Show or check a card configuration.")
     @Flag(help: "Print the embedded default (vkms-shaped) configuration as YAML.") var printDefault = false
-    @Option(help: "Validate this YAML file.") var check: String?
+    @Option(help: "Validate a YAML file and print it with every default filled in.") var check: String?
 
     func run() throws {
-        if printDefault { print(DeviceConfig().yaml(), terminator: "") }
+        if let check {
+            let text = try String(contentsOfFile: check, encoding: .utf8)
+            print(try DeviceConfig.load(yaml: text).yaml(), terminator: "")
+        } else {
+            print(DeviceConfig().yaml(), terminator: "")
+        }
     }
+}
+
+/// Loads a config file, or the embedded default.
+func loadConfig(_ path: String?) throws -> DeviceConfig {
+    guard let path else { return DeviceConfig() }
+    return try DeviceConfig.load(yaml: try String(contentsOfFile: path, encoding: .utf8))
 }

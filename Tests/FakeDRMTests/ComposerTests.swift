@@ -349,40 +349,50 @@ private func coordinateMemory(width: Int = 4, height: Int = 4) -> Memory {
     #expect(skipped.pixels == green)
 }
 
-/// Seeded and bounded: random geometry, pitches, offsets and buffer sizes, with each buffer
-/// allocated at exactly its stated size so an over-read shows up under `--sanitize=address`.
+/// Seeded and bounded: mostly sensible planes with each field sometimes hostile (pitch or
+/// buffer too small, source past the framebuffer, off-screen, bad blend mode), and every
+/// buffer allocated at exactly its stated size so an over-read shows up under
+/// `swift test --sanitize=address`.
 @Test func randomPlanesNeverReadOutsideTheirBuffer() {
     var state: UInt64 = 0x5eed
     func next(_ bound: Int) -> Int {
         state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
         return Int((state >> 33) % UInt64(bound))
     }
+    func hostile() -> Bool { next(6) == 0 }
+    func fixed(_ pixels: Int) -> UInt32 { UInt32(pixels) << 16 | (hostile() ? UInt32(next(0x10000)) : 0) }
+
     var drawn = 0
-    for _ in 0..<300 {
+    for _ in 0..<1000 {
         let width = 1 + next(24)
         let height = 1 + next(16)
         var memory: [Memory] = []
         var planes: [ComposerPlane] = []
-        for _ in 0..<(1 + next(4)) {
+        for _ in 0..<(1 + next(3)) {
             let format = PixelFormat.all[next(PixelFormat.all.count)]
             let fbWidth = 1 + next(20)
             let fbHeight = 1 + next(20)
-            let pitch = fbWidth * format.bytesPerPixel + next(8) - 2
-            let offset = next(3) == 0 ? next(16) : 0
-            let size = max(0, offset + pitch * fbHeight - 4 + next(8))
+            let pitch = fbWidth * format.bytesPerPixel + (hostile() ? next(8) - 4 : next(8))
+            let offset = hostile() ? next(16) : 0
+            let needed = offset + (fbHeight - 1) * pitch + fbWidth * format.bytesPerPixel
+            let size = max(0, hostile() ? needed - 1 - next(8) : needed + next(8))
             let block = Memory((0..<size).map { UInt8(truncatingIfNeeded: $0 &* 37) })
             memory.append(block)
+            let srcX = hostile() ? next(fbWidth + 4) : next(fbWidth)
+            let srcY = hostile() ? next(fbHeight + 4) : next(fbHeight)
+            let srcW = hostile() ? next(fbWidth + 4) : 1 + next(max(1, fbWidth - srcX))
+            let srcH = hostile() ? next(fbHeight + 4) : 1 + next(max(1, fbHeight - srcY))
+            let scaled = hostile()
             planes.append(
                 ComposerPlane(
                     base: UnsafeRawPointer(block.raw.baseAddress!), bufferSize: size, offset: offset, pitch: pitch,
                     format: format.fourcc, fbWidth: UInt32(fbWidth), fbHeight: UInt32(fbHeight),
-                    srcX: UInt32(next(fbWidth + 4) << 16 | next(0x10000)),
-                    srcY: UInt32(next(fbHeight + 4) << 16 | next(0x10000)),
-                    srcW: UInt32(next(fbWidth + 4) << 16 | next(0x10000)),
-                    srcH: UInt32(next(fbHeight + 4) << 16 | next(0x10000)),
-                    crtcX: Int32(next(width + 20) - 10), crtcY: Int32(next(height + 20) - 10),
-                    crtcW: UInt32(next(width + 10)), crtcH: UInt32(next(height + 10)),
-                    zpos: UInt32(next(3)), alpha: UInt16(next(0x10000)), blendMode: UInt8(next(4))))
+                    srcX: fixed(srcX), srcY: fixed(srcY), srcW: fixed(srcW), srcH: fixed(srcH),
+                    crtcX: Int32(hostile() ? next(width + 40) - 20 : next(width) - srcW / 2),
+                    crtcY: Int32(hostile() ? next(height + 40) - 20 : next(height) - srcH / 2),
+                    crtcW: UInt32(scaled ? next(width + 10) : srcW), crtcH: UInt32(scaled ? next(height + 10) : srcH),
+                    zpos: UInt32(next(3)), alpha: hostile() ? UInt16(next(0x10000)) : 0xffff,
+                    blendMode: UInt8(hostile() ? next(4) : next(3))))
         }
         let background = UInt32(truncatingIfNeeded: next(1 << 30)) | 0xff00_0000
         let frame = compose(memory, width: width, height: height, planes, background: background)
@@ -391,7 +401,7 @@ private func coordinateMemory(width: Int = 4, height: Int = 4) -> Memory {
         if frame.pixels.contains(where: { $0 != background }) { drawn += 1 }
     }
     // Guards against the generator degenerating into planes that are all rejected.
-    #expect(drawn > 100, "only \(drawn) of 300 frames showed a plane")
+    #expect(drawn > 500, "only \(drawn) of 1000 frames showed a plane")
 }
 
 @Test func sourceRectanglePastTheFramebufferIsClipped() {

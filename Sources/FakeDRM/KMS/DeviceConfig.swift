@@ -85,10 +85,39 @@ public struct DeviceConfig: Sendable, Codable, Equatable {
     public static let defaultPrimaryFormats = ["XR24", "AR24", "XB24", "AB24", "RG16"]
     public static let defaultCursorFormats = ["AR24"]
 
+    /// Decodes a partial YAML document: every key left out takes the default's value, and
+    /// each element of crtcs/encoders/connectors/planes/modes starts from a default element.
     public static func load(yaml: String) throws -> DeviceConfig {
-        let config = try YAMLDecoder().decode(DeviceConfig.self, from: yaml)
+        let user = try Yams.load(yaml: yaml) ?? [String: Any]()
+        guard let userMap = user as? [String: Any] else { throw Invalid(description: "invalid config: top level must be a mapping") }
+        guard let base = try Yams.load(yaml: DeviceConfig().yaml()) as? [String: Any] else { throw Invalid(description: "internal: default config") }
+        let merged = merge(base, userMap)
+        let config = try YAMLDecoder().decode(DeviceConfig.self, from: try Yams.dump(object: merged))
         try config.validate()
         return config
+    }
+
+    private static var elementDefaults: [String: [String: Any]] { [
+        "crtcs": ["gammaSize": 256],
+        "encoders": ["type": "virtual", "crtcs": [0]],
+        "connectors": ["type": "Virtual", "encoder": 0, "connected": true, "mmWidth": 0, "mmHeight": 0,
+                       "preferredWidth": 1024, "preferredHeight": 768],
+        "planes": ["type": "overlay", "crtcs": [0]],
+        "modes": ["flags": 5, "preferred": false],
+    ] }
+
+    private static func merge(_ base: [String: Any], _ over: [String: Any]) -> [String: Any] {
+        var out = base
+        for (k, v) in over {
+            if let vm = v as? [String: Any], let bm = base[k] as? [String: Any] {
+                out[k] = merge(bm, vm)
+            } else if let list = v as? [Any], let def = elementDefaults[k] {
+                out[k] = list.map { e -> Any in (e as? [String: Any]).map { merge(def, $0) } ?? e }
+            } else {
+                out[k] = v
+            }
+        }
+        return out
     }
 
     public func yaml() -> String {

@@ -1,0 +1,109 @@
+import CFakeDRMSys
+import Glibc
+
+/// Micro-benchmarks of the Direct path (codec + core), in-process.
+public enum DirectBench {
+    public struct Measurement: Sendable { public var name: String; public var median: Int; public var p99: Int }
+
+    static func measure(_ name: String, _ n: Int, _ body: () throws -> Void) rethrows -> Measurement {
+        var samples = [Int]()
+        samples.reserveCapacity(n)
+        for _ in 0..<min(n / 10 + 1, 1000) { try body() }
+        for _ in 0..<n {
+            let t0 = Monotonic.nowNs()
+            try body()
+            samples.append(Int(Monotonic.nowNs() - t0))
+        }
+        samples.sort()
+        return Measurement(name: name, median: samples[samples.count / 2], p99: samples[min(samples.count - 1, samples.count * 99 / 100)])
+    }
+
+    public static func run(iterations n: Int) throws -> [Measurement] {
+        let device = try Device(config: DeviceConfig(), virtualTime: true)
+        device.eagerVirtualTime = true
+        defer { device.shutdown() }
+        let c = try DirectClient(device: device)
+        var out: [Measurement] = []
+
+        // Floor: one eventfd write seen by poll on the same fd.
+        let efd = cfd_eventfd(0, 1)
+        defer { close(efd) }
+        out.append(measure("raw eventfd write -> poll readable", n) {
+            var one: UInt64 = 1
+            _ = write(efd, &one, 8)
+            var p = pollfd(fd: efd, events: Int16(POLLIN), revents: 0)
+            _ = poll(&p, 1, -1)
+            _ = read(efd, &one, 8)
+        })
+
+        var cap = LE.bytes([UInt64(DRMConst.capDumbBuffer), UInt64(0)])
+        let getCap = IoctlRequest.drm(0x0C, size: 16).raw
+        out.append(measure("GET_CAP", n) { _ = c.ioctl(getCap, &cap) })
+
+        let ids = c.memory.alloc(64)
+        var res = [UInt8](repeating: 0, count: 64)
+        for k in 0..<4 { res.replaceSubrange(k * 8..<k * 8 + 8, with: LE.bytes([ids + UInt64(k * 16)])) }
+        res.replaceSubrange(32..<48, with: LE.bytes([UInt32(4), 4, 4, 4]))
+        let getRes = IoctlRequest.drm(0xA0, size: 64).raw
+        out.append(measure("GETRESOURCES (filled)", n) {
+            var a = res
+            _ = c.ioctl(getRes, &a)
+        })
+
+        // A modeset so flips have a CRTC to complete on.
+        let setup = try BenchScene(c)
+        out.append(measure("atomic TEST_ONLY (plane flip)", n) {
+            _ = setup.commit(flags: DRMConst.atomicTestOnly)
+        })
+        out.append(measure("atomic commit -> flip event read", n) {
+            let e = setup.commit(flags: DRMConst.atomicNonblock | DRMConst.atomicPageFlipEvent)
+            precondition(e == 0, "bench commit failed: \(e)")
+            precondition(((try? c.read()) ?? []).count == 32)
+        })
+        out.append(measure("fence signal -> eventfd readable", n) {
+            let f = Fence(context: 1, seqno: 1, timelineName: "bench", driverName: "fakedrm")
+            let sf = try? SyncFile(fences: [f])
+            f.signal()
+            var p = pollfd(fd: sf?.readiness.fd.raw ?? -1, events: Int16(POLLIN), revents: 0)
+            _ = poll(&p, 1, -1)
+        })
+        return out
+    }
+}
+
+/// One CRTC lit with two framebuffers; `commit` flips between them.
+final class BenchScene {
+    let c: DirectClient
+    var fbs: [UInt32] = []
+    var which = 0
+    let planeID: UInt32, fbProp: UInt32
+    let objsPtr: UInt64, countsPtr: UInt64, propsPtr: UInt64, valuesPtr: UInt64
+
+    init(_ c: DirectClient) throws {
+        self.c = c
+        let d = c.device
+        try d.setClientCap(c.file, cap: DRMConst.clientCapAtomic, value: 1)
+        for _ in 0..<2 {
+            let b = try d.createDumb(c.file, width: 1024, height: 768, bpp: 32)
+            fbs.append(try d.addFramebuffer(c.file, .init(width: 1024, height: 768, format: 0x3432_5258, flags: 0, handles: [b.handle, 0, 0, 0],
+                                                         pitches: [b.pitch, 0, 0, 0], offsets: [0, 0, 0, 0], modifiers: [0, 0, 0, 0])))
+        }
+        let res = d.resources(c.file)
+        let conn = try d.connectorInfo(c.file, res.connectors[0])
+        try d.setCrtc(c.file, .init(crtcID: res.crtcs[0], fbID: fbs[0], x: 0, y: 0, mode: conn.modes.first, connectors: [res.connectors[0]]), env: c.env)
+        planeID = d.planeIDs(c.file)[0]
+        let props = try d.objectProperties(c.file, objectID: planeID, type: 0)
+        fbProp = props.compactMap { (id, _) in (try? d.property(id))?.name == "FB_ID" ? id : nil }.first ?? 0
+        objsPtr = c.memory.map(LE.bytes([planeID]))
+        countsPtr = c.memory.map(LE.bytes([UInt32(1)]))
+        propsPtr = c.memory.map(LE.bytes([fbProp]))
+        valuesPtr = c.memory.alloc(8)
+    }
+
+    func commit(flags: UInt32) -> Int32 {
+        which ^= 1
+        try? c.memory.write(LE.bytes([UInt64(fbs[which])]), at: valuesPtr)
+        var a = LE.bytes([flags, 1]) + LE.bytes([objsPtr, countsPtr, propsPtr, valuesPtr, 0, 0])
+        return c.ioctl(IoctlRequest.drm(0xBC, size: 56).raw, &a)
+    }
+}
