@@ -1,0 +1,116 @@
+import Testing
+@testable import FakeDRM
+
+/// One row per kernel rule of the ATOMIC ioctl, each with the errno the kernel returns.
+@Suite struct AtomicRuleTests {
+    struct Row: CustomTestStringConvertible, Sendable {
+        let name: String
+        let errno: Int32
+        let run: @Sendable (DirectClient, UInt32) throws -> Int32
+        var testDescription: String { name }
+    }
+
+    static let A = DRMConst.atomicAllowModeset
+    static let rows: [Row] = [
+        Row(name: "valid modeset", errno: 0) { c, fb in try c.modeset(fb: fb) },
+        Row(name: "modeset without ALLOW_MODESET", errno: 22) { c, fb in try c.modeset(fb: fb, flags: 0) },
+        Row(name: "unknown flag bits", errno: 22) { c, fb in try c.modeset(fb: fb, flags: A | 0x8000) },
+        Row(name: "TEST_ONLY with PAGE_FLIP_EVENT", errno: 22) { c, fb in try c.modeset(fb: fb, flags: A | 0x100 | 1) },
+        Row(name: "ASYNC without async support", errno: 22) { c, fb in try c.modeset(fb: fb, flags: A | 2) },
+        Row(name: "empty request", errno: 0) { c, _ in c.atomic(0, []) },
+        Row(name: "event with no CRTC", errno: 22) { c, _ in c.atomic(1, []) },
+        Row(name: "object id 0", errno: 2) { c, _ in c.atomicRaw(0, objs: [0], counts: [0], props: [], values: []) },
+        Row(name: "fb id as object", errno: 2) { c, fb in c.atomicRaw(0, objs: [fb], counts: [0], props: [], values: []) },
+        Row(name: "CRTC with zero props", errno: 0) { c, _ in c.atomicRaw(0, objs: [c.crtcID], counts: [0], props: [], values: []) },
+        Row(name: "property not on object", errno: 2) { c, _ in c.atomicRaw(0, objs: [c.crtcID], counts: [1], props: [c.prop(c.plane(.primary), "FB_ID")], values: [0]) },
+        Row(name: "object id as property id", errno: 2) { c, _ in c.atomicRaw(0, objs: [c.crtcID], counts: [1], props: [c.crtcID], values: [0]) },
+        Row(name: "NULL objs pointer", errno: 14) { c, _ in
+            var a = LE.bytes([UInt32(0), 4]) + LE.bytes([UInt64(0), 0, 0, 0, 0, 0])
+            return c.ioctl(req(0xBC, 56), &a)
+        },
+        Row(name: "reserved != 0", errno: 22) { c, _ in
+            var a = LE.bytes([UInt32(0), 0]) + LE.bytes([UInt64(0), 0, 0, 0, 1, 0])
+            return c.ioctl(req(0xBC, 56), &a)
+        },
+        Row(name: "FB_ID is a plane id", errno: 22) { c, _ in c.atomic(0, [(c.plane(.primary), [("FB_ID", UInt64(c.plane(.primary)))])]) },
+        Row(name: "CRTC_ID is a connector id", errno: 22) { c, _ in c.atomic(0, [(c.plane(.primary), [("CRTC_ID", UInt64(c.connectorID))])]) },
+        Row(name: "MODE_ID is a plane id", errno: 22) { c, _ in c.atomic(A, [(c.crtcID, [("MODE_ID", UInt64(c.plane(.primary)))])]) },
+        Row(name: "MODE_ID blob of 67 bytes", errno: 22) { c, _ in
+            let b = try c.device.createBlob(c.file, data: [UInt8](repeating: 1, count: 67))
+            return c.atomic(A, [(c.crtcID, [("MODE_ID", UInt64(b))])])
+        },
+        Row(name: "MODE_ID with invalid timings", errno: 22) { c, _ in
+            var m = try c.device.connectorInfo(c.file, c.connectorID).modes[0]
+            m.hsyncStart = m.hdisplay - 1
+            return c.atomic(A, [(c.crtcID, [("MODE_ID", UInt64(try c.modeBlob(m)))])])
+        },
+        Row(name: "ACTIVE without a mode", errno: 22) { c, _ in c.atomic(A, [(c.crtcID, [("ACTIVE", 1)])]) },
+        Row(name: "plane with FB but no CRTC", errno: 22) { c, fb in c.atomic(0, [(c.plane(.overlay), [("FB_ID", UInt64(fb))])]) },
+        Row(name: "src outside fb", errno: 28) { c, fb in
+            let (small, _) = try c.makeFB(100, 100)
+            _ = fb
+            let blob = try c.modeBlob()
+            return c.atomic(A, [(c.connectorID, [("CRTC_ID", UInt64(c.crtcID))]), (c.crtcID, [("MODE_ID", UInt64(blob)), ("ACTIVE", 1)]),
+                                (c.plane(.primary), c.planeProps(fb: small, w: 1024, h: 768))])
+        },
+        Row(name: "crtc_x + crtc_w overflows", errno: 34) { c, fb in
+            let blob = try c.modeBlob()
+            return c.atomic(A, [(c.connectorID, [("CRTC_ID", UInt64(c.crtcID))]), (c.crtcID, [("MODE_ID", UInt64(blob)), ("ACTIVE", 1)]),
+                                (c.plane(.primary), c.planeProps(fb: fb, w: 1024, h: 768, x: Int32.max - 10))])
+        },
+        Row(name: "scaling is not supported", errno: 34) { c, fb in
+            let blob = try c.modeBlob()
+            var props = c.planeProps(fb: fb, w: 1024, h: 768)
+            props.append(("CRTC_W", 512))
+            return c.atomic(A, [(c.connectorID, [("CRTC_ID", UInt64(c.crtcID))]), (c.crtcID, [("MODE_ID", UInt64(blob)), ("ACTIVE", 1)]),
+                                (c.plane(.primary), props)])
+        },
+        Row(name: "format the plane lacks", errno: 22) { c, _ in
+            let (fb565, _) = try c.makeFB(64, 64, format: 0x3432_4752)  // RGB888: not on the cursor plane
+            return c.atomic(A, [(c.plane(.cursor), [("FB_ID", UInt64(fb565)), ("CRTC_ID", UInt64(c.crtcID))])])
+        },
+        Row(name: "CRTC enabled without connectors", errno: 22) { c, fb in
+            let blob = try c.modeBlob()
+            return c.atomic(A, [(c.crtcID, [("MODE_ID", UInt64(blob)), ("ACTIVE", 1)]), (c.plane(.primary), c.planeProps(fb: fb, w: 1024, h: 768))])
+        },
+        Row(name: "event on a CRTC that stays off", errno: 22) { c, _ in c.atomic(1 | 0x200, [(c.crtcID, [("ACTIVE", 0)])]) },
+        Row(name: "connector DPMS through atomic", errno: 22) { c, _ in c.atomic(0, [(c.connectorID, [("DPMS", 0)])]) },
+        Row(name: "immutable property", errno: 22) { c, _ in c.atomic(0, [(c.plane(.primary), [("type", 1)])]) },
+        Row(name: "IN_FENCE_FD that is not a sync file", errno: 22) { c, _ in c.atomic(0, [(c.plane(.primary), [("IN_FENCE_FD", 77)])]) },
+        Row(name: "OUT_FENCE_PTR into read-only memory", errno: 14) { c, fb in
+            let ro = c.memory.map([0, 0, 0, 0], writable: false)
+            return try c.modeset(fb: fb, extraCRTC: [("OUT_FENCE_PTR", ro)])
+        },
+        Row(name: "identical MODE_ID re-sent is not a modeset", errno: 0) { c, fb in
+            #expect(try c.modeset(fb: fb) == 0)
+            return c.atomic(0, [(c.crtcID, [("MODE_ID", UInt64(try c.modeBlob())), ("ACTIVE", 1)])])
+        },
+    ]
+
+    @Test(arguments: rows)
+    func rule(_ row: Row) throws {
+        let d = try makeDevice()
+        defer { d.shutdown() }
+        let c = try DirectClient(device: d)
+        #expect(c.setClientCap(DRMConst.clientCapAtomic, 1) == 0)
+        let (fb, _) = try c.makeFB()
+        #expect(try row.run(c, fb) == row.errno, "\(row.name)")
+    }
+
+    @Test func atomicNeedsTheClientCap() throws {
+        let c = try DirectClient(device: try makeDevice())
+        #expect(c.atomic(0, []) == 22)
+    }
+
+    @Test func testOnlyChangesNothingAndOutFenceStaysMinusOne() throws {
+        let d = try makeDevice()
+        let c = try DirectClient(device: d)
+        c.setClientCap(DRMConst.clientCapAtomic, 1)
+        let (fb, _) = try c.makeFB()
+        let ptr = c.memory.map(LE.bytes([Int32(1234)]))
+        #expect(try c.modeset(fb: fb, flags: DRMConst.atomicAllowModeset | DRMConst.atomicTestOnly, extraCRTC: [("OUT_FENCE_PTR", ptr)]) == 0)
+        #expect(LE.u32s(c.memory.bytes(at: ptr, count: 4) ?? []) == [UInt32(bitPattern: -1)])
+        #expect(c.propValue(c.crtcID, "ACTIVE") == 0)
+        #expect(c.files.table.isEmpty)
+    }
+}
