@@ -1,0 +1,980 @@
+// libfakedrm-preload.so: makes the fake card served by `fakedrm serve` / `fakedrm run` look like
+// /dev/dri/cardN to an unmodified client. Plain C, no Swift runtime (see docs/preload.md).
+//
+// What is interposed: open*/openat*/__open*_2 of the card path (FAKEDRM_CARD, default
+// /dev/dri/card0), close, ioctl, read, mmap/mmap64, the fstat/stat/statx family on card fds
+// and the card path, access/faccessat of the card path, dup/dup2/dup3/fcntl. Everything else,
+// and every fd that is not ours, goes to the next definition (RTLD_NEXT), so
+// libumockdev-preload.so.0 can follow us in LD_PRELOAD for /sys discovery.
+//
+// Wire protocol: docs/socket-protocol.md. One SOCK_SEQPACKET connection per card open; the
+// client's "card fd" is the daemon's readiness eventfd, so poll/select/epoll work untouched.
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define EXPORT __attribute__((visibility("default")))
+
+enum {
+    OP_HELLO = 1, OP_HELLO_REPLY, OP_IOCTL, OP_IOCTL_REPLY, OP_MEM_READ, OP_MEM_DATA,
+    OP_MEM_WRITE, OP_MEM_ACK, OP_FD_LOOKUP, OP_FD_INFO, OP_FD_INSTALL, OP_FD_INSTALLED,
+    OP_FD_UNINSTALL, OP_FD_ACK, OP_READ, OP_READ_REPLY, OP_MAP, OP_MAP_REPLY, OP_SYNC_RELEASE,
+};
+
+enum { KIND_NONE = 0, KIND_SYNC = 1, KIND_DMABUF = 2, KIND_SYNCOBJ = 3, KIND_CARD = 100 };
+
+#define DRM_MAJOR_NUM 226
+#define MAX_MSG (72 * 1024)   // largest message either side sends (64 KiB chunk + headers)
+#define MAX_CHUNK (64 * 1024) // MEM_READ/MEM_WRITE chunk limit, enforced by the daemon too
+#define HIGH_FD 512
+
+struct conn {
+    int sock;
+    int refs;          // tracked fds + in-flight operations (under tab_lock)
+    int dead;          // daemon gone or protocol broken (under mu)
+    int nonblock;      // O_NONBLOCK as the client set it (card connections)
+    int aux;
+    pthread_mutex_t mu; // one request at a time on the socket
+    unsigned char buf[MAX_MSG];
+};
+
+struct fdent {
+    int kind;
+    struct conn *conn; // KIND_CARD only
+    uint64_t id;       // exported objects (sync file, dma-buf, syncobj)
+};
+
+// ---------------------------------------------------------------------------------------------
+// Real functions
+
+#define REAL(name, ret, args)                                                                      \
+    static ret(*real_##name) args;                                                                 \
+    static ret(*get_##name(void)) args {                                                           \
+        if (!real_##name) real_##name = (ret(*) args)dlsym(RTLD_NEXT, #name);                      \
+        return real_##name;                                                                        \
+    }
+
+REAL(open, int, (const char *, int, ...))
+REAL(open64, int, (const char *, int, ...))
+REAL(openat, int, (int, const char *, int, ...))
+REAL(openat64, int, (int, const char *, int, ...))
+REAL(__open_2, int, (const char *, int))
+REAL(__open64_2, int, (const char *, int))
+REAL(__openat_2, int, (int, const char *, int))
+REAL(__openat64_2, int, (int, const char *, int))
+REAL(close, int, (int))
+REAL(ioctl, int, (int, unsigned long, ...))
+REAL(read, ssize_t, (int, void *, size_t))
+REAL(mmap, void *, (void *, size_t, int, int, int, off_t))
+REAL(mmap64, void *, (void *, size_t, int, int, int, off64_t))
+REAL(fstat, int, (int, struct stat *))
+REAL(fstat64, int, (int, struct stat64 *))
+REAL(__fxstat, int, (int, int, struct stat *))
+REAL(__fxstat64, int, (int, int, struct stat64 *))
+REAL(fstatat, int, (int, const char *, struct stat *, int))
+REAL(fstatat64, int, (int, const char *, struct stat64 *, int))
+REAL(__fxstatat, int, (int, int, const char *, struct stat *, int))
+REAL(__fxstatat64, int, (int, int, const char *, struct stat64 *, int))
+REAL(statx, int, (int, const char *, int, unsigned int, struct statx *))
+REAL(stat, int, (const char *, struct stat *))
+REAL(stat64, int, (const char *, struct stat64 *))
+REAL(lstat, int, (const char *, struct stat *))
+REAL(lstat64, int, (const char *, struct stat64 *))
+REAL(__xstat, int, (int, const char *, struct stat *))
+REAL(__xstat64, int, (int, const char *, struct stat64 *))
+REAL(__lxstat, int, (int, const char *, struct stat *))
+REAL(__lxstat64, int, (int, const char *, struct stat64 *))
+REAL(access, int, (const char *, int))
+REAL(faccessat, int, (int, const char *, int, int))
+REAL(dup, int, (int))
+REAL(dup2, int, (int, int))
+REAL(dup3, int, (int, int, int))
+REAL(fcntl, int, (int, int, ...))
+REAL(fcntl64, int, (int, int, ...))
+
+static int sys_close(int fd) { return (int)syscall(SYS_close, fd); }
+static int sys_fcntl(int fd, int cmd, long arg) { return (int)syscall(SYS_fcntl, fd, cmd, arg); }
+
+// ---------------------------------------------------------------------------------------------
+// Configuration
+
+static pthread_once_t cfg_once = PTHREAD_ONCE_INIT;
+static char card_path[256] = "/dev/dri/card0";
+static char card_dir[256] = "/dev/dri";
+static char sock_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+static unsigned card_minor;
+
+static void cfg_init(void) {
+    const char *c = getenv("FAKEDRM_CARD");
+    if (c && *c && strlen(c) < sizeof(card_path)) snprintf(card_path, sizeof(card_path), "%s", c);
+    snprintf(card_dir, sizeof(card_dir), "%s", card_path);
+    char *slash = strrchr(card_dir, '/');
+    if (slash && slash != card_dir) *slash = 0;
+    const char *base = strrchr(card_path, '/');
+    base = base ? base + 1 : card_path;
+    if (!strncmp(base, "renderD", 7)) card_minor = (unsigned)strtoul(base + 7, NULL, 10);
+    else if (!strncmp(base, "card", 4)) card_minor = (unsigned)strtoul(base + 4, NULL, 10);
+    const char *s = getenv("FAKEDRM_SOCKET");
+    if (s && strlen(s) < sizeof(sock_path)) snprintf(sock_path, sizeof(sock_path), "%s", s);
+}
+
+static int is_card_path(const char *path) {
+    pthread_once(&cfg_once, cfg_init);
+    return path && strcmp(path, card_path) == 0;
+}
+
+static int is_card_dir(const char *path) {
+    pthread_once(&cfg_once, cfg_init);
+    return path && strcmp(path, card_dir) == 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// fd table
+
+static pthread_mutex_t tab_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct fdent *tab;
+static int tab_cap;
+static struct conn *aux_conn;
+
+static void conn_unref_locked(struct conn *c) {
+    if (--c->refs == 0) {
+        sys_close(c->sock);
+        pthread_mutex_destroy(&c->mu);
+        free(c);
+    }
+}
+
+static void conn_unref(struct conn *c) {
+    pthread_mutex_lock(&tab_lock);
+    conn_unref_locked(c);
+    pthread_mutex_unlock(&tab_lock);
+}
+
+// Looks an fd up; for a card fd the connection is returned with an extra reference.
+static struct fdent lookup(int fd) {
+    struct fdent e = {0};
+    if (fd < 0) return e;
+    pthread_mutex_lock(&tab_lock);
+    if (fd < tab_cap && tab[fd].kind) {
+        e = tab[fd];
+        if (e.conn) e.conn->refs++;
+    }
+    pthread_mutex_unlock(&tab_lock);
+    return e;
+}
+
+static int quick_tracked(int fd) {
+    // Unlocked fast path: a stale answer only costs one locked lookup.
+    return fd >= 0 && fd < __atomic_load_n(&tab_cap, __ATOMIC_ACQUIRE) && tab && tab[fd].kind;
+}
+
+static void release_export(int kind, uint64_t id);
+
+// Forgets fd; drops the connection reference or releases the exported object when this was
+// the last fd naming it.
+static void untrack(int fd) {
+    struct fdent e = {0};
+    int last = 0;
+    pthread_mutex_lock(&tab_lock);
+    if (fd >= 0 && fd < tab_cap && tab[fd].kind) {
+        e = tab[fd];
+        memset(&tab[fd], 0, sizeof(tab[fd]));
+        if (e.conn) conn_unref_locked(e.conn);
+        else {
+            last = 1;
+            for (int i = 0; i < tab_cap; i++)
+                if (tab[i].kind == e.kind && tab[i].id == e.id) { last = 0; break; }
+        }
+    }
+    pthread_mutex_unlock(&tab_lock);
+    if (last && e.kind != KIND_CARD) release_export(e.kind, e.id);
+}
+
+static int track(int fd, int kind, struct conn *c, uint64_t id) {
+    if (fd < 0) return -1;
+    untrack(fd); // a stale entry (fd closed behind our back, e.g. close_range)
+    pthread_mutex_lock(&tab_lock);
+    if (fd >= tab_cap) {
+        int ncap = tab_cap ? tab_cap : 256;
+        while (ncap <= fd) ncap *= 2;
+        struct fdent *n = calloc((size_t)ncap, sizeof(*n));
+        if (!n) { pthread_mutex_unlock(&tab_lock); return -1; }
+        if (tab) memcpy(n, tab, sizeof(*n) * (size_t)tab_cap);
+        // The old table is leaked on purpose: quick_tracked() may still be reading it.
+        tab = n;
+        __atomic_store_n(&tab_cap, ncap, __ATOMIC_RELEASE);
+    }
+    tab[fd].kind = kind;
+    tab[fd].conn = c;
+    tab[fd].id = id;
+    if (c) c->refs++;
+    pthread_mutex_unlock(&tab_lock);
+    return 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Own memory access that fails with EFAULT instead of crashing, as copy_from_user does.
+
+static int safe_read(void *dst, uint64_t addr, size_t len) {
+    if (len == 0) return 0;
+    struct iovec l = {dst, len}, r = {(void *)(uintptr_t)addr, len};
+    ssize_t n = syscall(SYS_process_vm_readv, getpid(), &l, 1UL, &r, 1UL, 0UL);
+    if (n == (ssize_t)len) return 0;
+    if (n < 0 && (errno == ENOSYS || errno == EPERM)) {
+        if (!addr) return EFAULT;
+        memcpy(dst, (void *)(uintptr_t)addr, len);
+        return 0;
+    }
+    return EFAULT;
+}
+
+static int safe_write(uint64_t addr, const void *src, size_t len) {
+    if (len == 0) return 0;
+    struct iovec l = {(void *)src, len}, r = {(void *)(uintptr_t)addr, len};
+    ssize_t n = syscall(SYS_process_vm_writev, getpid(), &l, 1UL, &r, 1UL, 0UL);
+    if (n == (ssize_t)len) return 0;
+    if (n < 0 && (errno == ENOSYS || errno == EPERM)) {
+        if (!addr) return EFAULT;
+        memcpy((void *)(uintptr_t)addr, src, len);
+        return 0;
+    }
+    return EFAULT;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Messages
+
+struct hdr { uint32_t op, len; };
+
+static int msg_send(struct conn *c, uint32_t op, const void *a, size_t alen, const void *b, size_t blen, int sendfd) {
+    struct hdr h = {op, (uint32_t)(alen + blen)};
+    struct iovec iov[3] = {{&h, sizeof(h)}, {(void *)a, alen}, {(void *)b, blen}};
+    struct msghdr m = {.msg_iov = iov, .msg_iovlen = 3};
+    char ctl[CMSG_SPACE(sizeof(int))];
+    if (sendfd >= 0) {
+        memset(ctl, 0, sizeof(ctl));
+        m.msg_control = ctl;
+        m.msg_controllen = sizeof(ctl);
+        struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
+        cm->cmsg_level = SOL_SOCKET;
+        cm->cmsg_type = SCM_RIGHTS;
+        cm->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(cm), &sendfd, sizeof(int));
+    }
+    ssize_t r;
+    do { r = syscall(SYS_sendmsg, c->sock, &m, MSG_NOSIGNAL); } while (r < 0 && errno == EINTR);
+    return r == (ssize_t)(sizeof(h) + alen + blen) ? 0 : -1;
+}
+
+// Receives one message into c->buf; returns the payload length (or -1: connection unusable).
+// *fd gets a passed descriptor (or -1); extra descriptors are closed.
+static ssize_t msg_recv(struct conn *c, uint32_t *op, int *fd) {
+    struct iovec iov = {c->buf, sizeof(c->buf)};
+    char ctl[CMSG_SPACE(sizeof(int) * 4)];
+    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof(ctl)};
+    ssize_t r;
+    do { r = syscall(SYS_recvmsg, c->sock, &m, MSG_CMSG_CLOEXEC); } while (r < 0 && errno == EINTR);
+    if (fd) *fd = -1;
+    if (r >= 0) {
+        for (struct cmsghdr *cm = CMSG_FIRSTHDR(&m); cm; cm = CMSG_NXTHDR(&m, cm)) {
+            if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS) continue;
+            int n = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+            for (int i = 0; i < n; i++) {
+                int got;
+                memcpy(&got, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+                if (fd && *fd < 0) *fd = got;
+                else sys_close(got);
+            }
+        }
+    }
+    struct hdr h;
+    if (r < (ssize_t)sizeof(h) || (m.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) goto bad;
+    memcpy(&h, c->buf, sizeof(h));
+    if (h.len != (uint32_t)(r - (ssize_t)sizeof(h))) goto bad;
+    *op = h.op;
+    memmove(c->buf, c->buf + sizeof(h), h.len);
+    return (ssize_t)h.len;
+bad:
+    if (fd && *fd >= 0) { sys_close(*fd); *fd = -1; }
+    return -1;
+}
+
+static void conn_kill(struct conn *c) {
+    c->dead = 1;
+    shutdown(c->sock, SHUT_RDWR);
+}
+
+static uint32_t rd32(const unsigned char *p) { uint32_t v; memcpy(&v, p, 4); return v; }
+static uint64_t rd64(const unsigned char *p) { uint64_t v; memcpy(&v, p, 8); return v; }
+
+// Answers the daemon's callbacks until the final reply `want` arrives (c->mu held).
+// Returns the payload length of the final reply, -1 when the connection broke.
+static ssize_t serve_callbacks(struct conn *c, uint32_t want, int *fd_out) {
+    static __thread unsigned char scratch[MAX_CHUNK + 8];
+    for (;;) {
+        uint32_t op;
+        int rfd = -1;
+        ssize_t n = msg_recv(c, &op, &rfd);
+        if (n < 0) { conn_kill(c); return -1; }
+        if (op == want) {
+            if (fd_out) *fd_out = rfd;
+            else if (rfd >= 0) sys_close(rfd);
+            return n;
+        }
+        switch (op) {
+        case OP_MEM_READ: {
+            if (n != 12) goto bad;
+            uint64_t addr = rd64(c->buf);
+            uint32_t len = rd32(c->buf + 8);
+            int32_t err = len > MAX_CHUNK ? EFAULT : safe_read(scratch + 4, addr, len);
+            memcpy(scratch, &err, 4);
+            if (msg_send(c, OP_MEM_DATA, scratch, 4 + (err ? 0 : len), NULL, 0, -1)) goto bad;
+            break;
+        }
+        case OP_MEM_WRITE: {
+            if (n < 8) goto bad;
+            int32_t err = safe_write(rd64(c->buf), c->buf + 8, (size_t)n - 8);
+            if (msg_send(c, OP_MEM_ACK, &err, 4, NULL, 0, -1)) goto bad;
+            break;
+        }
+        case OP_FD_LOOKUP: {
+            if (n != 4) goto bad;
+            int32_t q = (int32_t)rd32(c->buf);
+            unsigned char out[16] = {0};
+            int32_t err = 0;
+            uint32_t kind = 0;
+            uint64_t id = 0;
+            struct fdent e = lookup(q);
+            if (e.conn) conn_unref(e.conn);
+            if (e.kind && e.kind != KIND_CARD) { kind = (uint32_t)e.kind; id = e.id; }
+            else if (!e.kind && (q < 0 || sys_fcntl(q, F_GETFD, 0) < 0)) err = EBADF;
+            memcpy(out, &err, 4); memcpy(out + 4, &kind, 4); memcpy(out + 8, &id, 8);
+            if (msg_send(c, OP_FD_INFO, out, 16, NULL, 0, -1)) goto bad;
+            break;
+        }
+        case OP_FD_INSTALL: {
+            if (n != 16 || rfd < 0) { if (rfd >= 0) sys_close(rfd); goto bad; }
+            uint32_t kind = rd32(c->buf), cloexec = rd32(c->buf + 4);
+            uint64_t id = rd64(c->buf + 8);
+            int32_t res = rfd;
+            if (kind < KIND_SYNC || kind > KIND_SYNCOBJ) { sys_close(rfd); res = -EINVAL; }
+            else {
+                if (!cloexec) sys_fcntl(rfd, F_SETFD, 0);
+                if (track(rfd, (int)kind, NULL, id)) { sys_close(rfd); res = -ENOMEM; }
+            }
+            if (msg_send(c, OP_FD_INSTALLED, &res, 4, NULL, 0, -1)) goto bad;
+            break;
+        }
+        case OP_FD_UNINSTALL: {
+            if (n != 4) goto bad;
+            int32_t q = (int32_t)rd32(c->buf), err = 0;
+            struct fdent e = lookup(q);
+            if (e.conn) conn_unref(e.conn);
+            if (!e.kind || e.kind == KIND_CARD) err = EBADF;
+            else {
+                // The daemon forgets the id itself: no SYNC_RELEASE for an undone install.
+                pthread_mutex_lock(&tab_lock);
+                memset(&tab[q], 0, sizeof(tab[q]));
+                pthread_mutex_unlock(&tab_lock);
+                sys_close(q);
+            }
+            if (msg_send(c, OP_FD_ACK, &err, 4, NULL, 0, -1)) goto bad;
+            break;
+        }
+        default:
+            goto bad;
+        }
+        continue;
+    bad:
+        if (rfd >= 0) sys_close(rfd);
+        conn_kill(c);
+        return -1;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Connections
+
+static struct conn *conn_connect(int aux, int nonblock, int *evfd, int *err) {
+    pthread_once(&cfg_once, cfg_init);
+    *evfd = -1;
+    *err = ENOENT;
+    if (!sock_path[0]) return NULL;
+    int s = (int)syscall(SYS_socket, AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    if (s < 0) { *err = errno; return NULL; }
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    memcpy(a.sun_path, sock_path, strlen(sock_path) + 1);
+    long r;
+    do { r = syscall(SYS_connect, s, &a, sizeof(a)); } while (r < 0 && errno == EINTR);
+    if (r < 0) { sys_close(s); return NULL; } // no daemon: ENOENT, as a missing node
+    int hi = sys_fcntl(s, F_DUPFD_CLOEXEC, HIGH_FD);
+    if (hi >= 0) { sys_close(s); s = hi; }
+    struct conn *c = calloc(1, sizeof(*c));
+    if (!c) { sys_close(s); *err = ENOMEM; return NULL; }
+    c->sock = s;
+    c->refs = 0;
+    c->aux = aux;
+    c->nonblock = nonblock;
+    pthread_mutex_init(&c->mu, NULL);
+    unsigned char hello[12];
+    uint32_t version = 1, flags = aux ? 1 : 0;
+    int32_t pid = getpid();
+    memcpy(hello, &version, 4); memcpy(hello + 4, &flags, 4); memcpy(hello + 8, &pid, 4);
+    uint32_t op;
+    int fd = -1;
+    ssize_t n = -1;
+    if (msg_send(c, OP_HELLO, hello, sizeof(hello), NULL, 0, -1) == 0) n = msg_recv(c, &op, &fd);
+    if (n != 8 || op != OP_HELLO_REPLY || (int32_t)rd32(c->buf) != 0 || (!aux && fd < 0)) {
+        if (n == 8 && op == OP_HELLO_REPLY && (int32_t)rd32(c->buf) > 0) *err = (int32_t)rd32(c->buf);
+        else *err = ENOENT;
+        if (fd >= 0) sys_close(fd);
+        sys_close(s);
+        pthread_mutex_destroy(&c->mu);
+        free(c);
+        return NULL;
+    }
+    if (aux && fd >= 0) { sys_close(fd); fd = -1; }
+    *evfd = fd;
+    return c;
+}
+
+// The process-wide connection used for ioctls on sync-file fds and for SYNC_RELEASE; opened
+// with the first card so exported objects outlive the card fd.
+static struct conn *get_aux(void) {
+    pthread_mutex_lock(&tab_lock);
+    struct conn *c = aux_conn;
+    if (c) c->refs++;
+    pthread_mutex_unlock(&tab_lock);
+    if (c) return c;
+    int evfd, err;
+    struct conn *n = conn_connect(1, 0, &evfd, &err);
+    if (!n) return NULL;
+    pthread_mutex_lock(&tab_lock);
+    if (!aux_conn) { aux_conn = n; n->refs = 1; n = NULL; }
+    c = aux_conn;
+    c->refs++;
+    pthread_mutex_unlock(&tab_lock);
+    if (n) { sys_close(n->sock); pthread_mutex_destroy(&n->mu); free(n); }
+    return c;
+}
+
+static void release_export(int kind, uint64_t id) {
+    (void)kind;
+    struct conn *c = get_aux();
+    if (!c) return;
+    pthread_mutex_lock(&c->mu);
+    if (!c->dead && msg_send(c, OP_SYNC_RELEASE, &id, 8, NULL, 0, -1)) conn_kill(c);
+    pthread_mutex_unlock(&c->mu);
+    conn_unref(c);
+}
+
+static int card_open(int flags) {
+    int evfd, err;
+    struct conn *c = conn_connect(0, (flags & O_NONBLOCK) != 0, &evfd, &err);
+    if (!c) { errno = err; return -1; }
+    if (!(flags & O_CLOEXEC)) sys_fcntl(evfd, F_SETFD, 0);
+    if (track(evfd, KIND_CARD, c, 0)) {
+        sys_close(evfd);
+        sys_close(c->sock);
+        pthread_mutex_destroy(&c->mu);
+        free(c);
+        errno = ENOMEM;
+        return -1;
+    }
+    struct conn *a = get_aux();
+    if (a) conn_unref(a);
+    return evfd;
+}
+
+// ---------------------------------------------------------------------------------------------
+// ioctl
+
+// Sends one IOCTL and serves callbacks; returns 0 or -1 with errno.
+static int remote_ioctl(struct conn *c, uint32_t target, uint64_t id, unsigned long request, void *arg) {
+    uint32_t req = (uint32_t)request;
+    size_t size = _IOC_SIZE(req);
+    unsigned dir = _IOC_DIR(req);
+    unsigned char head[24];
+    static __thread unsigned char argbuf[1 << 14];
+    size_t inlen = 0;
+    if ((dir & _IOC_WRITE) && size) {
+        if (safe_read(argbuf, (uint64_t)(uintptr_t)arg, size)) { errno = EFAULT; return -1; }
+        inlen = size;
+    }
+    uint64_t addr = (uint64_t)(uintptr_t)arg;
+    memcpy(head, &req, 4); memcpy(head + 4, &target, 4); memcpy(head + 8, &id, 8); memcpy(head + 16, &addr, 8);
+    pthread_mutex_lock(&c->mu);
+    if (c->dead || msg_send(c, OP_IOCTL, head, 24, argbuf, inlen, -1)) {
+        if (!c->dead) conn_kill(c);
+        pthread_mutex_unlock(&c->mu);
+        errno = ENODEV;
+        return -1;
+    }
+    ssize_t n = serve_callbacks(c, OP_IOCTL_REPLY, NULL);
+    if (n < 4) {
+        if (n >= 0) conn_kill(c);
+        pthread_mutex_unlock(&c->mu);
+        errno = ENODEV;
+        return -1;
+    }
+    int32_t err = (int32_t)rd32(c->buf);
+    size_t outlen = (size_t)n - 4;
+    if (outlen > size) outlen = size;
+    if ((dir & _IOC_READ) && outlen) memcpy(argbuf, c->buf + 4, outlen);
+    pthread_mutex_unlock(&c->mu);
+    if ((dir & _IOC_READ) && outlen && safe_write(addr, argbuf, outlen) && !err) err = EFAULT;
+    if (err) { errno = err; return -1; }
+    return 0;
+}
+
+EXPORT int ioctl(int fd, unsigned long request, ...) {
+    va_list ap;
+    va_start(ap, request);
+    void *arg = va_arg(ap, void *);
+    va_end(ap);
+    if (!quick_tracked(fd)) return get_ioctl()(fd, request, arg);
+    struct fdent e = lookup(fd);
+    switch (e.kind) {
+    case KIND_CARD: {
+        int r = remote_ioctl(e.conn, 0, 0, request, arg);
+        int saved = errno;
+        conn_unref(e.conn);
+        errno = saved;
+        return r;
+    }
+    case KIND_SYNC: {
+        if (_IOC_TYPE(request) != '>') { errno = ENOTTY; return -1; }
+        struct conn *a = get_aux();
+        if (!a) { errno = ENODEV; return -1; }
+        int r = remote_ioctl(a, 1, e.id, request, arg);
+        int saved = errno;
+        conn_unref(a);
+        errno = saved;
+        return r;
+    }
+    case KIND_DMABUF:
+        // DMA_BUF_IOCTL_SYNC / SET_NAME: the memory is coherent shared memory, nothing to do.
+        if (_IOC_TYPE(request) == 'b') return 0;
+        errno = ENOTTY;
+        return -1;
+    case KIND_SYNCOBJ:
+        errno = ENOTTY;
+        return -1;
+    default:
+        return get_ioctl()(fd, request, arg);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// read / mmap
+
+EXPORT ssize_t read(int fd, void *buf, size_t count) {
+    if (!quick_tracked(fd)) return get_read()(fd, buf, count);
+    struct fdent e = lookup(fd);
+    if (e.kind != KIND_CARD) {
+        if (e.conn) conn_unref(e.conn);
+        return get_read()(fd, buf, count);
+    }
+    struct conn *c = e.conn;
+    ssize_t result = -1;
+    int err = 0;
+    for (;;) {
+        unsigned char q[8];
+        uint32_t maxlen = count > MAX_CHUNK ? MAX_CHUNK : (uint32_t)count, nb = 1;
+        memcpy(q, &maxlen, 4); memcpy(q + 4, &nb, 4);
+        pthread_mutex_lock(&c->mu);
+        ssize_t n = -1;
+        if (!c->dead && msg_send(c, OP_READ, q, 8, NULL, 0, -1) == 0) n = serve_callbacks(c, OP_READ_REPLY, NULL);
+        else if (!c->dead) conn_kill(c);
+        if (n < 4) {
+            if (n >= 0) conn_kill(c);
+            pthread_mutex_unlock(&c->mu);
+            err = ENODEV;
+            break;
+        }
+        int32_t rerr = (int32_t)rd32(c->buf);
+        size_t len = (size_t)n - 4;
+        if (!rerr && len <= count) {
+            if (safe_write((uint64_t)(uintptr_t)buf, c->buf + 4, len)) err = EFAULT; // events lost, as the kernel
+            else result = (ssize_t)len;
+        } else if (!rerr) err = EIO;
+        int nonblock = c->nonblock;
+        pthread_mutex_unlock(&c->mu);
+        if (rerr == EAGAIN && !nonblock) {
+            // Blocking read: wait for the readiness eventfd (the client fd itself) or for the
+            // daemon to go away; the daemon never blocks a READ.
+            struct pollfd p[2] = {{fd, POLLIN, 0}, {c->sock, POLLRDHUP, 0}};
+            int pr = poll(p, 2, -1);
+            if (pr < 0 && errno == EINTR) { err = EINTR; break; }
+            if (p[1].revents & (POLLRDHUP | POLLHUP | POLLERR)) { err = ENODEV; break; }
+            continue;
+        }
+        if (rerr) err = rerr;
+        break;
+    }
+    conn_unref(c);
+    if (err) { errno = err; return -1; }
+    return result;
+}
+
+static void *card_mmap(struct conn *c, void *addr, size_t len, int prot, int flags, uint64_t offset) {
+    int memfd = -1;
+    pthread_mutex_lock(&c->mu);
+    ssize_t n = -1;
+    if (!c->dead && msg_send(c, OP_MAP, &offset, 8, NULL, 0, -1) == 0) n = serve_callbacks(c, OP_MAP_REPLY, &memfd);
+    else if (!c->dead) conn_kill(c);
+    if (n != 12) {
+        if (n >= 0) conn_kill(c);
+        pthread_mutex_unlock(&c->mu);
+        if (memfd >= 0) sys_close(memfd);
+        errno = ENODEV;
+        return MAP_FAILED;
+    }
+    int32_t err = (int32_t)rd32(c->buf);
+    uint64_t size = rd64(c->buf + 4);
+    pthread_mutex_unlock(&c->mu);
+    if (!err && memfd < 0) err = EIO;
+    if (!err && len > size) err = EINVAL;
+    if (err) {
+        if (memfd >= 0) sys_close(memfd);
+        errno = err;
+        return MAP_FAILED;
+    }
+    void *p = get_mmap()(addr, len, prot, flags, memfd, 0);
+    int saved = errno;
+    sys_close(memfd);
+    errno = saved;
+    return p;
+}
+
+EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t offset) {
+    if (!quick_tracked(fd)) return get_mmap()(addr, len, prot, flags, fd, offset);
+    struct fdent e = lookup(fd);
+    if (e.kind != KIND_CARD) {
+        if (e.conn) conn_unref(e.conn);
+        return get_mmap()(addr, len, prot, flags, fd, offset);
+    }
+    void *p = card_mmap(e.conn, addr, len, prot, flags, (uint64_t)offset);
+    int saved = errno;
+    conn_unref(e.conn);
+    errno = saved;
+    return p;
+}
+
+EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off64_t offset) {
+    if (!quick_tracked(fd)) return get_mmap64()(addr, len, prot, flags, fd, offset);
+    return mmap(addr, len, prot, flags, fd, (off_t)offset);
+}
+
+// ---------------------------------------------------------------------------------------------
+// open / close / dup / fcntl
+
+static int wants_card(const char *path, int flags) {
+    return !(flags & O_PATH) && is_card_path(path);
+}
+
+EXPORT int open(const char *path, int flags, ...) {
+    mode_t mode = 0;
+    if (flags & (O_CREAT | __O_TMPFILE)) { va_list ap; va_start(ap, flags); mode = va_arg(ap, mode_t); va_end(ap); }
+    if (wants_card(path, flags)) return card_open(flags);
+    return get_open()(path, flags, mode);
+}
+
+EXPORT int open64(const char *path, int flags, ...) {
+    mode_t mode = 0;
+    if (flags & (O_CREAT | __O_TMPFILE)) { va_list ap; va_start(ap, flags); mode = va_arg(ap, mode_t); va_end(ap); }
+    if (wants_card(path, flags)) return card_open(flags);
+    return get_open64()(path, flags, mode);
+}
+
+EXPORT int __open_2(const char *path, int flags) {
+    if (wants_card(path, flags)) return card_open(flags);
+    return get___open_2()(path, flags);
+}
+
+EXPORT int __open64_2(const char *path, int flags) {
+    if (wants_card(path, flags)) return card_open(flags);
+    return get___open64_2()(path, flags);
+}
+
+static int at_card(int dirfd, const char *path, int flags) {
+    (void)dirfd;
+    return path && path[0] == '/' && wants_card(path, flags);
+}
+
+EXPORT int openat(int dirfd, const char *path, int flags, ...) {
+    mode_t mode = 0;
+    if (flags & (O_CREAT | __O_TMPFILE)) { va_list ap; va_start(ap, flags); mode = va_arg(ap, mode_t); va_end(ap); }
+    if (at_card(dirfd, path, flags)) return card_open(flags);
+    return get_openat()(dirfd, path, flags, mode);
+}
+
+EXPORT int openat64(int dirfd, const char *path, int flags, ...) {
+    mode_t mode = 0;
+    if (flags & (O_CREAT | __O_TMPFILE)) { va_list ap; va_start(ap, flags); mode = va_arg(ap, mode_t); va_end(ap); }
+    if (at_card(dirfd, path, flags)) return card_open(flags);
+    return get_openat64()(dirfd, path, flags, mode);
+}
+
+EXPORT int __openat_2(int dirfd, const char *path, int flags) {
+    if (at_card(dirfd, path, flags)) return card_open(flags);
+    return get___openat_2()(dirfd, path, flags);
+}
+
+EXPORT int __openat64_2(int dirfd, const char *path, int flags) {
+    if (at_card(dirfd, path, flags)) return card_open(flags);
+    return get___openat64_2()(dirfd, path, flags);
+}
+
+EXPORT int close(int fd) {
+    if (quick_tracked(fd)) untrack(fd);
+    return get_close()(fd);
+}
+
+static int copy_entry(int oldfd, int newfd) {
+    struct fdent e = lookup(oldfd);
+    if (!e.kind) return 0;
+    track(newfd, e.kind, e.conn, e.id);
+    if (e.conn) conn_unref(e.conn);
+    return 0;
+}
+
+EXPORT int dup(int oldfd) {
+    int r = get_dup()(oldfd);
+    if (r >= 0 && quick_tracked(oldfd)) copy_entry(oldfd, r);
+    return r;
+}
+
+EXPORT int dup2(int oldfd, int newfd) {
+    if (oldfd == newfd) return get_dup2()(oldfd, newfd);
+    int r = get_dup2()(oldfd, newfd);
+    if (r >= 0) {
+        if (quick_tracked(newfd)) untrack(newfd);
+        if (quick_tracked(oldfd)) copy_entry(oldfd, r);
+    }
+    return r;
+}
+
+EXPORT int dup3(int oldfd, int newfd, int flags) {
+    int r = get_dup3()(oldfd, newfd, flags);
+    if (r >= 0) {
+        if (quick_tracked(newfd)) untrack(newfd);
+        if (quick_tracked(oldfd)) copy_entry(oldfd, r);
+    }
+    return r;
+}
+
+static int do_fcntl(int (*next)(int, int, ...), int fd, int cmd, long arg) {
+    if (!quick_tracked(fd)) return next(fd, cmd, arg);
+    struct fdent e = lookup(fd);
+    int r;
+    if (e.kind == KIND_CARD && cmd == F_GETFL) {
+        r = O_RDWR | (e.conn->nonblock ? O_NONBLOCK : 0);
+    } else if (e.kind == KIND_CARD && cmd == F_SETFL) {
+        // Kept here: the eventfd's file status flags are shared with the daemon.
+        e.conn->nonblock = (arg & O_NONBLOCK) != 0;
+        r = 0;
+    } else {
+        r = next(fd, cmd, arg);
+        int saved = errno;
+        if (r >= 0 && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)) copy_entry(fd, r);
+        errno = saved;
+    }
+    if (e.conn) conn_unref(e.conn);
+    return r;
+}
+
+EXPORT int fcntl(int fd, int cmd, ...) {
+    va_list ap;
+    va_start(ap, cmd);
+    long arg = va_arg(ap, long);
+    va_end(ap);
+    return do_fcntl(get_fcntl(), fd, cmd, arg);
+}
+
+EXPORT int fcntl64(int fd, int cmd, ...) {
+    va_list ap;
+    va_start(ap, cmd);
+    long arg = va_arg(ap, long);
+    va_end(ap);
+    return do_fcntl(get_fcntl64() ? get_fcntl64() : get_fcntl(), fd, cmd, arg);
+}
+
+// ---------------------------------------------------------------------------------------------
+// stat family
+
+static int is_card_fd(int fd) {
+    if (!quick_tracked(fd)) return 0;
+    struct fdent e = lookup(fd);
+    if (e.conn) conn_unref(e.conn);
+    return e.kind == KIND_CARD;
+}
+
+static void fill_stat(struct stat *st) {
+    pthread_once(&cfg_once, cfg_init);
+    memset(st, 0, sizeof(*st));
+    st->st_dev = makedev(0, 6);
+    st->st_ino = 0xfa4ed000u + card_minor;
+    st->st_mode = S_IFCHR | 0666;
+    st->st_nlink = 1;
+    st->st_uid = 0;
+    st->st_gid = 0;
+    st->st_rdev = makedev(DRM_MAJOR_NUM, card_minor);
+    st->st_blksize = 4096;
+}
+
+static void fill_dir(struct stat *st) {
+    memset(st, 0, sizeof(*st));
+    st->st_dev = makedev(0, 6);
+    st->st_ino = 0xfa4ec000u;
+    st->st_mode = S_IFDIR | 0755;
+    st->st_nlink = 2;
+    st->st_blksize = 4096;
+}
+
+// struct stat and struct stat64 have the same layout on 64-bit Linux.
+_Static_assert(sizeof(struct stat) == sizeof(struct stat64), "64-bit only");
+
+EXPORT int fstat(int fd, struct stat *st) {
+    if (is_card_fd(fd)) { fill_stat(st); return 0; }
+    return get_fstat()(fd, st);
+}
+
+EXPORT int fstat64(int fd, struct stat64 *st) {
+    if (is_card_fd(fd)) { fill_stat((struct stat *)st); return 0; }
+    return get_fstat64()(fd, st);
+}
+
+EXPORT int __fxstat(int ver, int fd, struct stat *st) {
+    if (is_card_fd(fd)) { fill_stat(st); return 0; }
+    return get___fxstat()(ver, fd, st);
+}
+
+EXPORT int __fxstat64(int ver, int fd, struct stat64 *st) {
+    if (is_card_fd(fd)) { fill_stat((struct stat *)st); return 0; }
+    return get___fxstat64()(ver, fd, st);
+}
+
+// 1: card node, 2: the card's directory when it does not really exist, 0: not ours.
+static int path_kind(int dirfd, const char *path, int flags, int (*realstat)(const char *, struct stat *)) {
+    if (path && path[0] == 0 && (flags & AT_EMPTY_PATH)) return is_card_fd(dirfd) ? 1 : 0;
+    if (!path || path[0] != '/') return 0;
+    if (is_card_path(path)) return 1;
+    if (is_card_dir(path) && realstat) {
+        struct stat tmp;
+        if (realstat(path, &tmp) != 0) return 2;
+    }
+    return 0;
+}
+
+static int real_stat_plain(const char *p, struct stat *st) { return get_stat()(p, st); }
+
+static int fake_path_stat(int kind, struct stat *st) {
+    if (kind == 1) fill_stat(st); else fill_dir(st);
+    return 0;
+}
+
+EXPORT int stat(const char *path, struct stat *st) {
+    int k = path_kind(AT_FDCWD, path, 0, real_stat_plain);
+    return k ? fake_path_stat(k, st) : get_stat()(path, st);
+}
+
+EXPORT int stat64(const char *path, struct stat64 *st) {
+    int k = path_kind(AT_FDCWD, path, 0, real_stat_plain);
+    return k ? fake_path_stat(k, (struct stat *)st) : get_stat64()(path, st);
+}
+
+EXPORT int lstat(const char *path, struct stat *st) {
+    int k = path_kind(AT_FDCWD, path, 0, real_stat_plain);
+    return k ? fake_path_stat(k, st) : get_lstat()(path, st);
+}
+
+EXPORT int lstat64(const char *path, struct stat64 *st) {
+    int k = path_kind(AT_FDCWD, path, 0, real_stat_plain);
+    return k ? fake_path_stat(k, (struct stat *)st) : get_lstat64()(path, st);
+}
+
+EXPORT int __xstat(int ver, const char *path, struct stat *st) {
+    int k = path_kind(AT_FDCWD, path, 0, real_stat_plain);
+    return k ? fake_path_stat(k, st) : get___xstat()(ver, path, st);
+}
+
+EXPORT int __xstat64(int ver, const char *path, struct stat64 *st) {
+    int k = path_kind(AT_FDCWD, path, 0, real_stat_plain);
+    return k ? fake_path_stat(k, (struct stat *)st) : get___xstat64()(ver, path, st);
+}
+
+EXPORT int __lxstat(int ver, const char *path, struct stat *st) {
+    int k = path_kind(AT_FDCWD, path, 0, real_stat_plain);
+    return k ? fake_path_stat(k, st) : get___lxstat()(ver, path, st);
+}
+
+EXPORT int __lxstat64(int ver, const char *path, struct stat64 *st) {
+    int k = path_kind(AT_FDCWD, path, 0, real_stat_plain);
+    return k ? fake_path_stat(k, (struct stat *)st) : get___lxstat64()(ver, path, st);
+}
+
+EXPORT int fstatat(int dirfd, const char *path, struct stat *st, int flags) {
+    int k = path_kind(dirfd, path, flags, real_stat_plain);
+    return k ? fake_path_stat(k, st) : get_fstatat()(dirfd, path, st, flags);
+}
+
+EXPORT int fstatat64(int dirfd, const char *path, struct stat64 *st, int flags) {
+    int k = path_kind(dirfd, path, flags, real_stat_plain);
+    return k ? fake_path_stat(k, (struct stat *)st) : get_fstatat64()(dirfd, path, st, flags);
+}
+
+EXPORT int __fxstatat(int ver, int dirfd, const char *path, struct stat *st, int flags) {
+    int k = path_kind(dirfd, path, flags, real_stat_plain);
+    return k ? fake_path_stat(k, st) : get___fxstatat()(ver, dirfd, path, st, flags);
+}
+
+EXPORT int __fxstatat64(int ver, int dirfd, const char *path, struct stat64 *st, int flags) {
+    int k = path_kind(dirfd, path, flags, real_stat_plain);
+    return k ? fake_path_stat(k, (struct stat *)st) : get___fxstatat64()(ver, dirfd, path, st, flags);
+}
+
+EXPORT int statx(int dirfd, const char *path, int flags, unsigned int mask, struct statx *sx) {
+    int k = path_kind(dirfd, path, flags, real_stat_plain);
+    if (!k) return get_statx()(dirfd, path, flags, mask, sx);
+    struct stat st;
+    fake_path_stat(k, &st);
+    memset(sx, 0, sizeof(*sx));
+    sx->stx_mask = STATX_BASIC_STATS;
+    sx->stx_blksize = (uint32_t)st.st_blksize;
+    sx->stx_nlink = (uint32_t)st.st_nlink;
+    sx->stx_mode = (uint16_t)st.st_mode;
+    sx->stx_ino = st.st_ino;
+    sx->stx_rdev_major = major(st.st_rdev);
+    sx->stx_rdev_minor = minor(st.st_rdev);
+    sx->stx_dev_major = major(st.st_dev);
+    sx->stx_dev_minor = minor(st.st_dev);
+    return 0;
+}
+
+EXPORT int access(const char *path, int mode) {
+    if (is_card_path(path)) return 0;
+    return get_access()(path, mode);
+}
+
+EXPORT int faccessat(int dirfd, const char *path, int mode, int flags) {
+    if (path && path[0] == '/' && is_card_path(path)) return 0;
+    return get_faccessat()(dirfd, path, mode, flags);
+}
