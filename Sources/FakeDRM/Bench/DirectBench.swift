@@ -6,12 +6,18 @@ public enum DirectBench {
     public struct Measurement: Sendable { public var name: String; public var median: Int; public var p99: Int }
 
     static func measure(_ name: String, _ n: Int, _ body: () throws -> Void) rethrows -> Measurement {
+        try measure(name, n, setup: {}, { _ in try body() })
+    }
+
+    /// `setup` runs outside the timed region, once per sample.
+    static func measure<T>(_ name: String, _ n: Int, setup: () throws -> T, _ body: (T) throws -> Void) rethrows -> Measurement {
         var samples = [Int]()
         samples.reserveCapacity(n)
-        for _ in 0..<min(n / 10 + 1, 1000) { try body() }
+        for _ in 0..<min(n / 10 + 1, 1000) { try body(try setup()) }
         for _ in 0..<n {
+            let input = try setup()
             let t0 = Monotonic.nowNs()
-            try body()
+            try body(input)
             samples.append(Int(Monotonic.nowNs() - t0))
         }
         samples.sort()
@@ -60,11 +66,12 @@ public enum DirectBench {
             precondition(e == 0, "bench commit failed: \(e)")
             precondition(((try? c.read()) ?? []).count == 32)
         })
-        out.append(measure("fence signal -> eventfd readable", n) {
+        out.append(try measure("fence signal -> eventfd readable", n, setup: { () throws -> (Fence, SyncFile) in
             let f = Fence(context: 1, seqno: 1, timelineName: "bench", driverName: "fakedrm")
-            let sf = try? SyncFile(fences: [f])
+            return (f, try SyncFile(fences: [f]))
+        }) { f, sf in
             f.signal()
-            var p = pollfd(fd: sf?.readiness.fd.raw ?? -1, events: Int16(POLLIN), revents: 0)
+            var p = pollfd(fd: sf.readiness.fd.raw, events: Int16(POLLIN), revents: 0)
             _ = poll(&p, 1, -1)
         })
         return out

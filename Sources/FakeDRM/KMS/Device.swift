@@ -67,6 +67,9 @@ public final class Device: @unchecked Sendable {
     /// Stops the vblank thread; pending fences and events are dropped as on device removal.
     public func shutdown() {
         lock.withLock {
+            // As on device removal: nothing will release these buffers any more.
+            for w in releaseWaits { w.fence.signal(at: nowNs(), error: -19) }
+            releaseWaits = []
             shuttingDown = true
             lock.broadcast()
         }

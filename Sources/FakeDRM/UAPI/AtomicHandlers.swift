@@ -3,6 +3,8 @@ enum AtomicHandlers {
     static func register(_ t: inout CodecTable) {
         t.add(0xBC, AtomicArg.self) { d, f, a, env throws(DRMError) in
             let c = AtomicArg.self
+            // The ioctl table's DRM_MASTER check comes before the handler's own checks.
+            try d.requireMasterLocked(f)
             guard d.isAtomicClient(f) else { throw .invalidArgument }
             if a[c.flags] & ~DRMConst.atomicFlags != 0 { throw .invalidArgument }
             if a[c.reserved] != 0 { throw .invalidArgument }
