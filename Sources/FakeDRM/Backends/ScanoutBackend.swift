@@ -8,20 +8,34 @@ public struct Scanout: Sendable {
     public var buffers: [BufferObject]
 }
 
-/// A display behind the card. `present` is called under the device lock at flip completion;
-/// implementations must not call back into the device synchronously.
+/// A display behind the card. Calls come under the device lock; implementations must not call
+/// back into the device synchronously (completions arrive later, from their own threads).
 public protocol ScanoutBackend: AnyObject, Sendable {
+    /// false: a flip completes at the next vblank of the CRTC's clock and `present` reports it.
+    /// true: the backend decides: the device calls `submit` once a commit's in-fences have
+    /// signalled, and the flip completes when the backend calls `Device.backendFlipDone`.
+    var completesFlips: Bool { get }
+    /// Gives the backend its device (keep it weak) before the first submit.
+    func attach(to device: Device)
     func present(crtcIndex: Int, scanout: Scanout, timestampNs: Int64)
+    func submit(crtcIndex: Int, scanout: Scanout, token: UInt64)
+}
+
+extension ScanoutBackend {
+    public var completesFlips: Bool { false }
+    public func attach(to device: Device) {}
+    public func submit(crtcIndex: Int, scanout: Scanout, token: UInt64) {}
 }
 
 extension Device {
-    /// The latched configuration of a CRTC as composer input (planes sorted by zpos).
-    func scanout(for c: Int) -> Scanout {
-        let s = latched.crtcs[c]
+    /// A CRTC's configuration in `state` (the latched one by default) as composer input.
+    func scanout(for c: Int, in kms: KMSState? = nil) -> Scanout {
+        let source = kms ?? latched
+        let s = source.crtcs[c]
         let crtcID = crtcs[c].id
         var out: [ComposerPlane] = []
         var bos: [BufferObject] = []
-        for ps in latched.planes where ps.crtc == crtcID && ps.fb != 0 {
+        for ps in source.planes where ps.crtc == crtcID && ps.fb != 0 {
             guard let fb = framebuffers[ps.fb], let bo = fb.buffers.first ?? nil else { continue }
             bos.append(bo)
             out.append(ComposerPlane(

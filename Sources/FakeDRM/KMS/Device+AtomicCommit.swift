@@ -50,7 +50,7 @@ extension Device {
         if flags & DRMConst.atomicNonblock != 0 {
             if affected.contains(where: { pendingCommits[$0] != nil }) { throw .busy }
         } else {
-            _ = waitUntil(crtcIndex: nil) { affected.allSatisfy { pendingCommits[$0] == nil } }
+            _ = waitUntil(crtcIndex: nil, vblanksHelp: !backend.completesFlips) { affected.allSatisfy { pendingCommits[$0] == nil } }
             if affected.contains(where: { pendingCommits[$0] != nil }) { throw .busy }
         }
 
@@ -96,7 +96,8 @@ extension Device {
         for c in affected.sorted() {
             let active = p.new.crtcs[c].active
             let pc = PendingCommit(crtcIndex: c, newState: p.new, events: wantsEvent ? [(file, userData)] : [],
-                                   outFence: outFences[c], waitsForVblank: active)
+                                   outFence: outFences[c], waitsForVblank: active, token: nextCommitToken)
+            nextCommitToken += 1
             pendingCommits[c] = pc
         }
         // Release fences: remember which fbs the commit leaves on each CRTC's planes.
@@ -110,6 +111,9 @@ extension Device {
             guard let self else { return }
             for pc in commits where !pc.armed {
                 pc.armed = true
+                if self.backend.completesFlips {
+                    self.backend.submit(crtcIndex: pc.crtcIndex, scanout: self.scanout(for: pc.crtcIndex, in: pc.newState), token: pc.token)
+                }
                 if !pc.waitsForVblank { self.completeFlip(pc, sequence: self.vblank[pc.crtcIndex].count, at: self.nowNs()) }
             }
             self.lock.broadcast()
@@ -124,7 +128,7 @@ extension Device {
         collectGarbage()
 
         if flags & DRMConst.atomicNonblock == 0 {
-            _ = waitUntil(crtcIndex: nil) { commits.allSatisfy(\.done) }
+            _ = waitUntil(crtcIndex: nil, vblanksHelp: !backend.completesFlips) { commits.allSatisfy(\.done) }
         }
     }
 
@@ -157,7 +161,46 @@ extension Device {
         for k in connectors.indices where latched.connectors[k].crtc == crtcID || pc.newState.connectors[k].crtc == crtcID {
             latched.connectors[k] = pc.newState.connectors[k]
         }
-        backend.present(crtcIndex: c, scanout: scanout(for: c), timestampNs: nowNs())
+        if !backend.completesFlips { backend.present(crtcIndex: c, scanout: scanout(for: c), timestampNs: nowNs()) }
+    }
+
+    /// A flip-completing backend finished showing the commit named by `token`.
+    public func backendFlipDone(crtcIndex c: Int, token: UInt64, timestampNs: Int64? = nil) {
+        lock.withLock {
+            guard c >= 0, c < pendingCommits.count, let pc = pendingCommits[c], pc.token == token, pc.armed else { return }
+            completeFlip(pc, sequence: vblank[c].count, at: timestampNs ?? nowNs())
+        }
+    }
+
+    /// The display behind the card went away (backend killed, socket closed): connectors turn
+    /// disconnected, pending flips complete with their fences signalled in error so no client
+    /// waits forever, and release fences fail with ENODEV. The KMS side keeps serving.
+    public func backendLost(error: Int32 = -19) {
+        lock.withLock {
+            let ts = nowNs()
+            for c in pendingCommits.indices {
+                guard let pc = pendingCommits[c] else { continue }
+                pc.outFence?.signal(at: ts, error: error)
+                completeFlip(pc, sequence: vblank[c].count, at: ts)
+            }
+            for w in releaseWaits { w.fence.signal(at: ts, error: error) }
+            releaseWaits = []
+            for k in connectors.indices { connectors[k].status = .disconnected }
+            hotplugGeneration += 1
+            lock.broadcast()
+        }
+    }
+
+    /// Connector status and modes as the display reports them (virtio GET_DISPLAY_INFO, or a
+    /// hotplug from the control path).
+    public func setConnector(index k: Int, connected: Bool, modes: [ModeInfo]? = nil) {
+        lock.withLock {
+            guard k >= 0, k < connectors.count else { return }
+            connectors[k].status = connected ? .connected : .disconnected
+            if let modes, !modes.isEmpty { connectors[k].modes = NoEDIDModes.sortModes(modes) }
+            hotplugGeneration += 1
+            lock.broadcast()
+        }
     }
 
     /// Signals release fences whose fbs are all off the display (optionally after the

@@ -41,9 +41,22 @@ public final class Device: @unchecked Sendable {
     public var eagerVirtualTime = false
     var virtualNowNs: Int64 = 1_000_000_000
     var timerThreadRunning = false
+    var nextCommitToken: UInt64 = 1
+    /// Bumped on every connector change; front ends turn it into hotplug uevents.
+    public internal(set) var hotplugGeneration: UInt64 = 0
     var shuttingDown = false
 
-    public var backend: ScanoutBackend
+    public private(set) var backend: ScanoutBackend
+
+    /// Swaps the display behind the card (e.g. a restarted vhost-user backend) without
+    /// restarting the daemon.
+    public func attachBackend(_ b: ScanoutBackend) {
+        lock.withLock {
+            backend = b
+            b.attach(to: self)
+            lock.broadcast()
+        }
+    }
 
     public init(config: DeviceConfig = DeviceConfig(), backend: ScanoutBackend? = nil, virtualTime: Bool? = nil) throws {
         try config.validate()
@@ -54,6 +67,7 @@ public final class Device: @unchecked Sendable {
         latched = state
         try build()
         latched = state
+        self.backend.attach(to: self)
         if !self.virtualTime { startTimerThread() }
     }
 

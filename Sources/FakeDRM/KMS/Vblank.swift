@@ -30,8 +30,11 @@ final class PendingCommit {
     var done = false
     /// The commit needs at least one vblank (the CRTC is active afterwards).
     let waitsForVblank: Bool
+    /// Names the commit to a flip-completing backend.
+    let token: UInt64
 
-    init(crtcIndex: Int, newState: KMSState, events: [(FileContext, UInt64)], outFence: Fence?, waitsForVblank: Bool) {
+    init(crtcIndex: Int, newState: KMSState, events: [(FileContext, UInt64)], outFence: Fence?, waitsForVblank: Bool, token: UInt64) {
+        self.token = token
         self.crtcIndex = crtcIndex
         self.newState = newState
         self.events = events.map { (file: $0.0, userData: $0.1) }
@@ -73,7 +76,7 @@ extension Device {
         vblank[i].count &+= 1
         vblank[i].lastNs = ts
         let seq = vblank[i].count
-        if let p = pendingCommits[i], p.armed, p.waitsForVblank {
+        if let p = pendingCommits[i], p.armed, p.waitsForVblank, !backend.completesFlips {
             completeFlip(p, sequence: seq, at: ts)
         }
         var remaining: [VblankWaiter] = []
@@ -182,7 +185,8 @@ extension Device {
     func runEagerClock() {
         guard virtualTime, eagerVirtualTime else { return }
         for _ in 0..<10_000 {
-            let needsVblank = pendingCommits.contains { $0?.armed == true && $0?.waitsForVblank == true } || !vblankWaiters.isEmpty
+            let needsVblank = (!backend.completesFlips && pendingCommits.contains { $0?.armed == true && $0?.waitsForVblank == true })
+                || !vblankWaiters.isEmpty
             if needsVblank, vblank.contains(where: \.running) {
                 stepLocked(nil)
             } else if let due = timedActions.map(\.dueNs).min() {
@@ -196,11 +200,11 @@ extension Device {
 
     /// Blocks (lock held) until `done()`; virtual time advances itself instead of sleeping.
     /// Returns false after `timeoutNs` of real time without progress.
-    func waitUntil(timeoutNs: Int64 = 3_000_000_000, crtcIndex: Int?, _ done: () -> Bool) -> Bool {
+    func waitUntil(timeoutNs: Int64 = 3_000_000_000, crtcIndex: Int?, vblanksHelp: Bool = true, _ done: () -> Bool) -> Bool {
         let deadline = Monotonic.nowNs() + timeoutNs
         while !done() {
             if shuttingDown { return false }
-            if virtualTime {
+            if virtualTime && vblanksHelp {
                 let before = (vblank.map(\.count), timedActions.count)
                 if vblank.contains(where: \.running) || !timedActions.isEmpty {
                     stepLocked(crtcIndex)

@@ -1,0 +1,53 @@
+import Testing
+@testable import FakeDRM
+
+/// A backend that completes flips itself (as virtio-gpu's fenced flush does).
+final class RecordingBackend: ScanoutBackend, @unchecked Sendable {
+    var submits: [(crtc: Int, token: UInt64, planes: Int)] = []
+    var completesFlips: Bool { true }
+    func present(crtcIndex: Int, scanout: Scanout, timestampNs: Int64) {}
+    func submit(crtcIndex: Int, scanout: Scanout, token: UInt64) { submits.append((crtcIndex, token, scanout.planes.count)) }
+}
+
+@Suite struct BackendSeamTests {
+    @Test func flipsCompleteWhenTheBackendSaysSoAndReleaseFollows() throws {
+        let backend = RecordingBackend()
+        let d = try Device(config: DeviceConfig(), backend: backend, virtualTime: true)
+        let c = try DirectClient(device: d)
+        c.setClientCap(DRMConst.clientCapAtomic, 1)
+        let a = try c.makeFB().0, b = try c.makeFB().0
+        let rel = c.memory.alloc(4)
+        #expect(try c.modeset(fb: a, flags: DRMConst.atomicAllowModeset | DRMConst.atomicNonblock | DRMConst.atomicPageFlipEvent,
+                              extraCRTC: [("RELEASE_FENCE_PTR", rel)]) == 0)
+        let sf = try #require(c.files.syncFile(fd: Int32(bitPattern: LE.u32s(c.memory.bytes(at: rel, count: 4) ?? [])[0])))
+        d.stepVblank(count: 5)
+        #expect(c.events().isEmpty)  // vblanks alone do not complete it
+        #expect(backend.submits.count == 1 && backend.submits[0].planes == 1)
+        d.backendFlipDone(crtcIndex: 0, token: backend.submits[0].token)
+        #expect(c.events().count == 1)
+        #expect(c.atomic(DRMConst.atomicNonblock | DRMConst.atomicPageFlipEvent, [(c.plane(.primary), [("FB_ID", UInt64(b))])]) == 0)
+        #expect(!sf.isSignalled)
+        d.backendFlipDone(crtcIndex: 0, token: 999)  // unknown token: ignored
+        #expect(!sf.isSignalled)
+        d.backendFlipDone(crtcIndex: 0, token: backend.submits[1].token)
+        #expect(sf.status == 1)  // fb a left the screen when b's flush completed
+    }
+
+    @Test func backendLossFailsPendingFencesAndDisconnects() throws {
+        let backend = RecordingBackend()
+        let d = try Device(config: DeviceConfig(), backend: backend, virtualTime: true)
+        let c = try DirectClient(device: d)
+        c.setClientCap(DRMConst.clientCapAtomic, 1)
+        let a = try c.makeFB().0
+        let out = c.memory.alloc(4)
+        #expect(try c.modeset(fb: a, flags: DRMConst.atomicAllowModeset | DRMConst.atomicNonblock, extraCRTC: [("OUT_FENCE_PTR", out)]) == 0)
+        let sf = try #require(c.files.syncFile(fd: Int32(bitPattern: LE.u32s(c.memory.bytes(at: out, count: 4) ?? [])[0])))
+        d.backendLost()
+        #expect(sf.status == -19)
+        #expect(try d.connectorInfo(c.file, c.connectorID).connection == 2)
+        // The card keeps serving: a new backend can be attached and the connector comes back.
+        d.attachBackend(VirtualBackend())
+        d.setConnector(index: 0, connected: true)
+        #expect(try d.connectorInfo(c.file, c.connectorID).connection == 1)
+    }
+}
