@@ -50,7 +50,7 @@ extension Device {
         if flags & DRMConst.atomicNonblock != 0 {
             if affected.contains(where: { pendingCommits[$0] != nil }) { throw .busy }
         } else {
-            _ = waitUntil(crtcIndex: nil, vblanksHelp: !backend.completesFlips) { affected.allSatisfy { pendingCommits[$0] == nil } }
+            _ = waitUntil(crtcIndex: nil) { affected.allSatisfy { pendingCommits[$0] == nil } }
             if affected.contains(where: { pendingCommits[$0] != nil }) { throw .busy }
         }
 
@@ -128,7 +128,7 @@ extension Device {
         collectGarbage()
 
         if flags & DRMConst.atomicNonblock == 0 {
-            _ = waitUntil(crtcIndex: nil, vblanksHelp: !backend.completesFlips) { commits.allSatisfy(\.done) }
+            _ = waitUntil(crtcIndex: nil) { commits.allSatisfy(\.done) }
         }
     }
 

@@ -36,7 +36,7 @@ extension Device {
                 return VblankReply(sequence: UInt32(truncatingIfNeeded: target), timestampNs: 0)
             }
             if target > current {
-                let ok = waitUntil(crtcIndex: pipe) { vblank[pipe].count >= target || !vblank[pipe].running }
+                let ok = waitUntil(crtcIndex: pipe, stepsVblanks: true) { vblank[pipe].count >= target || !vblank[pipe].running }
                 if !ok { throw .busy }
                 if !vblank[pipe].running { throw .invalidArgument }
             }

@@ -64,8 +64,26 @@ extension Device {
         if shouldRun && !vblank[i].running {
             vblank[i].running = true
             vblank[i].lastNs = nowNs()
-        } else if !shouldRun {
+        } else if !shouldRun && vblank[i].running {
             vblank[i].running = false
+            // drm_crtc_vblank_off: pending vblank events are sent now with the last count.
+            let seq = vblank[i].count
+            for w in vblankWaiters where w.crtcIndex == i {
+                switch w.kind {
+                case .vblankEvent(let ud):
+                    w.file.queue(event: Device.vblankEvent(type: DRMConst.eventVblank, userData: ud, ts: vblank[i].lastNs,
+                                                           sequence: UInt32(truncatingIfNeeded: seq), crtcID: crtcs[i].id))
+                case .sequenceEvent(let ud):
+                    var b = ArgBuffer(size: EventCrtcSequenceLayout.size)
+                    b[EventCrtcSequenceLayout.type] = DRMConst.eventCrtcSequence
+                    b[EventCrtcSequenceLayout.length] = UInt32(EventCrtcSequenceLayout.size)
+                    b[EventCrtcSequenceLayout.userData] = ud
+                    b[EventCrtcSequenceLayout.timeNs] = vblank[i].lastNs
+                    b[EventCrtcSequenceLayout.sequence] = seq
+                    w.file.queue(event: b.bytes)
+                }
+            }
+            vblankWaiters.removeAll { $0.crtcIndex == i }
         }
         lock.broadcast()
     }
@@ -198,29 +216,29 @@ extension Device {
         }
     }
 
-    /// Blocks (lock held) until `done()`; virtual time advances itself instead of sleeping.
-    /// Returns false after `timeoutNs` of real time without progress.
-    func waitUntil(timeoutNs: Int64 = 3_000_000_000, crtcIndex: Int?, vblanksHelp: Bool = true, _ done: () -> Bool) -> Bool {
-        let deadline = Monotonic.nowNs() + timeoutNs
+    /// Work that another vblank would move forward (so virtual time may step for it).
+    func hasVblankWork() -> Bool {
+        !vblankWaiters.isEmpty || (!backend.completesFlips && pendingCommits.contains { $0?.armed == true && $0?.waitsForVblank == true })
+    }
+
+    /// Blocks (lock held) until `done()`; virtual time advances itself instead of sleeping when
+    /// a vblank can make progress (`stepsVblanks`: the caller itself waits for a vblank count).
+    /// Returns false after `timeoutNs` of real time without success.
+    func waitUntil(timeoutNs: Int64 = 3_000_000_000, crtcIndex: Int?, stepsVblanks: Bool = false, _ done: () -> Bool) -> Bool {
+        let deadline = Monotonic.nowNs() &+ max(timeoutNs, 0)
         while !done() {
             if shuttingDown { return false }
-            if virtualTime && vblanksHelp {
-                let before = (vblank.map(\.count), timedActions.count)
-                if vblank.contains(where: \.running) || !timedActions.isEmpty {
-                    stepLocked(crtcIndex)
-                    if let due = timedActions.map(\.dueNs).min(), !vblank.contains(where: \.running) {
-                        virtualNowNs = max(virtualNowNs, due)
-                        runTimedActions(now: virtualNowNs)
-                    }
-                }
-                if done() { return true }
-                // Nothing can move virtual time except another thread (an in-fence): sleep.
-                if before == (vblank.map(\.count), timedActions.count) {
-                    if !lock.wait(untilMonotonicNs: deadline) { return done() }
-                }
-            } else if !lock.wait(untilMonotonicNs: deadline) {
-                return done()
+            if virtualTime, vblank.contains(where: \.running), stepsVblanks || hasVblankWork() {
+                stepLocked(crtcIndex)
+                continue
             }
+            if virtualTime, let due = timedActions.map(\.dueNs).min() {
+                virtualNowNs = max(virtualNowNs, due)
+                runTimedActions(now: virtualNowNs)
+                continue
+            }
+            // Only another thread (an in-fence, a backend, a client) can help now: sleep.
+            if !lock.wait(untilMonotonicNs: deadline) { return done() }
         }
         return true
     }
