@@ -22,8 +22,11 @@ let package = Package(
         ),
         .executableTarget(
             name: "fakedrm",
-            dependencies: ["FakeDRM", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["FakeDRM", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            plugins: ["PreloadLibrary"]
         ),
+        // Compiles preload/fakedrm-preload.c with cc (no Swift runtime in preloaded processes).
+        .plugin(name: "PreloadLibrary", capability: .buildTool()),
         .testTarget(name: "FakeDRMTests", dependencies: ["FakeDRM", "CFakeDRMSys"]),
     ],
     swiftLanguageModes: [.v6]
