@@ -52,7 +52,8 @@ struct conn {
     int nonblock;      // O_NONBLOCK as the client set it (card connections)
     int aux;
     pthread_mutex_t mu; // one request at a time on the socket
-    unsigned char buf[MAX_MSG];
+    unsigned char buf[MAX_MSG];       // last received message
+    unsigned char out[MAX_CHUNK + 16]; // outgoing payloads (under mu)
 };
 
 struct fdent {
@@ -327,7 +328,7 @@ static uint64_t rd64(const unsigned char *p) { uint64_t v; memcpy(&v, p, 8); ret
 // Answers the daemon's callbacks until the final reply `want` arrives (c->mu held).
 // Returns the payload length of the final reply, -1 when the connection broke.
 static ssize_t serve_callbacks(struct conn *c, uint32_t want, int *fd_out) {
-    static __thread unsigned char scratch[MAX_CHUNK + 8];
+    unsigned char *scratch = c->out;
     for (;;) {
         uint32_t op;
         int rfd = -1;
@@ -512,15 +513,15 @@ static int remote_ioctl(struct conn *c, uint32_t target, uint64_t id, unsigned l
     size_t size = _IOC_SIZE(req);
     unsigned dir = _IOC_DIR(req);
     unsigned char head[24];
-    static __thread unsigned char argbuf[1 << 14];
-    size_t inlen = 0;
-    if ((dir & _IOC_WRITE) && size) {
-        if (safe_read(argbuf, (uint64_t)(uintptr_t)arg, size)) { errno = EFAULT; return -1; }
-        inlen = size;
-    }
     uint64_t addr = (uint64_t)(uintptr_t)arg;
     memcpy(head, &req, 4); memcpy(head + 4, &target, 4); memcpy(head + 8, &id, 8); memcpy(head + 16, &addr, 8);
     pthread_mutex_lock(&c->mu);
+    unsigned char *argbuf = c->out;
+    size_t inlen = 0;
+    if ((dir & _IOC_WRITE) && size) {
+        if (safe_read(argbuf, addr, size)) { pthread_mutex_unlock(&c->mu); errno = EFAULT; return -1; }
+        inlen = size;
+    }
     if (c->dead || msg_send(c, OP_IOCTL, head, 24, argbuf, inlen, -1)) {
         if (!c->dead) conn_kill(c);
         pthread_mutex_unlock(&c->mu);
@@ -537,9 +538,8 @@ static int remote_ioctl(struct conn *c, uint32_t target, uint64_t id, unsigned l
     int32_t err = (int32_t)rd32(c->buf);
     size_t outlen = (size_t)n - 4;
     if (outlen > size) outlen = size;
-    if ((dir & _IOC_READ) && outlen) memcpy(argbuf, c->buf + 4, outlen);
+    if ((dir & _IOC_READ) && outlen && safe_write(addr, c->buf + 4, outlen) && !err) err = EFAULT;
     pthread_mutex_unlock(&c->mu);
-    if ((dir & _IOC_READ) && outlen && safe_write(addr, argbuf, outlen) && !err) err = EFAULT;
     if (err) { errno = err; return -1; }
     return 0;
 }
@@ -975,6 +975,6 @@ EXPORT int access(const char *path, int mode) {
 }
 
 EXPORT int faccessat(int dirfd, const char *path, int mode, int flags) {
-    if (path && path[0] == '/' && is_card_path(path)) return 0;
+    if (at_card(dirfd, path, 0)) return 0;
     return get_faccessat()(dirfd, path, mode, flags);
 }

@@ -1,0 +1,53 @@
+/// Objects installed as fds in clients (sync files, dma-bufs, syncobjs), by wire id. Shared by
+/// every connection of a server, so a sync file exported on one connection is usable on
+/// another (the preload library sends sync-file ioctls on its process-wide AUX connection).
+/// An entry lives until SYNC_RELEASE names it or every connection of its process is gone.
+///
+/// @unchecked Sendable: all state is guarded by `lock`.
+final class ExportRegistry: @unchecked Sendable {
+    private let lock = DeviceLock()
+    private var nextID: UInt64 = 1
+    private var entries: [UInt64: (file: ExportedFile, pid: Int32)] = [:]
+    private var connectionsPerPid: [Int32: Int] = [:]
+
+    func add(_ file: ExportedFile, pid: Int32) -> UInt64 {
+        lock.withLock {
+            let id = nextID
+            nextID += 1
+            entries[id] = (file, pid)
+            return id
+        }
+    }
+
+    func get(_ id: UInt64) -> ExportedFile? { lock.withLock { entries[id]?.file } }
+
+    func remove(_ id: UInt64) { lock.withLock { _ = entries.removeValue(forKey: id) } }
+
+    var count: Int { lock.withLock { entries.count } }
+
+    func connectionOpened(pid: Int32) { lock.withLock { connectionsPerPid[pid, default: 0] += 1 } }
+
+    /// When the last connection of a process closes, its exports go (the process is gone or
+    /// has no way left to name them).
+    func connectionClosed(pid: Int32) {
+        lock.withLock {
+            let n = (connectionsPerPid[pid] ?? 1) - 1
+            if n > 0 {
+                connectionsPerPid[pid] = n
+                return
+            }
+            connectionsPerPid[pid] = nil
+            entries = entries.filter { $0.value.pid != pid }
+        }
+    }
+}
+
+extension ExportedFile {
+    var wireKind: WireKind {
+        switch self {
+        case .syncFile: .syncFile
+        case .dmabuf: .dmabuf
+        case .syncobj: .syncobj
+        }
+    }
+}

@@ -1,0 +1,337 @@
+import CFakeDRMSys
+import Glibc
+
+/// One client connection: a card open (one `FileContext`) or an AUX connection (sync-file
+/// ioctls and releases only). Runs on its own thread; any protocol violation or lost peer
+/// ends it, and the file is closed as the kernel releases a drm_file.
+///
+/// @unchecked Sendable: used by its own thread only, except `disconnect()` (a shutdown(2)
+/// of a descriptor that stays open until `SocketServer.ended`).
+final class SocketConnection: @unchecked Sendable {
+    let server: SocketServer
+    private let sock: Int32
+    private var sockClosed = false
+    private(set) var pid: Int32 = 0
+    private var uid: UInt32 = 0
+    private var file: FileContext?
+    private var countedPid = false
+    /// Set when the peer broke the protocol or vanished: the connection ends after the
+    /// current request.
+    private(set) var broken = false
+    private var buffer = [UInt8](repeating: 0, count: Wire.maxMessage + 1)
+
+    init(server: SocketServer, sock: Int32) {
+        self.server = server
+        self.sock = sock
+    }
+
+    func disconnect() { _ = cfd_shutdown(sock) }
+
+    func closeSocket() {
+        guard !sockClosed else { return }
+        sockClosed = true
+        close(sock)
+    }
+
+    // MARK: lifecycle
+
+    func run() {
+        defer { finish() }
+        var p: pid_t = 0, u: uid_t = 0, g: gid_t = 0
+        guard cfd_peer_cred(sock, &p, &u, &g) == 0 else { return }
+        pid = p
+        uid = u
+        guard let hello = receive(), hello.op == .hello else { return }
+        var r = WireReader(hello.payload)
+        guard let version = try? r.u32(), let flags = try? r.u32() else { return }
+        let aux = flags & 1 != 0
+        var err: Int32 = 0
+        if version != 1 {
+            err = EPROTO
+        } else if !server.permits(uid: uid) {
+            err = EACCES
+        }
+        var readiness: Int32? = nil
+        if err == 0 && !aux {
+            do {
+                let f = try server.device.open(pid: pid, uid: uid)
+                file = f
+                readiness = f.readiness.fd.raw
+            } catch {
+                err = error.errno
+            }
+        }
+        var w = WireWriter(.helloReply)
+        w.i32(err)
+        w.u32(server.minor)
+        guard send(w.message, fd: readiness), err == 0 else { return }
+        server.registry.connectionOpened(pid: pid)
+        countedPid = true
+        while !broken, let m = receive() {
+            handle(m)
+        }
+    }
+
+    private func finish() {
+        if let file { server.device.close(file) }
+        file = nil
+        if countedPid { server.registry.connectionClosed(pid: pid) }
+        server.ended(self)
+    }
+
+    // MARK: requests
+
+    private func handle(_ m: Message) {
+        var r = WireReader(m.payload)
+        do throws(WireFormatError) {
+            switch m.op {
+            case .ioctl:
+                let request = try r.u32()
+                let target = try r.u32()
+                let targetID = try r.u64()
+                _ = try r.u64() // arg address: the codec works on the copied bytes
+                let arg = r.rest()
+                guard arg.count <= 1 << 14 else { throw WireFormatError() }
+                let reply = ioctl(request: request, target: target, targetID: targetID, arg: arg)
+                guard !broken else { return }
+                var w = WireWriter(.ioctlReply, capacity: 4 + reply.bytes.count)
+                w.i32(reply.errno)
+                w.append(reply.bytes)
+                if !send(w.message) { broken = true }
+            case .read:
+                let maxlen = try r.u32()
+                _ = try r.u32() // nonblock: every READ is non-blocking, the library waits on the eventfd
+                var w = WireWriter(.readReply)
+                if let file {
+                    do {
+                        let events = try server.device.readEvents(file, maxBytes: min(Int(maxlen), Wire.maxChunk), nonblocking: true)
+                        w.i32(0)
+                        w.append(events)
+                    } catch {
+                        w.i32(error.errno)
+                    }
+                } else {
+                    w.i32(EBADF)
+                }
+                if !send(w.message) { broken = true }
+            case .map:
+                let offset = try r.u64()
+                var w = WireWriter(.mapReply)
+                if file != nil, let bo = server.device.buffer(atMapOffset: offset) {
+                    w.i32(0)
+                    w.u64(UInt64(bo.size))
+                    if !send(w.message, fd: bo.memory.fd.raw) { broken = true }
+                    withExtendedLifetime(bo) {}
+                } else {
+                    w.i32(EINVAL)
+                    w.u64(0)
+                    if !send(w.message) { broken = true }
+                }
+            case .syncRelease:
+                server.registry.remove(try r.u64())
+            default:
+                broken = true
+            }
+        } catch {
+            broken = true
+        }
+    }
+
+    private func ioctl(request: UInt32, target: UInt32, targetID: UInt64, arg: [UInt8]) -> IoctlReply {
+        let client = SocketClient(connection: self)
+        let env = ClientEnv(memory: client, files: client)
+        switch target {
+        case 0:
+            guard let file else { return IoctlReply(errno: EBADF, bytes: []) }
+            return UAPICodec.ioctl(server.device, file, request: request, arg: arg, env: env)
+        case 1:
+            guard case .syncFile(let sf)? = server.registry.get(targetID) else { return IoctlReply(errno: EBADF, bytes: []) }
+            return SyncFileCodec.ioctl(server.device, sf, request: request, arg: arg, env: env)
+        default:
+            broken = true
+            return IoctlReply(errno: EINVAL, bytes: [])
+        }
+    }
+
+    // MARK: messages
+
+    struct Message {
+        let op: WireOp
+        let payload: ArraySlice<UInt8>
+        let fds: [Int32]
+    }
+
+    /// One well-formed message, or nil (peer gone or garbage: the connection is then broken).
+    /// The library never sends descriptors; any that arrive are closed.
+    func receive() -> Message? {
+        var fds = [Int32](repeating: -1, count: 4)
+        var nfds: Int32 = 4
+        let n = buffer.withUnsafeMutableBytes { b in
+            cfd_recv_msg(sock, b.baseAddress, b.count, &fds, &nfds)
+        }
+        for i in 0..<Int(max(nfds, 0)) { close(fds[i]) }
+        guard n >= 8, n <= Wire.maxMessage else {
+            broken = true
+            return nil
+        }
+        var r = WireReader(buffer[0..<8])
+        guard let rawOp = try? r.u32(), let len = try? r.u32(), Int(len) == n - 8, let op = WireOp(rawValue: rawOp) else {
+            broken = true
+            return nil
+        }
+        return Message(op: op, payload: buffer[8..<n], fds: [])
+    }
+
+    func send(_ message: [UInt8], fd: Int32? = nil) -> Bool {
+        let r: Int = message.withUnsafeBytes { b in
+            if let fd {
+                var fds = [fd]
+                return cfd_send_with_fds(sock, b.baseAddress, b.count, &fds, 1)
+            }
+            return cfd_send_with_fds(sock, b.baseAddress, b.count, nil, 0)
+        }
+        if r != message.count { broken = true }
+        return r == message.count
+    }
+
+    /// How long a callback answer may take. The library answers from memory without blocking,
+    /// and some callbacks run with the device lock held (e.g. FD_INSTALL during PRIME export),
+    /// so a stopped or wedged client must not stall every other client for long.
+    static let callbackTimeoutMs: Int32 = 5000
+
+    /// A callback round trip: sends, then expects exactly `reply` back.
+    func call(_ message: [UInt8], fd: Int32? = nil, expect reply: WireOp) -> ArraySlice<UInt8>? {
+        guard !broken, send(message, fd: fd) else { return nil }
+        var p = pollfd(fd: sock, events: Int16(POLLIN), revents: 0)
+        var r: Int32
+        repeat { r = poll(&p, 1, Self.callbackTimeoutMs) } while r < 0 && errno == EINTR
+        guard r > 0 else {
+            broken = true
+            disconnect()
+            return nil
+        }
+        guard let m = receive() else { return nil }
+        guard m.op == reply else {
+            broken = true
+            return nil
+        }
+        return m.payload
+    }
+
+    func markBroken() { broken = true }
+}
+
+/// The client's memory and fd table, reached through callbacks on the connection while one
+/// ioctl is being handled.
+final class SocketClient: ClientMemory, ClientFiles {
+    let connection: SocketConnection
+    private var installed: [Int32: UInt64] = [:]
+
+    init(connection: SocketConnection) { self.connection = connection }
+
+    func read(at address: UInt64, count: Int) throws(DRMError) -> [UInt8] {
+        guard count > 0 else { return [] }
+        var out: [UInt8] = []
+        out.reserveCapacity(count)
+        var offset = 0
+        while offset < count {
+            let n = min(Wire.maxChunk, count - offset)
+            let (addr, overflow) = address.addingReportingOverflow(UInt64(offset))
+            guard !overflow else { throw .badAddress }
+            var w = WireWriter(.memRead)
+            w.u64(addr)
+            w.u32(UInt32(n))
+            guard let p = connection.call(w.message, expect: .memData) else { throw .badAddress }
+            var r = WireReader(p)
+            guard let err = try? r.i32() else { connection.markBroken(); throw .badAddress }
+            if err != 0 { throw .badAddress }
+            let data = r.rest()
+            guard data.count == n else { connection.markBroken(); throw .badAddress }
+            out += data
+            offset += n
+        }
+        return out
+    }
+
+    func write(_ bytes: [UInt8], at address: UInt64) throws(DRMError) {
+        var offset = 0
+        while offset < bytes.count {
+            let n = min(Wire.maxChunk, bytes.count - offset)
+            let (addr, overflow) = address.addingReportingOverflow(UInt64(offset))
+            guard !overflow else { throw .badAddress }
+            var w = WireWriter(.memWrite, capacity: 8 + n)
+            w.u64(addr)
+            w.append(bytes[offset..<(offset + n)])
+            guard let p = connection.call(w.message, expect: .memAck) else { throw .badAddress }
+            var r = WireReader(p)
+            guard let err = try? r.i32() else { connection.markBroken(); throw .badAddress }
+            if err != 0 { throw .badAddress }
+            offset += n
+        }
+    }
+
+    func install(_ file: ExportedFile, cloexec: Bool) throws(DRMError) -> Int32 {
+        let registry = connection.server.registry
+        let id = registry.add(file, pid: connection.pid)
+        var owned: OwnedFD? = nil
+        let fd: Int32
+        switch file {
+        case .syncFile(let sf): fd = sf.readiness.fd.raw
+        case .dmabuf(let bo): fd = bo.memory.fd.raw
+        case .syncobj:
+            // A syncobj fd only names the object: any pollable placeholder will do.
+            let e = cfd_eventfd(0, 0)
+            guard e >= 0 else {
+                registry.remove(id)
+                throw .noMemory
+            }
+            owned = OwnedFD(e)
+            fd = e
+        }
+        var w = WireWriter(.fdInstall)
+        w.u32(file.wireKind.rawValue)
+        w.u32(cloexec ? 1 : 0)
+        w.u64(id)
+        let reply = connection.call(w.message, fd: fd, expect: .fdInstalled)
+        withExtendedLifetime(owned) {}
+        guard let reply else {
+            registry.remove(id)
+            throw .badAddress
+        }
+        var r = WireReader(reply)
+        guard let result = try? r.i32() else {
+            connection.markBroken()
+            registry.remove(id)
+            throw .badAddress
+        }
+        guard result >= 0 else {
+            registry.remove(id)
+            throw DRMError(errno: -result) ?? .noMemory
+        }
+        installed[result] = id
+        return result
+    }
+
+    func lookup(fd: Int32) throws(DRMError) -> ExportedFile? {
+        var w = WireWriter(.fdLookup)
+        w.i32(fd)
+        guard let p = connection.call(w.message, expect: .fdInfo) else { throw .badFileDescriptor }
+        var r = WireReader(p)
+        guard let err = try? r.i32(), let kind = try? r.u32(), let id = try? r.u64() else {
+            connection.markBroken()
+            throw .badFileDescriptor
+        }
+        if err != 0 { throw .badFileDescriptor }
+        guard kind != WireKind.foreign.rawValue, let f = connection.server.registry.get(id), f.wireKind.rawValue == kind else {
+            return nil
+        }
+        return f
+    }
+
+    func uninstall(fd: Int32) {
+        var w = WireWriter(.fdUninstall)
+        w.i32(fd)
+        _ = connection.call(w.message, expect: .fdAck)
+        if let id = installed.removeValue(forKey: fd) { connection.server.registry.remove(id) }
+    }
+}

@@ -1,0 +1,127 @@
+import CFakeDRMSys
+import Foundation
+import Glibc
+
+/// The unprivileged front end: serves one `Device` on a unix socket to libfakedrm-preload.so
+/// (wire protocol: docs/socket-protocol.md). One thread per connection; each card connection
+/// is one `FileContext`, closed when the peer goes away or misbehaves.
+///
+/// @unchecked Sendable: mutable state is guarded by `lock`.
+public final class SocketServer: @unchecked Sendable {
+    public let device: Device
+    public let path: String
+    /// The DRM minor reported in HELLO_REPLY (card0 = 0).
+    public let minor: UInt32
+    /// Peers with another uid than the daemon's effective uid are refused unless listed here
+    /// (or `allowAnyUID`).
+    public let allowedUIDs: Set<UInt32>
+    public let allowAnyUID: Bool
+
+    let registry = ExportRegistry()
+    private let lock = DeviceLock()
+    private var listenFD: Int32 = -1
+    private var connections: [ObjectIdentifier: SocketConnection] = [:]
+    private var stopped = false
+    private var acceptDone = false
+
+    public struct StartError: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    public init(device: Device, path: String, minor: UInt32 = 0, allowedUIDs: Set<UInt32> = [], allowAnyUID: Bool = false) {
+        self.device = device
+        self.path = path
+        self.minor = minor
+        self.allowedUIDs = allowedUIDs
+        self.allowAnyUID = allowAnyUID
+    }
+
+    /// Binds (replacing a stale socket file, never another kind of file) and starts accepting.
+    public func start() throws {
+        var st = stat()
+        if lstat(path, &st) == 0 {
+            guard (st.st_mode & S_IFMT) == S_IFSOCK else {
+                throw StartError(description: "\(path) exists and is not a socket")
+            }
+            unlink(path)
+        }
+        let fd = cfd_seqpacket_listen(path, 64)
+        guard fd >= 0 else {
+            throw StartError(description: "cannot listen on \(path): \(String(cString: strerror(-fd)))")
+        }
+        lock.withLock { listenFD = fd }
+        let t = Thread { [self] in acceptLoop(fd) }
+        t.name = "fakedrm-accept"
+        t.start()
+    }
+
+    /// Stops accepting, disconnects every client (their files are closed) and removes the socket.
+    public func stop() {
+        let fd: Int32 = lock.withLock {
+            guard !stopped else { return -1 }
+            stopped = true
+            for c in connections.values { c.disconnect() }
+            return listenFD
+        }
+        guard fd >= 0 else { return }
+        _ = cfd_shutdown(fd)
+        unlink(path)
+        // Wait (bounded) for the accept thread and the connection threads to finish.
+        let deadline = Monotonic.nowNs() + 2_000_000_000
+        lock.withLock {
+            while !(acceptDone && connections.isEmpty) {
+                if !lock.wait(untilMonotonicNs: deadline) { break }
+            }
+        }
+    }
+
+    /// Live connections (card and AUX).
+    public var connectionCount: Int { lock.withLock { connections.count } }
+    /// Objects currently installed as fds in clients.
+    public var exportCount: Int { registry.count }
+
+    private func acceptLoop(_ fd: Int32) {
+        while true {
+            let c = cfd_accept(fd)
+            if c < 0 {
+                let stop = lock.withLock { stopped }
+                if stop || c == -EBADF || c == -EINVAL { break }
+                usleep(10_000) // EMFILE and friends: back off, keep serving
+                continue
+            }
+            let conn: SocketConnection? = lock.withLock {
+                guard !stopped else { return nil }
+                let conn = SocketConnection(server: self, sock: c)
+                connections[ObjectIdentifier(conn)] = conn
+                return conn
+            }
+            guard let conn else {
+                close(c)
+                continue
+            }
+            let t = Thread { conn.run() }
+            t.name = "fakedrm-conn"
+            t.start()
+        }
+        lock.withLock {
+            close(fd)
+            listenFD = -1
+            acceptDone = true
+            lock.broadcast()
+        }
+    }
+
+    func permits(uid: UInt32) -> Bool {
+        allowAnyUID || uid == geteuid() || allowedUIDs.contains(uid)
+    }
+
+    /// Called by a connection's thread when it is done; closes the socket under the lock so
+    /// `stop()` never shuts down a reused descriptor number.
+    func ended(_ conn: SocketConnection) {
+        lock.withLock {
+            connections[ObjectIdentifier(conn)] = nil
+            conn.closeSocket()
+            lock.broadcast()
+        }
+    }
+}

@@ -1,0 +1,124 @@
+import ArgumentParser
+import FakeDRM
+import Foundation
+import Glibc
+
+/// `fakedrm run -- CMD ARGS...`: a private card for one command. The server runs in this
+/// process on background threads; CMD is spawned with libfakedrm-preload.so (and umockdev's
+/// preload for sysfs discovery) and its exit status is returned.
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run a command against a private fake card.",
+        discussion: "Example: fakedrm run --virtual-time -- modetest -M fakedrm -s 31:1024x768 -v")
+
+    @Option(help: "Card configuration (YAML); default: the vkms-shaped card.") var config: String?
+    @Option(help: "Write every presented frame as PNG into this directory.") var capture: String?
+    @Flag(help: "Virtual vblank time that steps itself whenever work is pending.") var virtualTime = false
+    @Flag(help: "Do not add umockdev's preload library (no sysfs discovery).") var noUmockdev = false
+    @Argument(parsing: .postTerminator, help: "The command and its arguments (after --).") var command: [String] = []
+
+    func validate() throws {
+        if command.isEmpty { throw ValidationError("missing command: fakedrm run [options] -- CMD ARGS...") }
+    }
+
+    func run() throws {
+        let signals = SignalForwarding.blockTerminationSignals()
+        var template = Array("\(NSTemporaryDirectory().isEmpty ? "/tmp/" : NSTemporaryDirectory())/fakedrm-XXXXXX".utf8CString)
+        guard let tmpPtr = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
+            throw ValidationError("cannot create a temporary directory: \(String(cString: strerror(errno)))")
+        }
+        let tmp = String(cString: tmpPtr).replacingOccurrences(of: "//", with: "/")
+        defer { try? FileManager.default.removeItem(atPath: tmp) }
+
+        let status = try runInside(tmp: tmp, signals: signals)
+        if status != 0 { throw ExitCode(status) }
+    }
+
+    private func runInside(tmp: String, signals: sigset_t) throws -> Int32 {
+        guard let preload = Self.findPreload() else {
+            throw ValidationError("libfakedrm-preload.so not found: rebuild with swift build, run scripts/build-preload.sh, or set FAKEDRM_PRELOAD")
+        }
+        let device = try makeDevice(config: config, capture: capture, virtualTime: virtualTime)
+        defer {
+            device.shutdown()
+            (device.backend as? VirtualBackend)?.drain()
+        }
+        let socketPath = "\(tmp)/fakedrm.sock"
+        let server = SocketServer(device: device, path: socketPath)
+        try server.start()
+        defer { server.stop() }
+
+        var env = ProcessInfo.processInfo.environment
+        var libs = [preload]
+        let umockdev = noUmockdev ? nil : (env["FAKEDRM_UMOCKDEV"].map { $0.isEmpty ? nil : $0 } ?? SysfsTree.umockdevPreload())
+        if let umockdev {
+            let root = "\(tmp)/umockdev"
+            try SysfsTree.write(root: root, minor: 0, driver: device.config.driver.name)
+            libs.append(umockdev)
+            env["UMOCKDEV_DIR"] = root
+        }
+        if let existing = env["LD_PRELOAD"], !existing.isEmpty { libs.append(existing) }
+        env["LD_PRELOAD"] = libs.joined(separator: " ")
+        env["FAKEDRM_SOCKET"] = socketPath
+        env["FAKEDRM_CARD"] = "/dev/dri/card0"
+
+        let pid = try Self.spawn(command, env: env)
+        let forwarder = Thread {
+            while true {
+                let sig = SignalForwarding.wait(signals)
+                kill(pid, sig)
+            }
+        }
+        forwarder.start()
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 {
+            if errno != EINTR { return 127 }
+        }
+        // WIFEXITED / WTERMSIG by hand: the macros are not imported.
+        let termsig = status & 0x7f
+        if termsig == 0 { return (status >> 8) & 0xff }
+        return 128 + termsig
+    }
+
+    /// FAKEDRM_PRELOAD, else the copy the PreloadLibrary build plugin compiled during
+    /// `swift build`, else next to this executable (where scripts/build-preload.sh puts it).
+    static func findPreload() -> String? {
+        if let p = ProcessInfo.processInfo.environment["FAKEDRM_PRELOAD"], !p.isEmpty { return p }
+        if FileManager.default.isReadableFile(atPath: builtPreloadLibraryPath) { return builtPreloadLibraryPath }
+        var buf = [CChar](repeating: 0, count: 4096)
+        let n = readlink("/proc/self/exe", &buf, buf.count - 1)
+        guard n > 0 else { return nil }
+        let exe = String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let dir = (exe as NSString).deletingLastPathComponent
+        let candidate = "\(dir)/libfakedrm-preload.so"
+        return FileManager.default.isReadableFile(atPath: candidate) ? candidate : nil
+    }
+
+    /// posix_spawnp with default dispositions and an empty mask for the termination signals.
+    static func spawn(_ argv: [String], env: [String: String]) throws -> pid_t {
+        var attr = posix_spawnattr_t()
+        posix_spawnattr_init(&attr)
+        defer { posix_spawnattr_destroy(&attr) }
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        for s in [SIGINT, SIGTERM, SIGHUP, SIGPIPE] { sigaddset(&defaults, s) }
+        posix_spawnattr_setsigmask(&attr, &empty)
+        posix_spawnattr_setsigdefault(&attr, &defaults)
+        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        let cArgs = argv.map { strdup($0) } + [nil]
+        let cEnv = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            for p in cArgs { free(p) }
+            for p in cEnv { free(p) }
+        }
+        var pid: pid_t = 0
+        let rc = posix_spawnp(&pid, argv[0], nil, &attr, cArgs, cEnv)
+        guard rc == 0 else {
+            throw ValidationError("cannot run \(argv[0]): \(String(cString: strerror(rc)))")
+        }
+        return pid
+    }
+}

@@ -1,0 +1,68 @@
+import ArgumentParser
+import FakeDRM
+import Foundation
+import Glibc
+
+/// `fakedrm serve`: the daemon alone, for clients started by hand with
+/// `LD_PRELOAD=libfakedrm-preload.so FAKEDRM_SOCKET=PATH`.
+struct ServeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Serve the fake card on a unix socket (for libfakedrm-preload.so).")
+
+    @Option(help: "Socket path to listen on (created with mode 0600).") var socket: String
+    @Option(help: "Card configuration (YAML); default: the vkms-shaped card.") var config: String?
+    @Flag(help: "Virtual vblank time that steps itself whenever work is pending.") var virtualTime = false
+    @Option(help: "Write every presented frame as PNG into this directory.") var capture: String?
+    @Option(name: .customLong("allow-uid"), help: "Also accept peers with this uid (repeatable).") var allowUIDs: [UInt32] = []
+    @Option(help: "Write a umockdev-style sysfs tree for device discovery into this directory.") var umockdevDir: String?
+
+    func run() throws {
+        let signals = SignalForwarding.blockTerminationSignals()
+        let device = try makeDevice(config: config, capture: capture, virtualTime: virtualTime)
+        if let umockdevDir { try SysfsTree.write(root: umockdevDir, driver: device.config.driver.name) }
+        let server = SocketServer(device: device, path: socket, allowedUIDs: Set(allowUIDs))
+        try server.start()
+        FileHandle.standardError.write(Data("fakedrm: serving \(device.config.driver.name) on \(socket)\n".utf8))
+        let sig = SignalForwarding.wait(signals)
+        FileHandle.standardError.write(Data("fakedrm: signal \(sig), stopping\n".utf8))
+        server.stop()
+        device.shutdown()
+        (device.backend as? VirtualBackend)?.drain()
+    }
+}
+
+func makeDevice(config: String?, capture: String?, virtualTime: Bool) throws -> Device {
+    var cfg = DeviceConfig()
+    if let config {
+        cfg = try DeviceConfig.load(yaml: String(contentsOfFile: config, encoding: .utf8))
+    }
+    if let capture {
+        try FileManager.default.createDirectory(atPath: capture, withIntermediateDirectories: true)
+    }
+    let backend = VirtualBackend(captureDirectory: capture)
+    let device = try Device(config: cfg, backend: backend, virtualTime: virtualTime ? true : nil)
+    if virtualTime { device.eagerVirtualTime = true }
+    return device
+}
+
+/// SIGINT/SIGTERM handling without async-signal code: the signals are blocked in every
+/// thread (block before creating any) and collected with sigwait.
+enum SignalForwarding {
+    static func blockTerminationSignals() -> sigset_t {
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, SIGINT)
+        sigaddset(&set, SIGTERM)
+        sigaddset(&set, SIGHUP)
+        pthread_sigmask(SIG_BLOCK, &set, nil)
+        return set
+    }
+
+    static func wait(_ set: sigset_t) -> Int32 {
+        var s = set
+        var sig: Int32 = 0
+        while sigwait(&s, &sig) != 0 {}
+        return sig
+    }
+}

@@ -1,0 +1,363 @@
+#!/bin/bash
+# End-to-end tests of the socket front end with unmodified libdrm clients (drm_info, modetest,
+# proptest, vbltest) under `fakedrm run`. Run as root, every client runs as `nobody`.
+#
+# Usage: scripts/client-tests.sh            (builds with swift build --scratch-path $SCRATCH)
+#        FAKEDRM_BIN=/path/to/fakedrm scripts/client-tests.sh
+# Env: SCRATCH (default .build), KEEP=1 keeps the work directory.
+set -u
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+PY=/usr/bin/python3
+[ -x "$PY" ] || PY=python3
+
+if [ -z "${FAKEDRM_BIN:-}" ]; then
+    scratch=${SCRATCH:-.build}
+    swift build --scratch-path "$scratch" >/dev/null || { echo "FAIL: swift build"; exit 1; }
+    FAKEDRM_BIN="$(swift build --scratch-path "$scratch" --show-bin-path)/fakedrm"
+fi
+bindir=$(dirname "$FAKEDRM_BIN")
+scripts/build-preload.sh "$bindir" >/dev/null || { echo "FAIL: build-preload.sh"; exit 1; }
+LIB="$bindir/libfakedrm-preload.so"
+
+work=$(mktemp -d /tmp/fakedrm-client-tests.XXXXXX)
+chmod 0777 "$work"
+mkdir -m 0777 "$work/tmp"
+[ "${KEEP:-0}" = 1 ] || trap 'rm -rf "$work"' EXIT
+
+# Everything runs as nobody when we are root (the daemon and the client alike).
+if [ "$(id -u)" = 0 ]; then
+    AS=(setpriv --reuid=nobody --regid=nogroup --clear-groups env TMPDIR="$work/tmp" HOME="$work")
+else
+    AS=(env TMPDIR="$work/tmp")
+fi
+RUN=("${AS[@]}" "$FAKEDRM_BIN" run)
+
+pass=0
+fail=0
+ok() { echo "ok   - $1"; pass=$((pass + 1)); }
+bad() { echo "FAIL - $1"; fail=$((fail + 1)); [ -n "${2:-}" ] && sed 's/^/       | /' "$2" | head -20; }
+
+# --- drm_info, enumeration through sysfs (no path argument) ---------------------------------
+out="$work/drm_info.txt"
+if timeout 30 "${RUN[@]}" -- drm_info >"$out" 2>&1 && grep -q "Driver: fakedrm" "$out" &&
+    grep -q "Device: platform fakedrm" "$out" && grep -q "Type: virtual" "$out"; then
+    ok "drm_info (enumerates /dev/dri/card0 via sysfs, drmGetDevice: platform fakedrm)"
+else bad "drm_info" "$out"; fi
+
+out="$work/drm_info.json"
+if timeout 30 "${RUN[@]}" -- drm_info -j >"$out" 2>"$work/drm_info.err" && "$PY" - "$out" <<'EOF'
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert list(d) == ["/dev/dri/card0"], list(d)
+n = d["/dev/dri/card0"]
+assert n["driver"]["name"] == "fakedrm", n["driver"]
+assert len(n["crtcs"]) == 1, len(n["crtcs"])
+assert len(n["connectors"]) == 1 and n["connectors"][0]["type"] == 15, n["connectors"]  # 15 = Virtual
+assert len(n["planes"]) == 3, len(n["planes"])
+assert n["device"]["bus_type"] == 2, n["device"]  # DRM_BUS_PLATFORM
+EOF
+then ok "drm_info -j: 1 CRTC, 1 Virtual connector, 3 planes, platform device"
+else bad "drm_info -j" "$work/drm_info.err"; fi
+
+# --- modetest listing -------------------------------------------------------------------------
+out="$work/modetest-list.txt"
+if timeout 30 "${RUN[@]}" -- modetest -M fakedrm >"$out" 2>&1 && grep -q "Virtual-1" "$out" && grep -q "^CRTCs:" "$out" &&
+    grep -q "^Planes:" "$out"; then
+    ok "modetest -M fakedrm (listing)"
+else bad "modetest listing" "$out"; fi
+conn=$(awk '/^Connectors:/{getline; getline; print $1; exit}' "$out")
+crtc=$(awk '/^CRTCs:/{getline; getline; print $1; exit}' "$out")
+plane=$(awk '/^Planes:/{getline; getline; print $1; exit}' "$out")
+echo "       connector=$conn crtc=$crtc primary plane=$plane"
+
+# --- modetest -s -v: legacy page flips ----------------------------------------------------------
+freqs() { grep -c "^freq:" "$1"; }
+out="$work/modetest-flip-virtual.txt"
+(sleep 3; echo) | timeout 30 "${RUN[@]}" --virtual-time -- modetest -M fakedrm -s "$conn:1024x768" -v >"$out" 2>&1
+rc=$?
+if [ $rc = 0 ] && [ "$(freqs "$out")" -ge 2 ] && grep -q "setting mode 1024x768" "$out"; then
+    ok "modetest -s $conn:1024x768 -v, --virtual-time ($(freqs "$out") freq lines, last: $(grep '^freq' "$out" | tail -1))"
+else bad "modetest -s -v virtual time (rc=$rc)" "$out"; fi
+
+out="$work/modetest-flip-real.txt"
+(sleep 3; echo) | timeout 30 "${RUN[@]}" -- modetest -M fakedrm -s "$conn:1024x768" -v >"$out" 2>&1
+rc=$?
+if [ $rc = 0 ] && "$PY" - "$out" <<'EOF'
+import re, sys
+f = sorted(float(x) for x in re.findall(r"^freq: ([0-9.]+)Hz", open(sys.argv[1]).read(), re.M))
+assert f and 55 < f[len(f) // 2] < 65, f
+EOF
+then ok "modetest -s -v, real time: $(grep '^freq' "$out" | tail -1) (60 Hz expected)"
+else bad "modetest -s -v real time (rc=$rc)" "$out"; fi
+
+# --- modetest -a: atomic modeset + atomic flips ---------------------------------------------------
+out="$work/modetest-atomic.txt"
+# modetest -a -v commits (blocking, ALLOW_MODESET) in an endless loop without reading stdin:
+# stop it with timeout inside the run (status 124).
+timeout 30 "${RUN[@]}" --virtual-time -- timeout 3 modetest -M fakedrm -a -s "$conn:1024x768" \
+    -P "$plane@$crtc:1024x768" -v >"$out" 2>&1
+rc=$?
+if [ $rc = 124 ] && [ "$(freqs "$out")" -ge 1 ] && ! grep -q "failed" "$out"; then
+    ok "modetest -a -s -P -v ($(freqs "$out") freq lines, last: $(grep '^freq' "$out" | tail -1))"
+else bad "modetest -a (rc=$rc)" "$out"; fi
+
+# --- proptest ----------------------------------------------------------------------------------
+out="$work/proptest.txt"
+if timeout 30 "${RUN[@]}" -- proptest -M fakedrm >"$out" 2>&1 && grep -q "^Connector $conn" "$out" &&
+    grep -q "^CRTC $crtc" "$out" && grep -q "GAMMA_LUT_SIZE" "$out"; then
+    ok "proptest -M fakedrm (connector and CRTC properties; it lists no planes)"
+else bad "proptest" "$out"; fi
+
+# --- vbltest: needs an active CRTC ---------------------------------------------------------------
+out="$work/vbltest-idle.txt"
+timeout 30 "${RUN[@]}" -- vbltest -M fakedrm >"$out" 2>&1
+rc=$?
+if [ $rc != 0 ] && grep -q "drmWaitVBlank (relative) failed" "$out"; then
+    ok "vbltest with the CRTC off fails as on vkms (WAIT_VBLANK EINVAL): $(head -1 "$out")"
+else bad "vbltest idle (rc=$rc)" "$out"; fi
+
+# Two processes on one card: modetest holds a mode, vbltest counts vblanks meanwhile.
+# (vbltest stops when stdin is readable, so it gets a pipe that stays silent.)
+out="$work/vbltest-active.txt"
+timeout 40 "${RUN[@]}" -- sh -c "(sleep 6; echo) | modetest -M fakedrm -s $conn:1024x768 >$work/tmp/mt.log 2>&1 &
+    for i in \$(seq 50); do grep -q 'setting mode' $work/tmp/mt.log 2>/dev/null && break; sleep 0.1; done
+    sleep 10 | timeout 3 vbltest -M fakedrm; echo vbltest-rc=\$?; wait; rm -f $work/tmp/mt.log" >"$out" 2>&1
+if grep -q "^freq: " "$out" && grep -q "vbltest-rc=124" "$out" && "$PY" - "$out" <<'EOF'
+import re, sys
+f = sorted(float(x) for x in re.findall(r"^freq: ([0-9.]+)Hz", open(sys.argv[1]).read(), re.M))
+assert f and 55 < f[len(f) // 2] < 65, f
+EOF
+then ok "vbltest while modetest -s holds the CRTC: $(grep '^freq' "$out" | tail -1)"
+else bad "vbltest with an active CRTC" "$out"; fi
+
+# --- capture: modetest's SMPTE pattern reaches the PNG ---------------------------------------------
+cap="$work/capture"
+mkdir -m 0777 "$cap"
+out="$work/modetest-capture.txt"
+(sleep 2; echo) | timeout 30 "${RUN[@]}" --capture "$cap" -- modetest -M fakedrm -s "$conn:1024x768" >"$out" 2>&1
+rc=$?
+png=$(ls "$cap"/*.png 2>/dev/null | head -1) # frame 1: the pattern (the last one may be the cleared plane)
+if [ $rc = 0 ] && [ -n "$png" ] && "$PY" - "$png" <<'EOF'
+import struct, sys, zlib
+data = open(sys.argv[1], "rb").read()
+assert data[:8] == b"\x89PNG\r\n\x1a\n"
+pos, idat, hdr = 8, b"", None
+while pos < len(data):
+    n, t = struct.unpack(">I4s", data[pos:pos + 8])
+    body = data[pos + 8:pos + 8 + n]
+    if t == b"IHDR": hdr = struct.unpack(">IIBBBBB", body)
+    if t == b"IDAT": idat += body
+    pos += 12 + n
+w, h, depth, ctype = hdr[:4]
+assert depth == 8 and ctype in (2, 6), hdr
+bpp = 3 if ctype == 2 else 4
+raw, stride = zlib.decompress(idat), w * bpp
+rows, prev, i = [], bytearray(stride), 0
+for _ in range(h):
+    f, line = raw[i], bytearray(raw[i + 1:i + 1 + stride]); i += 1 + stride
+    for x in range(stride):
+        a = line[x - bpp] if x >= bpp else 0
+        b = prev[x]; c = prev[x - bpp] if x >= bpp else 0
+        if f == 1: line[x] = (line[x] + a) & 255
+        elif f == 2: line[x] = (line[x] + b) & 255
+        elif f == 3: line[x] = (line[x] + (a + b) // 2) & 255
+        elif f == 4:
+            p = a + b - c; pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+            line[x] = (line[x] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
+    rows.append(line); prev = line
+px = lambda x, y: tuple(rows[y][x * bpp:x * bpp + 3])
+assert (w, h) == (1024, 768), (w, h)
+# SMPTE bars as libdrm's tests/util/pattern.c draws them (75% bars, PLUGE at the bottom):
+# top 6/9: 7 bars of width/7; middle 6/9..7/9: 7 reversed bars; bottom: 4 bars over 5/7 width,
+# then 3 PLUGE steps over 1/7, then black.
+top = [(192,192,192), (192,192,0), (0,192,192), (0,192,0), (192,0,192), (192,0,0), (0,0,192)]
+mid = [(0,0,192), (19,19,19), (192,0,192), (19,19,19), (0,192,192), (19,19,19), (192,192,192)]
+for k in range(7):
+    x = w * (2 * k + 1) // 14
+    assert px(x, h // 3) == top[k], ("top", k, px(x, h // 3))
+    assert px(x, h * 13 // 18) == mid[k], ("middle", k, px(x, h * 13 // 18))
+bot = [(0,33,76), (255,255,255), (50,0,106), (19,19,19)]
+for k in range(4):
+    x = (w * 5 // 7) * (2 * k + 1) // 8
+    assert px(x, h * 17 // 18) == bot[k], ("bottom", k, px(x, h * 17 // 18))
+assert px(w - 3, h - 3) == (19, 19, 19), px(w - 3, h - 3)
+print("checked %d pixels of %s" % (7 * 2 + 4 + 1, sys.argv[1].split("/")[-1]))
+EOF
+then ok "capture: $(ls "$cap" | wc -l) PNG(s), SMPTE bars match at 19 sample points"
+else bad "capture (rc=$rc, png=${png:-none})" "$out"; fi
+
+# --- kmscube (Mesa kms_swrast: dumb buffers + PRIME + legacy flips), when installed -------------
+if command -v kmscube >/dev/null; then
+    kcap="$work/kmscube"
+    mkdir -m 0777 "$kcap"
+    out="$work/kmscube.txt"
+    # kmscube stops when stdin is readable: give it a silent pipe.
+    timeout 60 "${RUN[@]}" --capture "$kcap" -- sh -c 'sleep 30 | kmscube -c 60' >"$out" 2>&1
+    rc=$?
+    n=$(ls "$kcap" | wc -l)
+    if [ $rc = 0 ] && grep -q "^Rendered 59 frames" "$out" && [ "$n" -ge 30 ]; then
+        ok "kmscube -c 60: $(grep '^Rendered' "$out"), $n frames captured"
+    else bad "kmscube (rc=$rc, $n captures)" "$out"; fi
+fi
+
+# --- fds made by the daemon: PRIME dma-buf, syncobj -> sync file, SYNC_IOC_* ----------------------
+out="$work/fds.txt"
+timeout 30 "${RUN[@]}" -- "$PY" - >"$out" 2>&1 <<'EOF'
+import errno, fcntl, mmap, os, select, struct
+fd = os.open("/dev/dri/card0", os.O_RDWR)
+def ioctl(f, req, fmt, *vals):
+    b = bytearray(struct.pack(fmt, *vals)); fcntl.ioctl(f, req, b); return struct.unpack(fmt, b)
+h, w, bpp, fl, handle, pitch, size = ioctl(fd, 0xC02064B2, "<IIIIIIQ", 64, 64, 32, 0, 0, 0, 0)   # CREATE_DUMB
+_, _, off = ioctl(fd, 0xC01064B3, "<IIQ", handle, 0, 0)                                        # MAP_DUMB
+m1 = mmap.mmap(fd, size, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE, offset=off)
+m1[0:4] = b"\x11\x22\x33\x44"
+_, _, dfd = ioctl(fd, 0xC00C642D, "<IIi", handle, 0x80002, -1)                              # PRIME_HANDLE_TO_FD (RDWR|CLOEXEC)
+m2 = mmap.mmap(dfd, size, mmap.MAP_SHARED, mmap.PROT_READ)
+assert m2[0:4] == b"\x11\x22\x33\x44", m2[0:4]
+h2, _, _ = ioctl(fd, 0xC00C642E, "<IIi", 0, 0, dfd)                                            # PRIME_FD_TO_HANDLE
+assert h2 == handle, (h2, handle)
+dfd2 = os.dup(dfd); os.close(dfd)
+h3, _, _ = ioctl(fd, 0xC00C642E, "<IIi", 0, 0, dfd2)                                           # via a dup
+assert h3 == handle
+print("prime ok")
+sh, _ = ioctl(fd, 0xC00864BF, "<II", 0, 1)                                                     # SYNCOBJ_CREATE signalled
+_, _, sfd, _ = ioctl(fd, 0xC01064C1, "<IIiI", sh, 1, -1, 0)                                     # HANDLE_TO_FD, EXPORT_SYNC_FILE
+r = ioctl(sfd, 0xC0383E04, "<32siIIIQ", b"", 0, 0, 0, 0, 0)                                    # SYNC_IOC_FILE_INFO
+assert r[1] == 1 and r[3] == 1, r   # signalled, one fence
+assert select.select([sfd], [], [], 1)[0] == [sfd]                                               # signalled: readable
+m = ioctl(sfd, 0xC0303E03, "<32siiII", b"merged", sfd, 0, 0, 0)                                 # SYNC_IOC_MERGE
+mfd = m[2]
+assert mfd >= 0 and mfd != sfd, m
+r = ioctl(mfd, 0xC0383E04, "<32siIIIQ", b"", 0, 0, 0, 0, 0)
+assert r[1] == 1, r
+try:
+    ioctl(fd, 0xC00C642E, "<IIi", 0, 0, sfd)                                                   # a sync file is no dma-buf
+    raise SystemExit("PRIME import of a sync file succeeded")
+except OSError as e:
+    assert e.errno in (errno.EINVAL, errno.EBADF), e
+_, _, ofd, _ = ioctl(fd, 0xC01064C1, "<IIiI", sh, 0, -1, 0)                                     # syncobj fd
+nh, _, _, _ = ioctl(fd, 0xC01064C2, "<IIiI", 0, 0, ofd, 0)                                      # ... back to a handle
+assert nh != 0
+for f in (sfd, mfd, ofd, dfd2): os.close(f)
+try:
+    os.fstat(sfd); raise SystemExit("fd still open")
+except OSError: pass
+st = os.fstat(fd)
+assert (st.st_mode & 0o170000) == 0o020000 and os.major(st.st_rdev) == 226 and os.minor(st.st_rdev) == 0, st
+fd2 = os.dup(fd); os.close(fd)
+print("version via dup", ioctl(fd2, 0xC0406400, "<iii4xQQQQQQ", 0, 0, 0, 0, 0, 0, 0, 0, 0)[:3])
+os.close(fd2)
+print("fds ok")
+EOF
+if grep -q "prime ok" "$out" && grep -q "fds ok" "$out"; then
+    ok "PRIME export/import + mmap of the dma-buf, syncobj -> sync file, SYNC_IOC_FILE_INFO/MERGE, fstat, dup"
+else bad "fd passing" "$out"; fi
+
+# --- fakedrm run plumbing --------------------------------------------------------------------------
+"${AS[@]}" "$FAKEDRM_BIN" run -- sh -c 'exit 7'
+rc=$?
+"${AS[@]}" "$FAKEDRM_BIN" run -- sh -c 'kill -TERM $$'
+rc2=$?
+left=$(ls -A "$work/tmp" | wc -l)
+if [ $rc = 7 ] && [ $rc2 = 143 ] && [ "$left" = 0 ]; then
+    ok "fakedrm run: exit status 7 passed through, SIGTERM -> 143, temp dirs removed"
+else bad "fakedrm run exit status ($rc, $rc2, $left entries left in TMPDIR)"; fi
+
+# SIGINT to fakedrm run is forwarded to the command.
+"${AS[@]}" "$FAKEDRM_BIN" run -- sleep 30 &
+rp=$!
+sleep 1
+kill -INT $rp
+wait $rp
+rc=$?
+if [ $rc = 130 ]; then ok "fakedrm run forwards SIGINT (status 130)"
+else bad "SIGINT forwarding (status $rc)"; fi
+
+# --- no daemon, dead daemon, garbage -------------------------------------------------------------
+out="$work/nodaemon.txt"
+if "${AS[@]}" LD_PRELOAD="$LIB" FAKEDRM_SOCKET="$work/none.sock" "$PY" -c '
+import errno, os
+try:
+    os.open("/dev/dri/card0", os.O_RDWR)
+except OSError as e:
+    assert e.errno == errno.ENOENT, e
+    print("ENOENT")
+' >"$out" 2>&1 && grep -q ENOENT "$out"; then ok "no daemon: open(/dev/dri/card0) fails with ENOENT"
+else bad "no daemon" "$out"; fi
+
+sock="$work/serve.sock"
+"${AS[@]}" "$FAKEDRM_BIN" serve --socket "$sock" 2>"$work/serve.log" &
+spid=$!
+for _ in $(seq 50); do [ -S "$sock" ] && break; sleep 0.1; done
+out="$work/robust.txt"
+"${AS[@]}" "$PY" - "$sock" >"$out" 2>&1 <<'EOF'
+import socket, struct, sys
+path = sys.argv[1]
+def conn():
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET); s.connect(path); return s
+def msg(op, payload=b""): return struct.pack("<II", op, len(payload)) + payload
+cases = [
+    [b"\x00"],                                     # shorter than a header
+    [msg(1, b"\x01")],                             # HELLO too short
+    [struct.pack("<II", 1, 999) + b"x" * 12],      # length field lies
+    [msg(77, b"")],                                # unknown op
+    [msg(1, struct.pack("<IIi", 1, 0, 0)), msg(3, b"\x01\x02")],   # IOCTL too short
+    [msg(1, struct.pack("<IIi", 1, 0, 0)), msg(3, struct.pack("<IIQQ", 0xC0406400, 0, 0, 0x1000) + b"\0" * 64)],
+]
+for c in cases:
+    s = conn()
+    for m in c: s.send(m)
+    s.settimeout(2)
+    try:
+        while s.recv(70000): pass   # the daemon hangs up (or answers, then we hang up)
+    except (socket.timeout, ConnectionResetError): pass
+    s.close()
+# Dies in the middle of an ioctl: VERSION with a name buffer makes the daemon call back.
+s = conn(); s.send(msg(1, struct.pack("<IIi", 1, 0, 0))); s.recv(100)
+arg = struct.pack("<iii4xQQQQQQ", 0, 0, 0, 64, 0x10000, 64, 0x20000, 64, 0x30000)
+s.send(msg(3, struct.pack("<IIQQ", 0xC0406400, 0, 0, 0x5000) + arg))
+op, ln = struct.unpack("<II", s.recv(70000)[:8])
+print("callback op", op)
+s.close()
+# HELLO only, then a READ on an AUX connection and a stray MAP.
+s = conn(); s.send(msg(1, struct.pack("<IIi", 1, 1, 0))); s.recv(100)
+s.send(msg(15, struct.pack("<II", 4096, 1))); r = s.recv(100)
+print("aux read err", struct.unpack("<i", r[8:12])[0])
+s.close()
+print("garbage done")
+EOF
+out2="$work/after-garbage.txt"
+if grep -q "garbage done" "$out" && kill -0 $spid 2>/dev/null &&
+    "${AS[@]}" LD_PRELOAD="$LIB" FAKEDRM_SOCKET="$sock" drm_info /dev/dri/card0 >"$out2" 2>&1 &&
+    grep -q "Driver: fakedrm" "$out2"; then
+    ok "serve survives garbage and a client dying mid-ioctl; next client works ($(grep 'callback op' "$out"))"
+else bad "robustness" "$out"; cat "$out2" 2>/dev/null | head -5; fi
+
+out="$work/dead.txt"
+"${AS[@]}" LD_PRELOAD="$LIB" FAKEDRM_SOCKET="$sock" SPID=$spid "$PY" - >"$out" 2>&1 <<'EOF'
+import errno, fcntl, os, signal, struct, time
+fd = os.open("/dev/dri/card0", os.O_RDWR)
+buf = bytearray(64)
+fcntl.ioctl(fd, 0xC0406400, buf)              # DRM_IOCTL_VERSION works
+print("version ok", struct.unpack("<iii", buf[:12]))
+os.kill(int(os.environ["SPID"]), signal.SIGKILL)
+time.sleep(0.3)
+try:
+    fcntl.ioctl(fd, 0xC0406400, buf)
+    print("ioctl succeeded after daemon death?!")
+except OSError as e:
+    print("after death errno", errno.errorcode[e.errno])
+try:
+    os.read(fd, 4096)
+except OSError as e:
+    print("read errno", errno.errorcode[e.errno])
+os.close(fd)
+EOF
+wait $spid 2>/dev/null
+if grep -q "after death errno ENODEV" "$out" && grep -q "read errno ENODEV" "$out"; then
+    ok "daemon killed: ioctl and read fail with ENODEV (no hang)"
+else bad "dead daemon" "$out"; fi
+
+echo "$pass passed, $fail failed"
+[ $fail = 0 ]
