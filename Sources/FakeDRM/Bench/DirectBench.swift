@@ -97,7 +97,7 @@ final class BenchScene {
         }
         let res = d.resources(c.file)
         let conn = try d.connectorInfo(c.file, res.connectors[0])
-        try d.setCrtc(c.file, .init(crtcID: res.crtcs[0], fbID: fbs[0], x: 0, y: 0, mode: conn.modes.first, connectors: [res.connectors[0]]), env: c.env)
+        try d.setCrtc(c.file, .init(crtcID: res.crtcs[0], fbID: fbs[0], x: 0, y: 0, mode: conn.modes.first, connectors: [res.connectors[0]]))
         planeID = d.planeIDs(c.file)[0]
         let props = try d.objectProperties(c.file, objectID: planeID, type: 0)
         fbProp = props.compactMap { (id, _) in (try? d.property(id))?.name == "FB_ID" ? id : nil }.first ?? 0

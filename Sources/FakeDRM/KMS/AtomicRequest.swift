@@ -3,12 +3,23 @@ public struct AtomicRequest: Sendable {
     public var flags: UInt32
     public var userData: UInt64
     public var objects: [(id: ObjectID, props: [(prop: ObjectID, value: UInt64)])]
+    /// IN_FENCE_FD values the front end resolved to sync files before the device lock is taken
+    /// (a client callback must never run under the lock); a missing fd is not a sync file.
+    public var inFences: [Int32: SyncFile]
 
-    public init(flags: UInt32, userData: UInt64 = 0, objects: [(id: ObjectID, props: [(prop: ObjectID, value: UInt64)])]) {
+    public init(flags: UInt32, userData: UInt64 = 0, objects: [(id: ObjectID, props: [(prop: ObjectID, value: UInt64)])], inFences: [Int32: SyncFile] = [:]) {
         self.flags = flags
         self.userData = userData
         self.objects = objects
+        self.inFences = inFences
     }
+}
+
+/// A sync file the kernel would install in the caller after a successful commit, and the
+/// OUT_FENCE_PTR / RELEASE_FENCE_PTR pointer that receives its fd.
+public struct FenceInstall: Sendable {
+    public let pointer: UInt64
+    public let syncFile: SyncFile
 }
 
 /// The proposed state of one commit plus what it asked for beyond state (fences, events).
@@ -20,6 +31,7 @@ struct AtomicProposal {
     var inFences: [Int: SyncFile] = [:]
     var outFencePtrs: [Int: UInt64] = [:]
     var releaseFencePtrs: [Int: UInt64] = [:]
+    var resolvedInFences: [Int32: SyncFile] = [:]
     /// Connector DPMS via legacy SETPROPERTY maps to ACTIVE; atomic callers may not set it.
     var allowDPMS = false
 }

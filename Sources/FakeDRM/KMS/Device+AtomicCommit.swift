@@ -1,51 +1,39 @@
 /// DRM_IOCTL_MODE_ATOMIC: decode into a proposal, check, prepare signalling, swap, and hand the
 /// new configuration to the display at the next vblank once in-fences have signalled.
 extension Device {
-    public func atomic(_ file: FileContext, _ req: AtomicRequest, env: ClientEnv) throws(DRMError) {
-        try lock.withLock { () throws(DRMError) in
+    /// Returns the sync files to install for OUT_FENCE_PTR/RELEASE_FENCE_PTR; the front end
+    /// installs them outside the lock and writes the fd numbers.
+    public func atomic(_ file: FileContext, _ req: AtomicRequest) throws(DRMError) -> [FenceInstall] {
+        try lock.withLock { () throws(DRMError) -> [FenceInstall] in
             defer { runEagerClock() }
-            try atomicLocked(file, req, env: env)
-        }
-    }
-
-    func atomicLocked(_ file: FileContext, _ req: AtomicRequest, env: ClientEnv, legacy: Bool = false) throws(DRMError) {
-        let flags = req.flags
-        if !legacy {
-            guard file.atomic else { throw .invalidArgument }
             try requireMaster(file)
-        }
-        if flags & ~DRMConst.atomicFlags != 0 { throw .invalidArgument }
-        // No async flips on this device (ATOMIC_ASYNC_PAGE_FLIP is 0).
-        if flags & DRMConst.atomicPageFlipAsync != 0 { throw .invalidArgument }
-        if flags & DRMConst.atomicTestOnly != 0 && flags & DRMConst.atomicPageFlipEvent != 0 { throw .invalidArgument }
-
-        var p = AtomicProposal(new: state)
-        do throws(DRMError) {
+            guard file.atomic else { throw .invalidArgument }
+            var p = AtomicProposal(new: state)
+            p.resolvedInFences = req.inFences
             for obj in req.objects {
                 guard let type = objectType(obj.id), [.crtc, .plane, .connector].contains(type) else { throw .notFound }
                 let attached = visibleProperties(of: obj.id, for: file) ?? []
                 for (propID, value) in obj.props {
                     guard let prop = attached.first(where: { $0.id == propID }) else { throw .notFound }
-                    try setProperty(&p, objectID: obj.id, prop: prop, value: value, env: env)
+                    try setProperty(&p, objectID: obj.id, prop: prop, value: value)
                 }
             }
-            try commitProposal(p, file: file, flags: flags, userData: req.userData, env: env)
-        } catch {
-            // Every out/release fence pointer reads -1 after a failure, as complete_signaling.
-            for ptr in Array(p.outFencePtrs.values) + Array(p.releaseFencePtrs.values) {
-                try? env.memory.write(LE.bytes([Int32(-1)]), at: ptr)
-            }
-            throw error
+            return try commitProposal(p, file: file, flags: req.flags, userData: req.userData)
         }
     }
 
     /// Check and (unless TEST_ONLY) apply a proposal. Shared by atomic and the legacy paths.
-    func commitProposal(_ p: AtomicProposal, file: FileContext, flags: UInt32, userData: UInt64, env: ClientEnv) throws(DRMError) {
+    @discardableResult
+    func commitProposal(_ p: AtomicProposal, file: FileContext, flags: UInt32, userData: UInt64) throws(DRMError) -> [FenceInstall] {
+        if flags & ~DRMConst.atomicFlags != 0 { throw .invalidArgument }
+        // No async flips on this device (ATOMIC_ASYNC_PAGE_FLIP is 0).
+        if flags & DRMConst.atomicPageFlipAsync != 0 { throw .invalidArgument }
+        if flags & DRMConst.atomicTestOnly != 0 && flags & DRMConst.atomicPageFlipEvent != 0 { throw .invalidArgument }
         let affected = affectedCRTCs(p)
         let wantsEvent = flags & DRMConst.atomicPageFlipEvent != 0
         if wantsEvent && affected.isEmpty { throw .invalidArgument }
         try check(p, flags: flags, eventCRTCs: wantsEvent ? affected : [])
-        if flags & DRMConst.atomicTestOnly != 0 { return }
+        if flags & DRMConst.atomicTestOnly != 0 { return [] }
 
         if flags & DRMConst.atomicNonblock != 0 {
             if affected.contains(where: { pendingCommits[$0] != nil }) { throw .busy }
@@ -54,38 +42,28 @@ extension Device {
             if affected.contains(where: { pendingCommits[$0] != nil }) { throw .busy }
         }
 
-        // prepare_signaling: reserve event space, create and install fences.
+        // prepare_signaling: reserve event space, create the fences.
         let eventSize = EventVblankLayout.size
         if wantsEvent {
             guard file.eventSpace >= eventSize * affected.count else { throw .noMemory }
         }
-        var installed: [Int32] = []
+        var installs: [FenceInstall] = []
         var outFences: [Int: Fence] = [:]
         var releaseFences: [Int: Fence] = [:]
-        do throws(DRMError) {
-            for c in affected.sorted() {
-                if let ptr = p.outFencePtrs[c] {
-                    let crtc = crtcs[c]
-                    crtc.fenceSeqno += 1
-                    let f = Fence(context: crtc.fenceContext, seqno: crtc.fenceSeqno, timelineName: crtc.timelineName, driverName: config.driver.name)
-                    let fd = try env.files.install(.syncFile(try SyncFile(fences: [f])), cloexec: true)
-                    installed.append(fd)
-                    try env.memory.write(LE.bytes([fd]), at: ptr)
-                    outFences[c] = f
-                }
-            }
-            // Release fences may also name CRTCs outside `affected` (nothing changes there);
-            // each gets its own context since release order is independent of flip order.
-            for (c, ptr) in p.releaseFencePtrs.sorted(by: { $0.key < $1.key }) {
-                let f = Fence(context: Fence.allocateContext(), seqno: 1, timelineName: "release-\(crtcs[c].timelineName)", driverName: config.driver.name)
-                let fd = try env.files.install(.syncFile(try SyncFile(fences: [f])), cloexec: true)
-                installed.append(fd)
-                try env.memory.write(LE.bytes([fd]), at: ptr)
-                releaseFences[c] = f
-            }
-        } catch {
-            for fd in installed { env.files.uninstall(fd: fd) }
-            throw error
+        for c in affected.sorted() {
+            guard let ptr = p.outFencePtrs[c] else { continue }
+            let crtc = crtcs[c]
+            crtc.fenceSeqno += 1
+            let f = Fence(context: crtc.fenceContext, seqno: crtc.fenceSeqno, timelineName: crtc.timelineName, driverName: config.driver.name)
+            installs.append(FenceInstall(pointer: ptr, syncFile: try SyncFile(fences: [f])))
+            outFences[c] = f
+        }
+        // Release fences may also name CRTCs outside `affected` (nothing changes there);
+        // each gets its own context since release order is independent of flip order.
+        for (c, ptr) in p.releaseFencePtrs.sorted(by: { $0.key < $1.key }) {
+            let f = Fence(context: Fence.allocateContext(), seqno: 1, timelineName: "release-\(crtcs[c].timelineName)", driverName: config.driver.name)
+            installs.append(FenceInstall(pointer: ptr, syncFile: try SyncFile(fences: [f])))
+            releaseFences[c] = f
         }
         if wantsEvent { file.eventSpace -= eventSize * affected.count }
 
@@ -130,6 +108,7 @@ extension Device {
         if flags & DRMConst.atomicNonblock == 0 {
             _ = waitUntil(crtcIndex: nil) { commits.allSatisfy(\.done) }
         }
+        return installs
     }
 
     /// Flip completion, in the order of §6.7: flip_done, out fence (same timestamp), event.

@@ -1,16 +1,16 @@
 /// Property writes into a proposed state: one function per object kind, each value checked
 /// the way drm_atomic_set_property and drm_property_change_valid_get do.
 extension Device {
-    func setProperty(_ p: inout AtomicProposal, objectID: ObjectID, prop: PropertyDef, value: UInt64, env: ClientEnv) throws(DRMError) {
+    func setProperty(_ p: inout AtomicProposal, objectID: ObjectID, prop: PropertyDef, value: UInt64) throws(DRMError) {
         guard prop.valueIsInRange(value) else { throw .invalidArgument }
         if prop.isImmutable { throw .invalidArgument }
         try validateObjectValue(prop, value)
         if let i = planes.firstIndex(where: { $0.id == objectID }) {
             p.touchedPlanes.insert(i)
-            try setPlaneProperty(&p, i, prop, value, env: env)
+            try setPlaneProperty(&p, i, prop, value)
         } else if let i = crtcs.firstIndex(where: { $0.id == objectID }) {
             p.touchedCRTCs.insert(i)
-            try setCRTCProperty(&p, i, prop, value, env: env)
+            try setCRTCProperty(&p, i, prop, value)
         } else if let i = connectors.firstIndex(where: { $0.id == objectID }) {
             p.touchedConnectors.insert(i)
             try setConnectorProperty(&p, i, prop, value)
@@ -30,7 +30,7 @@ extension Device {
         }
     }
 
-    private func setPlaneProperty(_ p: inout AtomicProposal, _ i: Int, _ prop: PropertyDef, _ v: UInt64, env: ClientEnv) throws(DRMError) {
+    private func setPlaneProperty(_ p: inout AtomicProposal, _ i: Int, _ prop: PropertyDef, _ v: UInt64) throws(DRMError) {
         switch prop.kind {
         case .fbID: p.new.planes[i].fb = ObjectID(v)
         case .crtcID: p.new.planes[i].crtc = ObjectID(v)
@@ -53,16 +53,14 @@ extension Device {
             if fd == -1 { return }
             // Setting it twice in one commit is refused, as the kernel does.
             if p.inFences[i] != nil { throw .invalidArgument }
-            guard let looked = try? env.files.lookup(fd: Int32(truncatingIfNeeded: fd)), case .syncFile(let sf) = looked else {
-                throw .invalidArgument
-            }
+            guard fd >= 0, fd <= Int64(Int32.max), let sf = p.resolvedInFences[Int32(fd)] else { throw .invalidArgument }
             p.inFences[i] = sf
         default:
             throw .invalidArgument
         }
     }
 
-    private func setCRTCProperty(_ p: inout AtomicProposal, _ i: Int, _ prop: PropertyDef, _ v: UInt64, env: ClientEnv) throws(DRMError) {
+    private func setCRTCProperty(_ p: inout AtomicProposal, _ i: Int, _ prop: PropertyDef, _ v: UInt64) throws(DRMError) {
         switch prop.kind {
         case .active: p.new.crtcs[i].active = v == 1
         case .modeID:
@@ -79,8 +77,8 @@ extension Device {
                 if prop.kind == .outFencePtr { p.outFencePtrs[i] = nil } else { p.releaseFencePtrs[i] = nil }
                 return
             }
-            // The kernel writes -1 right away, so an unwritable pointer fails here with EFAULT.
-            try env.memory.write(LE.bytes([Int32(-1)]), at: v)
+            // The front end has already written -1 there (EFAULT for a bad pointer), as the
+            // kernel does at property-set time.
             if prop.kind == .outFencePtr { p.outFencePtrs[i] = v } else { p.releaseFencePtrs[i] = v }
         case .vrrEnabled: p.new.crtcs[i].vrrEnabled = v
         case .gammaLUT:
@@ -172,5 +170,23 @@ extension Device {
         else if objectTypes[objectID] != nil { ids = [] }
         else { return nil }
         return ids.compactMap { properties[$0] }.filter { file.atomic || !$0.isAtomicOnly }
+    }
+}
+
+extension Device {
+    /// (object, property, kind) for every fence property the request names on an object it is
+    /// attached to, so the front end can do the client-side work before the lock is taken.
+    func fenceProperties(in req: AtomicRequest) -> [(ObjectID, ObjectID, PropertyKind)] {
+        lock.withLock {
+            var out: [(ObjectID, ObjectID, PropertyKind)] = []
+            for obj in req.objects {
+                let attached = crtc(id: obj.id)?.properties ?? plane(id: obj.id)?.properties ?? []
+                for (propID, _) in obj.props where attached.contains(propID) {
+                    guard let kind = properties[propID]?.kind, [.inFenceFD, .outFencePtr, .releaseFencePtr].contains(kind) else { continue }
+                    if !out.contains(where: { $0.0 == obj.id && $0.1 == propID }) { out.append((obj.id, propID, kind)) }
+                }
+            }
+            return out
+        }
     }
 }

@@ -55,21 +55,21 @@ extension Device {
         if !held, bo.mapOffset != 0 { mapOffsets[bo.mapOffset] = nil }
     }
 
+    /// PRIME_HANDLE_TO_FD. The fd is installed outside the lock: a client callback must never
+    /// stall other clients.
     public func primeExport(_ file: FileContext, handle: UInt32, flags: UInt32, env: ClientEnv) throws(DRMError) -> Int32 {
         let cloexec: UInt32 = 0x80000, rdwr: UInt32 = 0x2
         guard flags & ~(cloexec | rdwr) == 0 else { throw .invalidArgument }
-        return try lock.withLock { () throws(DRMError) -> Int32 in
+        let bo = try lock.withLock { () throws(DRMError) -> BufferObject in
             guard let bo = file.handles[handle] else { throw .notFound }
-            return try env.files.install(.dmabuf(bo), cloexec: flags & cloexec != 0)
+            return bo
         }
+        return try env.files.install(.dmabuf(bo), cloexec: flags & cloexec != 0)
     }
 
     public func primeImport(_ file: FileContext, fd: Int32, env: ClientEnv) throws(DRMError) -> UInt32 {
-        try lock.withLock { () throws(DRMError) -> UInt32 in
-            guard let looked = try env.files.lookup(fd: fd) else { throw .invalidArgument }
-            guard case .dmabuf(let bo) = looked else { throw .invalidArgument }
-            return file.addHandle(bo)
-        }
+        guard case .dmabuf(let bo)? = try env.files.lookup(fd: fd) else { throw .invalidArgument }
+        return lock.withLock { file.addHandle(bo) }
     }
 
     // MARK: framebuffers
@@ -167,10 +167,9 @@ extension Device {
             p.new.planes[i].fb = 0
             p.new.planes[i].crtc = 0
         }
-        let env = ClientEnv(memory: NoClientMemory(), files: NoClientFiles())
         let kernel = FileContext.kernel
         do {
-            try commitProposal(p, file: kernel, flags: DRMConst.atomicAllowModeset, userData: 0, env: env)
+            try commitProposal(p, file: kernel, flags: DRMConst.atomicAllowModeset, userData: 0)
         } catch {
             for c in affectedCRTCs(p) {
                 p.touchedCRTCs.insert(c)
@@ -180,7 +179,7 @@ extension Device {
                     p.touchedConnectors.insert(k)
                 }
             }
-            try? commitProposal(p, file: kernel, flags: DRMConst.atomicAllowModeset, userData: 0, env: env)
+            try? commitProposal(p, file: kernel, flags: DRMConst.atomicAllowModeset, userData: 0)
         }
     }
 

@@ -14,7 +14,7 @@ extension Device {
     }
 
     /// SETCRTC (drm_mode_setcrtc + drm_atomic_helper_set_config).
-    public func setCrtc(_ file: FileContext, _ r: SetCrtcRequest, env: ClientEnv) throws(DRMError) {
+    public func setCrtc(_ file: FileContext, _ r: SetCrtcRequest) throws(DRMError) {
         try lock.withLock { () throws(DRMError) in
             defer { runEagerClock() }
             try requireMaster(file)
@@ -40,7 +40,7 @@ extension Device {
                     p.touchedConnectors.insert(k)
                     p.new.connectors[k].crtc = 0
                 }
-                try commitProposal(p, file: file, flags: DRMConst.atomicAllowModeset, userData: 0, env: env)
+                try commitProposal(p, file: file, flags: DRMConst.atomicAllowModeset, userData: 0)
                 return
             }
             let fbID: ObjectID = r.fbID == UInt32.max ? state.planes[primary].fb : r.fbID
@@ -76,7 +76,7 @@ extension Device {
                     if wanted { p.new.connectors[k].linkStatus = 0 }
                 }
             }
-            try commitProposal(p, file: file, flags: DRMConst.atomicAllowModeset, userData: 0, env: env)
+            try commitProposal(p, file: file, flags: DRMConst.atomicAllowModeset, userData: 0)
         }
     }
 
@@ -89,7 +89,7 @@ extension Device {
     }
 
     /// PAGE_FLIP (drm_mode_page_flip_ioctl), checks in the kernel's order.
-    public func pageFlip(_ file: FileContext, crtcID: ObjectID, fbID: ObjectID, flags: UInt32, reserved: UInt32, userData: UInt64, env: ClientEnv) throws(DRMError) {
+    public func pageFlip(_ file: FileContext, crtcID: ObjectID, fbID: ObjectID, flags: UInt32, reserved: UInt32, userData: UInt64) throws(DRMError) {
         try lock.withLock { () throws(DRMError) in
             defer { runEagerClock() }
             try requireMaster(file)
@@ -114,7 +114,7 @@ extension Device {
             p.touchedPlanes.insert(primary)
             p.new.planes[primary].fb = fbID
             let f = (flags & event != 0 ? DRMConst.atomicPageFlipEvent : 0) | DRMConst.atomicNonblock
-            try commitProposal(p, file: file, flags: f, userData: userData, env: env)
+            try commitProposal(p, file: file, flags: f, userData: userData)
         }
     }
 
@@ -125,7 +125,7 @@ extension Device {
     }
 
     /// SETPLANE (drm_mode_setplane + drm_atomic_helper_update_plane).
-    public func setPlane(_ file: FileContext, _ r: SetPlaneRequest, env: ClientEnv) throws(DRMError) {
+    public func setPlane(_ file: FileContext, _ r: SetPlaneRequest) throws(DRMError) {
         try lock.withLock { () throws(DRMError) in
             defer { runEagerClock() }
             try requireMaster(file)
@@ -135,7 +135,7 @@ extension Device {
             if r.fbID == 0 {
                 p.new.planes[i].fb = 0
                 p.new.planes[i].crtc = 0
-                try commitProposal(p, file: file, flags: 0, userData: 0, env: env)
+                try commitProposal(p, file: file, flags: 0, userData: 0)
                 return
             }
             guard let c = crtcs.firstIndex(where: { $0.id == r.crtcID }) else { throw .notFound }
@@ -160,16 +160,16 @@ extension Device {
                 off.touchedPlanes.insert(i)
                 off.new.planes[i].crtc = 0
                 off.new.planes[i].fb = 0
-                try commitProposal(off, file: file, flags: 0, userData: 0, env: env)
+                try commitProposal(off, file: file, flags: 0, userData: 0)
                 p.new = state
                 p.new.planes[i] = s
             }
-            try commitProposal(p, file: file, flags: 0, userData: 0, env: env)
+            try commitProposal(p, file: file, flags: 0, userData: 0)
         }
     }
 
     /// CURSOR/CURSOR2 through the cursor plane (drm_mode_cursor_universal).
-    public func cursor(_ file: FileContext, crtcID: ObjectID, flags: UInt32, x: Int32, y: Int32, width: UInt32, height: UInt32, handle: UInt32, env: ClientEnv) throws(DRMError) {
+    public func cursor(_ file: FileContext, crtcID: ObjectID, flags: UInt32, x: Int32, y: Int32, width: UInt32, height: UInt32, handle: UInt32) throws(DRMError) {
         try lock.withLock { () throws(DRMError) in
             defer { runEagerClock() }
             try requireMaster(file)
@@ -214,7 +214,7 @@ extension Device {
             }
             p.new.planes[ci] = s
             do throws(DRMError) {
-                try commitProposal(p, file: file, flags: 0, userData: 0, env: env)
+                try commitProposal(p, file: file, flags: 0, userData: 0)
             } catch {
                 collectGarbage()
                 throw error
@@ -230,7 +230,7 @@ extension Device {
     }
 
     /// SETGAMMA: kept as the legacy table and mirrored into a GAMMA_LUT blob, as the helper does.
-    public func setGamma(_ file: FileContext, crtcID: ObjectID, size: UInt32, red: [UInt16], green: [UInt16], blue: [UInt16], env: ClientEnv) throws(DRMError) {
+    public func setGamma(_ file: FileContext, crtcID: ObjectID, size: UInt32, red: [UInt16], green: [UInt16], blue: [UInt16]) throws(DRMError) {
         try lock.withLock { () throws(DRMError) in
             defer { runEagerClock() }
             try requireMaster(file)
@@ -247,7 +247,7 @@ extension Device {
             p.touchedCRTCs.insert(c)
             p.new.crtcs[c].gammaBlob = b.id
             do throws(DRMError) {
-                try commitProposal(p, file: file, flags: 0, userData: 0, env: env)
+                try commitProposal(p, file: file, flags: 0, userData: 0)
             } catch {
                 collectGarbage()
                 throw error
@@ -257,7 +257,7 @@ extension Device {
     }
 
     /// SETPROPERTY / OBJ_SETPROPERTY: a one-property commit (DPMS maps to ACTIVE).
-    public func setObjectProperty(_ file: FileContext, objectID: ObjectID, objectType: UInt32, propID: ObjectID, value: UInt64, env: ClientEnv) throws(DRMError) {
+    public func setObjectProperty(_ file: FileContext, objectID: ObjectID, objectType: UInt32, propID: ObjectID, value: UInt64) throws(DRMError) {
         try lock.withLock { () throws(DRMError) in
             defer { runEagerClock() }
             try requireMaster(file)
@@ -268,9 +268,9 @@ extension Device {
             }
             var p = AtomicProposal(new: state)
             p.allowDPMS = true
-            try setProperty(&p, objectID: objectID, prop: prop, value: value, env: env)
+            try setProperty(&p, objectID: objectID, prop: prop, value: value)
             if !p.outFencePtrs.isEmpty || !p.releaseFencePtrs.isEmpty { throw .invalidArgument }
-            try commitProposal(p, file: file, flags: DRMConst.atomicAllowModeset, userData: 0, env: env)
+            try commitProposal(p, file: file, flags: DRMConst.atomicAllowModeset, userData: 0)
         }
     }
 }

@@ -32,26 +32,27 @@ extension Device {
     }
 
     /// HANDLE_TO_FD: EXPORT_SYNC_FILE (1) gives a sync_file of the fence (at `point` with
-    /// the TIMELINE flag 2); otherwise an opaque syncobj fd.
+    /// the TIMELINE flag 2); otherwise an opaque syncobj fd. Installed outside the lock.
     public func syncobjHandleToFD(_ file: FileContext, handle: UInt32, flags: UInt32, point: UInt64, env: ClientEnv) throws(DRMError) -> Int32 {
-        try lock.withLock { () throws(DRMError) -> Int32 in
+        let export = try lock.withLock { () throws(DRMError) -> ExportedFile in
             try requireSyncobj()
             guard flags & ~3 == 0 else { throw .invalidArgument }
             let s = try syncobj(file, handle)
             if flags & 1 == 0 {
                 guard flags == 0 else { throw .invalidArgument }
-                return try env.files.install(.syncobj(s), cloexec: true)
+                return .syncobj(s)
             }
             guard let f = s.fence(at: flags & 2 != 0 ? point : 0) else { throw .invalidArgument }
-            return try env.files.install(.syncFile(try SyncFile(fences: [f])), cloexec: true)
+            return .syncFile(try SyncFile(fences: [f]))
         }
+        return try env.files.install(export, cloexec: true)
     }
 
     public func syncobjFDToHandle(_ file: FileContext, fd: Int32, flags: UInt32, handle: UInt32, point: UInt64, env: ClientEnv) throws(DRMError) -> UInt32 {
-        try lock.withLock { () throws(DRMError) -> UInt32 in
-            try requireSyncobj()
-            guard flags & ~3 == 0 else { throw .invalidArgument }
-            let looked = try env.files.lookup(fd: fd)
+        guard flags & ~3 == 0 else { throw .invalidArgument }
+        try lock.withLock { () throws(DRMError) in try requireSyncobj() }
+        let looked = try env.files.lookup(fd: fd)
+        return try lock.withLock { () throws(DRMError) -> UInt32 in
             if flags & 1 == 0 {
                 guard flags == 0, case .syncobj(let s)? = looked else { throw .invalidArgument }
                 return addSyncobj(file, s)

@@ -27,11 +27,44 @@ enum AtomicHandlers {
                 objects.append((id, (0..<n).map { (props[k + $0], values[k + $0]) }))
                 k += n
             }
-            try d.atomic(f, AtomicRequest(flags: a[c.flags], userData: a[c.userData], objects: objects), env: env)
+            try commit(d, f, AtomicRequest(flags: a[c.flags], userData: a[c.userData], objects: objects), env)
         }
         t.add(0xB0, PageFlipArg.self) { d, f, a, env throws(DRMError) in
             let p = PageFlipArg.self
-            try d.pageFlip(f, crtcID: a[p.crtcId], fbID: a[p.fbId], flags: a[p.flags], reserved: a[p.reserved], userData: a[p.userData], env: env)
+            try d.pageFlip(f, crtcID: a[p.crtcId], fbID: a[p.fbId], flags: a[p.flags], reserved: a[p.reserved], userData: a[p.userData])
+        }
+    }
+
+    /// The client-facing half of an atomic commit, all outside the device lock: resolve
+    /// IN_FENCE_FD fds, write -1 to every fence pointer (EFAULT when unwritable, as the kernel
+    /// does at set time), commit, then install the new sync files and write their fds — or -1
+    /// everywhere when the commit failed.
+    static func commit(_ d: Device, _ f: FileContext, _ request: AtomicRequest, _ env: ClientEnv) throws(DRMError) {
+        var req = request
+        var pointers: [UInt64] = []
+        for (obj, prop, kind) in d.fenceProperties(in: req) {
+            let value = req.objects.lazy.filter { $0.id == obj }.flatMap(\.props).last { $0.prop == prop }?.value ?? 0
+            switch kind {
+            case .inFenceFD:
+                let fd = Int64(bitPattern: value)
+                guard fd >= 0, fd <= Int64(Int32.max) else { continue }
+                if case .syncFile(let sf)? = try? env.files.lookup(fd: Int32(fd)) { req.inFences[Int32(fd)] = sf }
+            default:
+                guard value != 0 else { continue }
+                try env.memory.write(LE.bytes([Int32(-1)]), at: value)
+                pointers.append(value)
+            }
+        }
+        let installs: [FenceInstall]
+        do {
+            installs = try d.atomic(f, req)
+        } catch {
+            for p in pointers { try? env.memory.write(LE.bytes([Int32(-1)]), at: p) }
+            throw error
+        }
+        for install in installs {
+            let fd = try env.files.install(.syncFile(install.syncFile), cloexec: true)
+            try env.memory.write(LE.bytes([fd]), at: install.pointer)
         }
     }
 }

@@ -36,11 +36,11 @@ enum ModeHandlers {
                 mode = m
             }
             let ids = try env.memory.readU32s(at: a[c.setConnectorsPtr], count: a[c.countConnectors])
-            try d.setCrtc(f, Device.SetCrtcRequest(crtcID: a[c.crtcId], fbID: a[c.fbId], x: a[c.x], y: a[c.y], mode: mode, connectors: ids), env: env)
+            try d.setCrtc(f, Device.SetCrtcRequest(crtcID: a[c.crtcId], fbID: a[c.fbId], x: a[c.x], y: a[c.y], mode: mode, connectors: ids))
         }
         let cursor: UAPICodec.Handler = { d, f, a, env throws(DRMError) in
             let c = CursorArg.self
-            try d.cursor(f, crtcID: a[c.crtcId], flags: a[c.flags], x: a[c.x], y: a[c.y], width: a[c.width], height: a[c.height], handle: a[c.handle], env: env)
+            try d.cursor(f, crtcID: a[c.crtcId], flags: a[c.flags], x: a[c.x], y: a[c.y], width: a[c.width], height: a[c.height], handle: a[c.handle])
         }
         t.add(0xA3, CursorV1Layout.self, cursor)
         t.add(0xBB, CursorArg.self, cursor)
@@ -63,7 +63,7 @@ enum ModeHandlers {
                 let raw = try env.memory.readArray(at: a[p], count: size, elementSize: 2)
                 return stride(from: 0, to: raw.count, by: 2).map { UInt16(raw[$0]) | UInt16(raw[$0 + 1]) << 8 }
             }
-            try d.setGamma(f, crtcID: a[l.crtcId], size: size, red: try channel(l.red), green: try channel(l.green), blue: try channel(l.blue), env: env)
+            try d.setGamma(f, crtcID: a[l.crtcId], size: size, red: try channel(l.red), green: try channel(l.green), blue: try channel(l.blue))
         }
         t.add(0xA6, GetEncoderArg.self) { d, _, a, _ throws(DRMError) in
             let e = GetEncoderArg.self
@@ -131,7 +131,7 @@ enum ModeHandlers {
         }
         t.add(0xAB, ConnectorSetPropertyArg.self) { d, f, a, env throws(DRMError) in
             let s = ConnectorSetPropertyArg.self
-            try d.setObjectProperty(f, objectID: a[s.connectorId], objectType: ObjectType.connector.rawValue, propID: a[s.propId], value: a[s.value], env: env)
+            try d.setObjectProperty(f, objectID: a[s.connectorId], objectType: ObjectType.connector.rawValue, propID: a[s.propId], value: a[s.value])
         }
         t.add(0xAC, GetBlobArg.self) { d, _, a, env throws(DRMError) in
             let data = try d.blobData(a[GetBlobArg.blobId])
@@ -157,7 +157,7 @@ enum ModeHandlers {
         t.add(0xB7, SetPlaneArg.self) { d, f, a, env throws(DRMError) in
             let s = SetPlaneArg.self
             try d.setPlane(f, Device.SetPlaneRequest(planeID: a[s.planeId], crtcID: a[s.crtcId], fbID: a[s.fbId], crtcX: a[s.crtcX], crtcY: a[s.crtcY],
-                                                     crtcW: a[s.crtcW], crtcH: a[s.crtcH], srcX: a[s.srcX], srcY: a[s.srcY], srcW: a[s.srcW], srcH: a[s.srcH]), env: env)
+                                                     crtcW: a[s.crtcW], crtcH: a[s.crtcH], srcX: a[s.srcX], srcY: a[s.srcY], srcW: a[s.srcW], srcH: a[s.srcH]))
         }
         t.add(0xB9, ObjGetPropertiesArg.self) { d, f, a, env throws(DRMError) in
             let o = ObjGetPropertiesArg.self
@@ -171,7 +171,7 @@ enum ModeHandlers {
         }
         t.add(0xBA, ObjSetPropertyArg.self) { d, f, a, env throws(DRMError) in
             let s = ObjSetPropertyArg.self
-            try d.setObjectProperty(f, objectID: a[s.objId], objectType: a[s.objType], propID: a[s.propId], value: a[s.value], env: env)
+            try d.setObjectProperty(f, objectID: a[s.objId], objectType: a[s.objType], propID: a[s.propId], value: a[s.value])
         }
         t.add(0xBD, CreateBlobArg.self) { d, f, a, env throws(DRMError) in
             let len = a[CreateBlobArg.length]
