@@ -18,16 +18,6 @@ int cfd_eventfd(unsigned int initval, int nonblock) {
     return eventfd(initval, EFD_CLOEXEC | (nonblock ? EFD_NONBLOCK : 0));
 }
 
-int cfd_ioctl_ptr(int fd, unsigned long request, void *arg) { return ioctl(fd, request, arg); }
-
-int cfd_fcntl_int(int fd, int cmd, int arg) { return fcntl(fd, cmd, arg); }
-
-int cfd_set_cloexec(int fd) {
-    int flags = fcntl(fd, F_GETFD);
-    if (flags < 0) return -1;
-    return fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
-}
-
 ssize_t cfd_send_with_fds(int sock, const void *buf, size_t len, const int *fds, int nfds) {
     struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
     struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
@@ -45,29 +35,6 @@ ssize_t cfd_send_with_fds(int sock, const void *buf, size_t len, const int *fds,
     }
     ssize_t r;
     do { r = sendmsg(sock, &msg, MSG_NOSIGNAL); } while (r < 0 && errno == EINTR);
-    return r;
-}
-
-ssize_t cfd_recv_with_fds(int sock, void *buf, size_t len, int *fds, int *nfds) {
-    struct iovec iov = {.iov_base = buf, .iov_len = len};
-    char control[CMSG_SPACE(sizeof(int) * 16)];
-    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control,
-                         .msg_controllen = sizeof(control)};
-    ssize_t r;
-    do { r = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC); } while (r < 0 && errno == EINTR);
-    int got = 0;
-    if (r >= 0) {
-        for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-            if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-            int n = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-            int *in = (int *)CMSG_DATA(c);
-            for (int i = 0; i < n; i++) {
-                if (got < *nfds) fds[got++] = in[i];
-                else close(in[i]);
-            }
-        }
-    }
-    *nfds = got;
     return r;
 }
 

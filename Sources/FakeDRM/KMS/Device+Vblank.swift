@@ -66,13 +66,7 @@ extension Device {
             var target = flags & relative != 0 ? current &+ sequence : sequence
             if flags & nextOnMiss != 0 && target <= current { target = current + 1 }
             if target <= current {
-                var b = ArgBuffer(size: EventCrtcSequenceLayout.size)
-                b[EventCrtcSequenceLayout.type] = DRMConst.eventCrtcSequence
-                b[EventCrtcSequenceLayout.length] = UInt32(EventCrtcSequenceLayout.size)
-                b[EventCrtcSequenceLayout.userData] = userData
-                b[EventCrtcSequenceLayout.timeNs] = vblank[c].lastNs
-                b[EventCrtcSequenceLayout.sequence] = current
-                file.queue(event: b.bytes)
+                file.queue(event: Device.crtcSequenceEvent(userData: userData, ts: vblank[c].lastNs, sequence: current))
             } else {
                 vblankWaiters.append(VblankWaiter(file: file, crtcIndex: c, target: target, kind: .sequenceEvent(userData: userData)))
             }

@@ -67,22 +67,7 @@ extension Device {
         } else if !shouldRun && vblank[i].running {
             vblank[i].running = false
             // drm_crtc_vblank_off: pending vblank events are sent now with the last count.
-            let seq = vblank[i].count
-            for w in vblankWaiters where w.crtcIndex == i {
-                switch w.kind {
-                case .vblankEvent(let ud):
-                    w.file.queue(event: Device.vblankEvent(type: DRMConst.eventVblank, userData: ud, ts: vblank[i].lastNs,
-                                                           sequence: UInt32(truncatingIfNeeded: seq), crtcID: crtcs[i].id))
-                case .sequenceEvent(let ud):
-                    var b = ArgBuffer(size: EventCrtcSequenceLayout.size)
-                    b[EventCrtcSequenceLayout.type] = DRMConst.eventCrtcSequence
-                    b[EventCrtcSequenceLayout.length] = UInt32(EventCrtcSequenceLayout.size)
-                    b[EventCrtcSequenceLayout.userData] = ud
-                    b[EventCrtcSequenceLayout.timeNs] = vblank[i].lastNs
-                    b[EventCrtcSequenceLayout.sequence] = seq
-                    w.file.queue(event: b.bytes)
-                }
-            }
+            for w in vblankWaiters where w.crtcIndex == i { deliver(w, sequence: vblank[i].count, at: vblank[i].lastNs) }
             vblankWaiters.removeAll { $0.crtcIndex == i }
         }
         lock.broadcast()
@@ -100,21 +85,30 @@ extension Device {
         var remaining: [VblankWaiter] = []
         for w in vblankWaiters {
             guard w.crtcIndex == i, w.target <= seq else { remaining.append(w); continue }
-            switch w.kind {
-            case .vblankEvent(let ud):
-                w.file.queue(event: Device.vblankEvent(type: DRMConst.eventVblank, userData: ud, ts: ts, sequence: UInt32(truncatingIfNeeded: seq), crtcID: crtcs[i].id))
-            case .sequenceEvent(let ud):
-                var b = ArgBuffer(size: EventCrtcSequenceLayout.size)
-                b[EventCrtcSequenceLayout.type] = DRMConst.eventCrtcSequence
-                b[EventCrtcSequenceLayout.length] = UInt32(EventCrtcSequenceLayout.size)
-                b[EventCrtcSequenceLayout.userData] = ud
-                b[EventCrtcSequenceLayout.timeNs] = ts
-                b[EventCrtcSequenceLayout.sequence] = seq
-                w.file.queue(event: b.bytes)
-            }
+            deliver(w, sequence: seq, at: ts)
         }
         vblankWaiters = remaining
         lock.broadcast()
+    }
+
+    private func deliver(_ w: VblankWaiter, sequence seq: UInt64, at ts: Int64) {
+        switch w.kind {
+        case .vblankEvent(let ud):
+            w.file.queue(event: Device.vblankEvent(type: DRMConst.eventVblank, userData: ud, ts: ts,
+                                                   sequence: UInt32(truncatingIfNeeded: seq), crtcID: crtcs[w.crtcIndex].id))
+        case .sequenceEvent(let ud):
+            w.file.queue(event: Device.crtcSequenceEvent(userData: ud, ts: ts, sequence: seq))
+        }
+    }
+
+    static func crtcSequenceEvent(userData: UInt64, ts: Int64, sequence: UInt64) -> [UInt8] {
+        var b = ArgBuffer(size: EventCrtcSequenceLayout.size)
+        b[EventCrtcSequenceLayout.type] = DRMConst.eventCrtcSequence
+        b[EventCrtcSequenceLayout.length] = UInt32(EventCrtcSequenceLayout.size)
+        b[EventCrtcSequenceLayout.userData] = userData
+        b[EventCrtcSequenceLayout.timeNs] = ts
+        b[EventCrtcSequenceLayout.sequence] = sequence
+        return b.bytes
     }
 
     static func vblankEvent(type: UInt32, userData: UInt64, ts: Int64, sequence: UInt32, crtcID: ObjectID) -> [UInt8] {
