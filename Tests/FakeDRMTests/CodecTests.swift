@@ -79,7 +79,7 @@ import Testing
 
     @Test func masterAndAuthRules() throws {
         let d = try makeDevice()
-        let m = try DirectClient(device: d), o = try DirectClient(device: d)
+        let m = try DirectClient(device: d), o = try DirectClient(device: d, uid: 1000)
         var zero = LE.bytes([UInt32(0)])
         // drmIsMaster: AUTH_MAGIC(0) is EINVAL for the master, EACCES for anyone else.
         #expect(m.ioctl(req(0x11, 4, dir: 1), &zero) == 22)
@@ -93,9 +93,16 @@ import Testing
         #expect(m.ioctl(req(0x1F, 0, dir: 0), &none) == 0)
         #expect(m.ioctl(req(0x1F, 0, dir: 0), &none) == 22)
         #expect(m.ioctl(req(0x1E, 0, dir: 0), &none) == 0)
+        // A privileged opener (uid 0 stands for CAP_SYS_ADMIN) may take master once it is free.
+        let root = try DirectClient(device: d, uid: 0)
+        #expect(root.ioctl(req(0x1E, 0, dir: 0), &none) == 16)
+        #expect(m.ioctl(req(0x1F, 0, dir: 0), &none) == 0)
+        #expect(root.ioctl(req(0x1E, 0, dir: 0), &none) == 0)
+        #expect(m.ioctl(req(0x1E, 0, dir: 0), &none) == 16)
         // Lease creation is refused with EINVAL (wlroots falls back only on EINVAL/EOPNOTSUPP).
         var lease = [UInt8](repeating: 0, count: 24)
-        #expect(m.ioctl(req(0xC6, 24), &lease) == 22)
+        #expect(root.ioctl(req(0xC6, 24), &lease) == 22)
+        #expect(m.ioctl(req(0xC6, 24), &lease) == 13)  // not master any more
     }
 
     @Test func twoPassResourceRules() throws {

@@ -1,3 +1,5 @@
+import Glibc
+
 /// The in-process front end: raw request numbers and raw argument bytes, as a client would
 /// issue them, against a fake address space and a fake fd table. Tests and benchmarks use it.
 
@@ -82,9 +84,9 @@ public final class DirectClient {
     public let files = DirectFiles()
     public var env: ClientEnv { ClientEnv(memory: memory, files: files) }
 
-    public init(device: Device) throws(DRMError) {
+    public init(device: Device, uid: UInt32 = getuid()) throws(DRMError) {
         self.device = device
-        file = try device.open()
+        file = try device.open(uid: uid)
     }
 
     /// Issues a raw ioctl; `arg` is updated with what the kernel copies back. Returns 0 or errno.

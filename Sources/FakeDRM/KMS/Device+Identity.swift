@@ -54,19 +54,24 @@ extension Device {
         }
     }
 
-    /// SET_MASTER: the caller must have been master before; another master → EBUSY.
+    /// drm_master_check_perm: the file was master before, or the caller is privileged
+    /// (CAP_SYS_ADMIN, approximated by uid 0 of the opener).
+    private func mayChangeMaster(_ file: FileContext) -> Bool { file.wasMaster || file.uid == 0 }
+
+    /// SET_MASTER: permission as above; another master → EBUSY.
     public func setMaster(_ file: FileContext) throws(DRMError) {
         try lock.withLock { () throws(DRMError) in
             if master === file { return }
-            guard file.wasMaster else { throw .permissionDenied }
+            guard mayChangeMaster(file) else { throw .permissionDenied }
             if master != nil { throw .busy }
             master = file
+            file.wasMaster = true
         }
     }
 
     public func dropMaster(_ file: FileContext) throws(DRMError) {
         try lock.withLock { () throws(DRMError) in
-            guard file.wasMaster else { throw .permissionDenied }
+            guard mayChangeMaster(file) else { throw .permissionDenied }
             guard master === file else { throw .invalidArgument }
             master = nil
         }
