@@ -60,6 +60,12 @@ EOF
 then ok "drm_info -j: 1 CRTC, 1 Virtual connector, 3 planes, platform device"
 else bad "drm_info -j" "$work/drm_info.err"; fi
 
+# --- libudev enumeration (subsystem drm, sysname card*) ----------------------------------------
+out="$work/udev.txt"
+if timeout 30 "${RUN[@]}" -- "$PY" "$root/tests/clients/udev_enumerate.py" >"$out" 2>&1 && grep -q "/dev/dri/card0" "$out"; then
+    ok "libudev enumeration finds $(head -c 80 "$out")"
+else bad "libudev enumeration" "$out"; fi
+
 # --- modetest listing -------------------------------------------------------------------------
 out="$work/modetest-list.txt"
 if timeout 30 "${RUN[@]}" -- modetest -M fakedrm >"$out" 2>&1 && grep -q "Virtual-1" "$out" && grep -q "^CRTCs:" "$out" &&
