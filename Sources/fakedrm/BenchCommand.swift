@@ -1,14 +1,25 @@
 import ArgumentParser
 import FakeDRM
 import Foundation
+import Glibc
 
 /// Figures for the Direct path, each next to a raw eventfd write→poll wake measured in the
 /// same run. Medians and p99 of per-operation wall time.
+///
+/// `--socket`: the socket path instead (docs/bench.md). A private card with virtual time is
+/// served in this process and bench/socket-bench.c (built by the PreloadLibrary plugin) runs
+/// under libfakedrm-preload.so; it times each ioctl next to a raw unix-socket echo of the same
+/// round trips and byte counts and prints the table.
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "bench", abstract: "Measure request costs (use a release build).")
     @Option(help: "Iterations per measurement.") var iterations = 20000
+    @Flag(help: "Measure the socket path (libfakedrm-preload.so -> daemon) next to a raw unix-socket echo.") var socket = false
+    @Flag(help: "With --socket: print the traced message sizes and the scene.") var verbose = false
+    @Option(help: "With --socket: CPUs as DAEMON[,CLIENT]; the echo child shares the daemon's CPU (default: the first CPU allowed, for all).")
+    var cpus: String?
 
     func run() throws {
+        if socket { return try runSocket() }
         let r = try DirectBench.run(iterations: iterations)
         print("fakedrm bench (Direct front end, \(iterations) iterations, ns per operation)")
         print("operation".padding(toLength: 42, withPad: " ", startingAt: 0) + "     median        p99  x floor")
@@ -16,5 +27,81 @@ struct BenchCommand: ParsableCommand {
         for m in r {
             print(m.name.padding(toLength: 42, withPad: " ", startingAt: 0) + String(format: " %10d %10d %8.2f", m.median, m.p99, Double(m.median) / Double(max(floor, 1))))
         }
+    }
+
+    private func runSocket() throws {
+        guard let preload = RunCommand.findPreload() else {
+            throw ValidationError("libfakedrm-preload.so not found: rebuild with swift build, run scripts/build-preload.sh, or set FAKEDRM_PRELOAD")
+        }
+        // Placement decides what a wake-up costs (same CPU: a context switch; another CPU: an
+        // IPI, on a VM possibly a halted vCPU), so the daemon, the client and the echo child are
+        // pinned and the floor pays for the same kind of wake-ups as the path it bounds.
+        let (daemonCPU, clientCPU) = try Self.parseCPUs(cpus)
+        try CPUAffinity.pin(daemonCPU) // this thread, and so every server thread created below
+        let card = try PrivateCard(config: nil, capture: nil, virtualTime: true)
+        defer { card.stop() }
+        let client = try Self.socketBench(scratch: card.directory)
+        // No umockdev: the client opens /dev/dri/card0 by path, no discovery needed.
+        let env = try card.clientEnvironment(preload: preload, umockdev: nil)
+        FileHandle.standardOutput.synchronizeFile()
+        let args = [client, "-n", String(iterations), "-c", String(clientCPU), "-e", String(daemonCPU)] + (verbose ? ["-v"] : [])
+        let pid = try RunCommand.spawn(args, env: env)
+        let status = PrivateCard.waitExitStatus(pid)
+        if status != 0 { throw ExitCode(status) }
+    }
+
+    static func parseCPUs(_ spec: String?) throws -> (Int, Int) {
+        guard let spec else {
+            let first = CPUAffinity.firstAllowed() ?? 0
+            return (first, first)
+        }
+        let parts = spec.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard (1...2).contains(parts.count), let d = parts[0], d >= 0, d < 1024, parts.allSatisfy({ $0 != nil && $0! >= 0 && $0! < 1024 }) else {
+            throw ValidationError("--cpus takes DAEMON[,CLIENT], e.g. 0 or 0,1")
+        }
+        return (d, parts.count == 2 ? parts[1]! : d)
+    }
+
+    /// `FAKEDRM_SOCKET_BENCH`, else the copy the build plugin compiled, else bench/socket-bench.c
+    /// of this source tree compiled with cc into `scratch`.
+    static func socketBench(scratch: String) throws -> String {
+        if let p = ProcessInfo.processInfo.environment["FAKEDRM_SOCKET_BENCH"], !p.isEmpty { return p }
+        if FileManager.default.isExecutableFile(atPath: builtSocketBenchPath) { return builtSocketBenchPath }
+        let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appending(path: "../../bench/socket-bench.c").standardizedFileURL.path
+        guard FileManager.default.isReadableFile(atPath: source) else {
+            throw ValidationError("socket-bench not found: rebuild with swift build or set FAKEDRM_SOCKET_BENCH")
+        }
+        let out = "\(scratch)/socket-bench"
+        let pid = try RunCommand.spawn(["cc", "-O2", "-Wall", "-o", out, source, "-ldl"], env: ProcessInfo.processInfo.environment)
+        guard PrivateCard.waitExitStatus(pid) == 0 else {
+            throw ValidationError("cannot compile \(source) (needs cc and libdrm-dev)")
+        }
+        return out
+    }
+}
+
+/// sched_setaffinity/sched_getaffinity through dlsym: Glibc does not import them into Swift.
+enum CPUAffinity {
+    private typealias Fn = @convention(c) (pid_t, Int, UnsafeMutableRawPointer) -> Int32
+    private static func fn(_ name: String) -> Fn? {
+        guard let p = dlsym(UnsafeMutableRawPointer(bitPattern: 0), name) else { return nil } // RTLD_DEFAULT
+        return unsafeBitCast(p, to: Fn.self)
+    }
+
+    /// Pins the calling thread (threads it creates later inherit the mask).
+    static func pin(_ cpu: Int) throws {
+        var set = [UInt8](repeating: 0, count: 128) // cpu_set_t: 1024 bits
+        set[cpu / 8] |= UInt8(1 << (cpu % 8))
+        guard let f = fn("sched_setaffinity"), set.withUnsafeMutableBytes({ f(0, 128, $0.baseAddress!) }) == 0 else {
+            throw ValidationError("cannot pin to CPU \(cpu): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    static func firstAllowed() -> Int? {
+        var set = [UInt8](repeating: 0, count: 128)
+        guard let f = fn("sched_getaffinity"), set.withUnsafeMutableBytes({ f(0, 128, $0.baseAddress!) }) == 0 else { return nil }
+        for cpu in 0..<1024 where set[cpu / 8] & UInt8(1 << (cpu % 8)) != 0 { return cpu }
+        return nil
     }
 }

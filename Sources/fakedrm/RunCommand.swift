@@ -24,46 +24,14 @@ struct RunCommand: ParsableCommand {
 
     func run() throws {
         let signals = SignalForwarding.blockTerminationSignals()
-        var template = Array("\(NSTemporaryDirectory().isEmpty ? "/tmp/" : NSTemporaryDirectory())/fakedrm-XXXXXX".utf8CString)
-        guard let tmpPtr = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
-            throw ValidationError("cannot create a temporary directory: \(String(cString: strerror(errno)))")
-        }
-        let tmp = String(cString: tmpPtr).replacingOccurrences(of: "//", with: "/")
-        defer { try? FileManager.default.removeItem(atPath: tmp) }
-
-        let status = try runInside(tmp: tmp, signals: signals)
-        if status != 0 { throw ExitCode(status) }
-    }
-
-    private func runInside(tmp: String, signals: sigset_t) throws -> Int32 {
         guard let preload = Self.findPreload() else {
             throw ValidationError("libfakedrm-preload.so not found: rebuild with swift build, run scripts/build-preload.sh, or set FAKEDRM_PRELOAD")
         }
-        let device = try makeDevice(config: config, capture: capture, virtualTime: virtualTime)
-        defer {
-            device.shutdown()
-            (device.backend as? VirtualBackend)?.drain()
-        }
-        let socketPath = "\(tmp)/fakedrm.sock"
-        let server = SocketServer(device: device, path: socketPath)
-        try server.start()
-        defer { server.stop() }
-
-        var env = ProcessInfo.processInfo.environment
-        var libs = [preload]
+        let card = try PrivateCard(config: config, capture: capture, virtualTime: virtualTime)
+        defer { card.stop() }
+        let env = ProcessInfo.processInfo.environment
         let umockdev = noUmockdev ? nil : (env["FAKEDRM_UMOCKDEV"].map { $0.isEmpty ? nil : $0 } ?? SysfsTree.umockdevPreload())
-        if let umockdev {
-            let root = "\(tmp)/umockdev"
-            try SysfsTree.write(root: root, minor: 0, driver: device.config.driver.name)
-            libs.append(umockdev)
-            env["UMOCKDEV_DIR"] = root
-        }
-        if let existing = env["LD_PRELOAD"], !existing.isEmpty { libs.append(existing) }
-        env["LD_PRELOAD"] = libs.joined(separator: " ")
-        env["FAKEDRM_SOCKET"] = socketPath
-        env["FAKEDRM_CARD"] = "/dev/dri/card0"
-
-        let pid = try Self.spawn(command, env: env)
+        let pid = try Self.spawn(command, env: try card.clientEnvironment(preload: preload, umockdev: umockdev))
         let forwarder = Thread {
             while true {
                 let sig = SignalForwarding.wait(signals)
@@ -71,14 +39,8 @@ struct RunCommand: ParsableCommand {
             }
         }
         forwarder.start()
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 {
-            if errno != EINTR { return 127 }
-        }
-        // WIFEXITED / WTERMSIG by hand: the macros are not imported.
-        let termsig = status & 0x7f
-        if termsig == 0 { return (status >> 8) & 0xff }
-        return 128 + termsig
+        let status = PrivateCard.waitExitStatus(pid)
+        if status != 0 { throw ExitCode(status) }
     }
 
     /// FAKEDRM_PRELOAD, else the copy the PreloadLibrary build plugin compiled during

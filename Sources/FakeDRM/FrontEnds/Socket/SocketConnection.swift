@@ -90,9 +90,20 @@ final class SocketConnection: @unchecked Sendable {
                 let target = try r.u32()
                 let targetID = try r.u64()
                 _ = try r.u64() // arg address: the codec works on the copied bytes
-                let arg = r.rest()
+                // The arg is _IOC_SIZE bytes when _IOC_WRITE is set; anything after it is
+                // prefetched client memory (docs/socket-protocol.md, "Prefetched memory").
+                let req = IoctlRequest(request)
+                let argLen = req.copiesIn ? min(req.size, r.remaining) : 0
+                let arg = try r.take(argLen)
                 guard arg.count <= 1 << 14 else { throw WireFormatError() }
-                let reply = ioctl(request: request, target: target, targetID: targetID, arg: arg)
+                var prefetched: [PrefetchedRange] = []
+                if r.remaining > 0 { prefetched.reserveCapacity(4) }
+                while r.remaining > 0 {
+                    let addr = try r.u64()
+                    let len = Int(try r.u32())
+                    prefetched.append(PrefetchedRange(address: addr, bytes: try r.take(len)))
+                }
+                let reply = ioctl(request: request, target: target, targetID: targetID, arg: arg, prefetched: prefetched)
                 guard !broken else { return }
                 var w = WireWriter(.ioctlReply, capacity: 4 + reply.bytes.count)
                 w.i32(reply.errno)
@@ -137,8 +148,8 @@ final class SocketConnection: @unchecked Sendable {
         }
     }
 
-    private func ioctl(request: UInt32, target: UInt32, targetID: UInt64, arg: [UInt8]) -> IoctlReply {
-        let client = SocketClient(connection: self)
+    private func ioctl(request: UInt32, target: UInt32, targetID: UInt64, arg: [UInt8], prefetched: [PrefetchedRange]) -> IoctlReply {
+        let client = SocketClient(connection: self, prefetched: prefetched)
         let env = ClientEnv(memory: client, files: client)
         switch target {
         case 0:
@@ -179,7 +190,9 @@ final class SocketConnection: @unchecked Sendable {
             broken = true
             return nil
         }
-        return Message(op: op, payload: buffer[8..<n], fds: [])
+        // A copy, not a slice of `buffer`: a message still being handled while a callback
+        // receives the next one would otherwise force a copy-on-write of the whole 72 KiB buffer.
+        return Message(op: op, payload: Array(buffer[8..<n])[...], fds: [])
     }
 
     func send(_ message: [UInt8], fd: Int32? = nil) -> Bool {
@@ -226,11 +239,21 @@ final class SocketConnection: @unchecked Sendable {
 final class SocketClient: ClientMemory, ClientFiles {
     let connection: SocketConnection
     private var installed: [Int32: UInt64] = [:]
+    /// Client memory the library sent along with the IOCTL; reads inside one range are served
+    /// from it, everything else is a MEM_READ callback.
+    private var prefetched: [PrefetchedRange]
 
-    init(connection: SocketConnection) { self.connection = connection }
+    init(connection: SocketConnection, prefetched: [PrefetchedRange] = []) {
+        self.connection = connection
+        self.prefetched = prefetched
+    }
 
     func read(at address: UInt64, count: Int) throws(DRMError) -> [UInt8] {
         guard count > 0 else { return [] }
+        for p in prefetched where address >= p.address && UInt64(count) <= UInt64(p.bytes.count) && address - p.address <= UInt64(p.bytes.count - count) {
+            let start = Int(address - p.address)
+            return Array(p.bytes[start..<(start + count)])
+        }
         var out: [UInt8] = []
         out.reserveCapacity(count)
         var offset = 0
@@ -254,6 +277,11 @@ final class SocketClient: ClientMemory, ClientFiles {
     }
 
     func write(_ bytes: [UInt8], at address: UInt64) throws(DRMError) {
+        // A later read of these bytes must see the write: forget overlapping prefetched ranges.
+        if !prefetched.isEmpty, !bytes.isEmpty {
+            let end = address &+ UInt64(bytes.count)
+            prefetched.removeAll { address < $0.address &+ UInt64($0.bytes.count) && $0.address < end }
+        }
         var offset = 0
         while offset < bytes.count {
             let n = min(Wire.maxChunk, bytes.count - offset)
@@ -334,4 +362,11 @@ final class SocketClient: ClientMemory, ClientFiles {
         _ = connection.call(w.message, expect: .fdAck)
         if let id = installed.removeValue(forKey: fd) { connection.server.registry.remove(id) }
     }
+}
+
+/// A copy of client memory sent with an IOCTL message (taken when the ioctl was issued, while
+/// the calling thread is blocked in it, as a MEM_READ would see it).
+struct PrefetchedRange {
+    let address: UInt64
+    let bytes: [UInt8]
 }

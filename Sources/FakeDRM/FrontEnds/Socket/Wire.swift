@@ -71,6 +71,13 @@ struct WireReader {
         return lo | hi << 32
     }
 
+    mutating func take(_ n: Int) throws(WireFormatError) -> [UInt8] {
+        guard n >= 0, remaining >= n else { throw WireFormatError() }
+        let r = Array(bytes[pos..<(pos + n)])
+        pos += n
+        return r
+    }
+
     mutating func rest() -> [UInt8] {
         let r = Array(bytes[pos...])
         pos = bytes.endIndex

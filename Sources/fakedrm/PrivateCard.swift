@@ -1,0 +1,75 @@
+import ArgumentParser
+import FakeDRM
+import Foundation
+import Glibc
+
+/// A private card for child processes of this one (`fakedrm run`, `fakedrm bench --socket`):
+/// a `Device` served by an in-process `SocketServer` on a socket in a fresh temporary directory.
+/// `stop()` stops the server, shuts the device down and removes the directory.
+final class PrivateCard {
+    let directory: String
+    let device: Device
+    let server: SocketServer
+    var socketPath: String { server.path }
+
+    init(config: String?, capture: String?, virtualTime: Bool) throws {
+        var template = Array("\(NSTemporaryDirectory().isEmpty ? "/tmp/" : NSTemporaryDirectory())/fakedrm-XXXXXX".utf8CString)
+        guard let tmpPtr = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
+            throw ValidationError("cannot create a temporary directory: \(String(cString: strerror(errno)))")
+        }
+        let tmp = String(cString: tmpPtr).replacingOccurrences(of: "//", with: "/")
+        directory = tmp
+        do {
+            device = try makeDevice(config: config, capture: capture, virtualTime: virtualTime)
+        } catch {
+            try? FileManager.default.removeItem(atPath: tmp)
+            throw error
+        }
+        server = SocketServer(device: device, path: "\(tmp)/fakedrm.sock")
+        do {
+            try server.start()
+        } catch {
+            device.shutdown()
+            try? FileManager.default.removeItem(atPath: tmp)
+            throw error
+        }
+    }
+
+    /// The environment of a client process: `LD_PRELOAD` (ours, then umockdev's when given,
+    /// then any existing one), `FAKEDRM_SOCKET`, `FAKEDRM_CARD`, and `UMOCKDEV_DIR` with a
+    /// sysfs tree for discovery when umockdev is used.
+    func clientEnvironment(preload: String, umockdev: String?) throws -> [String: String] {
+        var env = ProcessInfo.processInfo.environment
+        var libs = [preload]
+        if let umockdev {
+            let root = "\(directory)/umockdev"
+            try SysfsTree.write(root: root, minor: 0, driver: device.config.driver.name)
+            libs.append(umockdev)
+            env["UMOCKDEV_DIR"] = root
+        }
+        if let existing = env["LD_PRELOAD"], !existing.isEmpty { libs.append(existing) }
+        env["LD_PRELOAD"] = libs.joined(separator: " ")
+        env["FAKEDRM_SOCKET"] = socketPath
+        env["FAKEDRM_CARD"] = "/dev/dri/card0"
+        return env
+    }
+
+    func stop() {
+        server.stop()
+        device.shutdown()
+        (device.backend as? VirtualBackend)?.drain()
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    /// Waits for a child; its exit status, 128 + signal when killed, 127 when waiting fails.
+    static func waitExitStatus(_ pid: pid_t) -> Int32 {
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 {
+            if errno != EINTR { return 127 }
+        }
+        // WIFEXITED / WTERMSIG by hand: the macros are not imported.
+        let termsig = status & 0x7f
+        if termsig == 0 { return (status >> 8) & 0xff }
+        return 128 + termsig
+    }
+}
