@@ -244,10 +244,10 @@ public final class LoopbackTransport: VirtioTransport, @unchecked Sendable {
             }
             resources[rid] = res
         case VirtioGPUWire.cmdResourceFlush:
-            let r = rect(c, 24)
-            guard let res = resources[id] else { return resp(VirtioGPUWire.respErrInvalidResource) }
+            let r = rect(c, 24), rid = VirtioGPUWire.u32(c, 40)
+            guard let res = resources[rid] else { return resp(VirtioGPUWire.respErrInvalidResource) }
             guard inside(r, res) else { return resp(VirtioGPUWire.respErrInvalidParameter) }
-            for (s, v) in scanouts.sorted(by: { $0.key < $1.key }) where v.resource == id {
+            for (s, v) in scanouts.sorted(by: { $0.key < $1.key }) where v.resource == rid {
                 let x0 = max(r.x, v.rect.x), y0 = max(r.y, v.rect.y)
                 let x1 = min(r.x + r.width, v.rect.x + v.rect.width), y1 = min(r.y + r.height, v.rect.y + v.rect.height)
                 guard x0 < x1, y0 < y1 else { continue }

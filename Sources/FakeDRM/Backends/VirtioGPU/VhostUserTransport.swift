@@ -73,6 +73,14 @@ public final class VhostUserTransport: VirtioTransport, @unchecked Sendable {
 
     deinit { shutdown() }
 
+    /// Tests: a transport that only reads display messages from `displayFD` into `display`.
+    static func displayReaderForTesting(displayFD fd: Int32, display: VirtioDisplay, timeoutMs: Int = 300) -> VhostUserTransport {
+        let t = VhostUserTransport(endpoint: .socket(path: ""), timeoutMs: timeoutMs)
+        t.displayFD = fd
+        t.display = display
+        return t
+    }
+
     // MARK: start
 
     public func start(ring: GuestRegion, queues: [VirtqueueLayout], display: VirtioDisplay, delegate: VirtioTransportDelegate) throws(VirtioError) {
@@ -384,7 +392,8 @@ public final class VhostUserTransport: VirtioTransport, @unchecked Sendable {
 
         func payload(_ n: Int) -> ([UInt8], String?) {
             var p = [UInt8](repeating: 0, count: n)
-            return (p, readExactArray(&p))
+            let failure = readExactArray(&p)
+            return (p, failure)
         }
         func discard(_ why: String) -> String? {
             display.note(why)

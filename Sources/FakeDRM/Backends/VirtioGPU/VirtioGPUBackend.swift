@@ -259,7 +259,7 @@ public final class VirtioGPUBackend: ScanoutBackend, VirtioTransportDelegate, @u
 
         var target: (resource: UInt32, fourcc: UInt32)?
         if frameIndices.count == 1, let i = frameIndices.first, i < scanout.buffers.count,
-           let r = directResource(scanout.planes[i], scanout.buffers[i], width: w, height: h) {
+           let r = directResource(scanout.planes[i], scanout.buffers[i], width: w, height: h, reserve: pools[s] == nil ? 1 : 0) {
             target = (r, scanout.planes[i].format)
             stat { $0.directFlips += 1 }
         } else if let pool = pool(for: s, width: w, height: h) {
@@ -313,7 +313,8 @@ public final class VirtioGPUBackend: ScanoutBackend, VirtioTransportDelegate, @u
 
     /// The resource showing `bo` in place, or nil when the plane does not map 1:1 onto the
     /// scanout (then the caller composes). Creates resource + region on first use.
-    private func directResource(_ p: ComposerPlane, _ bo: BufferObject, width w: Int, height h: Int) -> UInt32? {
+    /// `reserve` slots stay free for this scanout's pool, so the composed fallback always fits.
+    private func directResource(_ p: ComposerPlane, _ bo: BufferObject, width w: Int, height h: Int, reserve: Int) -> UInt32? {
         guard let vformat = VirtioGPUWire.format(drmFourcc: p.format), p.offset == 0, p.pitch % 4 == 0,
               p.srcX == 0, p.srcY == 0, p.srcW == UInt32(w) << 16, p.srcH == UInt32(h) << 16,
               p.crtcX == 0, p.crtcY == 0, p.crtcW == UInt32(w), p.crtcH == UInt32(h), p.alpha == 0xffff,
@@ -327,7 +328,7 @@ public final class VirtioGPUBackend: ScanoutBackend, VirtioTransportDelegate, @u
             r.lastUsed = useCounter
             return r.id
         }
-        guard regionsInUse < transport.maxRegions else {
+        guard regionsInUse + reserve < transport.maxRegions else {
             evictOne()
             return nil  // this frame goes through the pool; a slot frees once the unref completes
         }
