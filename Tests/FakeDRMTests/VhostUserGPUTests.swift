@@ -199,7 +199,8 @@ final class VirtioRig {
         #expect(try rig.modeset(a.fb) == 0)
         _ = rig.events()
         try #require(rig.loopback).die()
-        rig.backend.waitIdle()
+        rig.loopback?.sync()    // the death report is queued to the backend...
+        rig.backend.waitIdle()  // ...which tells the card
         #expect(try rig.device.connectorInfo(rig.client.file, rig.client.connectorID).connection == 2)
         let fresh = try VirtioGPUBackend(transport: LoopbackTransport(), display: VirtioDisplay(outputs: [(64, 64)]))
         try fresh.start()
