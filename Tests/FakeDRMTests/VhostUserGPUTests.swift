@@ -310,6 +310,33 @@ struct VhostUserGPUTests {
         #expect(rig.displayMatches(fbs[2].bo, 640, 480, fbs[2].pitch))
     }
 
+    /// More buffers over time than the backend has memory slots (32): freed buffers' regions
+    /// are unref'd and removed (REM_MEM_REG), new ones added, nothing copied, nothing dies.
+    @Test func memorySlotsAreRecycledAcrossManyBuffers() throws {
+        let rig = try VirtioRig(real: true, width: 128, height: 64)
+        let d = rig.device, f = rig.client.file
+        var previous: (fb: UInt32, handle: UInt32)?
+        for i in 0..<48 {
+            let b = try d.createDumb(f, width: 128, height: 64, bpp: 32)
+            let fb = try d.addFramebuffer(f, .init(width: 128, height: 64, format: 0x3432_5258, flags: 0, handles: [b.handle, 0, 0, 0],
+                                                   pitches: [b.pitch, 0, 0, 0], offsets: [0, 0, 0, 0], modifiers: [0, 0, 0, 0]))
+            if let bo = d.lock.withLock({ f.handles[b.handle] }) { rig.paint(bo, 128, 64, Int(b.pitch), seed: UInt32(i)) }
+            #expect((i == 0 ? try rig.modeset(fb) : rig.flip(fb)) == 0)
+            #expect(rig.events().count == 1)
+            #expect(rig.showsLatched())
+            if let p = previous {
+                try d.removeFramebuffer(f, p.fb, disablePlanes: false)
+                try d.closeHandle(f, p.handle)
+            }
+            previous = (fb, b.handle)
+        }
+        rig.backend.waitIdle()
+        #expect(!rig.backend.isDead)
+        #expect(rig.backend.stats.regionsInUse <= 4)
+        #expect(rig.backend.stats.frameCopies == 0)
+        #expect(rig.backend.stats.commandErrors == 0)
+    }
+
     @Test func killedBackendIsDetectedAndReplaced() throws {
         let rig = try VirtioRig(real: true, width: 640, height: 480)
         let fbs = try (0..<2).map { try rig.fb(640, 480, seed: UInt32(0x50 + $0)) }
