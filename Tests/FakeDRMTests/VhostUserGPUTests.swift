@@ -337,6 +337,31 @@ struct VhostUserGPUTests {
         #expect(rig.backend.stats.commandErrors == 0)
     }
 
+    @Test func supervisorRespawnsAKilledBackend() throws {
+        let device = try Device(config: DeviceConfig(), virtualTime: true)
+        defer { device.shutdown() }
+        let sup = VhostUserSupervisor(device: device, endpoint: .spawn(binary: vhostUserGPUBinary), outputs: [(320, 200)])
+        try sup.start()
+        defer { sup.stop() }
+        let first = try #require(sup.backend)
+        first.waitIdle()
+        let c = try DirectClient(device: device)
+        c.setClientCap(DRMConst.clientCapAtomic, 1)
+        let a = try c.makeFB(320, 200).0
+        #expect(try c.modeset(fb: a) == 0)  // blocking: returns once the fenced flush is shown
+        let pid = try #require((first.transport as? VhostUserTransport)?.childPID)
+        kill(pid, SIGKILL)
+        let deadline = Monotonic.nowNs() + 10_000_000_000
+        while sup.restartCount < 1 || sup.backend === first, Monotonic.nowNs() < deadline { usleep(2000) }
+        let second = try #require(sup.backend)
+        #expect(second !== first)
+        second.waitIdle()
+        #expect(try device.connectorInfo(c.file, c.connectorID).connection == 1)
+        #expect(second.display.waitForUpdates(scanout: 0, atLeast: 1))
+        let shown = second.display.frame(scanout: 0), want = device.composeLatched()
+        #expect(shown != nil && shown == want)
+    }
+
     @Test func killedBackendIsDetectedAndReplaced() throws {
         let rig = try VirtioRig(real: true, width: 640, height: 480)
         let fbs = try (0..<2).map { try rig.fb(640, 480, seed: UInt32(0x50 + $0)) }

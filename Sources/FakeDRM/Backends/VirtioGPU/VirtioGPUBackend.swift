@@ -577,7 +577,15 @@ public final class VirtioGPUBackend: ScanoutBackend, VirtioTransportDelegate, @u
         backlog = []
         commits = []
         device?.backendLost()
+        let hook = statsLock.withLock { lostHandler }
+        hook?(reason)
     }
+
+    private var lostHandler: (@Sendable (String) -> Void)?
+
+    /// Runs (on the backend's queue) after the card has been told the device is lost; a
+    /// supervisor uses it to bring up a replacement.
+    public func setLostHandler(_ h: (@Sendable (String) -> Void)?) { statsLock.withLock { lostHandler = h } }
 
     /// Stops the device (vhost-user: the backend process exits). The card is not told:
     /// this is an orderly shutdown, not a loss.
