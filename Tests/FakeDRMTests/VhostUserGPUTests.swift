@@ -15,7 +15,7 @@ final class VirtioRig {
     let loopback: LoopbackTransport?
     let vhost: VhostUserTransport?
 
-    init(real: Bool, width: Int, height: Int, maxRegions: Int = 32, timeoutMs: Int = 3000) throws {
+    init(real: Bool, width: Int, height: Int, maxRegions: Int = 32, timeoutMs: Int = 5000) throws {
         let transport: VirtioTransport
         if real {
             let t = VhostUserTransport(endpoint: .spawn(binary: vhostUserGPUBinary), timeoutMs: timeoutMs)

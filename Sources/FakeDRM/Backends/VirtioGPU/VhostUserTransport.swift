@@ -65,7 +65,7 @@ public final class VhostUserTransport: VirtioTransport, @unchecked Sendable {
     /// Send buffer the backend got on the display socket (bytes), for the bench report.
     public private(set) var displaySendBuffer = 0
 
-    public init(endpoint: Endpoint, timeoutMs: Int = 3000, verbose: Bool = false) {
+    public init(endpoint: Endpoint, timeoutMs: Int = 5000, verbose: Bool = false) {
         self.endpoint = endpoint
         self.timeoutMs = timeoutMs
         self.verbose = verbose

@@ -119,7 +119,7 @@ public final class VirtioGPUBackend: ScanoutBackend, VirtioTransportDelegate, @u
     /// Host outputs as the device reported them (GET_DISPLAY_INFO).
     public private(set) var outputs: [(width: Int, height: Int)?] = []
 
-    public init(transport: VirtioTransport, display: VirtioDisplay, timeoutMs: Int = 3000) throws(VirtioError) {
+    public init(transport: VirtioTransport, display: VirtioDisplay, timeoutMs: Int = 5000) throws(VirtioError) {
         self.transport = transport
         self.display = display
         self.timeoutMs = timeoutMs
@@ -163,7 +163,9 @@ public final class VirtioGPUBackend: ScanoutBackend, VirtioTransportDelegate, @u
             send(0, VirtioGPUWire.attachBacking(resource: cursorResource, gpa: ring.gpa + UInt64(Self.cursorOffset), length: 64 * 64 * 4), response: 24, commit: nil)
             kick()
         }
-        guard done.wait(timeout: .now() + .milliseconds(timeoutMs)) == .success else {
+        // Start-up is not latency-critical and a loaded machine can be slow to schedule a
+        // fresh process: allow more than the steady-state timeout.
+        guard done.wait(timeout: .now() + .milliseconds(max(timeoutMs, 10_000))) == .success else {
             queue.sync { die("no answer to GET_DISPLAY_INFO") }
             throw .timeout("no answer to GET_DISPLAY_INFO")
         }
@@ -553,6 +555,11 @@ public final class VirtioGPUBackend: ScanoutBackend, VirtioTransportDelegate, @u
     private func checkTimeouts() {
         guard !dead else { return }
         let now = Monotonic.nowNs(), limit = Int64(timeoutMs) * 1_000_000
+        // A command older than 250 ms gets its queue kicked again: kicks are idempotent, and
+        // this covers a notification lost anywhere between us and the backend's main loop.
+        for q in 0..<2 where pending[q].values.contains(where: { now - $0.sentNs > 250_000_000 }) {
+            transport.notify(queue: q)
+        }
         for q in 0..<2 {
             if let oldest = pending[q].values.min(by: { $0.sentNs < $1.sentNs }), now - oldest.sentNs > limit {
                 return die("backend stopped answering: command 0x\(String(oldest.type, radix: 16)) pending for \((now - oldest.sentNs) / 1_000_000) ms")
@@ -614,7 +621,7 @@ extension VirtioGPUBackend {
     /// A started backend on a vhost-user-gpu process (spawned or connected), showing
     /// `outputs` as the host's displays.
     public static func vhostUser(_ endpoint: VhostUserTransport.Endpoint, outputs: [(width: Int, height: Int)?],
-                                 timeoutMs: Int = 3000, verbose: Bool = false) throws(VirtioError) -> VirtioGPUBackend {
+                                 timeoutMs: Int = 5000, verbose: Bool = false) throws(VirtioError) -> VirtioGPUBackend {
         let t = VhostUserTransport(endpoint: endpoint, timeoutMs: timeoutMs, verbose: verbose)
         let b = try VirtioGPUBackend(transport: t, display: VirtioDisplay(outputs: outputs), timeoutMs: timeoutMs)
         try b.start()
