@@ -264,6 +264,38 @@ final class VirtioRig {
         #expect(d.protocolErrors().count >= 4)
     }
 
+    /// The GBM/udmabuf path: the scanout arrives as a dmabuf (a memfd stands in for it), each
+    /// DMABUF_UPDATE is copied out of it and answered.
+    @Test func dmabufScanoutIsReadInPlaceAndUpdatesAreAnswered() throws {
+        var sv: [Int32] = [-1, -1]
+        #expect(cfd_socketpair_stream(&sv) == 0)
+        defer { close(sv[0]); close(sv[1]) }
+        let display = VirtioDisplay(outputs: [(8, 4)])
+        let t = VhostUserTransport.displayReaderForTesting(displayFD: sv[0], display: display)
+        let buf = try SharedMemory(size: 80 * 8, name: "fake-dmabuf")
+        for i in 0..<(80 * 8) { buf.base.storeBytes(of: UInt8(truncatingIfNeeded: i * 7), toByteOffset: i, as: UInt8.self) }
+        func sendMsg(_ bytes: [UInt8], fd: Int32? = nil) {
+            let fds: [Int32] = fd.map { [$0] } ?? []
+            _ = bytes.withUnsafeBytes { b in fds.withUnsafeBufferPointer { f in cfd_send_with_fds(sv[1], b.baseAddress, b.count, f.baseAddress, Int32(f.count)) } }
+        }
+        // Rejected: stride smaller than a row.
+        sendMsg(msg(9, [0, 0, 0, 8, 4, 16, 8, 10, 0, 0x3432_5258]), fd: buf.fd.raw)
+        #expect(t.readDisplayMessage() == nil)
+        #expect(display.scanoutSize(0) == nil)
+        // Scanout = rect (2,1) 8×4 of a 16×8 buffer with stride 80.
+        sendMsg(msg(9, [0, 2, 1, 8, 4, 16, 8, 80, 0, 0x3432_5258]), fd: buf.fd.raw)
+        #expect(t.readDisplayMessage() == nil)
+        sendMsg(msg(10, [0, 0, 0, 16, 8]))
+        #expect(t.readDisplayMessage() == nil)
+        var reply = [UInt8](repeating: 0, count: 12)
+        #expect(recv(sv[1], &reply, 12, Int32(MSG_DONTWAIT)) == 12)
+        #expect(LE.u32s(reply) == [10, 4, 0])
+        #expect(display.updateCount(scanout: 0) == 1)
+        var want: [UInt8] = []
+        for row in 1..<5 { want += (0..<32).map { UInt8(truncatingIfNeeded: (row * 80 + 8 + $0) * 7) } }
+        #expect(display.scanoutBytes(0) == want)
+    }
+
     @Test func truncatedMessageTimesOutOrEnds() {
         let (_, r) = feed([LE.bytes([UInt32(8), 0, 20 + 16]) + LE.bytes([UInt32(0), 0, 0, 2, 2])])
         #expect(r.compactMap { $0 }.count == 1)

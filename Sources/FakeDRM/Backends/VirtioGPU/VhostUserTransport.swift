@@ -57,7 +57,6 @@ public final class VhostUserTransport: VirtioTransport, @unchecked Sendable {
     private var threadRunning = false
     private weak var delegate: VirtioTransportDelegate?
     private var display: VirtioDisplay?
-    private var warnedDMABUF = false
 
     public private(set) var childPID: pid_t?
     public private(set) var maxRegions = 8
@@ -381,7 +380,11 @@ public final class VhostUserTransport: VirtioTransport, @unchecked Sendable {
         let k = hdr.withUnsafeMutableBytes { b in cfd_recv_with_fds(displayFD, b.baseAddress, 12, &fds, &nfds) }
         if k == 0 { return "display socket closed" }
         if k < 0 { return errno == EAGAIN ? nil : "display socket: errno \(errno)" }
-        for i in 0..<Int(nfds) where fds[i] >= 0 { close(fds[i]) }  // we never use passed fds
+        // Only DMABUF_SCANOUT carries a descriptor; any other (or extra) one is closed.
+        var passed: OwnedFD?
+        for i in 0..<Int(nfds) where fds[i] >= 0 {
+            if passed == nil { passed = OwnedFD(fds[i]) } else { close(fds[i]) }
+        }
         if k < 12 {
             var rest = [UInt8](repeating: 0, count: 12 - k)
             if let e = readExactArray(&rest) { return e }
@@ -470,23 +473,25 @@ public final class VhostUserTransport: VirtioTransport, @unchecked Sendable {
                 return true
             }
             return failure
-        case 9:  // DMABUF_SCANOUT: only on hosts with a render node or /dev/udmabuf
-            warnDMABUF()
-            return discard("DMABUF_SCANOUT is not supported")
-        case 10:  // DMABUF_UPDATE needs a reply or the backend stalls
-            warnDMABUF()
-            if let e = discard("DMABUF_UPDATE is not supported") { return e }
+        case 9:  // DMABUF_SCANOUT: the backend's GBM/udmabuf path (render node or /dev/udmabuf)
+            guard size == 40 else { return discard("DMABUF_SCANOUT with \(size) bytes") }
+            let (p, e) = payload(40)
+            if let e { return e }
+            let f = (0..<10).map { Int(VirtioGPUWire.u32(p, 4 * $0)) }
+            _ = display.dmabufScanout(f[0], x: f[1], y: f[2], width: f[3], height: f[4], fdWidth: f[5], fdHeight: f[6],
+                                      stride: f[7], fourcc: VirtioGPUWire.u32(p, 36), fd: passed)
+            return nil
+        case 10:  // DMABUF_UPDATE: copy out of the dmabuf, then reply or the backend stalls
+            guard size == 20 else { return discard("DMABUF_UPDATE with \(size) bytes") }
+            let (p, e) = payload(20)
+            if let e { return e }
+            let f = (0..<5).map { Int(VirtioGPUWire.u32(p, 4 * $0)) }
+            if f[0] < VirtioGPUWire.maxScanouts { display.dmabufUpdate(f[0], x: f[1], y: f[2], width: f[3], height: f[4]) }
             var b = VirtioGPUWire.Builder(); b.u32(10); b.u32(Self.flagReply); b.u32(0)
             return reply(b.bytes)
         default:
             return discard("unknown display message \(req) (\(size) bytes)")
         }
-    }
-
-    private func warnDMABUF() {
-        guard !warnedDMABUF else { return }
-        warnedDMABUF = true
-        FakeDRMLog.warn("vhost-user-gpu chose its DMABUF path (render node or /dev/udmabuf present); frames are not captured")
     }
 
     private func readExactArray(_ b: inout [UInt8]) -> String? {

@@ -1,3 +1,4 @@
+import CFakeDRMSys
 import Glibc
 
 /// The display end of virtio-gpu: what a user would see. It answers the device's display-info
@@ -30,7 +31,21 @@ public final class VirtioDisplay: @unchecked Sendable {
         var bytes = [UInt8](repeating: 0, count: 64 * 64 * 4)
     }
 
+    /// A scanout the backend shares as a dmabuf (its GBM/udmabuf path), mapped read-only.
+    final class DMABuf {
+        let fd: OwnedFD
+        let map: UnsafeMutableRawPointer
+        let mapSize: Int
+        let x: Int, y: Int, stride: Int, fdWidth: Int, fdHeight: Int
+        init(fd: OwnedFD, map: UnsafeMutableRawPointer, mapSize: Int, x: Int, y: Int, stride: Int, fdWidth: Int, fdHeight: Int) {
+            self.fd = fd; self.map = map; self.mapSize = mapSize; self.x = x; self.y = y
+            self.stride = stride; self.fdWidth = fdWidth; self.fdHeight = fdHeight
+        }
+        deinit { munmap(map, mapSize) }
+    }
+
     private let lock = DeviceLock()
+    private var dmabufs: [Int: DMABuf] = [:]
     private var outputs: [(width: Int, height: Int)?]
     private var images: [Int: Image] = [:]
     private var cursor = Cursor()
@@ -124,6 +139,66 @@ public final class VirtioDisplay: @unchecked Sendable {
         }
         notifyProgress()
         return ok
+    }
+
+    /// DMABUF_SCANOUT: the scanout shows rect (x, y, width, height) of a dmabuf; width 0 or no
+    /// fd disables it. Every field is checked before the fd is mapped.
+    func dmabufScanout(_ id: Int, x: Int, y: Int, width: Int, height: Int, fdWidth: Int, fdHeight: Int,
+                       stride: Int, fourcc: UInt32, fd: OwnedFD?) -> Bool {
+        let maxD = Self.maxDimension
+        guard id >= 0, id < VirtioGPUWire.maxScanouts else { note("DMABUF_SCANOUT for scanout \(id)"); return false }
+        guard let fd, width > 0, height > 0 else {
+            lock.withLock { dmabufs[id] = nil }
+            return scanout(id, width: 0, height: 0)
+        }
+        guard fdWidth > 0, fdHeight > 0, fdWidth <= maxD, fdHeight <= maxD, stride >= fdWidth * 4, stride <= maxD * 8,
+              x >= 0, y >= 0, width <= maxD, height <= maxD, x + width <= fdWidth, y + height <= fdHeight,
+              PixelFormat.lookup(fourcc)?.bytesPerPixel == 4 else {
+            note("DMABUF_SCANOUT \(width)x\(height)+\(x)+\(y) of \(fdWidth)x\(fdHeight) stride \(stride) fourcc \(fourcc): rejected")
+            return false
+        }
+        let size = stride * fdHeight
+        guard let m = mmap(nil, size, PROT_READ, MAP_SHARED, fd.raw, 0), m != MAP_FAILED else {
+            note("DMABUF_SCANOUT: mmap of the dmabuf failed (errno \(errno))")
+            return false
+        }
+        let buf = DMABuf(fd: fd, map: m, mapSize: size, x: x, y: y, stride: stride, fdWidth: fdWidth, fdHeight: fdHeight)
+        guard scanout(id, width: width, height: height) else { return false }
+        lock.withLock {
+            dmabufs[id] = buf
+            images[id, default: Image()].fourcc = fourcc
+            images[id, default: Image()].originX = x
+            images[id, default: Image()].originY = y
+        }
+        return true
+    }
+
+    /// DMABUF_UPDATE: copy the rect (buffer coordinates) out of the mapped dmabuf, clipped to
+    /// both the buffer and the scanout.
+    func dmabufUpdate(_ id: Int, x: Int, y: Int, width: Int, height: Int) {
+        lock.withLock {
+            guard let buf = dmabufs[id], var img = images[id] else { return }
+            images[id] = nil
+            defer { images[id] = img }
+            var sync: UInt64 = 1  // DMA_BUF_SYNC_START | READ: coherent reads on GPU buffers
+            _ = cfd_ioctl_ptr(buf.fd.raw, 0x4008_6200, &sync)
+            let x0 = max(x, buf.x), y0 = max(y, buf.y)
+            let x1 = min(x + width, buf.x + img.width, buf.fdWidth), y1 = min(y + height, buf.y + img.height, buf.fdHeight)
+            if x0 < x1, y0 < y1 {
+                let iw = img.width
+                img.bytes.withUnsafeMutableBytes { dst in
+                    guard let d = dst.baseAddress else { return }
+                    for row in y0..<y1 {
+                        (d + ((row - buf.y) * iw + (x0 - buf.x)) * 4).copyMemory(from: buf.map + row * buf.stride + x0 * 4, byteCount: (x1 - x0) * 4)
+                    }
+                }
+            }
+            sync = 1 | 4  // SYNC_END | READ
+            _ = cfd_ioctl_ptr(buf.fd.raw, 0x4008_6200, &sync)
+            img.updates += 1
+            lock.broadcast()
+        }
+        notifyProgress()
     }
 
     func cursorPosition(scanout: Int, x: Int32, y: Int32, visible: Bool) {
