@@ -115,7 +115,8 @@ final class VirtioRig {
     func displayMatches(_ bo: BufferObject, _ w: Int, _ h: Int, _ pitch: Int) -> Bool {
         guard let got = backend.display.scanoutBytes(0), got.count == w * h * 4 else { return false }
         return got.withUnsafeBytes { g in
-            (0..<h).allSatisfy { y in memcmp(g.baseAddress! + y * w * 4, bo.memory.base + y * pitch, w * 4) == 0 }
+            guard let base = g.baseAddress else { return false }
+            return (0..<h).allSatisfy { y in memcmp(base + y * w * 4, bo.memory.base + y * pitch, w * 4) == 0 }
         }
     }
 }

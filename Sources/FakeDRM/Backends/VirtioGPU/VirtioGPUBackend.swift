@@ -116,8 +116,9 @@ public final class VirtioGPUBackend: ScanoutBackend, VirtioTransportDelegate, @u
     private var dead = false
     private var started = false
     private var watchdog: DispatchSourceTimer?
-    /// Host outputs as the device reported them (GET_DISPLAY_INFO).
-    public private(set) var outputs: [(width: Int, height: Int)?] = []
+    private var reportedOutputs: [(width: Int, height: Int)?] = []
+    /// Host outputs as the device reported them (GET_DISPLAY_INFO). Not for use on `queue`.
+    public var outputs: [(width: Int, height: Int)?] { queue.sync { reportedOutputs } }
 
     public init(transport: VirtioTransport, display: VirtioDisplay, timeoutMs: Int = 5000) throws(VirtioError) {
         self.transport = transport
@@ -171,7 +172,7 @@ public final class VirtioGPUBackend: ScanoutBackend, VirtioTransportDelegate, @u
         }
         let got = queue.sync { info }
         guard let got else { throw .protocolError("GET_DISPLAY_INFO returned no display info") }
-        queue.sync { outputs = got }
+        queue.sync { reportedOutputs = got }
     }
 
     // MARK: ScanoutBackend
@@ -205,7 +206,7 @@ public final class VirtioGPUBackend: ScanoutBackend, VirtioTransportDelegate, @u
 
     private func applyDisplayInfo() {
         guard let device else { return }
-        for (k, o) in outputs.enumerated() where k < device.config.connectors.count {
+        for (k, o) in reportedOutputs.enumerated() where k < device.config.connectors.count {
             if let o {
                 device.setConnector(index: k, connected: true, modes: Self.modes(width: o.width, height: o.height))
             } else {
