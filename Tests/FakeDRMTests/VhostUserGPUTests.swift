@@ -370,6 +370,44 @@ struct VhostUserGPUTests {
         #expect(rig.backend.stats.commandErrors == 0)
     }
 
+    /// A backend that stops answering (SIGSTOP) is timed out, marked dead and reaped; the
+    /// client's flip still completes (fence in error) instead of hanging.
+    @Test func frozenBackendTimesOut() throws {
+        let rig = try VirtioRig(real: true, width: 320, height: 200, timeoutMs: 500)
+        let a = try rig.fb(320, 200, seed: 0x61), b = try rig.fb(320, 200, seed: 0x62)
+        #expect(try rig.modeset(a.fb) == 0)
+        #expect(rig.events().count == 1)
+        #expect(rig.flip(b.fb) == 0)  // both buffers registered: the next flip needs only the rings
+        #expect(rig.events().count == 1)
+        #expect(rig.flip(a.fb) == 0)
+        #expect(rig.events().count == 1)
+        let pid = try #require(rig.vhost?.childPID)
+        kill(pid, SIGSTOP)
+        let out = rig.client.memory.alloc(4)
+        let t0 = Monotonic.nowNs()
+        #expect(rig.flip(b.fb, crtc: [("OUT_FENCE_PTR", out)]) == 0)
+        #expect(rig.events(timeoutMs: 5000).count == 1)
+        #expect(Monotonic.nowNs() - t0 < 4_000_000_000)
+        #expect(rig.syncFile(out)?.status == -19)
+        #expect(rig.backend.isDead)
+        #expect(rig.backend.stats.lostReason?.contains("stopped answering") == true)
+        #expect(kill(pid, 0) != 0)  // killed and reaped by the transport's shutdown
+    }
+
+    /// Frozen while a new buffer needs memory: the unanswered ADD_MEM_REG is fatal too.
+    @Test func frozenBackendDuringMemoryHotAddTimesOut() throws {
+        let rig = try VirtioRig(real: true, width: 320, height: 200, timeoutMs: 500)
+        let a = try rig.fb(320, 200, seed: 0x63), b = try rig.fb(320, 200, seed: 0x64)
+        #expect(try rig.modeset(a.fb) == 0)
+        #expect(rig.events().count == 1)
+        kill(try #require(rig.vhost?.childPID), SIGSTOP)
+        let out = rig.client.memory.alloc(4)
+        #expect(rig.flip(b.fb, crtc: [("OUT_FENCE_PTR", out)]) == 0)
+        #expect(rig.events(timeoutMs: 5000).count == 1)
+        #expect(rig.syncFile(out)?.status == -19)
+        #expect(rig.backend.stats.lostReason?.contains("addMemReg") == true)
+    }
+
     @Test func supervisorRespawnsAKilledBackend() throws {
         let device = try Device(config: DeviceConfig(), virtualTime: true)
         defer { device.shutdown() }

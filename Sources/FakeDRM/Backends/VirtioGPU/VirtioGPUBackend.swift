@@ -265,7 +265,7 @@ public final class VirtioGPUBackend: ScanoutBackend, VirtioTransportDelegate, @u
            let r = directResource(scanout.planes[i], scanout.buffers[i], width: w, height: h, reserve: pools[s] == nil ? 1 : 0) {
             target = (r, scanout.planes[i].format)
             stat { $0.directFlips += 1 }
-        } else if let pool = pool(for: s, width: w, height: h) {
+        } else if !dead, let pool = pool(for: s, width: w, height: h) {
             let frame = Composer.compose(width: w, height: h, planes: frameIndices.map { scanout.planes[$0] })
             frame.pixels.withUnsafeBytes { px in
                 if let p = px.baseAddress { pool.memory.base.copyMemory(from: p, byteCount: min(px.count, pool.memory.size)) }
@@ -273,7 +273,7 @@ public final class VirtioGPUBackend: ScanoutBackend, VirtioTransportDelegate, @u
             target = (pool.resource, 0x3432_5258)
             stat { $0.composedFlips += 1; $0.frameCopies += 2 }  // compose + copy into guest memory
         }
-        guard let target else { return }
+        guard let target, !dead else { return }
         let rect = VirtioGPUWire.Rect(x: 0, y: 0, width: UInt32(w), height: UInt32(h))
         if let old = shown[s], old.resource == target.resource, old.rect == rect {
         } else {
@@ -340,7 +340,7 @@ public final class VirtioGPUBackend: ScanoutBackend, VirtioTransportDelegate, @u
             try transport.addRegion(region)
         } catch {
             FakeDRMLog.warn("virtio-gpu: could not add guest memory for buffer \(bo.serial): \(error.message)")
-            if case .dead = error { die(error.message) }
+            failControl(error)
             return nil
         }
         regionsInUse += 1
@@ -378,7 +378,7 @@ public final class VirtioGPUBackend: ScanoutBackend, VirtioTransportDelegate, @u
                 self.stat { $0.regionsInUse = self.regionsInUse }
             } catch {
                 FakeDRMLog.warn("virtio-gpu: REM_MEM_REG failed: \(error.message)")
-                if case .dead = error { self.die(error.message) }
+                self.failControl(error)
             }
             _ = r.memory  // keeps the memfd until here
         }
@@ -392,7 +392,11 @@ public final class VirtioGPUBackend: ScanoutBackend, VirtioTransportDelegate, @u
             if shown[s]?.resource == old.resource { shown[s] = nil }
             send(0, VirtioGPUWire.unref(resource: old.resource), response: 24, commit: nil) { [weak self] _ in
                 guard let self, !self.dead else { return }
-                try? self.transport.removeRegion(old.region)
+                do throws(VirtioError) {
+                    try self.transport.removeRegion(old.region)
+                } catch {
+                    self.failControl(error)
+                }
                 self.regionsInUse -= 1
             }
         }
@@ -404,7 +408,7 @@ public final class VirtioGPUBackend: ScanoutBackend, VirtioTransportDelegate, @u
             try transport.addRegion(region)
         } catch {
             FakeDRMLog.warn("virtio-gpu: could not add the pool for scanout \(s): \(error.message)")
-            if case .dead = error { die(error.message) }
+            failControl(error)
             return nil
         }
         regionsInUse += 1
@@ -571,6 +575,13 @@ public final class VirtioGPUBackend: ScanoutBackend, VirtioTransportDelegate, @u
         }
     }
 
+    /// A control-channel failure other than "no free slot" (a timeout, a closed socket, a
+    /// refused request) means the backend can no longer be trusted with memory: it is dead.
+    private func failControl(_ error: VirtioError) {
+        if case .resources = error { return }
+        die("control channel: \(error.message)")
+    }
+
     /// The device is gone: stop it, fail what was in flight, tell the card (connectors go
     /// disconnected, fences signal with an error). A new backend can be attached afterwards.
     private func die(_ reason: String) {
@@ -580,11 +591,13 @@ public final class VirtioGPUBackend: ScanoutBackend, VirtioTransportDelegate, @u
         FakeDRMLog.warn("virtio-gpu backend dead: \(reason)")
         watchdog?.cancel()
         watchdog = nil
-        transport.shutdown()
         pending = [[:], [:]]
         backlog = []
         commits = []
+        // Clients first (their fences fail now), then the transport, whose shutdown may wait
+        // up to a second for a frozen process before killing it.
         device?.backendLost()
+        transport.shutdown()
         let hook = statsLock.withLock { lostHandler }
         hook?(reason)
     }
