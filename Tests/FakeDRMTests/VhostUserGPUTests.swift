@@ -182,6 +182,25 @@ final class VirtioRig {
         #expect(rig.backend.stats.composedFlips > 0)
     }
 
+    /// A failed flush or SET_SCANOUT produces no UPDATE: the flip completes on the fence, and
+    /// later flips are not held up waiting for the missing UPDATE.
+    @Test func failedCommandsDoNotWedgeLaterFlips() throws {
+        let rig = try VirtioRig(real: false, width: 64, height: 64, timeoutMs: 1000)
+        let a = try rig.fb(64, 64, seed: 20), b = try rig.fb(64, 64, seed: 21)
+        let lb = try #require(rig.loopback)
+        lb.fail(VirtioGPUWire.cmdResourceFlush)
+        #expect(try rig.modeset(a.fb) == 0)
+        #expect(rig.events().count == 1)
+        lb.fail(VirtioGPUWire.cmdSetScanout)
+        #expect(rig.flip(b.fb) == 0)
+        #expect(rig.events().count == 1)
+        #expect(rig.flip(a.fb) == 0)
+        #expect(rig.events().count == 1)
+        #expect(rig.displayMatches(a.bo, 64, 64, a.pitch))
+        #expect(rig.backend.stats.commandErrors == 2)
+        #expect(!rig.backend.isDead)
+    }
+
     @Test func stalledDeviceTimesOutAndTheCardSurvives() throws {
         let rig = try VirtioRig(real: false, width: 64, height: 64, timeoutMs: 300)
         let a = try rig.fb(64, 64, seed: 7)

@@ -83,6 +83,11 @@ public final class LoopbackTransport: VirtioTransport, @unchecked Sendable {
         }
     }
 
+    private var failing: [UInt32: Int] = [:]
+
+    /// The next `count` commands of `type` are answered ERR_UNSPEC without effect.
+    public func fail(_ type: UInt32, count: Int = 1) { queue.sync { failing[type, default: 0] += count } }
+
     /// Waits until everything notified so far has been processed.
     public func sync() { queue.sync {} }
 
@@ -164,6 +169,10 @@ public final class LoopbackTransport: VirtioTransport, @unchecked Sendable {
             var b = VirtioGPUWire.Builder()
             b.u32(t); b.u32(flags & VirtioGPUWire.flagFence); b.u64(flags & VirtioGPUWire.flagFence != 0 ? fence : 0); b.u32(0); b.u32(0)
             return b.bytes
+        }
+        if let n = failing[type], n > 0 {
+            failing[type] = n - 1
+            return resp(VirtioGPUWire.respErrUnspec)
         }
         let sizes: [UInt32: Int] = [0x100: 24, 0x101: 40, 0x102: 32, 0x103: 48, 0x104: 48, 0x105: 56, 0x106: 32, 0x107: 32]
         guard let need = sizes[type] else { return resp(VirtioGPUWire.respErrUnspec) }

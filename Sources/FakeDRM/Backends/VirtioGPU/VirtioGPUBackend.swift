@@ -66,6 +66,7 @@ public final class VirtioGPUBackend: ScanoutBackend, VirtioTransportDelegate, @u
         var building = true
         var pending = 0
         var updateTarget: (scanout: Int, count: Int)?
+        var updateDropped = false
         var cursorTarget = 0
         let startedNs = Monotonic.nowNs()
         init(crtc: Int, token: UInt64?) { self.crtc = crtc; self.token = token }
@@ -517,6 +518,15 @@ public final class VirtioGPUBackend: ScanoutBackend, VirtioTransportDelegate, @u
                 if resp.count < VirtioGPUWire.headerSize || (type != VirtioGPUWire.respOkNodata && type != VirtioGPUWire.respOkDisplayInfo) {
                     stat { $0.commandErrors += 1 }
                     FakeDRMLog.warn("virtio-gpu: command 0x\(String(p.type, radix: 16)) answered 0x\(String(type, radix: 16)) (\(resp.count) bytes)")
+                    // A failed SET_SCANOUT or FLUSH produces no UPDATE: stop waiting for it, and
+                    // take it out of the running count so later flips are not held up.
+                    if p.type == VirtioGPUWire.cmdSetScanout || p.type == VirtioGPUWire.cmdResourceFlush,
+                       let c = p.commit, !c.updateDropped, let t = c.updateTarget {
+                        c.updateDropped = true
+                        c.updateTarget = nil
+                        expectedUpdates[t.scanout, default: 0] -= 1
+                        if p.type == VirtioGPUWire.cmdSetScanout { shown[t.scanout] = nil }
+                    }
                 }
             }
             p.onDone?(resp)
