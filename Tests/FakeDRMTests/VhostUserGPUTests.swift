@@ -341,6 +341,12 @@ struct VhostUserGPUTests {
         #expect(rig.showsLatched())
         #expect(rig.backend.stats.frameCopies == 0)
         #expect(rig.backend.stats.commandErrors == 0)
+        // PNG capture of what the display received round-trips to the same picture.
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("vhost-\(w)x\(h)-\(getpid()).png").path
+        defer { unlink(path) }
+        #expect(try rig.backend.display.capturePNG(scanout: 0, to: path))
+        let roundTrip = try PNGWriter.decode(path: path) == rig.device.composeLatched()
+        #expect(roundTrip)
     }
 
     @Test func fencesAndEventsInOrder() throws {

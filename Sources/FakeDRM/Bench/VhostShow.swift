@@ -64,7 +64,7 @@ public enum VhostShow {
         backend.waitIdle()
         let shown = backend.display.frame(scanout: 0)
         let matches = shown != nil && shown == device.composeLatched()
-        if let png, let shown { try PNGWriter.write(shown, to: png) }
+        if let png { _ = try backend.display.capturePNG(scanout: 0, to: png) }
         return Summary(frames: frames, matchesComposedFrame: matches, png: png, restarts: sup.restartCount, stats: backend.stats)
     }
 }

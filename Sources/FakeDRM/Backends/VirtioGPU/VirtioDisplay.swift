@@ -272,6 +272,13 @@ public final class VirtioDisplay: @unchecked Sendable {
         }
     }
 
+    /// Writes what `scanout` shows (frame + cursor) as a PNG; false when nothing is shown.
+    public func capturePNG(scanout id: Int, to path: String) throws(PNGError) -> Bool {
+        guard let f = frame(scanout: id) else { return false }
+        try PNGWriter.write(f, to: path)
+        return true
+    }
+
     /// The picture on `scanout`: the frame the device sent with the cursor blended on top,
     /// through the same Composer the card uses (alpha forced to opaque, as for any scanout).
     public func frame(scanout id: Int) -> Frame? {
