@@ -8,7 +8,11 @@
 #include <semaphore.h>
 #include <sys/eventfd.h>
 
-// fuse_session_loop_mt is a macro in this API version: Swift cannot call it directly.
-static inline int fakedrm_fuse_loop_mt(struct fuse_session *se) {
-    return fuse_session_loop_mt(se, 0);
+#include <fcntl.h>
+
+// The daemon runs its own worker loop over a non-blocking /dev/cuse fd (see CuseFrontEnd.serve);
+// fcntl is variadic, which Swift cannot call.
+static inline int fakedrm_set_nonblocking(int fd) {
+    int flags = fcntl(fd, F_GETFL);
+    return flags < 0 ? -1 : fcntl(fd, F_SETFL, flags | O_NONBLOCK);
 }

@@ -58,13 +58,18 @@ public final class CuseFrontEnd: @unchecked Sendable {
     let notifier: PollNotifier
     let ready = Atomic<Bool>(false)
     let session = Mutex<CPointer?>(nil)
-    let mainThread = pthread_self()
+    let stopping = Atomic<Bool>(false)
+    let stopFD: Int32
+    let workers = 4
+    let loopFailure = Atomic<Int32>(0)
 
     public init(device: Device, options: CuseOptions) throws(CuseError) {
         self.device = device
         self.options = options
         guard let n = PollNotifier() else { throw .failed("fakedrm: cannot create an eventfd for poll notifications") }
         notifier = n
+        stopFD = eventfd(0, Int32(EFD_CLOEXEC))
+        guard stopFD >= 0 else { throw .failed("fakedrm: cannot create an eventfd") }
     }
 
     // MARK: running
@@ -106,8 +111,7 @@ public final class CuseFrontEnd: @unchecked Sendable {
                 }
                 session.withLock { $0 = CPointer(raw: se) }
                 notifier.start()
-                // Several workers: a blocking read or commit must not stall the other clients.
-                let rc = fakedrm_fuse_loop_mt(se)
+                let rc = serve(se)
                 session.withLock { $0 = nil }
                 cuse_lowlevel_teardown(se)
                 return rc
@@ -133,21 +137,64 @@ public final class CuseFrontEnd: @unchecked Sendable {
         return set
     }
 
-    /// Waits for a stop signal on its own thread, then stops the device first (blocked readers
-    /// and commits return), then the session loop. libfuse's own handlers would end the loop
-    /// with workers still inside Swift frames, which pthread_cancel cannot unwind.
+    /// Waits for a stop signal on its own thread, stops the device first (blocked readers and
+    /// commits return), then wakes every worker out of its poll so the loop ends and the node
+    /// goes away with the session.
     public func stopOnSignals(_ set: sigset_t) {
-        // SIGUSR2 only interrupts the loop's sem_wait in the main thread.
-        signal(SIGUSR2) { _ in }
         let box = SigSet(set: set)
         Thread.detachNewThread { [self] in
             var s = box.set
             var sig: Int32 = 0
             sigwait(&s, &sig)
             device.shutdown()
-            usleep(100_000)
-            session.withLock { if let se = $0 { fuse_session_exit(se.raw) } }
-            pthread_kill(mainThread, SIGUSR2)
+            requestStop()
+        }
+    }
+
+    func requestStop() {
+        stopping.store(true, ordering: .releasing)
+        var one: UInt64 = 1
+        _ = withUnsafeBytes(of: &one) { write(stopFD, $0.baseAddress, 8) }
+    }
+
+    /// The request loop: `workers` threads poll the non-blocking /dev/cuse fd together with the
+    /// stop eventfd. Several workers, because a blocking read or commit must not stall the other
+    /// clients. (libfuse's own multi-threaded loop ends by pthread_cancel-ing its workers, which
+    /// cannot unwind through Swift frames; this loop ends them by waking them instead.)
+    func serve(_ se: OpaquePointer) -> Int32 {
+        let fd = fuse_session_fd(se)
+        guard fakedrm_set_nonblocking(fd) == 0 else { return -1 }
+        let group = DispatchGroup()
+        let session = CPointer(raw: se)
+        for _ in 1..<workers {
+            group.enter()
+            Thread.detachNewThread { [self] in
+                work(session, fd)
+                group.leave()
+            }
+        }
+        work(session, fd)
+        group.wait()
+        return loopFailure.load(ordering: .acquiring)
+    }
+
+    private func work(_ se: CPointer, _ fd: Int32) {
+        var buf = fuse_buf()
+        defer { free(buf.mem) }
+        while !stopping.load(ordering: .acquiring) {
+            var fds = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0), pollfd(fd: stopFD, events: Int16(POLLIN), revents: 0)]
+            if fds.withUnsafeMutableBufferPointer({ Glibc.poll($0.baseAddress, 2, -1) }) < 0 { continue }
+            if fds[1].revents != 0 { break }
+            let res = fuse_session_receive_buf(se.raw, &buf)
+            if res == -EINTR || res == -EAGAIN || res == -ENOENT { continue }  // another worker took it / interrupted
+            if res <= 0 {
+                // 0: the kernel ended the session (the device is gone); <0: /dev/cuse failed
+                // (e.g. ENODEV when the kernel refused our INIT reply).
+                loopFailure.store(res == 0 ? 0 : -1, ordering: .releasing)
+                requestStop()
+                break
+            }
+            fuse_session_process_buf(se.raw, &buf)
         }
     }
 
