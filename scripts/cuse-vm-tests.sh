@@ -19,11 +19,11 @@ if [[ " $* " != *" --in-vm "* ]]; then
     if ! command -v qemu-system-x86_64 >/dev/null && ((EUID != 0)); then
         echo "cuse-vm-tests: SKIP: qemu-system-x86_64 missing and not root to install it"; exit 77
     fi
+    mkdir -p out
     if [[ -n $bench ]]; then
         cc -O2 -o out/cuse-bench scripts/bench/cuse-bench.c $(pkg-config --cflags --libs libdrm) &&
         cc -O2 -o out/cuse-echo scripts/bench/cuse-echo.c $(pkg-config --cflags --libs fuse3) || exit 1
     fi
-    mkdir -p out
     FAKEDRM_BIN=$bin scripts/linux-vm --modules cuse --timeout "${FAKEDRM_VM_TIMEOUT:-420}" -- \
         env FAKEDRM_BIN="$bin" bash scripts/cuse-vm-tests.sh --in-vm $bench
     rc=$?
