@@ -24,6 +24,7 @@ run echo --echo /dev/cuse-echo
 run fakedrm /dev/dri/card7
 if [[ -e /sys/module/vkms ]]; then run vkms /dev/dri/card0; else echo "vkms: not loaded (needs vkms.ko built from linux-source-6.1; see docs/cuse.md)"; fi
 floor=${med["echo/echo _IOWR 16 B (1 retry)"]:-}
+[[ -n $floor && -n ${med["fakedrm/GET_CAP"]:-} ]] || { echo "benchmark: no figures"; exit 1; }
 echo "ratios (median / echo floor of ${floor} µs for a 1-retry CUSE ioctl):"
 for k in "${!med[@]}"; do
     [[ $k == fakedrm/* || $k == vkms/* ]] || continue
