@@ -24,7 +24,8 @@ if [[ " $* " != *" --in-vm "* ]]; then
         cc -O2 -o out/cuse-bench scripts/bench/cuse-bench.c $(pkg-config --cflags --libs libdrm) &&
         cc -O2 -o out/cuse-echo scripts/bench/cuse-echo.c $(pkg-config --cflags --libs fuse3) || exit 1
     fi
-    FAKEDRM_BIN=$bin scripts/linux-vm --modules cuse --timeout "${FAKEDRM_VM_TIMEOUT:-420}" -- \
+    # --bench also loads vkms (built once from linux-source) for side-by-side figures.
+    FAKEDRM_BIN=$bin scripts/linux-vm --modules cuse${bench:+,vkms} --timeout "${FAKEDRM_VM_TIMEOUT:-420}" -- \
         env FAKEDRM_BIN="$bin" bash scripts/cuse-vm-tests.sh --in-vm $bench
     rc=$?
     ((rc == 125)) && { echo "cuse-vm-tests: SKIP: the VM could not run (see above)"; exit 77; }
@@ -66,8 +67,10 @@ else
 fi
 
 echo "== daemon"
-start_daemon 0
-card=/dev/dri/card0
+# card0 belongs to vkms when it is loaded (--bench): then test on card1.
+minor=0; [[ -e /sys/module/vkms ]] && minor=1
+start_daemon $minor
+card=/dev/dri/card$minor
 [[ -z $udev ]] && { chgrp video $card; chmod 660 $card; }
 perm=$(stat -c '%G %a' $card)
 [[ $perm == "video 660" ]] && pass "node $card is $perm (udev rules: $([[ -n $udev ]] && echo applied || echo "not run"))" || fail "node $card is $perm, want video 660"
@@ -123,12 +126,12 @@ out=$(as_user python3 scripts/cuse_client.py master $card 2>&1) && pass "killed 
     fail "killed reader not released: $out"
 
 echo "== second daemon, SIGKILL, restart"
-out=$("$bin" cuse --minor 0 2>&1); rc=$?
-((rc != 0)) && grep -q 'already' <<<"$out" && pass "second daemon for minor 0: exit $rc, '$out'" || fail "second daemon: rc=$rc $out"
+out=$("$bin" cuse --minor $minor 2>&1); rc=$?
+((rc != 0)) && grep -q 'already' <<<"$out" && pass "second daemon for minor $minor: exit $rc, '$out'" || fail "second daemon: rc=$rc $out"
 kill -9 $daemon; wait $daemon 2>/dev/null; daemon=
 sleep 0.3
 [[ ! -e $card ]] && pass "SIGKILL: no stale node" || fail "SIGKILL left $card"
-start_daemon 0
+start_daemon $minor
 as_user timeout 30 modetest -M fakedrm -c >/dev/null 2>&1 && pass "restart after SIGKILL serves again" || fail "restart after SIGKILL"
 stop_daemon; rc=$?
 ((rc == 0)) && [[ ! -e $card ]] && pass "SIGTERM: exit 0, node removed" || fail "SIGTERM: rc=$rc, node $(ls $card 2>&1)"

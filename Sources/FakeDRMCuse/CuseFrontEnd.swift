@@ -107,7 +107,7 @@ public final class CuseFrontEnd: @unchecked Sendable {
                 defer { cargs.forEach { free($0) } }
                 var multithreaded: Int32 = 0
                 guard let se = cuse_lowlevel_setup(Int32(cargs.count), &cargs, &ci, &ops, &multithreaded, userdata) else {
-                    return -1
+                    return -2
                 }
                 session.withLock { $0 = CPointer(raw: se) }
                 notifier.start()
@@ -119,7 +119,7 @@ public final class CuseFrontEnd: @unchecked Sendable {
         }
         args.removeAll()
         notifier.stop()
-        if result == -1 && !ready.load(ordering: .acquiring) {
+        if result == -2 {
             throw .unavailable("fakedrm: cannot open /dev/cuse (is the cuse module loaded? `modprobe cuse`, run as root)")
         }
         if !ready.load(ordering: .acquiring) {
@@ -220,9 +220,11 @@ public final class CuseFrontEnd: @unchecked Sendable {
 
     func initDone() {
         ready.store(true, ordering: .releasing)
-        let major = options.major ?? (Self.drmMajorTaken() ? 0 : 226)
+        // The kernel's choice, also when the major was dynamic.
+        let sysDev = "/sys/class/cuse/" + options.devName.replacingOccurrences(of: "/", with: "!") + "/dev"
+        let numbers = (try? String(contentsOfFile: sysDev, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "?"
         // Scripts wait for this line (and for the node).
-        print("fakedrm: serving /dev/\(options.devName) (CUSE, major \(major == 0 ? "dynamic" : String(major)), minor \(options.minor))")
+        print("fakedrm: serving /dev/\(options.devName) (CUSE, char \(numbers))")
         fflush(nil)
     }
 

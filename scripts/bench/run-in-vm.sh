@@ -30,3 +30,9 @@ for k in "${!med[@]}"; do
     [[ $k == fakedrm/* || $k == vkms/* ]] || continue
     awk -v k="$k" -v a="${med[$k]}" -v f="$floor" 'BEGIN { printf "  %-40s %6.2fx floor\n", k, a / f }'
 done | sort
+if [[ -n ${med["vkms/GET_CAP"]:-} ]]; then
+    echo "ratios fakedrm CUSE / vkms in-kernel (median):"
+    for r in "GET_CAP" "GETRESOURCES (filled)" "atomic TEST_ONLY modeset"; do
+        awk -v r="$r" -v a="${med["fakedrm/$r"]}" -v v="${med["vkms/$r"]}" 'BEGIN { printf "  %-28s %7.1fx\n", r, a / v }'
+    done
+fi
