@@ -7,7 +7,7 @@ struct FakeDRMCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fakedrm",
         abstract: "A userspace fake DRM/KMS card.",
-        subcommands: [ConfigCommand.self, BenchCommand.self, VhostShowCommand.self])
+        subcommands: [ConfigCommand.self, BenchCommand.self, VhostShowCommand.self, CuseServeCommand.self])
 }
 
 struct ConfigCommand: ParsableCommand {
