@@ -16,13 +16,17 @@ let package = Package(
         // Only what Swift cannot reach directly: memfd/eventfd/timerfd, CMSG macros, ioctl.
         .target(name: "CFakeDRMSys"),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        // libfuse3's cuse_lowlevel for the CUSE front end (a real /dev/dri/cardN node).
+        .systemLibrary(name: "CFuse3", pkgConfig: "fuse3", providers: [.apt(["libfuse3-dev"])]),
         .target(
             name: "FakeDRM",
             dependencies: ["CFakeDRMSys", "CPNG", .product(name: "Yams", package: "Yams")]
         ),
+        // Kept out of FakeDRM so the core and its tests do not link libfuse.
+        .target(name: "FakeDRMCuse", dependencies: ["FakeDRM", "CFuse3"]),
         .executableTarget(
             name: "fakedrm",
-            dependencies: ["FakeDRM", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["FakeDRM", "FakeDRMCuse", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             plugins: ["PreloadLibrary"]
         ),
         // Compiles preload/fakedrm-preload.c with cc (no Swift runtime in preloaded processes).

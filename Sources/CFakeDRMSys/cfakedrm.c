@@ -9,6 +9,10 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include <poll.h>
+#include <spawn.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
 
 int cfd_memfd_create(const char *name, int sealable) {
     return memfd_create(name, MFD_CLOEXEC | (sealable ? MFD_ALLOW_SEALING : 0));
@@ -38,6 +42,32 @@ ssize_t cfd_send_with_fds(int sock, const void *buf, size_t len, const int *fds,
     return r;
 }
 
+int cfd_ioctl_ptr(int fd, unsigned long request, void *arg) { return ioctl(fd, request, arg); }
+
+ssize_t cfd_recv_with_fds(int sock, void *buf, size_t len, int *fds, int *nfds) {
+    struct iovec iov = {.iov_base = buf, .iov_len = len};
+    char control[CMSG_SPACE(sizeof(int) * 16)];
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control,
+                         .msg_controllen = sizeof(control)};
+    ssize_t r;
+    do { r = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC); } while (r < 0 && errno == EINTR);
+    int got = 0;
+    if (r >= 0) {
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+            if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+            int n = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+            for (int i = 0; i < n; i++) {
+                int fd;
+                memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+                if (got < *nfds) fds[got++] = fd;
+                else close(fd);
+            }
+        }
+    }
+    *nfds = got;
+    return r;
+}
+
 int cfd_peer_cred(int sock, pid_t *pid, uid_t *uid, gid_t *gid) {
     struct ucred cred;
     socklen_t l = sizeof(cred);
@@ -51,4 +81,65 @@ int cfd_monotonic_now(int64_t *ns) {
     if (clock_gettime(CLOCK_MONOTONIC, &ts) < 0) return -1;
     *ns = (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
     return 0;
+}
+
+uint16_t cfd_load_acquire_u16(const void *p) { return __atomic_load_n((const uint16_t *)p, __ATOMIC_ACQUIRE); }
+void cfd_store_release_u16(void *p, uint16_t v) { __atomic_store_n((uint16_t *)p, v, __ATOMIC_RELEASE); }
+void cfd_fence_seq_cst(void) { __atomic_thread_fence(__ATOMIC_SEQ_CST); }
+
+int cfd_socketpair_stream(int sv[2]) { return socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv); }
+
+int cfd_connect_unix(const char *path) {
+    struct sockaddr_un a;
+    memset(&a, 0, sizeof(a));
+    a.sun_family = AF_UNIX;
+    if (strlen(path) >= sizeof(a.sun_path)) { errno = ENAMETOOLONG; return -1; }
+    strcpy(a.sun_path, path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) { int e = errno; close(fd); errno = e; return -1; }
+    return fd;
+}
+
+extern char **environ;
+
+int cfd_spawn_with_fd(char *const argv[], int childfd, int targetfd, int quiet, pid_t *pid) {
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    // dup2 onto itself would keep CLOEXEC; go through a temporary copy in that case.
+    int src = childfd, tmp = -1;
+    if (childfd == targetfd) { tmp = fcntl(childfd, F_DUPFD_CLOEXEC, targetfd + 1); if (tmp < 0) return errno; src = tmp; }
+    posix_spawn_file_actions_adddup2(&fa, src, targetfd);
+    if (quiet) {
+        posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+        posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+    }
+    int r = posix_spawn(pid, argv[0], &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (tmp >= 0) close(tmp);
+    return r;
+}
+
+int cfd_pidfd_open(pid_t pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }
+
+int cfd_set_sndbuf(int fd, int bytes) {
+    if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &bytes, sizeof(bytes)) < 0)
+        setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof(bytes));
+    int got = 0; socklen_t l = sizeof(got);
+    if (getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &got, &l) < 0) return -1;
+    return got;
+}
+
+int cfd_set_timeouts(int fd, int ms) {
+    struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+    if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0) return -1;
+    return setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+}
+
+int cfd_poll1(int fd, short events, int timeout_ms) {
+    struct pollfd p = {.fd = fd, .events = events, .revents = 0};
+    int r;
+    do { r = poll(&p, 1, timeout_ms); } while (r < 0 && errno == EINTR);
+    if (r < 0) return -1;
+    return r == 0 ? 0 : p.revents;
 }

@@ -24,13 +24,20 @@ final class RecordingBackend: ScanoutBackend, @unchecked Sendable {
         #expect(c.events().isEmpty)  // vblanks alone do not complete it
         #expect(backend.submits.count == 1 && backend.submits[0].planes == 1)
         d.backendFlipDone(crtcIndex: 0, token: backend.submits[0].token)
-        #expect(c.events().count == 1)
+        let first = c.events()
+        #expect(first.count == 1)
         #expect(c.atomic(DRMConst.atomicNonblock | DRMConst.atomicPageFlipEvent, [(c.plane(.primary), [("FB_ID", UInt64(b))])]) == 0)
         #expect(!sf.isSignalled)
         d.backendFlipDone(crtcIndex: 0, token: 999)  // unknown token: ignored
         #expect(!sf.isSignalled)
         d.backendFlipDone(crtcIndex: 0, token: backend.submits[1].token)
         #expect(sf.status == 1)  // fb a left the screen when b's flush completed
+        // Each backend-completed flip is a frame: sequences and timestamps move on.
+        let second = c.events()
+        #expect(second.count == 1)
+        if let a = first.first, let b = second.first {
+            #expect(ArgBuffer(b)[EventVblankLayout.sequence] > ArgBuffer(a)[EventVblankLayout.sequence])
+        }
     }
 
     @Test func backendLossFailsPendingFencesAndDisconnects() throws {

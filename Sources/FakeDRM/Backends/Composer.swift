@@ -42,6 +42,9 @@ public struct ComposerPlane: Sendable {
     public var alpha: UInt16
     /// The "pixel blend mode" property, with the kernel's values (drm_blend.h).
     public var blendMode: UInt8
+    /// Set for the CRTC's cursor plane: a display with a hardware cursor channel (virtio-gpu's
+    /// cursor queue) sends it apart from the frame; the composer itself ignores it.
+    public var isCursor: Bool = false
 
     public static let blendPremultiplied: UInt8 = 0
     public static let blendCoverage: UInt8 = 1

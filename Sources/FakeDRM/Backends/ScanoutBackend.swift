@@ -35,16 +35,18 @@ extension Device {
         let crtcID = crtcs[c].id
         var out: [ComposerPlane] = []
         var bos: [BufferObject] = []
-        for ps in source.planes where ps.crtc == crtcID && ps.fb != 0 {
+        for (i, ps) in source.planes.enumerated() where ps.crtc == crtcID && ps.fb != 0 {
             guard let fb = framebuffers[ps.fb], let bo = fb.buffers.first ?? nil else { continue }
             bos.append(bo)
-            out.append(ComposerPlane(
+            var plane = ComposerPlane(
                 base: UnsafeRawPointer(bo.memory.base), bufferSize: bo.size, offset: Int(fb.offsets[0]), pitch: Int(fb.pitches[0]),
                 format: fb.format, fbWidth: fb.width, fbHeight: fb.height,
                 srcX: ps.srcX, srcY: ps.srcY, srcW: ps.srcW, srcH: ps.srcH,
                 crtcX: ps.crtcX, crtcY: ps.crtcY, crtcW: ps.crtcW, crtcH: ps.crtcH,
                 zpos: UInt32(truncatingIfNeeded: ps.zpos), alpha: UInt16(truncatingIfNeeded: ps.alpha),
-                blendMode: UInt8(truncatingIfNeeded: ps.blendMode)))
+                blendMode: UInt8(truncatingIfNeeded: ps.blendMode))
+            plane.isCursor = i < planes.count && planes[i].type == .cursor
+            out.append(plane)
         }
         return Scanout(width: Int(s.mode?.hdisplay ?? 0), height: Int(s.mode?.vdisplay ?? 0), active: s.active && s.mode != nil, planes: out, buffers: bos)
     }

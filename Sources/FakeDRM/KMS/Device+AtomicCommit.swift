@@ -147,7 +147,16 @@ extension Device {
     public func backendFlipDone(crtcIndex c: Int, token: UInt64, timestampNs: Int64? = nil) {
         lock.withLock {
             guard c >= 0, c < pendingCommits.count, let pc = pendingCommits[c], pc.token == token, pc.armed else { return }
-            completeFlip(pc, sequence: vblank[c].count, at: timestampNs ?? nowNs())
+            var ts = timestampNs ?? nowNs()
+            if virtualTime && pc.waitsForVblank {
+                // Virtual time has no vblank thread: the backend's completion is the frame, so
+                // the counter and the clock advance with it and events carry distinct sequences.
+                vblank[c].count &+= 1
+                virtualNowNs = max(virtualNowNs, vblank[c].lastNs + vblank[c].periodNs)
+                vblank[c].lastNs = virtualNowNs
+                ts = virtualNowNs
+            }
+            completeFlip(pc, sequence: vblank[c].count, at: ts)
         }
     }
 

@@ -80,7 +80,8 @@ extension Device {
         try lock.withLock { () throws(DRMError) -> [UInt8] in
             if file.events.isEmpty {
                 if nonblocking { throw .wouldBlock }
-                _ = waitUntil(timeoutNs: .max / 4, crtcIndex: nil) { !file.events.isEmpty || file.closed || shuttingDown }
+                _ = waitUntil(timeoutNs: .max / 4, crtcIndex: nil) { !file.events.isEmpty || file.closed || shuttingDown || file.readInterrupted }
+                file.readInterrupted = false
                 if file.events.isEmpty { throw .interrupted }
             }
             var out: [UInt8] = []
@@ -95,4 +96,14 @@ extension Device {
     }
 
     public func hasEvents(_ file: FileContext) -> Bool { lock.withLock { !file.events.isEmpty } }
+
+    /// Ends a blocking read of `file` with EINTR: a front end whose caller got a signal while
+    /// the read waits (CUSE forwards it as FUSE_INTERRUPT; without this a killed reader would
+    /// hang in the kernel until an event arrived).
+    public func interruptRead(_ file: FileContext) {
+        lock.withLock {
+            file.readInterrupted = true
+            lock.broadcast()
+        }
+    }
 }

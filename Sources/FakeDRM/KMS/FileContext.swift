@@ -17,6 +17,8 @@ public final class FileContext: @unchecked Sendable {
     var magic: UInt32 = 0
     var unique = ""
     var closed = false
+    /// Set by Device.interruptRead; consumed by the blocking read it wakes.
+    var readInterrupted = false
 
     var handles: [UInt32: BufferObject] = [:]
     var nextHandle: UInt32 = 1

@@ -1,0 +1,252 @@
+/// The "unrestricted ioctl" protocol of FUSE/CUSE as a pure state machine, so it can be tested
+/// without a kernel that has CUSE.
+///
+/// Under CUSE the daemon only gets the raw `arg` value of an ioctl. To see the caller's memory it
+/// answers "retry with these spans copied in and these spans ready to be copied out"
+/// (`fuse_reply_ioctl_retry`); the kernel then re-issues the same ioctl with the spans' contents.
+/// Each retry is a full round trip (≈ the cost of the ioctl itself), so the planner asks for
+/// everything it can foresee at once:
+///   1. first call: only the struct (its size and direction come from the request number);
+///   2. the handler runs against what was fetched; every span it misses is recorded. Reads of a
+///      missing span throw (handlers read their input before they change anything, so nothing
+///      has happened yet), writes to a missing span are recorded and the handler goes on, so every
+///      array a GET ioctl fills is discovered in the same pass. Per-ioctl hints add the arrays a
+///      handler would read next (atomic: objs + count_props, then props + values);
+///   3. one retry with all of them, then the handler runs again for real.
+/// Invariant relied on (true of every handler in UAPI/): a handler never writes client memory
+/// after a side effect it could not repeat, except the fd-returning paths, which fail under CUSE
+/// before they write (see CuseFiles).
+
+/// A span of the caller's address space.
+public struct ClientSpan: Hashable, Sendable, CustomStringConvertible {
+    public let address: UInt64
+    public let count: Int
+    public init(address: UInt64, count: Int) {
+        self.address = address
+        self.count = count
+    }
+    var end: UInt64 { address &+ UInt64(count) }
+    public var description: String { "0x\(String(address, radix: 16))+\(count)" }
+}
+
+/// What the planner remembers between the rounds of one ioctl.
+public struct IoctlRetryPlan: Sendable {
+    public let request: UInt32
+    public let arg: UInt64
+    /// Spans fetched after the struct, sorted and disjoint, in the order the kernel copies them.
+    var spans: [ClientSpan]
+    /// Indices into `spans` that are also copied back (after the struct).
+    var outSpans: [Int]
+    var passes: Int
+
+    var req: IoctlRequest { IoctlRequest(request) }
+    var structSpan: ClientSpan { ClientSpan(address: arg, count: req.size) }
+    var needsStruct: Bool { req.size > 0 && (req.copiesIn || req.copiesOut) }
+
+    /// The in/out iovecs of the retry that carries this plan.
+    public var input: [ClientSpan] { (needsStruct && req.copiesIn ? [structSpan] : []) + spans }
+    public var output: [ClientSpan] { (needsStruct && req.copiesOut ? [structSpan] : []) + outSpans.map { spans[$0] } }
+    public var inputSize: Int { input.reduce(0) { $0 + $1.count } }
+    public var outputSize: Int { output.reduce(0) { $0 + $1.count } }
+}
+
+public enum IoctlRetryStep: Sendable {
+    /// Answer with fuse_reply_ioctl_retry(plan.input, plan.output) and keep the plan.
+    case retry(IoctlRetryPlan)
+    /// Answer with fuse_reply_ioctl(result, bytes): result 0 or -errno; `bytes` fill the
+    /// output spans of the last retry in order (the kernel copies them even on failure, as
+    /// drm_ioctl copies the struct back whatever the handler returned).
+    case reply(result: Int32, bytes: [UInt8])
+    /// Answer with fuse_reply_err(errno): nothing is copied back.
+    case fail(errno: Int32)
+}
+
+public enum IoctlRetry {
+    /// Per direction, per ioctl: FUSE_DEFAULT_MAX_PAGES_PER_REQ (32) pages in kernel 6.1.
+    public static let maxTransfer = 32 * 4096
+    /// FUSE_IOCTL_MAX_IOV.
+    public static let maxSpans = 256
+    /// Each retry discovers at least one new level of pointers; DRM structs have two at most,
+    /// so more passes than this means a bug or a hostile caller: EIO rather than looping.
+    public static let maxPasses = 6
+
+    /// The first call (CUSE gives no data yet), or a retry whose data does not match the plan
+    /// (a stale plan of a killed caller): start from the request number alone.
+    public static func start(request: UInt32, arg: UInt64, device: Device, file: FileContext, files: ClientFiles) -> IoctlRetryStep {
+        let req = IoctlRequest(request)
+        // Unknown ioctls fail before the kernel's drm_ioctl touches memory: no round trip,
+        // and a junk pointer does not turn EINVAL/ENOTTY into EFAULT.
+        guard req.type == IoctlRequest.drmType else { return .fail(errno: DRMError.notTTY.errno) }
+        guard UAPICodec.kernelSize(nr: req.nr) != nil else { return .fail(errno: DRMError.invalidArgument.errno) }
+        let plan = IoctlRetryPlan(request: request, arg: arg, spans: [], outSpans: [], passes: 0)
+        guard plan.needsStruct else {
+            // _IO requests carry nothing: run now (a retry with no spans would come back
+            // looking like a first call and loop).
+            return resume(plan, input: [], outputSize: 0, device: device, file: file, files: files)
+        }
+        if arg &+ UInt64(req.size) < arg { return .fail(errno: DRMError.badAddress.errno) }
+        return .retry(plan)
+    }
+
+    /// Runs the handler against the data of a retry. `input` is the concatenation of the
+    /// plan's input spans as the kernel copied them.
+    public static func resume(_ plan: IoctlRetryPlan, input: [UInt8], outputSize: Int, device: Device, file: FileContext, files: ClientFiles) -> IoctlRetryStep {
+        guard input.count == plan.inputSize, outputSize == plan.outputSize else {
+            return start(request: plan.request, arg: plan.arg, device: device, file: file, files: files)
+        }
+        let req = plan.req
+        var offset = 0
+        var structBytes = [UInt8](repeating: 0, count: req.size)
+        if plan.needsStruct && req.copiesIn {
+            structBytes = Array(input[0..<req.size])
+            offset = req.size
+        }
+        let memory = SpanMemory()
+        for s in plan.spans {
+            memory.add(s, Array(input[offset..<offset + s.count]))
+            offset += s.count
+        }
+        let reply = UAPICodec.ioctl(device, file, request: plan.request, arg: structBytes, env: ClientEnv(memory: memory, files: files))
+
+        var next = plan
+        next.passes += 1
+        if !memory.missing.isEmpty || !memory.writtenOutside(plan.outSpans).isEmpty {
+            guard next.passes < maxPasses else { return .fail(errno: DRMError.io.errno) }
+            var wanted = plan.spans + memory.missing.map(\.span)
+            if memory.missing.contains(where: { !$0.isWrite }) {
+                wanted += hints(nr: req.nr, arg: ArgBuffer(structBytes), memory: memory)
+            }
+            next.spans = merge(wanted)
+            // Copy back every span that was (or is about to be) written; the rest only flows in.
+            let writes = memory.missing.filter(\.isWrite).map(\.span) + memory.writtenSpans + plan.outSpans.map { plan.spans[$0] }
+            next.outSpans = next.spans.indices.filter { i in writes.contains { overlaps($0, next.spans[i]) } }
+            let input = next.input, output = next.output
+            guard input.count + output.count <= maxSpans,
+                  next.inputSize <= maxTransfer, next.outputSize <= maxTransfer
+            else {
+                // The kernel would copy any size; a FUSE request cannot. Documented in docs/cuse.md.
+                return .fail(errno: DRMError.noMemory.errno)
+            }
+            return .retry(next)
+        }
+        var out: [UInt8] = []
+        if plan.needsStruct && req.copiesOut {
+            out = reply.bytes + [UInt8](repeating: 0, count: max(0, req.size - reply.bytes.count))
+        }
+        for i in plan.outSpans { out += memory.bytes(of: plan.spans[i]) }
+        return .reply(result: -reply.errno, bytes: out)
+    }
+
+    /// Arrays a handler reads one after another: fetching them together saves a round trip
+    /// each. Only spans whose length the already-fetched data determines are named.
+    static func hints(nr: UInt8, arg a: ArgBuffer, memory: SpanMemory) -> [ClientSpan] {
+        func span(_ address: UInt64, _ count: UInt32, _ size: Int) -> ClientSpan? {
+            let (n, o) = Int(count).multipliedReportingOverflow(by: size)
+            guard !o, n > 0, n <= maxTransfer, address &+ UInt64(n) > address else { return nil }
+            return ClientSpan(address: address, count: n)
+        }
+        switch nr {
+        case 0xBC where a.bytes.count >= AtomicArg.size:  // MODE_ATOMIC
+            let c = AtomicArg.self
+            let n = a[c.countObjs]
+            var out = [span(a[c.objsPtr], n, 4), span(a[c.countPropsPtr], n, 4)].compactMap { $0 }
+            if let cp = span(a[c.countPropsPtr], n, 4), let raw = memory.peek(cp) {
+                let total = LE.u32s(raw).reduce(UInt64(0)) { $0 + UInt64($1) }
+                if total <= UInt64(UInt32.max) {
+                    out += [span(a[c.propsPtr], UInt32(total), 4), span(a[c.propValuesPtr], UInt32(total), 8)].compactMap { $0 }
+                }
+            }
+            return out
+        case 0xA5 where a.bytes.count >= CrtcLutArg.size:  // MODE_SETGAMMA
+            let l = CrtcLutArg.self
+            let n = a[l.gammaSize]
+            return [span(a[l.red], n, 2), span(a[l.green], n, 2), span(a[l.blue], n, 2)].compactMap { $0 }
+        case 0xCA where a.bytes.count >= SyncobjTimelineWaitArg.size:  // SYNCOBJ_TIMELINE_WAIT
+            let w = SyncobjTimelineWaitArg.self
+            return [span(a[w.handles], a[w.countHandles], 4), span(a[w.points], a[w.countHandles], 8)].compactMap { $0 }
+        case 0xCB, 0xCD:  // SYNCOBJ_QUERY (points written), SYNCOBJ_TIMELINE_SIGNAL (points read)
+            guard a.bytes.count >= SyncobjTimelineArrayArg.size else { return [] }
+            let x = SyncobjTimelineArrayArg.self
+            return [span(a[x.handles], a[x.countHandles], 4), span(a[x.points], a[x.countHandles], 8)].compactMap { $0 }
+        default:
+            return []
+        }
+    }
+
+    static func overlaps(_ a: ClientSpan, _ b: ClientSpan) -> Bool { a.address < b.end && b.address < a.end }
+
+    /// Sorted, disjoint spans covering every input span (touching spans are joined: one iovec
+    /// is cheaper than two).
+    static func merge(_ spans: [ClientSpan]) -> [ClientSpan] {
+        var out: [ClientSpan] = []
+        for s in spans.filter({ $0.count > 0 }).sorted(by: { $0.address < $1.address }) {
+            if let last = out.last, s.address <= last.end {
+                let end = max(last.end, s.end)
+                out[out.count - 1] = ClientSpan(address: last.address, count: Int(end - last.address))
+            } else {
+                out.append(s)
+            }
+        }
+        return out
+    }
+}
+
+/// Client memory made of the spans a retry fetched; records what the handler missed.
+final class SpanMemory: ClientMemory {
+    struct Miss {
+        let span: ClientSpan
+        let isWrite: Bool
+    }
+    private var spans: [ClientSpan] = []
+    private var data: [[UInt8]] = []
+    private var written = Set<Int>()
+    private(set) var missing: [Miss] = []
+
+    func add(_ span: ClientSpan, _ bytes: [UInt8]) {
+        spans.append(span)
+        data.append(bytes)
+    }
+
+    private func locate(_ address: UInt64, _ count: Int) -> (Int, Int)? {
+        for (i, s) in spans.enumerated() where address >= s.address && address - s.address <= UInt64(s.count) {
+            let o = Int(address - s.address)
+            if count <= s.count - o { return (i, o) }
+        }
+        return nil
+    }
+
+    func read(at address: UInt64, count: Int) throws(DRMError) -> [UInt8] {
+        if count == 0 { return [] }
+        guard count > 0, address &+ UInt64(count) > address else { throw .badAddress }
+        guard let (i, o) = locate(address, count) else {
+            missing.append(Miss(span: ClientSpan(address: address, count: count), isWrite: false))
+            throw .badAddress
+        }
+        return Array(data[i][o..<o + count])
+    }
+
+    func write(_ bytes: [UInt8], at address: UInt64) throws(DRMError) {
+        if bytes.isEmpty { return }
+        guard address &+ UInt64(bytes.count) > address else { throw .badAddress }
+        guard let (i, o) = locate(address, bytes.count) else {
+            missing.append(Miss(span: ClientSpan(address: address, count: bytes.count), isWrite: true))
+            return
+        }
+        data[i].replaceSubrange(o..<o + bytes.count, with: bytes)
+        written.insert(i)
+    }
+
+    var writtenSpans: [ClientSpan] { written.sorted().map { spans[$0] } }
+    func writtenOutside(_ declared: [Int]) -> [Int] { written.subtracting(declared).sorted() }
+
+    func bytes(of span: ClientSpan) -> [UInt8] {
+        guard let i = spans.firstIndex(of: span) else { return [UInt8](repeating: 0, count: span.count) }
+        return data[i]
+    }
+
+    /// Data of a span if it was fetched, without recording a miss.
+    func peek(_ span: ClientSpan) -> [UInt8]? {
+        guard let (i, o) = locate(span.address, span.count) else { return nil }
+        return Array(data[i][o..<o + span.count])
+    }
+}

@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# CUSE front end tests: real clients against `fakedrm cuse` in a VM (scripts/linux-vm).
+#
+#   scripts/cuse-vm-tests.sh [--bench]      on the host: builds, boots the VM, runs the tests
+#   scripts/cuse-vm-tests.sh --in-vm [--bench]   inside the VM (what the host form runs)
+#
+# Exit 0: all passed; 1: a check failed; 77: skipped (prints why: no QEMU/kernel obtainable).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+repo=$(pwd -P)
+bench=
+[[ " $* " == *" --bench "* ]] && bench=--bench
+
+if [[ " $* " != *" --in-vm "* ]]; then
+    export PATH=/opt/swift/usr/bin:$PATH
+    bin=${FAKEDRM_BIN:-$repo/.build/debug/fakedrm}
+    [[ -n ${FAKEDRM_BIN:-} ]] || swift build -q 2>&1 | tail -20 || exit 1
+    [[ -x $bin ]] || { echo "cuse-vm-tests: no binary at $bin"; exit 1; }
+    if ! command -v qemu-system-x86_64 >/dev/null && ((EUID != 0)); then
+        echo "cuse-vm-tests: SKIP: qemu-system-x86_64 missing and not root to install it"; exit 77
+    fi
+    mkdir -p out
+    if [[ -n $bench ]]; then
+        cc -O2 -o out/cuse-bench scripts/bench/cuse-bench.c $(pkg-config --cflags --libs libdrm) &&
+        cc -O2 -o out/cuse-echo scripts/bench/cuse-echo.c $(pkg-config --cflags --libs fuse3) || exit 1
+    fi
+    # --bench also loads vkms (built once from linux-source) for side-by-side figures.
+    FAKEDRM_BIN=$bin scripts/linux-vm --modules cuse${bench:+,vkms} --timeout "${FAKEDRM_VM_TIMEOUT:-420}" -- \
+        env FAKEDRM_BIN="$bin" bash scripts/cuse-vm-tests.sh --in-vm $bench
+    rc=$?
+    ((rc == 125)) && { echo "cuse-vm-tests: SKIP: the VM could not run (see above)"; exit 77; }
+    exit $rc
+fi
+
+# ---------------------------------------------------------------- inside the VM
+bin=${FAKEDRM_BIN:?}
+failures=0
+pass() { echo "PASS: $*"; }
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+video=$(getent group video | cut -d: -f3)
+# A non-root member of `video` (the host's /etc is read-only here: uid nobody + group video).
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin   # not root's pyenv shims
+as_user() { setpriv --reuid=65534 --regid=65534 --groups="${video:-44}" --inh-caps=-all -- "$@"; }
+as_outsider() { setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all -- "$@"; }
+log=/tmp/daemon.log
+wait_node() { for _ in $(seq 100); do [[ -e $1 ]] && return 0; sleep 0.05; done; return 1; }
+start_daemon() {   # minor [args]
+    local m=$1; shift
+    "$bin" cuse --minor "$m" "$@" >>"$log" 2>&1 &
+    daemon=$!
+    wait_node /dev/dri/card$m || { fail "daemon did not create /dev/dri/card$m"; cat "$log"; exit 1; }
+    # udevadm settle refuses to work in a chroot: wait for the rules' effect instead.
+    [[ -n ${udev:-} ]] && for _ in $(seq 100); do [[ $(stat -c %G /dev/dri/card$m) == video ]] && break; sleep 0.05; done
+}
+stop_daemon() { kill -TERM "$daemon" 2>/dev/null; wait "$daemon"; local rc=$?; daemon=; return $rc; }
+trap '[[ -n ${daemon:-} ]] && kill -9 $daemon 2>/dev/null' EXIT
+
+# udev: our rules only, from /run (the host's /etc is read-only and may lack them).
+if [[ -x /lib/systemd/systemd-udevd ]]; then
+    mkdir -p /run/udev/rules.d
+    cp udev/70-fakedrm.rules /run/udev/rules.d/
+    /lib/systemd/systemd-udevd --daemon 2>/dev/null
+    udev=1
+else
+    echo "NOTE: no systemd-udevd in the image: rules not exercised, the node is chgrp'd by hand"
+    udev=
+fi
+
+echo "== daemon"
+# card0 belongs to vkms when it is loaded (--bench): then test on card1.
+minor=0; [[ -e /sys/module/vkms ]] && minor=1
+start_daemon $minor
+card=/dev/dri/card$minor
+[[ -z $udev ]] && { chgrp video $card; chmod 660 $card; }
+perm=$(stat -c '%G %a' $card)
+[[ $perm == "video 660" ]] && pass "node $card is $perm (udev rules: $([[ -n $udev ]] && echo applied || echo "not run"))" || fail "node $card is $perm, want video 660"
+if [[ -n $udev ]]; then
+    props=$(udevadm info -q property -n $card 2>&1)
+    grep -q '^ID_SEAT=seat0' <<<"$props" && grep -q '^FAKEDRM_CUSE=1' <<<"$props" &&
+        grep -q 'TAGS=.*uaccess' <<<"$props" && pass "udev properties: $(grep -E '^(ID_SEAT|DEVTYPE|TAGS)=' <<<"$props" | tr '\n' ' ')" ||
+        fail "udev properties: $props"
+fi
+as_outsider cat $card 2>/dev/null; [[ $? -ne 0 ]] && pass "a user outside video cannot open it" || fail "a user outside video opened the node"
+
+echo "== drm_info (non-root, group video)"
+out=$(as_user timeout 60 drm_info $card 2>&1); rc=$?
+grep -q 'Driver: fakedrm' <<<"$out" && grep -q 'Connector 0' <<<"$out" && grep -q 'Plane 0' <<<"$out" && ((rc == 0)) &&
+    pass "drm_info: $(grep -c '' <<<"$out") lines, $(grep -m1 'Driver:' <<<"$out" | sed 's/.*Driver: //')" || { fail "drm_info rc=$rc"; head -20 <<<"$out"; }
+out=$(as_user timeout 60 drm_info -j $card 2>/dev/null) && python3 -c 'import json,sys; d=json.load(sys.stdin); assert d' <<<"$out" &&
+    pass "drm_info -j: valid JSON" || fail "drm_info -j"
+
+echo "== modetest -M fakedrm (listing)"
+out=$(as_user timeout 60 modetest -M fakedrm 2>&1); rc=$?
+for s in Encoders: Connectors: CRTCs: Planes: Frame; do grep -q "^$s" <<<"$out" || { fail "modetest: no '$s' section"; rc=1; }; done
+((rc == 0)) && pass "modetest listing: $(grep -c '' <<<"$out") lines, $(grep -cE '^[0-9]+\s' <<<"$out") objects" || { fail "modetest rc=$rc"; tail -5 <<<"$out"; }
+out=$(as_user timeout 60 modetest -M fakedrm -a -c 2>&1) && pass "modetest -a -c" || { fail "modetest -a -c"; tail -5 <<<"$out"; }
+
+echo "== proptest"
+out=$(as_user timeout 60 proptest -M fakedrm 2>&1); rc=$?
+((rc == 0)) && grep -q 'CRTC' <<<"$out" && pass "proptest: $(grep -c '' <<<"$out") lines" || { fail "proptest rc=$rc"; tail -5 <<<"$out"; }
+
+echo "== vbltest"
+out=$(as_user timeout 10 vbltest -M fakedrm 2>&1); rc=$?
+grep -q 'drmWaitVBlank (relative) failed' <<<"$out" && pass "vbltest with CRTCs off fails like vkms: $(head -1 <<<"$out")" ||
+    fail "vbltest with CRTCs off: rc=$rc $(head -2 <<<"$out")"
+# vbltest loops until stdin is readable and prints its rate every 60 vblanks: give it a stdin
+# that stays empty (a pipe from sleep), and a time limit.
+out=$(sleep 8 | as_user python3 scripts/cuse_client.py modeset $card -- timeout 4 vbltest -M fakedrm 2>&1)
+grep -q 'mode .* set' <<<"$out" && grep -qE 'freq: [0-9.]+Hz' <<<"$out" &&
+    pass "vbltest after a mode set (poll+read of vblank events): $(grep -m1 -oE 'freq: [0-9.]+Hz' <<<"$out")" ||
+    { fail "vbltest after a mode set"; tail -5 <<<"$out"; }
+
+echo "== bad input"
+out=$(as_user python3 scripts/cuse_client.py badinput $card 2>&1); rc=$?
+echo "$out"
+((rc == 0)) && kill -0 $daemon && pass "kernel errnos for bad requests, daemon alive after a fuzz burst" || fail "bad input"
+out=$(as_user python3 scripts/cuse_client.py nonblock $card 2>&1) && pass "$out" || fail "$out"
+
+echo "== client killed inside a blocking read"
+# Not through the as_user function: $! must be the reader itself (setpriv execs python).
+setpriv --reuid=65534 --regid=65534 --groups="${video:-44}" --inh-caps=-all -- python3 scripts/cuse_client.py blockread $card & reader=$!
+sleep 1
+kill -9 $reader; wait $reader 2>/dev/null
+sleep 0.5
+out=$(as_user python3 scripts/cuse_client.py master $card 2>&1) && pass "killed reader released (next open is master): $out" ||
+    fail "killed reader not released: $out"
+
+echo "== second daemon, SIGKILL, restart"
+out=$("$bin" cuse --minor $minor 2>&1); rc=$?
+((rc != 0)) && grep -q 'already' <<<"$out" && pass "second daemon for minor $minor: exit $rc, '$out'" || fail "second daemon: rc=$rc $out"
+kill -9 $daemon; wait $daemon 2>/dev/null; daemon=
+sleep 0.3
+[[ ! -e $card ]] && pass "SIGKILL: no stale node" || fail "SIGKILL left $card"
+start_daemon $minor
+as_user timeout 30 modetest -M fakedrm -c >/dev/null 2>&1 && pass "restart after SIGKILL serves again" || fail "restart after SIGKILL"
+stop_daemon; rc=$?
+((rc == 0)) && [[ ! -e $card ]] && pass "SIGTERM: exit 0, node removed" || fail "SIGTERM: rc=$rc, node $(ls $card 2>&1)"
+
+if [[ -n $bench ]]; then
+    echo "== benchmark (TCG, one vCPU: compare ratios, not absolute times)"
+    bash scripts/bench/run-in-vm.sh "$bin" || fail "benchmark"
+fi
+
+echo "== daemon log"; cat "$log"
+((failures == 0)) && { echo "cuse-vm-tests: all passed"; exit 0; }
+echo "cuse-vm-tests: $failures failed"; exit 1
