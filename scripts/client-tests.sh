@@ -108,6 +108,18 @@ if [ $rc = 124 ] && [ "$(freqs "$out")" -ge 1 ] && ! grep -q "failed" "$out"; th
     ok "modetest -a -s -P -v ($(freqs "$out") freq lines, last: $(grep '^freq' "$out" | tail -1))"
 else bad "modetest -a (rc=$rc)" "$out"; fi
 
+# --- modetest -s -v through QEMU's vhost-user-gpu backend -------------------------------------
+out="$work/modetest-vhost.txt"
+if [ -x /usr/lib/qemu/vhost-user-gpu ]; then
+    (sleep 3; echo) | timeout 40 "${RUN[@]}" --backend vhost-user-gpu -- modetest -M fakedrm -s "$conn:1024x768" -v >"$out" 2>&1
+    rc=$?
+    if [ $rc = 0 ] && [ "$(freqs "$out")" -ge 2 ]; then
+        ok "modetest -s -v through vhost-user-gpu ($(freqs "$out") freq lines, last: $(grep '^freq' "$out" | tail -1); flips complete at the fenced flush)"
+    else bad "modetest through vhost-user-gpu (rc=$rc)" "$out"; fi
+else
+    echo "skip - modetest through vhost-user-gpu: /usr/lib/qemu/vhost-user-gpu missing (apt-get install qemu-system-gui)"
+fi
+
 # --- proptest ----------------------------------------------------------------------------------
 out="$work/proptest.txt"
 if timeout 30 "${RUN[@]}" -- proptest -M fakedrm >"$out" 2>&1 && grep -q "^Connector $conn" "$out" &&

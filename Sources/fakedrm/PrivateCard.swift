@@ -10,9 +10,10 @@ final class PrivateCard {
     let directory: String
     let device: Device
     let server: SocketServer
+    private var scanout = ScanoutChoice?.none
     var socketPath: String { server.path }
 
-    init(config: String?, capture: String?, virtualTime: Bool) throws {
+    init(config: String?, capture: String?, virtualTime: Bool, backend: String? = nil) throws {
         var template = Array("\(NSTemporaryDirectory().isEmpty ? "/tmp/" : NSTemporaryDirectory())/fakedrm-XXXXXX".utf8CString)
         guard let tmpPtr = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
             throw ValidationError("cannot create a temporary directory: \(String(cString: strerror(errno)))")
@@ -21,6 +22,7 @@ final class PrivateCard {
         directory = tmp
         do {
             device = try makeDevice(config: config, capture: capture, virtualTime: virtualTime)
+            scanout = try ScanoutChoice(spec: backend, device: device)
         } catch {
             try? FileManager.default.removeItem(atPath: tmp)
             throw error
@@ -56,6 +58,7 @@ final class PrivateCard {
 
     func stop() {
         server.stop()
+        scanout?.stop()
         device.shutdown()
         (device.backend as? VirtualBackend)?.drain()
         try? FileManager.default.removeItem(atPath: directory)

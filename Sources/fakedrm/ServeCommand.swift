@@ -16,10 +16,13 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "Write every presented frame as PNG into this directory.") var capture: String?
     @Option(name: .customLong("allow-uid"), help: "Also accept peers with this uid (repeatable).") var allowUIDs: [UInt32] = []
     @Option(help: "Write a umockdev-style sysfs tree for device discovery into this directory.") var umockdevDir: String?
+    @Option(help: "Scanout backend: vhost-user-gpu[=BINARY] or vhost-user=SOCKET (default: the virtual display).") var backend: String?
 
     func run() throws {
         let signals = SignalForwarding.blockTerminationSignals()
         let device = try makeDevice(config: config, capture: capture, virtualTime: virtualTime)
+        let scanout = try ScanoutChoice(spec: backend, device: device)
+        defer { scanout.stop() }
         if let umockdevDir { try SysfsTree.write(root: umockdevDir, driver: device.config.driver.name) }
         let server = SocketServer(device: device, path: socket, allowedUIDs: Set(allowUIDs))
         try server.start()

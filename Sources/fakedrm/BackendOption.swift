@@ -1,0 +1,28 @@
+import ArgumentParser
+import FakeDRM
+
+/// `--backend`: where the card's scanout goes. Absent: the built-in virtual display.
+/// `vhost-user-gpu[=BINARY]` spawns QEMU's backend; `vhost-user=SOCKET` connects to one.
+/// The supervisor replaces a backend that dies without restarting the card.
+struct ScanoutChoice {
+    private(set) var supervisor: VhostUserSupervisor?
+
+    init(spec: String?, device: Device) throws {
+        guard let spec else { return }
+        guard let endpoint = VirtioGPUBackend.endpoint(fromSpec: spec) else {
+            throw ValidationError("--backend takes vhost-user-gpu[=BINARY] or vhost-user=SOCKET, not '\(spec)'")
+        }
+        // The host display is as large as the connector's preferred mode.
+        let c = device.config.connectors.first
+        let output = (width: c?.preferredWidth ?? 1024, height: c?.preferredHeight ?? 768)
+        let s = VhostUserSupervisor(device: device, endpoint: endpoint, outputs: [output])
+        do {
+            try s.start()
+        } catch {
+            throw ValidationError("cannot start the \(spec) backend: \(error.message)")
+        }
+        supervisor = s
+    }
+
+    func stop() { supervisor?.stop() }
+}
