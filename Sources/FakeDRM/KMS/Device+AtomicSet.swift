@@ -163,13 +163,20 @@ extension Device {
 
     /// Properties attached to an object that this file may see (ATOMIC ones need the cap).
     func visibleProperties(of objectID: ObjectID, for file: FileContext) -> [PropertyDef]? {
-        let ids: [ObjectID]
-        if let c = crtc(id: objectID) { ids = c.properties }
-        else if let p = plane(id: objectID) { ids = p.properties }
-        else if let c = connector(id: objectID) { ids = c.properties }
-        else if objectTypes[objectID] != nil { ids = [] }
-        else { return nil }
-        return ids.compactMap { properties[$0] }.filter { file.atomic || !$0.isAtomicOnly }
+        if let attached = attachedProperties[objectID] { return file.atomic ? attached.all : attached.legacy }
+        return objectTypes[objectID] != nil ? [] : nil
+    }
+
+    /// Per object, its properties in attachment order, all of them and the legacy-visible ones:
+    /// built once, since attachments never change after the device is built.
+    func indexAttachedProperties() {
+        func entry(_ ids: [ObjectID]) -> (all: [PropertyDef], legacy: [PropertyDef]) {
+            let all = ids.compactMap { properties[$0] }
+            return (all, all.filter { !$0.isAtomicOnly })
+        }
+        for c in crtcs { attachedProperties[c.id] = entry(c.properties) }
+        for p in planes { attachedProperties[p.id] = entry(p.properties) }
+        for c in connectors { attachedProperties[c.id] = entry(c.properties) }
     }
 }
 

@@ -11,6 +11,7 @@ public final class Device: @unchecked Sendable {
     var nextObjectID: ObjectID = 1
     var objectTypes: [ObjectID: ObjectType] = [:]
     var properties: [ObjectID: PropertyDef] = [:]
+    var attachedProperties: [ObjectID: (all: [PropertyDef], legacy: [PropertyDef])] = [:]
     var propertyByKind: [PropertyKind: PropertyDef] = [:]
     var crtcs: [CRTCObject] = []
     var encoders: [EncoderObject] = []
@@ -66,6 +67,7 @@ public final class Device: @unchecked Sendable {
         state = KMSState(planes: [], crtcs: [], connectors: [])
         latched = state
         try build()
+        indexAttachedProperties()
         latched = state
         self.backend.attach(to: self)
         if !self.virtualTime { startTimerThread() }
