@@ -7,8 +7,10 @@ export PATH=/opt/swift/usr/bin:$PATH
 swift build
 swift test
 scripts/client-tests.sh
-# Exit 77 = the VM could not start at all (reason printed); anything else non-zero fails.
-rc=0
-scripts/cuse-vm-tests.sh || rc=$?
-if [ "$rc" -eq 77 ]; then echo "scripts/test.sh: CUSE VM job skipped (see above)"; rc=0; fi
-exit "$rc"
+# The VM job is part of the suite: a VM that cannot boot is a failure, not a skip, unless the
+# caller opts out explicitly (FAKEDRM_SKIP_VM=1, e.g. on a machine without QEMU).
+if [ "${FAKEDRM_SKIP_VM:-0}" = 1 ]; then
+  echo "scripts/test.sh: CUSE VM job skipped (FAKEDRM_SKIP_VM=1)"
+else
+  scripts/cuse-vm-tests.sh
+fi
