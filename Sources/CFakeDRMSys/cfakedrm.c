@@ -44,30 +44,6 @@ ssize_t cfd_send_with_fds(int sock, const void *buf, size_t len, const int *fds,
 
 int cfd_ioctl_ptr(int fd, unsigned long request, void *arg) { return ioctl(fd, request, arg); }
 
-ssize_t cfd_recv_with_fds(int sock, void *buf, size_t len, int *fds, int *nfds) {
-    struct iovec iov = {.iov_base = buf, .iov_len = len};
-    char control[CMSG_SPACE(sizeof(int) * 16)];
-    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control,
-                         .msg_controllen = sizeof(control)};
-    ssize_t r;
-    do { r = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC); } while (r < 0 && errno == EINTR);
-    int got = 0;
-    if (r >= 0) {
-        for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-            if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-            int n = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-            for (int i = 0; i < n; i++) {
-                int fd;
-                memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-                if (got < *nfds) fds[got++] = fd;
-                else close(fd);
-            }
-        }
-    }
-    *nfds = got;
-    return r;
-}
-
 int cfd_peer_cred(int sock, pid_t *pid, uid_t *uid, gid_t *gid) {
     struct ucred cred;
     socklen_t l = sizeof(cred);

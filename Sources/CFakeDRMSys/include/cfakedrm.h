@@ -10,8 +10,6 @@ int cfd_memfd_create(const char *name, int sealable);
 int cfd_eventfd(unsigned int initval, int nonblock);
 // Sends `len` bytes plus up to `nfds` file descriptors in one message (SCM_RIGHTS).
 ssize_t cfd_send_with_fds(int sock, const void *buf, size_t len, const int *fds, int nfds);
-// Receives one message; received descriptors are stored in fds (up to *nfds), *nfds updated.
-ssize_t cfd_recv_with_fds(int sock, void *buf, size_t len, int *fds, int *nfds);
 // ioctl's variadic argument, for Swift.
 int cfd_ioctl_ptr(int fd, unsigned long request, void *arg);
 // Peer credentials of a connected unix socket.

@@ -377,7 +377,7 @@ public final class VhostUserTransport: VirtioTransport, @unchecked Sendable {
         var fds: [Int32] = [-1]
         var nfds: Int32 = 1
         // recvmsg for the header: DMABUF_SCANOUT carries an fd with it.
-        let k = hdr.withUnsafeMutableBytes { b in cfd_recv_with_fds(displayFD, b.baseAddress, 12, &fds, &nfds) }
+        let k = hdr.withUnsafeMutableBytes { b in cfd_recv_msg(displayFD, b.baseAddress, 12, &fds, &nfds) }
         if k == 0 { return "display socket closed" }
         if k < 0 { return errno == EAGAIN ? nil : "display socket: errno \(errno)" }
         // Only DMABUF_SCANOUT carries a descriptor; any other (or extra) one is closed.
