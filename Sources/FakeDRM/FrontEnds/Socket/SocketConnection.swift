@@ -30,10 +30,17 @@ final class SocketConnection: @unchecked Sendable {
 
     func disconnect() { _ = cfd_shutdown(sock) }
 
-    /// Read under the server's lock by `SocketServer.detach`; set before the connection is
-    /// visible as attached (under the same lock, in `redeem`'s caller).
+    /// Read under the server's lock by `SocketServer.detach`; `bind` runs under that lock too
+    /// (from `redeem`), so a detach never misses a connection that is being attached.
     func isAttached(to f: FileContext) -> Bool { attachLock.withLock { attached && file === f } }
     private let attachLock = DeviceLock()
+
+    func bind(_ f: FileContext) {
+        attachLock.withLock {
+            file = f
+            attached = true
+        }
+    }
 
     func closeSocket() {
         guard !sockClosed else { return }
@@ -67,14 +74,7 @@ final class SocketConnection: @unchecked Sendable {
         } else if attach {
             // Any uid may attach: the token (issued to this uid on its own CUSE open) is the
             // credential, not the uid.
-            if let f = server.redeem(token: token, uid: uid, pid: pid) {
-                attachLock.withLock {
-                    file = f
-                    attached = true
-                }
-            } else {
-                err = EACCES
-            }
+            if !server.redeem(token: token, uid: uid, pid: pid, for: self) { err = EACCES }
         } else if !server.permits(uid: uid) && !(aux && server.permitsAux(uid: uid, pid: pid)) {
             err = EACCES
         }

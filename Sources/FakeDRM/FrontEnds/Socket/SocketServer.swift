@@ -147,14 +147,17 @@ public final class SocketServer: @unchecked Sendable {
         }
     }
 
-    /// Consumes `token` when it names a live file and `uid` is the uid it was issued to.
-    func redeem(token: UInt64, uid: UInt32, pid: Int32) -> FileContext? {
+    /// Consumes `token` when it names a live file and `uid` is the uid it was issued to, and
+    /// binds `conn` to that file under the same lock `detach` takes, so a release racing with
+    /// the HELLO either finds the token gone or finds the connection bound and cuts it.
+    func redeem(token: UInt64, uid: UInt32, pid: Int32, for conn: SocketConnection) -> Bool {
         lock.withLock {
-            guard let t = tokens[token], t.uid == uid else { return nil }
+            guard let t = tokens[token], t.uid == uid else { return false }
             tokens[token] = nil
             let n = attachedPeers[pid]?.count ?? 0
             attachedPeers[pid] = (uid, n + 1)
-            return t.file
+            conn.bind(t.file)
+            return true
         }
     }
 
