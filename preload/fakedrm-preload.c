@@ -9,6 +9,12 @@
 //
 // Wire protocol: docs/socket-protocol.md. One SOCK_SEQPACKET connection per card open; the
 // client's "card fd" is the daemon's readiness eventfd, so poll/select/epoll work untouched.
+//
+// Attach mode (docs/cuse.md): without FAKEDRM_SOCKET, an open of /dev/dri/* that reaches a real
+// node served by `fakedrm cuse` (VERSION name "fakedrm") is attached with
+// DRM_IOCTL_FAKEDRM_ATTACH: the client keeps the real CUSE fd (poll, read and fstat go to the
+// kernel), and ioctls and mmap go over a socket connection bound to the same open file, since
+// CUSE itself can neither map memory nor install fds.
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
@@ -51,6 +57,7 @@ struct conn {
     int dead;          // daemon gone or protocol broken (under mu)
     int nonblock;      // O_NONBLOCK as the client set it (card connections)
     int aux;
+    int attached;      // the client fd is a real CUSE fd (attach mode), not our eventfd
     pthread_mutex_t mu; // one request at a time on the socket
     unsigned char buf[MAX_MSG];       // last received message
     unsigned char out[MAX_CHUNK + 16]; // outgoing payloads (under mu)
@@ -136,14 +143,16 @@ static void cfg_init(void) {
     if (s && strlen(s) < sizeof(sock_path)) snprintf(sock_path, sizeof(sock_path), "%s", s);
 }
 
+// Only a card served by our own daemon (FAKEDRM_SOCKET) is faked by path; without it the real
+// node is opened and stat'ed, and attach mode may apply.
 static int is_card_path(const char *path) {
     pthread_once(&cfg_once, cfg_init);
-    return path && strcmp(path, card_path) == 0;
+    return sock_path[0] && path && strcmp(path, card_path) == 0;
 }
 
 static int is_card_dir(const char *path) {
     pthread_once(&cfg_once, cfg_init);
-    return path && strcmp(path, card_dir) == 0;
+    return sock_path[0] && path && strcmp(path, card_dir) == 0;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -461,15 +470,21 @@ static ssize_t serve_callbacks(struct conn *c, uint32_t want, int *fd_out) {
 // ---------------------------------------------------------------------------------------------
 // Connections
 
-static struct conn *conn_connect(int aux, int nonblock, int *evfd, int *err) {
+// The socket of the first attached card: where the AUX connection goes when there is no
+// FAKEDRM_SOCKET (under tab_lock).
+static char attach_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+
+// `token` != 0: HELLO with the ATTACH flag, binding the connection to the CUSE open file the
+// token names instead of opening a new file.
+static struct conn *conn_connect_to(const char *path, int aux, int nonblock, uint64_t token, int *evfd, int *err) {
     pthread_once(&cfg_once, cfg_init);
     *evfd = -1;
     *err = ENOENT;
-    if (!sock_path[0]) return NULL;
+    if (!path[0] || strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path)) return NULL;
     int s = (int)syscall(SYS_socket, AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
     if (s < 0) { *err = errno; return NULL; }
     struct sockaddr_un a = {.sun_family = AF_UNIX};
-    memcpy(a.sun_path, sock_path, strlen(sock_path) + 1);
+    memcpy(a.sun_path, path, strlen(path) + 1);
     long r;
     do { r = syscall(SYS_connect, s, &a, sizeof(a)); } while (r < 0 && errno == EINTR);
     if (r < 0) { sys_close(s); return NULL; } // no daemon: ENOENT, as a missing node
@@ -482,14 +497,15 @@ static struct conn *conn_connect(int aux, int nonblock, int *evfd, int *err) {
     c->aux = aux;
     c->nonblock = nonblock;
     pthread_mutex_init(&c->mu, NULL);
-    unsigned char hello[12];
-    uint32_t version = 1, flags = aux ? 1 : 0;
+    unsigned char hello[20];
+    uint32_t version = 1, flags = (aux ? 1 : 0) | (token ? 2 : 0);
     int32_t pid = getpid();
     memcpy(hello, &version, 4); memcpy(hello + 4, &flags, 4); memcpy(hello + 8, &pid, 4);
+    memcpy(hello + 12, &token, 8);
     uint32_t op;
     int fd = -1;
     ssize_t n = -1;
-    if (msg_send(c, OP_HELLO, hello, sizeof(hello), NULL, 0, -1) == 0) n = msg_recv(c, &op, &fd);
+    if (msg_send(c, OP_HELLO, hello, token ? 20 : 12, NULL, 0, -1) == 0) n = msg_recv(c, &op, &fd);
     if (n != 8 || op != OP_HELLO_REPLY || (int32_t)rd32(c->buf) != 0 || (!aux && fd < 0)) {
         if (n == 8 && op == OP_HELLO_REPLY && (int32_t)rd32(c->buf) > 0) *err = (int32_t)rd32(c->buf);
         else *err = ENOENT;
@@ -502,6 +518,15 @@ static struct conn *conn_connect(int aux, int nonblock, int *evfd, int *err) {
     if (aux && fd >= 0) { sys_close(fd); fd = -1; }
     *evfd = fd;
     return c;
+}
+
+static struct conn *conn_connect(int aux, int nonblock, int *evfd, int *err) {
+    pthread_once(&cfg_once, cfg_init);
+    char path[sizeof(attach_path)];
+    pthread_mutex_lock(&tab_lock);
+    memcpy(path, sock_path[0] ? sock_path : attach_path, sizeof(path));
+    pthread_mutex_unlock(&tab_lock);
+    return conn_connect_to(path, aux, nonblock, 0, evfd, err);
 }
 
 // The process-wide connection used for ioctls on sync-file fds and for SYNC_RELEASE; opened
@@ -532,6 +557,74 @@ static void release_export(int kind, uint64_t id) {
     if (!c->dead && msg_send(c, OP_SYNC_RELEASE, &id, 8, NULL, 0, -1)) conn_kill(c);
     pthread_mutex_unlock(&c->mu);
     conn_unref(c);
+}
+
+// DRM_IOCTL_FAKEDRM_ATTACH (docs/cuse.md): DRM_IOWR(0x40, struct drm_fakedrm_attach).
+struct drm_fakedrm_attach {
+    uint32_t version;  // in: 1; out: the daemon's
+    uint32_t flags;    // in: wanted MMAP | FDS; out: granted
+    uint64_t token;    // out: single-use, names this open file
+    char path[108];    // out: the daemon's socket, NUL-terminated
+};
+_Static_assert(sizeof(struct drm_fakedrm_attach) == 128, "ATTACH layout");
+#define IOCTL_FAKEDRM_ATTACH _IOWR('d', 0x40, struct drm_fakedrm_attach)
+#define FAKEDRM_ATTACH_MMAP 1u
+#define FAKEDRM_ATTACH_FDS 2u
+#define IOCTL_VERSION 0xc0406400u // DRM_IOWR(0x00, struct drm_version), 64 bytes
+
+struct drm_version_arg {
+    int major, minor, patch;
+    size_t name_len;
+    char *name;
+    size_t date_len;
+    char *date;
+    size_t desc_len;
+    char *desc;
+};
+
+// After a real open of a /dev/dri node succeeded: when it is a fakedrm CUSE card, attach a
+// socket connection to it. Any failure leaves the fd exactly as the kernel returned it. The
+// VERSION check comes first because 0x40 is a driver-private number that a kernel driver may
+// define for something else entirely.
+static int attach_disabled(void) {
+    const char *e = getenv("FAKEDRM_ATTACH");
+    return e && !strcmp(e, "0");
+}
+
+static void try_attach(int fd, const char *path, int flags) {
+    pthread_once(&cfg_once, cfg_init);
+    if (fd < 0 || (flags & O_PATH) || !path || strncmp(path, "/dev/dri/", 9) || attach_disabled()) return;
+    int saved = errno;
+    struct stat st;
+    if (get_fstat()(fd, &st) != 0 || !S_ISCHR(st.st_mode)) goto out;
+    char name[16] = {0};
+    struct drm_version_arg v = {0};
+    v.name_len = sizeof(name) - 1;
+    v.name = name;
+    if (get_ioctl()(fd, IOCTL_VERSION, &v) != 0 || strcmp(name, "fakedrm") != 0) goto out;
+    struct drm_fakedrm_attach at = {.version = 1, .flags = FAKEDRM_ATTACH_MMAP | FAKEDRM_ATTACH_FDS};
+    if (get_ioctl()(fd, IOCTL_FAKEDRM_ATTACH, &at) != 0 || at.version != 1 || !at.token) goto out;
+    at.path[sizeof(at.path) - 1] = 0;
+    int evfd, err;
+    struct conn *c = conn_connect_to(at.path, 0, 0, at.token, &evfd, &err);
+    if (!c) goto out;
+    // The readiness eventfd is not needed: poll goes to the CUSE fd itself.
+    if (evfd >= 0) sys_close(evfd);
+    c->attached = 1;
+    if (track(fd, KIND_CARD, c, 0)) {
+        sys_close(c->sock);
+        pthread_mutex_destroy(&c->mu);
+        free(c);
+        goto out;
+    }
+    pthread_mutex_lock(&tab_lock);
+    if (!attach_path[0]) memcpy(attach_path, at.path, sizeof(attach_path));
+    pthread_mutex_unlock(&tab_lock);
+    // As card_open: the AUX connection opens while a card connection admits this process.
+    struct conn *a = get_aux();
+    if (a) conn_unref(a);
+out:
+    errno = saved;
 }
 
 static int card_open(int flags) {
@@ -731,7 +824,9 @@ EXPORT int ioctl(int fd, unsigned long request, ...) {
 EXPORT ssize_t read(int fd, void *buf, size_t count) {
     if (!quick_tracked(fd)) return get_read()(fd, buf, count);
     struct fdent e = lookup(fd);
-    if (e.kind != KIND_CARD) {
+    if (e.kind != KIND_CARD || e.conn->attached) {
+        // Attached: the CUSE node reads the same file's events, with the kernel's blocking,
+        // O_NONBLOCK and signal semantics.
         if (e.conn) conn_unref(e.conn);
         return get_read()(fd, buf, count);
     }
@@ -829,6 +924,13 @@ EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off64_t
 // ---------------------------------------------------------------------------------------------
 // open / close / dup / fcntl
 
+// A real open's result, attached when it is a fakedrm CUSE card (relative paths are never
+// cards: libdrm and the clients open absolute /dev/dri paths).
+static int opened(int fd, const char *path, int flags) {
+    if (fd >= 0 && path && path[0] == '/' && !strncmp(path, "/dev/dri/", 9)) try_attach(fd, path, flags);
+    return fd;
+}
+
 static int wants_card(const char *path, int flags) {
     return !(flags & O_PATH) && is_card_path(path);
 }
@@ -837,24 +939,24 @@ EXPORT int open(const char *path, int flags, ...) {
     mode_t mode = 0;
     if (flags & (O_CREAT | __O_TMPFILE)) { va_list ap; va_start(ap, flags); mode = va_arg(ap, mode_t); va_end(ap); }
     if (wants_card(path, flags)) return card_open(flags);
-    return get_open()(path, flags, mode);
+    return opened(get_open()(path, flags, mode), path, flags);
 }
 
 EXPORT int open64(const char *path, int flags, ...) {
     mode_t mode = 0;
     if (flags & (O_CREAT | __O_TMPFILE)) { va_list ap; va_start(ap, flags); mode = va_arg(ap, mode_t); va_end(ap); }
     if (wants_card(path, flags)) return card_open(flags);
-    return get_open64()(path, flags, mode);
+    return opened(get_open64()(path, flags, mode), path, flags);
 }
 
 EXPORT int __open_2(const char *path, int flags) {
     if (wants_card(path, flags)) return card_open(flags);
-    return get___open_2()(path, flags);
+    return opened(get___open_2()(path, flags), path, flags);
 }
 
 EXPORT int __open64_2(const char *path, int flags) {
     if (wants_card(path, flags)) return card_open(flags);
-    return get___open64_2()(path, flags);
+    return opened(get___open64_2()(path, flags), path, flags);
 }
 
 static int at_card(int dirfd, const char *path, int flags) {
@@ -866,24 +968,24 @@ EXPORT int openat(int dirfd, const char *path, int flags, ...) {
     mode_t mode = 0;
     if (flags & (O_CREAT | __O_TMPFILE)) { va_list ap; va_start(ap, flags); mode = va_arg(ap, mode_t); va_end(ap); }
     if (at_card(dirfd, path, flags)) return card_open(flags);
-    return get_openat()(dirfd, path, flags, mode);
+    return opened(get_openat()(dirfd, path, flags, mode), path, flags);
 }
 
 EXPORT int openat64(int dirfd, const char *path, int flags, ...) {
     mode_t mode = 0;
     if (flags & (O_CREAT | __O_TMPFILE)) { va_list ap; va_start(ap, flags); mode = va_arg(ap, mode_t); va_end(ap); }
     if (at_card(dirfd, path, flags)) return card_open(flags);
-    return get_openat64()(dirfd, path, flags, mode);
+    return opened(get_openat64()(dirfd, path, flags, mode), path, flags);
 }
 
 EXPORT int __openat_2(int dirfd, const char *path, int flags) {
     if (at_card(dirfd, path, flags)) return card_open(flags);
-    return get___openat_2()(dirfd, path, flags);
+    return opened(get___openat_2()(dirfd, path, flags), path, flags);
 }
 
 EXPORT int __openat64_2(int dirfd, const char *path, int flags) {
     if (at_card(dirfd, path, flags)) return card_open(flags);
-    return get___openat64_2()(dirfd, path, flags);
+    return opened(get___openat64_2()(dirfd, path, flags), path, flags);
 }
 
 EXPORT int close(int fd) {
@@ -928,7 +1030,13 @@ static int do_fcntl(int (*next)(int, int, ...), int fd, int cmd, long arg) {
     if (!quick_tracked(fd)) return next(fd, cmd, arg);
     struct fdent e = lookup(fd);
     int r;
-    if (e.kind == KIND_CARD && cmd == F_GETFL) {
+    if (e.kind == KIND_CARD && e.conn->attached) {
+        // A real fd: its flags are its own; dups are tracked as for any card fd.
+        r = next(fd, cmd, arg);
+        int saved = errno;
+        if (r >= 0 && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)) copy_entry(fd, r);
+        errno = saved;
+    } else if (e.kind == KIND_CARD && cmd == F_GETFL) {
         r = O_RDWR | (e.conn->nonblock ? O_NONBLOCK : 0);
     } else if (e.kind == KIND_CARD && cmd == F_SETFL) {
         // Kept here: the eventfd's file status flags are shared with the daemon.
@@ -963,11 +1071,13 @@ EXPORT int fcntl64(int fd, int cmd, ...) {
 // ---------------------------------------------------------------------------------------------
 // stat family
 
+// A card fd whose stat must be faked (an attached CUSE fd is a real node: not faked).
 static int is_card_fd(int fd) {
     if (!quick_tracked(fd)) return 0;
     struct fdent e = lookup(fd);
+    int attached = e.conn && e.conn->attached;
     if (e.conn) conn_unref(e.conn);
-    return e.kind == KIND_CARD;
+    return e.kind == KIND_CARD && !attached;
 }
 
 static void fill_stat(struct stat *st) {

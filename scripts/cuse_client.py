@@ -10,6 +10,9 @@ ctypes buffers whose addresses go into the structs, as a C client's would.
   cuse_client.py blockread CARD           block in read() (the test kills it)
   cuse_client.py master CARD              exit 0 if this open became master (SETCRTC works)
   cuse_client.py nonblock CARD            O_NONBLOCK read gives EAGAIN
+  cuse_client.py attach CARD              under libfakedrm-preload.so: PRIME cap, mmap of a dumb
+                                          buffer, PRIME export fd, atomic OUT_FENCE_PTR fd
+  cuse_client.py attachdeny CARD          ATTACH token: wrong and replayed tokens are refused
 """
 import ctypes, errno, fcntl, os, random, struct, subprocess, sys
 
@@ -73,6 +76,105 @@ def modeset(card, cmd):
     os.close(fd)
     return rc
 
+MAP_DUMB, PRIME_HANDLE_TO_FD, OBJ_GETPROPERTIES, GETPROPERTY, ATOMIC = \
+    IOWR(0xB3, 16), IOWR(0x2D, 12), IOWR(0xB9, 32), IOWR(0xAA, 64), IOWR(0xBC, 56)
+SYNC_IOC_FILE_INFO = 0xC0000000 | (56 << 16) | (ord('>') << 8) | 4
+
+def prop_ids(fd, obj, objtype):
+    arg = struct.pack("<QQIII", 0, 0, 0, obj, objtype) + bytes(4)
+    err, r = ioctl(fd, OBJ_GETPROPERTIES, arg)
+    assert err == 0, f"OBJ_GETPROPERTIES: {os.strerror(err)}"
+    n = struct.unpack_from("<I", r, 16)[0]
+    ids, vals = u32s(n), (ctypes.c_uint64 * max(n, 1))()
+    err, r = ioctl(fd, OBJ_GETPROPERTIES, struct.pack("<QQIII", ctypes.addressof(ids), ctypes.addressof(vals), n, obj, objtype) + bytes(4))
+    assert err == 0, f"OBJ_GETPROPERTIES (fill): {os.strerror(err)}"
+    out = {}
+    for pid in list(ids)[:n]:
+        err, r = ioctl(fd, GETPROPERTY, struct.pack("<QQI", 0, 0, pid) + bytes(44))
+        assert err == 0, f"GETPROPERTY: {os.strerror(err)}"
+        out[r[24:56].split(b"\0")[0].decode()] = pid
+    return out
+
+def attach(card):
+    """What CUSE alone cannot do, through the attached client library; prints one line per step."""
+    import mmap, select
+    fd = os.open(card, os.O_RDWR)
+    err, r = ioctl(fd, GET_CAP, struct.pack("<QQ", 0x5, 0))
+    prime = struct.unpack_from("<Q", r, 8)[0]
+    print(f"attach: GET_CAP(PRIME) = {prime}")
+    assert err == 0 and prime == 3, "PRIME cap (import|export) not reported"
+    err, d = ioctl(fd, CREATE_DUMB, struct.pack("<4I", 64, 64, 32, 0) + bytes(16))
+    assert err == 0, f"CREATE_DUMB: {os.strerror(err)}"
+    handle, pitch, size = struct.unpack_from("<IIQ", d, 16)
+    err, m = ioctl(fd, MAP_DUMB, struct.pack("<IIQ", handle, 0, 0))
+    assert err == 0, f"MAP_DUMB: {os.strerror(err)}"
+    offset = struct.unpack_from("<Q", m, 8)[0]
+    mem = mmap.mmap(fd, size, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE, offset=offset)
+    mem[0:8] = b"fakedrm!"
+    print(f"attach: mmap of dumb buffer (offset {offset:#x}, {size} bytes) ok")
+    err, p = ioctl(fd, PRIME_HANDLE_TO_FD, struct.pack("<IIi", handle, os.O_CLOEXEC | os.O_RDWR, -1))
+    assert err == 0, f"PRIME_HANDLE_TO_FD: {os.strerror(err)}"
+    dmabuf = struct.unpack_from("<i", p, 8)[0]
+    same = mmap.mmap(dmabuf, size, mmap.MAP_SHARED, mmap.PROT_READ)
+    print(f"attach: PRIME_HANDLE_TO_FD -> fd {dmabuf}, its mapping reads {bytes(same[0:8])!r}")
+    assert dmabuf >= 0 and same[0:8] == b"fakedrm!", "dma-buf fd does not show the dumb buffer"
+    # A mode on the first CRTC (legacy, master: the first opener), then an atomic commit that
+    # asks for an out-fence.
+    crtcs, conns = resources(fd)
+    mode = connector(fd, conns[0])[0]
+    w, h = struct.unpack_from("<H", mode, 4)[0], struct.unpack_from("<H", mode, 14)[0]
+    err, d = ioctl(fd, CREATE_DUMB, struct.pack("<4I", h, w, 32, 0) + bytes(16))
+    assert err == 0, f"CREATE_DUMB: {os.strerror(err)}"
+    h2, pitch2 = struct.unpack_from("<II", d, 16)
+    err, f = ioctl(fd, ADDFB, struct.pack("<7I", 0, w, h, pitch2, 32, 24, h2))
+    assert err == 0, f"ADDFB: {os.strerror(err)}"
+    fb = struct.unpack_from("<I", f, 0)[0]
+    ids = u32s(1); ids[0] = conns[0]
+    err, _ = ioctl(fd, SETCRTC, struct.pack("<QIIIIIII", ctypes.addressof(ids), 1, crtcs[0], fb, 0, 0, 0, 1) + mode)
+    assert err == 0, f"SETCRTC: {os.strerror(err)}"
+    err, _ = ioctl(fd, SET_CLIENT_CAP, struct.pack("<QQ", 3, 1))   # DRM_CLIENT_CAP_ATOMIC
+    assert err == 0, f"SET_CLIENT_CAP(ATOMIC): {os.strerror(err)}"
+    props = prop_ids(fd, crtcs[0], 0xcccccccc)
+    fence = ctypes.c_int32(-1)
+    objs, counts, pids = u32s(1), u32s(1), u32s(1)
+    vals = (ctypes.c_uint64 * 1)()
+    objs[0], counts[0], pids[0], vals[0] = crtcs[0], 1, props["OUT_FENCE_PTR"], ctypes.addressof(fence)
+    err, _ = ioctl(fd, ATOMIC, struct.pack("<II6Q", 0, 1, ctypes.addressof(objs), ctypes.addressof(counts),
+                                           ctypes.addressof(pids), ctypes.addressof(vals), 0, 0))
+    assert err == 0, f"ATOMIC with OUT_FENCE_PTR: {os.strerror(err)}"
+    ready = select.select([fence.value], [], [], 2)[0] if fence.value >= 0 else []
+    err, info = ioctl(fence.value, SYNC_IOC_FILE_INFO, bytes(56))
+    status = struct.unpack_from("<i", info, 32)[0] if err == 0 else None
+    print(f"attach: ATOMIC OUT_FENCE_PTR -> fd {fence.value}, {'signalled (poll)' if ready else 'NOT signalled'}, "
+          f"SYNC_IOC_FILE_INFO {'status ' + str(status) if err == 0 else os.strerror(err)}")
+    assert fence.value >= 0 and ready and status == 1, "out-fence fd"
+    os.close(dmabuf); os.close(fence.value); os.close(fd)
+    return 0
+
+def attachdeny(card):
+    """Without the library: ATTACH hands out a token; the socket refuses a wrong token and a
+    replayed one, and accepts the right one once."""
+    import socket
+    fd = os.open(card, os.O_RDWR)
+    err, r = ioctl(fd, IOWR(0x40, 128), struct.pack("<II", 1, 3) + bytes(120))
+    assert err == 0, f"ATTACH: {os.strerror(err)}"
+    version, granted, token = struct.unpack_from("<IIQ", r, 0)
+    path = r[16:].split(b"\0")[0].decode()
+    def hello(tok):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        s.connect(path)
+        s.send(struct.pack("<IIIIiQ", 1, 20, 1, 2, os.getpid(), tok))
+        msg, anc, _, _ = s.recvmsg(64, socket.CMSG_SPACE(16))
+        for level, kind, data in anc:
+            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS: os.close(struct.unpack_from("<i", data)[0])
+        return (struct.unpack_from("<i", msg, 8)[0] if len(msg) >= 12 else -1), s
+    bad, s1 = hello(token ^ 1)
+    good, s2 = hello(token)
+    replay, s3 = hello(token)
+    print(f"cuse_client: ATTACH v{version} flags {granted:#x} path {path}; HELLO wrong token -> "
+          f"{errno.errorcode.get(bad, bad)}, right token -> {good or 'ok'}, replayed -> {errno.errorcode.get(replay, replay)}")
+    return 0 if (bad, good, replay) == (errno.EACCES, 0, errno.EACCES) else 1
+
 def badinput(card):
     fd = os.open(card, os.O_RDWR)
     checks = [
@@ -116,6 +218,10 @@ def main():
         return modeset(card, sys.argv[sys.argv.index("--") + 1:])
     if what == "badinput":
         return badinput(card)
+    if what == "attach":
+        return attach(card)
+    if what == "attachdeny":
+        return attachdeny(card)
     if what == "blockread":
         fd = os.open(card, os.O_RDWR)
         print("cuse_client: blocking in read()", flush=True)

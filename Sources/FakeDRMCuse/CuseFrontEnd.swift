@@ -14,6 +14,10 @@ public struct CuseOptions: Sendable {
     public var major: UInt32?
     /// libfuse's -d: every request on stderr.
     public var debug = false
+    /// The socket the client library attaches through (DRM_IOCTL_FAKEDRM_ATTACH); nil: no
+    /// attach, the ioctl answers EINVAL as any unknown driver ioctl. At most 107 bytes (it is
+    /// returned in a sockaddr_un-sized field).
+    public var attachSocket: String?
     public init() {}
 
     public var devName: String { "dri/card\(minor)" }
@@ -62,6 +66,8 @@ public final class CuseFrontEnd: @unchecked Sendable {
     let stopFD: Int32
     let workers = 4
     let loopFailure = Atomic<Int32>(0)
+    /// Serves attached client-library connections; set once in `run()` when it started.
+    let attachServer = Mutex<SocketServer?>(nil)
 
     public init(device: Device, options: CuseOptions) throws(CuseError) {
         self.device = device
@@ -79,6 +85,10 @@ public final class CuseFrontEnd: @unchecked Sendable {
     /// signals first with `CuseFrontEnd.blockStopSignals()`).
     public func run() throws(CuseError) {
         try checkFree()
+        // After checkFree: a second daemon for the same minor must not replace the first one's
+        // socket.
+        startAttachServer()
+        defer { attachServer.withLock { $0 }?.stop() }
         let major = options.major ?? (Self.drmMajorTaken() ? 0 : 226)
 
         var ops = cuse_lowlevel_ops()
@@ -212,6 +222,23 @@ public final class CuseFrontEnd: @unchecked Sendable {
         }
     }
 
+    /// The socket is world-connectable (0666): clients run as other users; the attach token,
+    /// not the peer's uid, is what admits them (SocketServer.redeem). A socket that cannot be
+    /// created only costs the attach feature, so it is a warning.
+    func startAttachServer() {
+        guard let path = options.attachSocket else { return }
+        let dir = (path as NSString).deletingLastPathComponent
+        if !dir.isEmpty { mkdir(dir, 0o755) }
+        let server = SocketServer(device: device, path: path, minor: options.minor)
+        do {
+            try server.start()
+            chmod(path, 0o666)
+            attachServer.withLock { $0 = server }
+        } catch {
+            FileHandle.standardError.write(Data("fakedrm: no client-library attach: \(error)\n".utf8))
+        }
+    }
+
     /// DRM_MAJOR is registered whole by drm.ko as soon as any DRM driver is loaded.
     static func drmMajorTaken() -> Bool {
         guard let text = try? String(contentsOfFile: "/proc/devices", encoding: .utf8) else { return false }
@@ -264,6 +291,8 @@ public final class CuseFrontEnd: @unchecked Sendable {
         let f = files.withLock { $0.removeValue(forKey: fh) }
         if let f {
             notifier.disarm(fh)
+            // Attached connections serve this file: cut them first so none runs on a closed file.
+            attachServer.withLock { $0 }?.detach(f.context)
             device.close(f.context)
         }
         fuse_reply_err(req, 0)
@@ -316,6 +345,12 @@ public final class CuseFrontEnd: @unchecked Sendable {
         let request = UInt32(bitPattern: cmd)
         let address = UInt64(UInt(bitPattern: arg))
         let tid = fuse_req_ctx(req)?.pointee.pid ?? 0
+        // Driver-private, so not the codec's: answered here. Without a socket it falls through
+        // to the codec's EINVAL for unknown driver ioctls, exactly as before attach existed.
+        if request == Self.attachRequest, let server = attachServer.withLock({ $0 }) {
+            attach(req, f, server, address: address, inBuf: inBuf, inSize: inSize, outSize: outSize)
+            return
+        }
         let key = OpenFile.PlanKey(tid: tid, request: request, arg: address)
         let clientFiles = CuseFiles(pid: tid)
         let previous = files.withLock { _ in f.plans.removeValue(forKey: key) }
@@ -344,6 +379,41 @@ public final class CuseFrontEnd: @unchecked Sendable {
         case .fail(let errno):
             fuse_reply_err(req, errno)
         }
+    }
+
+    /// DRM_IOWR(0x40, struct drm_fakedrm_attach), 128 bytes (docs/cuse.md).
+    static let attachRequest: UInt32 = 0xC080_6440
+    static let attachSize = 128
+    static let attachPathSize = 108
+
+    /// DRM_IOCTL_FAKEDRM_ATTACH: a single-use token for this open file and the socket to
+    /// present it on. Two round trips, like any _IOWR: the first asks for the struct.
+    func attach(_ req: OpaquePointer, _ f: OpenFile, _ server: SocketServer, address: UInt64,
+                inBuf: UnsafeRawPointer?, inSize: Int, outSize: Int) {
+        let span = ClientSpan(address: address, count: Self.attachSize)
+        if inSize == 0 && outSize == 0 {
+            var i = Self.iovec(span), o = Self.iovec(span)
+            _ = fuse_reply_ioctl_retry(req, &i, 1, &o, 1)
+            return
+        }
+        guard let inBuf, inSize >= 8, outSize >= Self.attachSize else { fuse_reply_err(req, EFAULT); return }
+        let input = UnsafeRawBufferPointer(start: inBuf, count: inSize)
+        let version = input.loadUnaligned(fromByteOffset: 0, as: UInt32.self).littleEndian
+        let flags = input.loadUnaligned(fromByteOffset: 4, as: UInt32.self).littleEndian
+        guard version == 1 else { fuse_reply_err(req, EINVAL); return }
+        let uid = fuse_req_ctx(req)?.pointee.uid ?? UInt32.max
+        guard let token = server.issueAttachToken(for: f.context, uid: uid) else { fuse_reply_err(req, ENODEV); return }
+        var out = [UInt8](repeating: 0, count: Self.attachSize)
+        func put<T: FixedWidthInteger>(_ v: T, at offset: Int) {
+            withUnsafeBytes(of: v.littleEndian) { for (i, b) in $0.enumerated() { out[offset + i] = b } }
+        }
+        put(UInt32(1), at: 0)
+        // MMAP | FDS: every ioctl of an attached file goes over the socket, so both are granted.
+        put(flags & 3, at: 4)
+        put(token, at: 8)
+        // NUL-terminated: the option is validated to leave room for the terminator.
+        for (i, b) in server.path.utf8.prefix(Self.attachPathSize - 1).enumerated() { out[16 + i] = b }
+        out.withUnsafeBytes { _ = fuse_reply_ioctl(req, 0, $0.baseAddress, $0.count) }
     }
 
     static func iovec(_ s: ClientSpan) -> Glibc.iovec {

@@ -17,9 +17,15 @@ struct CuseServeCommand: ParsableCommand {
     @Option(help: "Card configuration (YAML); default: the embedded vkms-shaped card.") var config: String?
     @Flag(help: "Vblanks advance only when work is pending (no 60 Hz timer).") var virtualTime = false
     @Flag(help: "Print every FUSE request (libfuse -d).") var debug = false
+    @Option(help: "Socket the client library attaches through (default /run/fakedrm/card<minor>.sock).") var socket: String?
+    @Flag(help: "No attach socket: DRM_IOCTL_FAKEDRM_ATTACH answers EINVAL.") var noSocket = false
 
     func validate() throws {
         guard minor < 64 else { throw ValidationError("--minor must be 0-63 (libdrm treats 64+ as control/render nodes)") }
+        // The path travels NUL-terminated in the ATTACH struct's 108-byte field (= sun_path).
+        if let socket, socket.utf8.count >= 108 || socket.isEmpty {
+            throw ValidationError("--socket must be 1-107 bytes long")
+        }
     }
 
     func run() throws {
@@ -32,6 +38,7 @@ struct CuseServeCommand: ParsableCommand {
         options.minor = minor
         options.major = major
         options.debug = debug
+        options.attachSocket = noSocket ? nil : (socket ?? "/run/fakedrm/card\(minor).sock")
         do {
             let frontEnd = try CuseFrontEnd(device: device, options: options)
             frontEnd.stopOnSignals(stopSignals)

@@ -14,6 +14,9 @@ final class SocketConnection: @unchecked Sendable {
     private(set) var pid: Int32 = 0
     private var uid: UInt32 = 0
     private var file: FileContext?
+    /// An attached connection serves a file opened elsewhere (a CUSE open): it must not close
+    /// it when the socket goes; the CUSE release does.
+    private var attached = false
     private var countedPid = false
     /// Set when the peer broke the protocol or vanished: the connection ends after the
     /// current request.
@@ -26,6 +29,18 @@ final class SocketConnection: @unchecked Sendable {
     }
 
     func disconnect() { _ = cfd_shutdown(sock) }
+
+    /// Read under the server's lock by `SocketServer.detach`; `bind` runs under that lock too
+    /// (from `redeem`), so a detach never misses a connection that is being attached.
+    func isAttached(to f: FileContext) -> Bool { attachLock.withLock { attached && file === f } }
+    private let attachLock = DeviceLock()
+
+    func bind(_ f: FileContext) {
+        attachLock.withLock {
+            file = f
+            attached = true
+        }
+    }
 
     func closeSocket() {
         guard !sockClosed else { return }
@@ -45,14 +60,28 @@ final class SocketConnection: @unchecked Sendable {
         var r = WireReader(hello.payload)
         guard let version = try? r.u32(), let flags = try? r.u32() else { return }
         let aux = flags & 1 != 0
+        // ATTACH (bit1): `i32 pid; u64 token` follow; the connection serves the open file the
+        // token names (docs/socket-protocol.md, "Attach").
+        let attach = flags & 2 != 0
+        var token: UInt64 = 0
+        if attach {
+            guard !aux, (try? r.i32()) != nil, let t = try? r.u64() else { return }
+            token = t
+        }
         var err: Int32 = 0
         if version != 1 {
             err = EPROTO
-        } else if !server.permits(uid: uid) {
+        } else if attach {
+            // Any uid may attach: the token (issued to this uid on its own CUSE open) is the
+            // credential, not the uid.
+            if !server.redeem(token: token, uid: uid, pid: pid, for: self) { err = EACCES }
+        } else if !server.permits(uid: uid) && !(aux && server.permitsAux(uid: uid, pid: pid)) {
             err = EACCES
         }
         var readiness: Int32? = nil
-        if err == 0 && !aux {
+        if let file, attached {
+            readiness = file.readiness.fd.raw
+        } else if err == 0 && !aux {
             do {
                 let f = try server.device.open(pid: pid, uid: uid)
                 file = f
@@ -73,8 +102,12 @@ final class SocketConnection: @unchecked Sendable {
     }
 
     private func finish() {
-        if let file { server.device.close(file) }
-        file = nil
+        if attached {
+            server.attachedConnectionEnded(pid: pid)
+        } else if let file {
+            server.device.close(file)
+        }
+        attachLock.withLock { file = nil }
         if countedPid { server.registry.connectionClosed(pid: pid) }
         server.ended(self)
     }

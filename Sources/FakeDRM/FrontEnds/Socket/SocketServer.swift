@@ -19,6 +19,12 @@ public final class SocketServer: @unchecked Sendable {
 
     let registry = ExportRegistry()
     private let lock = DeviceLock()
+    /// Attach tokens handed out by the CUSE front end (DRM_IOCTL_FAKEDRM_ATTACH): token → the
+    /// open file it names and the uid that asked. Single use; dropped when the file is released.
+    private var tokens: [UInt64: (file: FileContext, uid: UInt32)] = [:]
+    /// Processes with a live attached connection, by peer pid: they may open an AUX connection
+    /// (sync-file ioctls, SYNC_RELEASE) although their uid is not otherwise permitted.
+    private var attachedPeers: [Int32: (uid: UInt32, count: Int)] = [:]
     private var listenFD: Int32 = -1
     private var connections: [ObjectIdentifier: SocketConnection] = [:]
     private var stopped = false
@@ -113,6 +119,58 @@ public final class SocketServer: @unchecked Sendable {
 
     func permits(uid: UInt32) -> Bool {
         allowAnyUID || uid == geteuid() || allowedUIDs.contains(uid)
+    }
+
+    // MARK: attach (CUSE front end, docs/cuse.md)
+
+    /// A fresh single-use token naming `file` for a caller with `uid`: a connection that
+    /// presents it in HELLO (flag ATTACH) and has the same peer uid serves that file instead of
+    /// opening a new one. 64 random bits, so a peer cannot guess another opener's token; nil
+    /// when the server is stopped.
+    public func issueAttachToken(for file: FileContext, uid: UInt32) -> UInt64? {
+        lock.withLock {
+            guard !stopped else { return nil }
+            var token: UInt64 = 0
+            // 0 is never issued: it is what an uninitialised client would send.
+            while token == 0 || tokens[token] != nil { token = UInt64.random(in: 1...UInt64.max) }
+            tokens[token] = (file, uid)
+            return token
+        }
+    }
+
+    /// The open file is being released: its unused tokens die, and attached connections are
+    /// disconnected, so nothing keeps serving a closed file.
+    public func detach(_ file: FileContext) {
+        lock.withLock {
+            tokens = tokens.filter { $0.value.file !== file }
+            for c in connections.values where c.isAttached(to: file) { c.disconnect() }
+        }
+    }
+
+    /// Consumes `token` when it names a live file and `uid` is the uid it was issued to, and
+    /// binds `conn` to that file under the same lock `detach` takes, so a release racing with
+    /// the HELLO either finds the token gone or finds the connection bound and cuts it.
+    func redeem(token: UInt64, uid: UInt32, pid: Int32, for conn: SocketConnection) -> Bool {
+        lock.withLock {
+            guard let t = tokens[token], t.uid == uid else { return false }
+            tokens[token] = nil
+            let n = attachedPeers[pid]?.count ?? 0
+            attachedPeers[pid] = (uid, n + 1)
+            conn.bind(t.file)
+            return true
+        }
+    }
+
+    func attachedConnectionEnded(pid: Int32) {
+        lock.withLock {
+            guard let p = attachedPeers[pid] else { return }
+            attachedPeers[pid] = p.count > 1 ? (p.uid, p.count - 1) : nil
+        }
+    }
+
+    /// An AUX connection from a process that holds an attached connection with the same uid.
+    func permitsAux(uid: UInt32, pid: Int32) -> Bool {
+        lock.withLock { attachedPeers[pid]?.uid == uid }
     }
 
     /// Called by a connection's thread when it is done; closes the socket under the lock so
