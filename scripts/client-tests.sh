@@ -120,6 +120,48 @@ else
     echo "skip - modetest through vhost-user-gpu: /usr/lib/qemu/vhost-user-gpu missing (apt-get install qemu-system-gui)"
 fi
 
+# --- weston 10 (DRM backend, pixman) ---------------------------------------------------------
+out="$work/weston.txt"
+if command -v weston >/dev/null && command -v wayland-info >/dev/null; then
+    rm -rf "$work/weston-cap"; mkdir -m 0777 "$work/weston-cap"
+    timeout 60 "${RUN[@]}" --capture "$work/weston-cap" -- "$root/tests/clients/weston-session.sh" >"$out" 2>&1
+    last=$(ls "$work/weston-cap" | sort | tail -2 | head -1)
+    if grep -q "'wl_output'" "$out" && grep -q "weston exit=0" "$out" && [ -n "$last" ] &&
+        "$PY" - "$work/weston-cap/$last" >>"$out" 2>&1 <<'EOF2'
+import struct, sys, zlib
+data = open(sys.argv[1], "rb").read()
+w, h, depth, ctype = struct.unpack(">IIBB", data[16:26])
+idat, i = b"", 8
+while i < len(data):
+    n, = struct.unpack(">I", data[i:i+4]); t = data[i+4:i+8]
+    if t == b"IDAT": idat += data[i+8:i+8+n]
+    i += 12 + n
+raw = zlib.decompress(idat); bpp = 3 if ctype == 2 else 4; stride = w * bpp
+rows, prev = [], bytearray(stride)
+for y in range(h):
+    f = raw[y * (stride + 1)]; line = bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+    for x in range(stride):
+        a = line[x - bpp] if x >= bpp else 0; b = prev[x]; c = prev[x - bpp] if x >= bpp else 0
+        if f == 1: line[x] = (line[x] + a) & 255
+        elif f == 2: line[x] = (line[x] + b) & 255
+        elif f == 3: line[x] = (line[x] + (a + b) // 2) & 255
+        elif f == 4:
+            p = a + b - c; pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+            line[x] = (line[x] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
+    rows.append(line); prev = line
+px = lambda x, y: tuple(rows[y][x * bpp:x * bpp + 3])
+panel, desk = px(w // 2, 8), px(w // 2, h // 2)
+print("panel", panel, "desktop", desk)
+assert (w, h) == (1024, 768), (w, h)
+assert max(panel) < 0x50, panel                      # desktop-shell's dark panel
+assert all(0x50 < c < 0xb0 for c in desk), desk       # the grey default background
+EOF2
+    then ok "weston 10 (drm backend, pixman): wl_output listed, panel and background in the captured frame, exit 0"
+    else bad "weston" "$out"; fi
+else
+    echo "skip - weston: not installed (apt-get install weston wayland-utils)"
+fi
+
 # --- proptest ----------------------------------------------------------------------------------
 out="$work/proptest.txt"
 if timeout 30 "${RUN[@]}" -- proptest -M fakedrm >"$out" 2>&1 && grep -q "^Connector $conn" "$out" &&
