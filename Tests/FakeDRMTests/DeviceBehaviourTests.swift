@@ -136,3 +136,20 @@ import Testing
         #expect(c.propValue(c.plane(.primary), "FB_ID") == 0)
     }
 }
+
+@Suite struct ModeInfoTests {
+    /// Found by a 1,000,000-request fuzz run: a 1x1-total mode with a huge clock trapped while
+    /// computing its refresh rate.
+    @Test func absurdTimingsDoNotTrap() throws {
+        let m = ModeInfo(clock: UInt32(Int32.max), h: (1, 1, 1, 1), v: (1, 1, 1, 1), flags: 0)
+        #expect(m.vrefresh == UInt32.max)
+        #expect(ModeInfo.decode(m.encode())?.clock == UInt32(Int32.max))
+        #expect(m.framePeriodNs >= 1_000_000)
+    }
+
+    @Test func refreshOfTheDefaultModes() {
+        let m = NoEDIDModes.dmt.first { $0.hdisplay == 1920 && $0.vdisplay == 1080 }
+        #expect(m?.vrefresh == 60)
+        #expect(m?.framePeriodNs == 16_666_666)
+    }
+}

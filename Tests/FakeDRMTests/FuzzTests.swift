@@ -3,7 +3,8 @@ import Testing
 @testable import FakeDRM
 
 /// Seeded random requests through the codec: no crash, no hang, only kernel errnos, and object
-/// counts back to baseline once the files close. FAKEDRM_FUZZ_ITERATIONS raises the count.
+/// counts back to baseline once the files close. FAKEDRM_FUZZ_ITERATIONS raises the count,
+/// FAKEDRM_FUZZ_SEED picks another sequence.
 @Suite struct FuzzTests {
     struct SplitMix: RandomNumberGenerator {
         var state: UInt64
@@ -23,7 +24,8 @@ import Testing
         let d = try makeDevice()
         d.eagerVirtualTime = true
         let baseline = d.counts()
-        var rng = SplitMix(state: 0xfa4e_d12a)
+        let seed = UInt64(ProcessInfo.processInfo.environment["FAKEDRM_FUZZ_SEED"] ?? "") ?? 0xfa4e_d12a
+        var rng = SplitMix(state: seed)
         let numbers = UAPICodec.knownNumbers
         var clients = [try DirectClient(device: d), try DirectClient(device: d)]
         var seen: [Int32: Int] = [:]

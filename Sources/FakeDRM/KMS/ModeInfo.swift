@@ -40,7 +40,8 @@ public struct ModeInfo: Sendable, Equatable, Hashable {
         if flags & ModeInfo.flagInterlace != 0 { den = max(1, den / 2) }
         if flags & ModeInfo.flagDblScan != 0 { den *= 2 }
         if vscan > 1 { den *= UInt64(vscan) }
-        return UInt32((num + den / 2) / den)
+        // A lying mode (tiny totals, huge clock) must not trap: clamp as the int math would.
+        return UInt32(clamping: (num + den / 2) / den)
     }
 
     /// Frame period in ns: htotal*vtotal/clock (clock in kHz).
