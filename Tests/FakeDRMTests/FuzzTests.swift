@@ -67,4 +67,28 @@ import Testing
         #expect(after.pendingCommits == 0 && after.waiters == 0)
         #expect(seen[0, default: 0] > 100, "some requests must succeed: \(seen)")
     }
+
+    @Test func randomSyncFileRequestsOnlyGiveKernelErrnos() throws {
+        let d = try makeDevice()
+        let c = try DirectClient(device: d)
+        let tl = Timeline(name: "fuzz")
+        let fences = d.lock.withLock { (1...4).map { tl.createFence(at: UInt64($0)) } }
+        let fds = try fences.map { try c.files.install(.syncFile(try SyncFile(fences: [$0])), cloexec: true) }
+        var rng = SplitMix(state: 0x5eed)
+        for i in 0..<20_000 {
+            let nr = UInt8(rng.next() % 8)
+            let size = rng.next() % 4 == 0 ? Int(rng.next() % 100) : [48, 56, 16][Int(rng.next() % 3)]
+            var arg = (0..<size).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+            if size >= 48 {
+                // Plausible fd2 / counts / pointers now and then.
+                arg.replaceSubrange(32..<36, with: LE.bytes([fds[Int(rng.next() % 4)]]))
+                if rng.next() % 2 == 0 { arg.replaceSubrange(36..<48, with: [UInt8](repeating: 0, count: 12)) }
+                if size >= 56, rng.next() % 2 == 0 { arg.replaceSubrange(48..<56, with: LE.bytes([c.memory.alloc(Int(rng.next() % 400))])) }
+            }
+            let req = IoctlRequest(dir: UInt32(rng.next() % 4), type: rng.next() % 8 == 0 ? 0x64 : 0x3e, nr: nr, size: size).raw
+            let e = c.syncFileIoctl(fd: fds[Int(rng.next() % 4)], req, &arg)
+            #expect([0, 2, 9, 14, 22, 25].contains(e), "sync ioctl nr \(nr) gave \(e)")
+            if i % 1000 == 0 { d.lock.withLock { tl.advance(by: 1) } }
+        }
+    }
 }
