@@ -34,6 +34,7 @@
 #include <sys/sysmacros.h>
 #include <sys/uio.h>
 #include <sys/un.h>
+#include <linux/netlink.h>
 #include <unistd.h>
 
 #define EXPORT __attribute__((visibility("default")))
@@ -42,9 +43,10 @@ enum {
     OP_HELLO = 1, OP_HELLO_REPLY, OP_IOCTL, OP_IOCTL_REPLY, OP_MEM_READ, OP_MEM_DATA,
     OP_MEM_WRITE, OP_MEM_ACK, OP_FD_LOOKUP, OP_FD_INFO, OP_FD_INSTALL, OP_FD_INSTALLED,
     OP_FD_UNINSTALL, OP_FD_ACK, OP_READ, OP_READ_REPLY, OP_MAP, OP_MAP_REPLY, OP_SYNC_RELEASE,
+    OP_UEVENT_SUBSCRIBE = 20, OP_UEVENT_REPLY,
 };
 
-enum { KIND_NONE = 0, KIND_SYNC = 1, KIND_DMABUF = 2, KIND_SYNCOBJ = 3, KIND_CARD = 100 };
+enum { KIND_NONE = 0, KIND_SYNC = 1, KIND_DMABUF = 2, KIND_SYNCOBJ = 3, KIND_CARD = 100, KIND_UEVENT = 101 };
 
 #define DRM_MAJOR_NUM 226
 #define MAX_MSG (72 * 1024)   // largest message either side sends (64 KiB chunk + headers)
@@ -116,6 +118,11 @@ REAL(dup2, int, (int, int))
 REAL(dup3, int, (int, int, int))
 REAL(fcntl, int, (int, int, ...))
 REAL(fcntl64, int, (int, int, ...))
+REAL(socket, int, (int, int, int))
+REAL(bind, int, (int, const struct sockaddr *, socklen_t))
+REAL(getsockname, int, (int, struct sockaddr *, socklen_t *))
+REAL(setsockopt, int, (int, int, int, const void *, socklen_t))
+REAL(recvmsg, ssize_t, (int, struct msghdr *, int))
 
 static int sys_close(int fd) { return (int)syscall(SYS_close, fd); }
 static int sys_fcntl(int fd, int cmd, long arg) { return (int)syscall(SYS_fcntl, fd, cmd, arg); }
@@ -214,7 +221,7 @@ static void untrack(int fd) {
         }
     }
     pthread_mutex_unlock(&tab_lock);
-    if (last && e.kind != KIND_CARD) release_export(e.kind, e.id);
+    if (last && e.kind != KIND_CARD && e.kind != KIND_UEVENT) release_export(e.kind, e.id);
 }
 
 static int track(int fd, int kind, struct conn *c, uint64_t id) {
@@ -991,6 +998,99 @@ EXPORT int __openat64_2(int dirfd, const char *path, int flags) {
 EXPORT int close(int fd) {
     if (quick_tracked(fd)) untrack(fd);
     return get_close()(fd);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hotplug uevents (docs/socket-protocol.md, "Hotplug uevents"). A NETLINK_KOBJECT_UEVENT socket
+// becomes one end of a unix datagram pair from the daemon, which writes libudev-format messages
+// into it when a connector changes. bind/getsockname/setsockopt are answered as netlink would,
+// and recvmsg reports the udev multicast group as the sender so libudev accepts the message
+// (the kernel adds SCM_CREDENTIALS of the daemon, the same uid, once SO_PASSCRED is set).
+
+static int uevent_socket(int type) {
+    struct conn *c = get_aux();
+    if (!c) return -1;
+    int fd = -1;
+    pthread_mutex_lock(&c->mu);
+    uint32_t op;
+    if (!c->dead && msg_send(c, OP_UEVENT_SUBSCRIBE, NULL, 0, NULL, 0, -1) == 0) {
+        ssize_t n = msg_recv(c, &op, &fd);
+        if (n != 4 || op != OP_UEVENT_REPLY || (int32_t)rd32(c->buf) != 0) {
+            if (n < 0) conn_kill(c);
+            if (fd >= 0) { sys_close(fd); fd = -1; }
+        }
+    }
+    pthread_mutex_unlock(&c->mu);
+    conn_unref(c);
+    if (fd < 0) return -1;
+    // msg_recv set FD_CLOEXEC; honour what the caller asked for.
+    if (!(type & SOCK_CLOEXEC)) sys_fcntl(fd, F_SETFD, 0);
+    if (type & SOCK_NONBLOCK) sys_fcntl(fd, F_SETFL, sys_fcntl(fd, F_GETFL, 0) | O_NONBLOCK);
+    int one = 1;
+    get_setsockopt()(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one));
+    if (track(fd, KIND_UEVENT, NULL, 0) < 0) { sys_close(fd); return -1; }
+    return fd;
+}
+
+static int is_uevent_fd(int fd) {
+    if (!quick_tracked(fd)) return 0;
+    return lookup(fd).kind == KIND_UEVENT;
+}
+
+EXPORT int socket(int domain, int type, int protocol) {
+    if (domain == AF_NETLINK && protocol == NETLINK_KOBJECT_UEVENT) {
+        pthread_once(&cfg_once, cfg_init);
+        if (sock_path[0]) {
+            int fd = uevent_socket(type);
+            if (fd >= 0) return fd;
+        }
+    }
+    return get_socket()(domain, type, protocol);
+}
+
+EXPORT int bind(int fd, const struct sockaddr *addr, socklen_t len) {
+    if (is_uevent_fd(fd)) {
+        if (!addr || len < sizeof(struct sockaddr_nl) || addr->sa_family != AF_NETLINK) { errno = EINVAL; return -1; }
+        struct sockaddr_nl nl;
+        memcpy(&nl, addr, sizeof(nl));
+        pthread_mutex_lock(&tab_lock);
+        if (fd < tab_cap && tab[fd].kind == KIND_UEVENT) tab[fd].id = nl.nl_groups;
+        pthread_mutex_unlock(&tab_lock);
+        return 0;
+    }
+    return get_bind()(fd, addr, len);
+}
+
+EXPORT int getsockname(int fd, struct sockaddr *addr, socklen_t *len) {
+    if (is_uevent_fd(fd)) {
+        struct sockaddr_nl nl = {.nl_family = AF_NETLINK, .nl_pid = (uint32_t)getpid()};
+        nl.nl_groups = (uint32_t)lookup(fd).id;
+        if (!addr || !len) { errno = EFAULT; return -1; }
+        memcpy(addr, &nl, *len < sizeof(nl) ? *len : sizeof(nl));
+        *len = sizeof(nl);
+        return 0;
+    }
+    return get_getsockname()(fd, addr, len);
+}
+
+EXPORT int setsockopt(int fd, int level, int name, const void *val, socklen_t len) {
+    // Socket filters, forced buffer sizes and netlink memberships have nothing to act on here.
+    if (is_uevent_fd(fd) && !(level == SOL_SOCKET && (name == SO_PASSCRED || name == SO_RCVBUF))) return 0;
+    return get_setsockopt()(fd, level, name, val, len);
+}
+
+EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags) {
+    // The caller's buffer size: the kernel overwrites msg_namelen with the unix peer's (0 for
+    // an unnamed socketpair end).
+    socklen_t room = msg ? msg->msg_namelen : 0;
+    ssize_t r = get_recvmsg()(fd, msg, flags);
+    if (r >= 0 && msg && msg->msg_name && is_uevent_fd(fd)) {
+        struct sockaddr_nl nl = {.nl_family = AF_NETLINK, .nl_pid = 0, .nl_groups = 2 /* udev */};
+        socklen_t n = room < sizeof(nl) ? room : (socklen_t)sizeof(nl);
+        memcpy(msg->msg_name, &nl, n);
+        msg->msg_namelen = sizeof(nl);
+    }
+    return r;
 }
 
 static int copy_entry(int oldfd, int newfd) {

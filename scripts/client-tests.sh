@@ -162,6 +162,16 @@ else
     echo "skip - weston: not installed (apt-get install weston wayland-utils)"
 fi
 
+# --- hotplug uevents: the vhost-user-gpu backend dies, libudev monitors hear it ----------------
+out="$work/hotplug.txt"
+if [ -x /usr/lib/qemu/vhost-user-gpu ]; then
+    if timeout 60 "${RUN[@]}" --backend vhost-user-gpu -- "$PY" "$root/tests/clients/udev_hotplug.py" >"$out" 2>&1; then
+        ok "hotplug: backend killed -> libudev monitor gets $(grep -o "events.*" "$out" | head -c 120); connector back after recovery"
+    else bad "hotplug uevents" "$out"; fi
+else
+    echo "skip - hotplug uevents: /usr/lib/qemu/vhost-user-gpu missing"
+fi
+
 # --- proptest ----------------------------------------------------------------------------------
 out="$work/proptest.txt"
 if timeout 30 "${RUN[@]}" -- proptest -M fakedrm >"$out" 2>&1 && grep -q "^Connector $conn" "$out" &&

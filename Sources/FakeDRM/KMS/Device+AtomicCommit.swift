@@ -175,6 +175,7 @@ extension Device {
             releaseWaits = []
             for k in connectors.indices { connectors[k].status = .disconnected }
             hotplugGeneration += 1
+            announceHotplug()
             lock.broadcast()
         }
     }
@@ -187,6 +188,7 @@ extension Device {
             connectors[k].status = connected ? .connected : .disconnected
             if let modes, !modes.isEmpty { connectors[k].modes = NoEDIDModes.sortModes(modes) }
             hotplugGeneration += 1
+            announceHotplug()
             lock.broadcast()
         }
     }

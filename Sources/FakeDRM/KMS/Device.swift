@@ -1,3 +1,4 @@
+import Dispatch
 import Glibc
 
 /// One fake card. All state is owned by `lock` (the kernel's mode_config mutex plus its wait
@@ -45,6 +46,7 @@ public final class Device: @unchecked Sendable {
     var nextCommitToken: UInt64 = 1
     /// Bumped on every connector change; front ends turn it into hotplug uevents.
     public internal(set) var hotplugGeneration: UInt64 = 0
+    var hotplugObservers: [@Sendable (UInt64) -> Void] = []
     var shuttingDown = false
 
     public private(set) var backend: ScanoutBackend
@@ -89,6 +91,19 @@ public final class Device: @unchecked Sendable {
             shuttingDown = true
             lock.broadcast()
         }
+    }
+
+    /// Runs `observer` (on a global queue, never under the device lock) after every connector
+    /// change, with the new hotplug generation: what the kernel announces as a HOTPLUG uevent.
+    public func addHotplugObserver(_ observer: @escaping @Sendable (UInt64) -> Void) {
+        lock.withLock { hotplugObservers.append(observer) }
+    }
+
+    /// Called with the lock held after `hotplugGeneration` moved.
+    func announceHotplug() {
+        let generation = hotplugGeneration
+        let observers = hotplugObservers
+        DispatchQueue.global().async { for o in observers { o(generation) } }
     }
 
     func allocateID(_ type: ObjectType) -> ObjectID {

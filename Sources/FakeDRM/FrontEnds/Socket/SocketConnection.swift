@@ -173,6 +173,16 @@ final class SocketConnection: @unchecked Sendable {
                 }
             case .syncRelease:
                 server.registry.remove(try r.u64())
+            case .ueventSubscribe:
+                var w = WireWriter(.ueventReply)
+                if let end = server.uevents.subscribe() {
+                    w.i32(0)
+                    if !send(w.message, fd: end) { broken = true }
+                    close(end)
+                } else {
+                    w.i32(EMFILE)
+                    if !send(w.message) { broken = true }
+                }
             default:
                 broken = true
             }

@@ -18,6 +18,7 @@ public final class SocketServer: @unchecked Sendable {
     public let allowAnyUID: Bool
 
     let registry = ExportRegistry()
+    let uevents: UeventBroadcaster
     private let lock = DeviceLock()
     /// Attach tokens handed out by the CUSE front end (DRM_IOCTL_FAKEDRM_ATTACH): token → the
     /// open file it names and the uid that asked. Single use; dropped when the file is released.
@@ -40,6 +41,9 @@ public final class SocketServer: @unchecked Sendable {
         self.minor = minor
         self.allowedUIDs = allowedUIDs
         self.allowAnyUID = allowAnyUID
+        let broadcaster = UeventBroadcaster(minor: minor, driver: device.config.driver.name)
+        uevents = broadcaster
+        device.addHotplugObserver { _ in broadcaster.broadcast() }
     }
 
     /// Binds (replacing a stale socket file, never another kind of file) and starts accepting.

@@ -4,6 +4,7 @@ enum WireOp: UInt32, Sendable {
     case hello = 1, helloReply, ioctl, ioctlReply, memRead, memData, memWrite, memAck
     case fdLookup, fdInfo, fdInstall, fdInstalled, fdUninstall, fdAck
     case read, readReply, map, mapReply, syncRelease
+    case ueventSubscribe = 20, ueventReply
 }
 
 enum WireKind: UInt32, Sendable {
