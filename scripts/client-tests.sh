@@ -177,12 +177,12 @@ fi
 out="$work/sway.txt"
 if command -v sway >/dev/null && command -v swaybg >/dev/null && command -v wayland-info >/dev/null; then
     rm -rf "$work/sway-cap"; mkdir -m 0777 "$work/sway-cap"
-    timeout 90 "${RUN[@]}" --capture "$work/sway-cap" -- env SWAY_GRIM_OUT="$work/tmp/sway-grim.png" \
-        SWAY_LOG_OUT="$work/tmp/sway.log" "$root/tests/clients/sway-session.sh" >"$out" 2>&1
+    timeout 90 "${RUN[@]}" --capture "$work/sway-cap" -- env SWAY_GRIM_OUT="$work/sway-grim.png" \
+        SWAY_LOG_OUT="$work/sway.log" "$root/tests/clients/sway-session.sh" >"$out" 2>&1
     # The last frame is the output switched off at exit; the one before shows the background.
     last=$(ls "$work/sway-cap" | sort | tail -2 | head -1)
     grimpng=""
-    command -v grim >/dev/null && grimpng="$work/tmp/sway-grim.png"
+    command -v grim >/dev/null && grimpng="$work/sway-grim.png"
     if grep -q "'wl_output'" "$out" && grep -q "name: Virtual-1" "$out" && grep -q "sway exit=0" "$out" &&
         [ -n "$last" ] && { [ -z "$grimpng" ] || grep -q "grim ok" "$out"; } &&
         "$PY" - "$work/sway-cap/$last" $grimpng >>"$out" 2>&1 <<'EOF2'
@@ -217,7 +217,7 @@ for path in sys.argv[1:]:
     assert px == (0x33, 0x66, 0x99), px
 EOF2
     then ok "sway 1.7 (wlroots 0.15 drm backend, pixman, libseat builtin; card fd adopted): wl_output Virtual-1, centre #336699 in the captured frame${grimpng:+ and in the grim screenshot}, exit 0"
-    else bad "sway" "$out"; sed 's/^/       | log: /' "$work/tmp/sway.log" 2>/dev/null | grep -E "ERROR|Failed|failed" | head -10; fi
+    else bad "sway" "$out"; sed 's/^/       | log: /' "$work/sway.log" 2>/dev/null | grep -E "ERROR|Failed|failed" | head -10; fi
 else
     echo "skip - sway: not installed (apt-get install sway swaybg wayland-utils grim)"
 fi
