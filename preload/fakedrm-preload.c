@@ -224,8 +224,10 @@ static void untrack(int fd) {
     if (last && e.kind != KIND_CARD && e.kind != KIND_UEVENT) release_export(e.kind, e.id);
 }
 
+static void adopt_forget(int fd);
 static int track(int fd, int kind, struct conn *c, uint64_t id) {
     if (fd < 0) return -1;
+    adopt_forget(fd); // the number is ours now (also: a fresh fd reusing a refused number)
     untrack(fd); // a stale entry (fd closed behind our back, e.g. close_range)
     pthread_mutex_lock(&tab_lock);
     if (fd >= tab_cap) {
@@ -483,7 +485,9 @@ static char attach_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 
 // `token` != 0: HELLO with the ATTACH flag, binding the connection to the CUSE open file the
 // token names instead of opening a new file.
-static struct conn *conn_connect_to(const char *path, int aux, int nonblock, uint64_t token, int *evfd, int *err) {
+// `adopt_fd` >= 0: HELLO with the ADOPT flag, passing that fd (a card fd this process did not
+// open) so the daemon binds the connection to the open file whose readiness eventfd it is.
+static struct conn *conn_connect_to(const char *path, int aux, int nonblock, uint64_t token, int adopt_fd, int *evfd, int *err) {
     pthread_once(&cfg_once, cfg_init);
     *evfd = -1;
     *err = ENOENT;
@@ -505,14 +509,14 @@ static struct conn *conn_connect_to(const char *path, int aux, int nonblock, uin
     c->nonblock = nonblock;
     pthread_mutex_init(&c->mu, NULL);
     unsigned char hello[20];
-    uint32_t version = 1, flags = (aux ? 1 : 0) | (token ? 2 : 0);
+    uint32_t version = 1, flags = (aux ? 1 : 0) | (token ? 2 : 0) | (adopt_fd >= 0 ? 4 : 0);
     int32_t pid = getpid();
     memcpy(hello, &version, 4); memcpy(hello + 4, &flags, 4); memcpy(hello + 8, &pid, 4);
     memcpy(hello + 12, &token, 8);
     uint32_t op;
     int fd = -1;
     ssize_t n = -1;
-    if (msg_send(c, OP_HELLO, hello, token ? 20 : 12, NULL, 0, -1) == 0) n = msg_recv(c, &op, &fd);
+    if (msg_send(c, OP_HELLO, hello, token ? 20 : 12, NULL, 0, adopt_fd) == 0) n = msg_recv(c, &op, &fd);
     if (n != 8 || op != OP_HELLO_REPLY || (int32_t)rd32(c->buf) != 0 || (!aux && fd < 0)) {
         if (n == 8 && op == OP_HELLO_REPLY && (int32_t)rd32(c->buf) > 0) *err = (int32_t)rd32(c->buf);
         else *err = ENOENT;
@@ -533,7 +537,7 @@ static struct conn *conn_connect(int aux, int nonblock, int *evfd, int *err) {
     pthread_mutex_lock(&tab_lock);
     memcpy(path, sock_path[0] ? sock_path : attach_path, sizeof(path));
     pthread_mutex_unlock(&tab_lock);
-    return conn_connect_to(path, aux, nonblock, 0, evfd, err);
+    return conn_connect_to(path, aux, nonblock, 0, -1, evfd, err);
 }
 
 // The process-wide connection used for ioctls on sync-file fds and for SYNC_RELEASE; opened
@@ -613,7 +617,7 @@ static void try_attach(int fd, const char *path, int flags) {
     if (get_ioctl()(fd, IOCTL_FAKEDRM_ATTACH, &at) != 0 || at.version != 1 || !at.token) goto out;
     at.path[sizeof(at.path) - 1] = 0;
     int evfd, err;
-    struct conn *c = conn_connect_to(at.path, 0, 0, at.token, &evfd, &err);
+    struct conn *c = conn_connect_to(at.path, 0, 0, at.token, -1, &evfd, &err);
     if (!c) goto out;
     // The readiness eventfd is not needed: poll goes to the CUSE fd itself.
     if (evfd >= 0) sys_close(evfd);
@@ -650,6 +654,99 @@ static int card_open(int flags) {
     struct conn *a = get_aux();
     if (a) conn_unref(a);
     return evfd;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Adoption (docs/socket-protocol.md, "Adopt"): a card fd opened in another process and passed
+// here over SCM_RIGHTS (libseat: seatd or its builtin fork opens the card for the compositor)
+// is an eventfd this library has never seen. On the first ioctl/mmap/read/fstat of an unknown
+// fd that could be ours (an anon inode, S_IFMT 0, whose fdinfo has `eventfd-id:`), the library
+// connects with HELLO ADOPT and passes the fd; the daemon binds the connection to the open
+// file whose readiness eventfd it is, or refuses.
+//
+// Refusals are cached per fd number together with the eventfd-id that was refused, and the
+// cache is only trusted while the number still names that eventfd: the fstat pre-check runs on
+// every call (one syscall), the fdinfo read only for anon inodes. A cache keyed by the number
+// alone is wrong: glibc's internal closes (closedir, fclose, ...) bypass the interposed close(),
+// so a number refused as a directory fd (seen with libudev's sysfs walk in sway) can come back
+// as the card fd received from seatd.
+
+static pthread_mutex_t adopt_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t *adopt_neg; // eventfd-id + 1 refused at this fd number; 0: none
+static int adopt_neg_cap;
+
+// Lock-free (track() calls it while maybe_adopt holds adopt_lock). The array only grows and
+// is published before its size, so reading the size first makes the index valid.
+static void adopt_forget(int fd) {
+    if (fd < 0 || fd >= __atomic_load_n(&adopt_neg_cap, __ATOMIC_ACQUIRE)) return;
+    uint64_t *a = __atomic_load_n(&adopt_neg, __ATOMIC_ACQUIRE);
+    if (a[fd]) __atomic_store_n(&a[fd], 0, __ATOMIC_RELAXED);
+}
+
+static void adopt_refuse_locked(int fd, uint64_t id) {
+    if (fd >= adopt_neg_cap) {
+        int ncap = adopt_neg_cap ? adopt_neg_cap : 256;
+        while (ncap <= fd) ncap *= 2;
+        uint64_t *n = calloc((size_t)ncap, sizeof(*n));
+        if (!n) return;
+        if (adopt_neg) memcpy(n, adopt_neg, sizeof(*n) * (size_t)adopt_neg_cap);
+        // The old array is leaked on purpose: adopt_forget() may still be reading it unlocked.
+        __atomic_store_n(&adopt_neg, n, __ATOMIC_RELEASE);
+        __atomic_store_n(&adopt_neg_cap, ncap, __ATOMIC_RELEASE);
+    }
+    adopt_neg[fd] = id + 1;
+}
+
+// The eventfd-id of fd + 1, or 0 when fd cannot be one of ours. Cheap test first (one fstat):
+// eventfds are anon inodes with S_IFMT 0; then the fdinfo line.
+static uint64_t eventfd_key(int fd) {
+    struct stat st;
+    if (get_fstat()(fd, &st) != 0 || (st.st_mode & S_IFMT) != 0) return 0;
+    char path[64], buf[512];
+    snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+    int f = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+    if (f < 0) return 0;
+    ssize_t n = syscall(SYS_read, f, buf, sizeof(buf) - 1);
+    sys_close(f);
+    if (n <= 0) return 0;
+    buf[n] = 0;
+    char *p = strstr(buf, "\neventfd-id:");
+    if (!p) return 0;
+    return strtoull(p + 13, NULL, 10) + 1;
+}
+
+// 1 when fd is (now) tracked; errno is preserved.
+static int maybe_adopt(int fd) {
+    pthread_once(&cfg_once, cfg_init);
+    if (fd < 0 || !sock_path[0]) return 0;
+    int saved = errno, ok = 0;
+    uint64_t key = eventfd_key(fd);
+    if (!key) goto done;
+    pthread_mutex_lock(&adopt_lock);
+    if (quick_tracked(fd)) { ok = 1; goto out; }
+    if (fd < adopt_neg_cap && adopt_neg[fd] == key) goto out;
+    int evfd, err;
+    struct conn *c = conn_connect_to(sock_path, 0, 0, 0, fd, &evfd, &err);
+    if (!c) {
+        // Refused (not our eventfd) or no daemon: remember this eventfd at this number.
+        adopt_refuse_locked(fd, key - 1);
+        goto out;
+    }
+    if (evfd >= 0) sys_close(evfd); // the client already holds the eventfd itself
+    if (track(fd, KIND_CARD, c, 0)) {
+        sys_close(c->sock);
+        pthread_mutex_destroy(&c->mu);
+        free(c);
+        goto out;
+    }
+    ok = 1;
+    struct conn *a = get_aux();
+    if (a) conn_unref(a);
+out:
+    pthread_mutex_unlock(&adopt_lock);
+done:
+    errno = saved;
+    return ok;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -792,7 +889,7 @@ EXPORT int ioctl(int fd, unsigned long request, ...) {
     va_start(ap, request);
     void *arg = va_arg(ap, void *);
     va_end(ap);
-    if (!quick_tracked(fd)) return get_ioctl()(fd, request, arg);
+    if (!quick_tracked(fd) && !maybe_adopt(fd)) return get_ioctl()(fd, request, arg);
     struct fdent e = lookup(fd);
     switch (e.kind) {
     case KIND_CARD: {
@@ -829,7 +926,7 @@ EXPORT int ioctl(int fd, unsigned long request, ...) {
 // read / mmap
 
 EXPORT ssize_t read(int fd, void *buf, size_t count) {
-    if (!quick_tracked(fd)) return get_read()(fd, buf, count);
+    if (!quick_tracked(fd) && !maybe_adopt(fd)) return get_read()(fd, buf, count);
     struct fdent e = lookup(fd);
     if (e.kind != KIND_CARD || e.conn->attached) {
         // Attached: the CUSE node reads the same file's events, with the kernel's blocking,
@@ -910,7 +1007,7 @@ static void *card_mmap(struct conn *c, void *addr, size_t len, int prot, int fla
 }
 
 EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t offset) {
-    if (!quick_tracked(fd)) return get_mmap()(addr, len, prot, flags, fd, offset);
+    if (!quick_tracked(fd) && (flags & MAP_ANONYMOUS || !maybe_adopt(fd))) return get_mmap()(addr, len, prot, flags, fd, offset);
     struct fdent e = lookup(fd);
     if (e.kind != KIND_CARD) {
         if (e.conn) conn_unref(e.conn);
@@ -924,7 +1021,7 @@ EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off
 }
 
 EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off64_t offset) {
-    if (!quick_tracked(fd)) return get_mmap64()(addr, len, prot, flags, fd, offset);
+    if (!quick_tracked(fd) && (flags & MAP_ANONYMOUS || !maybe_adopt(fd))) return get_mmap64()(addr, len, prot, flags, fd, offset);
     return mmap(addr, len, prot, flags, fd, (off_t)offset);
 }
 
@@ -934,6 +1031,7 @@ EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off64_t
 // A real open's result, attached when it is a fakedrm CUSE card (relative paths are never
 // cards: libdrm and the clients open absolute /dev/dri paths).
 static int opened(int fd, const char *path, int flags) {
+    adopt_forget(fd);
     if (fd >= 0 && path && path[0] == '/' && !strncmp(path, "/dev/dri/", 9)) try_attach(fd, path, flags);
     return fd;
 }
@@ -997,6 +1095,7 @@ EXPORT int __openat64_2(int dirfd, const char *path, int flags) {
 
 EXPORT int close(int fd) {
     if (quick_tracked(fd)) untrack(fd);
+    adopt_forget(fd);
     return get_close()(fd);
 }
 
@@ -1103,6 +1202,7 @@ static int copy_entry(int oldfd, int newfd) {
 
 EXPORT int dup(int oldfd) {
     int r = get_dup()(oldfd);
+    if (r >= 0) adopt_forget(r);
     if (r >= 0 && quick_tracked(oldfd)) copy_entry(oldfd, r);
     return r;
 }
@@ -1111,6 +1211,7 @@ EXPORT int dup2(int oldfd, int newfd) {
     if (oldfd == newfd) return get_dup2()(oldfd, newfd);
     int r = get_dup2()(oldfd, newfd);
     if (r >= 0) {
+        adopt_forget(newfd);
         if (quick_tracked(newfd)) untrack(newfd);
         if (quick_tracked(oldfd)) copy_entry(oldfd, r);
     }
@@ -1120,6 +1221,7 @@ EXPORT int dup2(int oldfd, int newfd) {
 EXPORT int dup3(int oldfd, int newfd, int flags) {
     int r = get_dup3()(oldfd, newfd, flags);
     if (r >= 0) {
+        adopt_forget(newfd);
         if (quick_tracked(newfd)) untrack(newfd);
         if (quick_tracked(oldfd)) copy_entry(oldfd, r);
     }
@@ -1173,7 +1275,7 @@ EXPORT int fcntl64(int fd, int cmd, ...) {
 
 // A card fd whose stat must be faked (an attached CUSE fd is a real node: not faked).
 static int is_card_fd(int fd) {
-    if (!quick_tracked(fd)) return 0;
+    if (!quick_tracked(fd) && !maybe_adopt(fd)) return 0;
     struct fdent e = lookup(fd);
     int attached = e.conn && e.conn->attached;
     if (e.conn) conn_unref(e.conn);

@@ -172,6 +172,66 @@ else
     echo "skip - hotplug uevents: /usr/lib/qemu/vhost-user-gpu missing"
 fi
 
+# --- a card fd passed to another process (SCM_RIGHTS) is adopted -----------------------------
+out="$work/fd-pass.txt"
+if command -v cc >/dev/null; then
+    cc -O2 -Wall -I/usr/include/libdrm -o "$work/fd-pass" tests/clients/fd-pass.c 2>"$out" && chmod 0755 "$work/fd-pass"
+    if timeout 30 "${RUN[@]}" -- "$work/fd-pass" >>"$out" 2>&1 && grep -q "child: driver fakedrm, master 1" "$out"; then
+        ok "card fd passed over SCM_RIGHTS to an exec'ed process: adopted (same open file, master)"
+    else bad "fd-pass (adoption)" "$out"; fi
+else
+    echo "skip - fd-pass: no C compiler"
+fi
+
+# --- sway 1.7 / wlroots 0.15 (DRM backend, pixman, libseat builtin) --------------------------
+out="$work/sway.txt"
+if command -v sway >/dev/null && command -v swaybg >/dev/null && command -v wayland-info >/dev/null; then
+    rm -rf "$work/sway-cap"; mkdir -m 0777 "$work/sway-cap"
+    timeout 90 "${RUN[@]}" --capture "$work/sway-cap" -- env SWAY_GRIM_OUT="$work/sway-grim.png" \
+        SWAY_LOG_OUT="$work/sway.log" "$root/tests/clients/sway-session.sh" >"$out" 2>&1
+    # The last frame is the output switched off at exit; the one before shows the background.
+    last=$(ls "$work/sway-cap" | sort | tail -2 | head -1)
+    grimpng=""
+    command -v grim >/dev/null && grimpng="$work/sway-grim.png"
+    if grep -q "'wl_output'" "$out" && grep -q "name: Virtual-1" "$out" && grep -q "sway exit=0" "$out" &&
+        [ -n "$last" ] && { [ -z "$grimpng" ] || grep -q "grim ok" "$out"; } &&
+        "$PY" - "$work/sway-cap/$last" $grimpng >>"$out" 2>&1 <<'EOF2'
+import struct, sys, zlib
+def centre(path):
+    data = open(path, "rb").read()
+    w, h, depth, ctype = struct.unpack(">IIBB", data[16:26])
+    assert depth == 8 and ctype in (2, 6), (depth, ctype)
+    idat, i = b"", 8
+    while i < len(data):
+        n, = struct.unpack(">I", data[i:i+4]); t = data[i+4:i+8]
+        if t == b"IDAT": idat += data[i+8:i+8+n]
+        i += 12 + n
+    raw = zlib.decompress(idat); bpp = 3 if ctype == 2 else 4; stride = w * bpp
+    prev = bytearray(stride)
+    for y in range(h // 2 + 1):
+        f = raw[y * (stride + 1)]; line = bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+        for x in range(stride):
+            a = line[x - bpp] if x >= bpp else 0; b = prev[x]; c = prev[x - bpp] if x >= bpp else 0
+            if f == 1: line[x] = (line[x] + a) & 255
+            elif f == 2: line[x] = (line[x] + b) & 255
+            elif f == 3: line[x] = (line[x] + (a + b) // 2) & 255
+            elif f == 4:
+                p = a + b - c; pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                line[x] = (line[x] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
+        prev = line
+    return (w, h), tuple(prev[(w // 2) * bpp:(w // 2) * bpp + 3])
+for path in sys.argv[1:]:
+    size, px = centre(path)
+    print(path.rsplit("/", 1)[-1], size, "centre #%02x%02x%02x" % px)
+    assert size == (1024, 768), size
+    assert px == (0x33, 0x66, 0x99), px
+EOF2
+    then ok "sway 1.7 (wlroots 0.15 drm backend, pixman, libseat builtin; card fd adopted): wl_output Virtual-1, centre #336699 in the captured frame${grimpng:+ and in the grim screenshot}, exit 0"
+    else bad "sway" "$out"; sed 's/^/       | log: /' "$work/sway.log" 2>/dev/null | grep -E "ERROR|Failed|failed" | head -10; fi
+else
+    echo "skip - sway: not installed (apt-get install sway swaybg wayland-utils grim)"
+fi
+
 # --- proptest ----------------------------------------------------------------------------------
 out="$work/proptest.txt"
 if timeout 30 "${RUN[@]}" -- proptest -M fakedrm >"$out" 2>&1 && grep -q "^Connector $conn" "$out" &&

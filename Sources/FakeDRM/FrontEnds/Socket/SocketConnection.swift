@@ -18,6 +18,9 @@ final class SocketConnection: @unchecked Sendable {
     /// it when the socket goes; the CUSE release does.
     private var attached = false
     private var countedPid = false
+    /// Serves a file opened by another connection (HELLO ADOPT); the file is closed when the
+    /// last connection serving it ends.
+    private var adopted = false
     /// Set when the peer broke the protocol or vanished: the connection ends after the
     /// current request.
     private(set) var broken = false
@@ -42,6 +45,14 @@ final class SocketConnection: @unchecked Sendable {
         }
     }
 
+    /// Called by `SocketServer.adopt` under its lock.
+    func bindAdopted(_ f: FileContext) {
+        attachLock.withLock {
+            file = f
+            adopted = true
+        }
+    }
+
     func closeSocket() {
         guard !sockClosed else { return }
         sockClosed = true
@@ -56,7 +67,12 @@ final class SocketConnection: @unchecked Sendable {
         guard cfd_peer_cred(sock, &p, &u, &g) == 0 else { return }
         pid = p
         uid = u
-        guard let hello = receive(), hello.op == .hello else { return }
+        guard let hello = receive(keepFDs: true) else { return }
+        guard hello.op == .hello else {
+            hello.closeFDs()
+            return
+        }
+        defer { hello.closeFDs() }
         var r = WireReader(hello.payload)
         guard let version = try? r.u32(), let flags = try? r.u32() else { return }
         let aux = flags & 1 != 0
@@ -68,9 +84,20 @@ final class SocketConnection: @unchecked Sendable {
             guard !aux, (try? r.i32()) != nil, let t = try? r.u64() else { return }
             token = t
         }
+        // ADOPT (bit2): the HELLO carries one fd (SCM_RIGHTS) that the peer holds as a card fd
+        // it did not open itself (passed over a socket, e.g. by libseat/seatd). When it is the
+        // readiness eventfd of an open file of this server, the connection serves that file
+        // (docs/socket-protocol.md, "Adopt"); possession of the fd is the credential.
+        let adopt = flags & 4 != 0
         var err: Int32 = 0
+        if adopt && (aux || attach) {
+            hello.closeFDs()
+            return
+        }
         if version != 1 {
             err = EPROTO
+        } else if adopt {
+            if hello.fds.count != 1 || !server.adopt(fd: hello.fds[0], for: self) { err = EACCES }
         } else if attach {
             // Any uid may attach: the token (issued to this uid on its own CUSE open) is the
             // credential, not the uid.
@@ -79,12 +106,13 @@ final class SocketConnection: @unchecked Sendable {
             err = EACCES
         }
         var readiness: Int32? = nil
-        if let file, attached {
+        if let file, attached || adopted {
             readiness = file.readiness.fd.raw
         } else if err == 0 && !aux {
             do {
                 let f = try server.device.open(pid: pid, uid: uid)
                 file = f
+                server.registerOpen(f)
                 readiness = f.readiness.fd.raw
             } catch {
                 err = error.errno
@@ -104,7 +132,8 @@ final class SocketConnection: @unchecked Sendable {
     private func finish() {
         if attached {
             server.attachedConnectionEnded(pid: pid)
-        } else if let file {
+        } else if let file, server.releaseShared(file) {
+            // The last connection of this open file (its opener and every adopter) is gone.
             server.device.close(file)
         }
         attachLock.withLock { file = nil }
@@ -213,25 +242,34 @@ final class SocketConnection: @unchecked Sendable {
         let op: WireOp
         let payload: ArraySlice<UInt8>
         let fds: [Int32]
+
+        func closeFDs() { for fd in fds { close(fd) } }
     }
 
     /// One well-formed message, or nil (peer gone or garbage: the connection is then broken).
-    /// The library never sends descriptors; any that arrive are closed.
-    func receive() -> Message? {
+    /// The library sends descriptors only with an ADOPT HELLO (`keepFDs`); any others that
+    /// arrive are closed. Kept ones belong to the caller (`Message.closeFDs`).
+    func receive(keepFDs: Bool = false) -> Message? {
         var fds = [Int32](repeating: -1, count: 4)
         var nfds: Int32 = 4
         let n = buffer.withUnsafeMutableBytes { b in
             cfd_recv_msg(sock, b.baseAddress, b.count, &fds, &nfds)
         }
-        for i in 0..<Int(max(nfds, 0)) { close(fds[i]) }
+        let got = Array(fds[0..<Int(max(nfds, 0))])
+        if !keepFDs { for fd in got { close(fd) } }
         guard n >= 8, n <= Wire.maxMessage else {
+            if keepFDs { for fd in got { close(fd) } }
             broken = true
             return nil
         }
         var r = WireReader(buffer[0..<8])
         guard let rawOp = try? r.u32(), let len = try? r.u32(), Int(len) == n - 8, let op = WireOp(rawValue: rawOp) else {
+            if keepFDs { for fd in got { close(fd) } }
             broken = true
             return nil
+        }
+        if keepFDs {
+            return Message(op: op, payload: Array(buffer[8..<n])[...], fds: got)
         }
         // A copy, not a slice of `buffer`: a message still being handled while a callback
         // receives the next one would otherwise force a copy-on-write of the whole 72 KiB buffer.

@@ -26,6 +26,10 @@ public final class SocketServer: @unchecked Sendable {
     /// Processes with a live attached connection, by peer pid: they may open an AUX connection
     /// (sync-file ioctls, SYNC_RELEASE) although their uid is not otherwise permitted.
     private var attachedPeers: [Int32: (uid: UInt32, count: Int)] = [:]
+    /// Files opened by connections of this server (not attached CUSE files): how many
+    /// connections serve each (the opener plus adopters) and the kernel's `eventfd-id` of its
+    /// readiness eventfd, which an ADOPT HELLO is matched against.
+    private var shared: [ObjectIdentifier: (file: FileContext, eventfdID: UInt64?, refs: Int)] = [:]
     private var listenFD: Int32 = -1
     private var connections: [ObjectIdentifier: SocketConnection] = [:]
     private var stopped = false
@@ -170,6 +174,61 @@ public final class SocketServer: @unchecked Sendable {
             guard let p = attachedPeers[pid] else { return }
             attachedPeers[pid] = p.count > 1 ? (p.uid, p.count - 1) : nil
         }
+    }
+
+    // MARK: adopt (a card fd passed to another process, docs/socket-protocol.md "Adopt")
+
+    /// A connection opened `file`: it is served by one connection so far.
+    func registerOpen(_ file: FileContext) {
+        let id = Self.eventfdID(file.readiness.fd.raw)
+        lock.withLock { shared[ObjectIdentifier(file)] = (file, id, 1) }
+    }
+
+    /// One connection serving `file` ended; true when it was the last (the caller closes it).
+    /// Files this server did not open (attached ones) are never closed here.
+    func releaseShared(_ file: FileContext) -> Bool {
+        lock.withLock {
+            let key = ObjectIdentifier(file)
+            guard let e = shared[key] else { return true }
+            if e.refs > 1 {
+                shared[key] = (e.file, e.eventfdID, e.refs - 1)
+                return false
+            }
+            shared[key] = nil
+            return true
+        }
+    }
+
+    /// `fd` came with an ADOPT HELLO. When it is the readiness eventfd of one of our open
+    /// files (same `eventfd-id` in /proc/self/fdinfo: the same eventfd, since ids are unique
+    /// among live eventfds and we hold ours open), binds `conn` to that file and counts it.
+    func adopt(fd: Int32, for conn: SocketConnection) -> Bool {
+        guard let id = Self.eventfdID(fd) else { return false }
+        return lock.withLock {
+            guard !stopped else { return false }
+            for (key, e) in shared where e.eventfdID == id {
+                shared[key] = (e.file, e.eventfdID, e.refs + 1)
+                conn.bindAdopted(e.file)
+                return true
+            }
+            return false
+        }
+    }
+
+    /// The `eventfd-id:` field of /proc/self/fdinfo/<fd> (added to Linux around 5.2; checked on 6.18), or nil when
+    /// `fd` is not an eventfd or the kernel does not report ids.
+    static func eventfdID(_ fd: Int32) -> UInt64? {
+        let f = open("/proc/self/fdinfo/\(fd)", O_RDONLY | O_CLOEXEC)
+        guard f >= 0 else { return nil }
+        defer { close(f) }
+        var buf = [UInt8](repeating: 0, count: 1024)
+        let n = buf.withUnsafeMutableBytes { read(f, $0.baseAddress, $0.count) }
+        guard n > 0 else { return nil }
+        let text = String(decoding: buf[0..<n], as: UTF8.self)
+        for line in text.split(separator: "\n") where line.hasPrefix("eventfd-id:") {
+            return UInt64(line.dropFirst("eventfd-id:".count).trimmingCharacters(in: .whitespaces))
+        }
+        return nil
     }
 
     /// An AUX connection from a process that holds an attached connection with the same uid.
