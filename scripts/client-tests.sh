@@ -127,29 +127,9 @@ if command -v weston >/dev/null && command -v wayland-info >/dev/null; then
     timeout 60 "${RUN[@]}" --capture "$work/weston-cap" -- "$root/tests/clients/weston-session.sh" >"$out" 2>&1
     last=$(ls "$work/weston-cap" | sort | tail -2 | head -1)
     if grep -q "'wl_output'" "$out" && grep -q "weston exit=0" "$out" && [ -n "$last" ] &&
-        "$PY" - "$work/weston-cap/$last" >>"$out" 2>&1 <<'EOF2'
-import struct, sys, zlib
-data = open(sys.argv[1], "rb").read()
-w, h, depth, ctype = struct.unpack(">IIBB", data[16:26])
-idat, i = b"", 8
-while i < len(data):
-    n, = struct.unpack(">I", data[i:i+4]); t = data[i+4:i+8]
-    if t == b"IDAT": idat += data[i+8:i+8+n]
-    i += 12 + n
-raw = zlib.decompress(idat); bpp = 3 if ctype == 2 else 4; stride = w * bpp
-rows, prev = [], bytearray(stride)
-for y in range(h):
-    f = raw[y * (stride + 1)]; line = bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
-    for x in range(stride):
-        a = line[x - bpp] if x >= bpp else 0; b = prev[x]; c = prev[x - bpp] if x >= bpp else 0
-        if f == 1: line[x] = (line[x] + a) & 255
-        elif f == 2: line[x] = (line[x] + b) & 255
-        elif f == 3: line[x] = (line[x] + (a + b) // 2) & 255
-        elif f == 4:
-            p = a + b - c; pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
-            line[x] = (line[x] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
-    rows.append(line); prev = line
-px = lambda x, y: tuple(rows[y][x * bpp:x * bpp + 3])
+        "$PY" - "$work/weston-cap/$last" >>"$out" 2>&1 <<EOF2
+import sys; sys.path.insert(0, "$root/tests/clients"); from pngread import load
+w, h, px = load(sys.argv[1])
 panel, desk = px(w // 2, 8), px(w // 2, h // 2)
 print("panel", panel, "desktop", desk)
 assert (w, h) == (1024, 768), (w, h)
@@ -195,36 +175,14 @@ if command -v sway >/dev/null && command -v swaybg >/dev/null && command -v wayl
     command -v grim >/dev/null && grimpng="$work/sway-grim.png"
     if grep -q "'wl_output'" "$out" && grep -q "name: Virtual-1" "$out" && grep -q "sway exit=0" "$out" &&
         [ -n "$last" ] && { [ -z "$grimpng" ] || grep -q "grim ok" "$out"; } &&
-        "$PY" - "$work/sway-cap/$last" $grimpng >>"$out" 2>&1 <<'EOF2'
-import struct, sys, zlib
-def centre(path):
-    data = open(path, "rb").read()
-    w, h, depth, ctype = struct.unpack(">IIBB", data[16:26])
-    assert depth == 8 and ctype in (2, 6), (depth, ctype)
-    idat, i = b"", 8
-    while i < len(data):
-        n, = struct.unpack(">I", data[i:i+4]); t = data[i+4:i+8]
-        if t == b"IDAT": idat += data[i+8:i+8+n]
-        i += 12 + n
-    raw = zlib.decompress(idat); bpp = 3 if ctype == 2 else 4; stride = w * bpp
-    prev = bytearray(stride)
-    for y in range(h // 2 + 1):
-        f = raw[y * (stride + 1)]; line = bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
-        for x in range(stride):
-            a = line[x - bpp] if x >= bpp else 0; b = prev[x]; c = prev[x - bpp] if x >= bpp else 0
-            if f == 1: line[x] = (line[x] + a) & 255
-            elif f == 2: line[x] = (line[x] + b) & 255
-            elif f == 3: line[x] = (line[x] + (a + b) // 2) & 255
-            elif f == 4:
-                p = a + b - c; pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
-                line[x] = (line[x] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
-        prev = line
-    return (w, h), tuple(prev[(w // 2) * bpp:(w // 2) * bpp + 3])
+        "$PY" - "$work/sway-cap/$last" $grimpng >>"$out" 2>&1 <<EOF2
+import sys; sys.path.insert(0, "$root/tests/clients"); from pngread import load
 for path in sys.argv[1:]:
-    size, px = centre(path)
-    print(path.rsplit("/", 1)[-1], size, "centre #%02x%02x%02x" % px)
-    assert size == (1024, 768), size
-    assert px == (0x33, 0x66, 0x99), px
+    w, h, px = load(path)
+    c = px(w // 2, h // 2)
+    print(path.rsplit("/", 1)[-1], (w, h), "centre #%02x%02x%02x" % c)
+    assert (w, h) == (1024, 768), (w, h)
+    assert c == (0x33, 0x66, 0x99), c
 EOF2
     then ok "sway 1.7 (wlroots 0.15 drm backend, pixman, libseat builtin; card fd adopted): wl_output Virtual-1, centre #336699 in the captured frame${grimpng:+ and in the grim screenshot}, exit 0"
     else bad "sway" "$out"; sed 's/^/       | log: /' "$work/sway.log" 2>/dev/null | grep -E "ERROR|Failed|failed" | head -10; fi
@@ -268,35 +226,9 @@ out="$work/modetest-capture.txt"
 (sleep 2; echo) | timeout 30 "${RUN[@]}" --capture "$cap" -- modetest -M fakedrm -s "$conn:1024x768" >"$out" 2>&1
 rc=$?
 png=$(ls "$cap"/*.png 2>/dev/null | head -1) # frame 1: the pattern (the last one may be the cleared plane)
-if [ $rc = 0 ] && [ -n "$png" ] && "$PY" - "$png" <<'EOF'
-import struct, sys, zlib
-data = open(sys.argv[1], "rb").read()
-assert data[:8] == b"\x89PNG\r\n\x1a\n"
-pos, idat, hdr = 8, b"", None
-while pos < len(data):
-    n, t = struct.unpack(">I4s", data[pos:pos + 8])
-    body = data[pos + 8:pos + 8 + n]
-    if t == b"IHDR": hdr = struct.unpack(">IIBBBBB", body)
-    if t == b"IDAT": idat += body
-    pos += 12 + n
-w, h, depth, ctype = hdr[:4]
-assert depth == 8 and ctype in (2, 6), hdr
-bpp = 3 if ctype == 2 else 4
-raw, stride = zlib.decompress(idat), w * bpp
-rows, prev, i = [], bytearray(stride), 0
-for _ in range(h):
-    f, line = raw[i], bytearray(raw[i + 1:i + 1 + stride]); i += 1 + stride
-    for x in range(stride):
-        a = line[x - bpp] if x >= bpp else 0
-        b = prev[x]; c = prev[x - bpp] if x >= bpp else 0
-        if f == 1: line[x] = (line[x] + a) & 255
-        elif f == 2: line[x] = (line[x] + b) & 255
-        elif f == 3: line[x] = (line[x] + (a + b) // 2) & 255
-        elif f == 4:
-            p = a + b - c; pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
-            line[x] = (line[x] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
-    rows.append(line); prev = line
-px = lambda x, y: tuple(rows[y][x * bpp:x * bpp + 3])
+if [ $rc = 0 ] && [ -n "$png" ] && "$PY" - "$png" "$root/tests/clients" <<'EOF'
+import sys; sys.path.insert(0, sys.argv[2]); from pngread import load
+w, h, px = load(sys.argv[1])
 assert (w, h) == (1024, 768), (w, h)
 # SMPTE bars as libdrm's tests/util/pattern.c draws them (75% bars, PLUGE at the bottom):
 # top 6/9: 7 bars of width/7; middle 6/9..7/9: 7 reversed bars; bottom: 4 bars over 5/7 width,
