@@ -66,6 +66,9 @@ public final class CuseFrontEnd: @unchecked Sendable {
     let stopFD: Int32
     let workers = 4
     let loopFailure = Atomic<Int32>(0)
+    /// The workers blocked in read(/dev/cuse), to be woken for shutdown.
+    let workerThreads = Mutex<[Int: pthread_t]>([:])
+    let nextWorker = Atomic<Int>(0)
     /// Serves attached client-library connections; set once in `run()` when it started.
     let attachServer = Mutex<SocketServer?>(nil)
 
@@ -148,8 +151,8 @@ public final class CuseFrontEnd: @unchecked Sendable {
     }
 
     /// Waits for a stop signal on its own thread, stops the device first (blocked readers and
-    /// commits return), then wakes every worker out of its poll so the loop ends and the node
-    /// goes away with the session.
+    /// commits return), then wakes the request loop, which interrupts every worker's read, so
+    /// the loop ends and the node goes away with the session.
     public func stopOnSignals(_ set: sigset_t) {
         let box = SigSet(set: set)
         Thread.detachNewThread { [self] in
@@ -167,36 +170,53 @@ public final class CuseFrontEnd: @unchecked Sendable {
         _ = withUnsafeBytes(of: &one) { write(stopFD, $0.baseAddress, 8) }
     }
 
-    /// The request loop: `workers` threads poll the non-blocking /dev/cuse fd together with the
-    /// stop eventfd. Several workers, because a blocking read or commit must not stall the other
-    /// clients. (libfuse's own multi-threaded loop ends by pthread_cancel-ing its workers, which
-    /// cannot unwind through Swift frames; this loop ends them by waking them instead.)
+    /// The signal that wakes a worker out of its blocking read for shutdown (no-op handler,
+    /// no SA_RESTART). Sent only with pthread_kill to the workers.
+    static let wakeSignal = SIGUSR2
+
+    /// The request loop: `workers` threads block in read() on /dev/cuse. The kernel queues
+    /// them as exclusive waiters, so one request wakes one worker (a poll()-based loop woke all
+    /// of them per request and cost two extra syscalls each, which dominated under TCG).
+    /// Several workers, because a blocking read or commit must not stall the other clients.
+    /// (libfuse's own multi-threaded loop ends by pthread_cancel-ing its workers, which cannot
+    /// unwind through Swift frames; this loop ends them with a signal that interrupts the read.)
     func serve(_ se: OpaquePointer) -> Int32 {
         let fd = fuse_session_fd(se)
-        guard fakedrm_set_nonblocking(fd) == 0 else { return -1 }
+        guard fakedrm_set_blocking(fd) == 0, fakedrm_install_wake_signal(Self.wakeSignal) == 0 else { return -1 }
         let group = DispatchGroup()
         let session = CPointer(raw: se)
-        for _ in 1..<workers {
+        for _ in 0..<workers {
             group.enter()
             Thread.detachNewThread { [self] in
-                work(session, fd)
+                work(session)
                 group.leave()
             }
         }
-        work(session, fd)
-        group.wait()
+        // Until a stop is requested (a stop signal, or a worker that saw the session end).
+        var v: UInt64 = 0
+        while withUnsafeMutableBytes(of: &v, { Glibc.read(stopFD, $0.baseAddress, 8) }) < 0 && errno == EINTR {}
+        // A worker between its `stopping` check and its read misses one signal: repeat.
+        while group.wait(timeout: .now() + .milliseconds(20)) == .timedOut {
+            workerThreads.withLock { for t in $0.values { pthread_kill(t, Self.wakeSignal) } }
+        }
         return loopFailure.load(ordering: .acquiring)
     }
 
-    private func work(_ se: CPointer, _ fd: Int32) {
+    private func work(_ se: CPointer) {
+        let id = nextWorker.add(1, ordering: .relaxed).oldValue
+        // Registered and removed under the lock the waker holds: it never signals a thread
+        // that has exited.
+        workerThreads.withLock { $0[id] = pthread_self() }
+        defer { workerThreads.withLock { _ = $0.removeValue(forKey: id) } }
+        var unblock = sigset_t()
+        sigemptyset(&unblock)
+        sigaddset(&unblock, Self.wakeSignal)
+        pthread_sigmask(SIG_UNBLOCK, &unblock, nil)
         var buf = fuse_buf()
         defer { free(buf.mem) }
         while !stopping.load(ordering: .acquiring) {
-            var fds = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0), pollfd(fd: stopFD, events: Int16(POLLIN), revents: 0)]
-            if fds.withUnsafeMutableBufferPointer({ Glibc.poll($0.baseAddress, 2, -1) }) < 0 { continue }
-            if fds[1].revents != 0 { break }
             let res = fuse_session_receive_buf(se.raw, &buf)
-            if res == -EINTR || res == -EAGAIN || res == -ENOENT { continue }  // another worker took it / interrupted
+            if res == -EINTR || res == -EAGAIN || res == -ENOENT { continue }  // woken for shutdown / interrupted request
             if res <= 0 {
                 // 0: the kernel ended the session (the device is gone); <0: /dev/cuse failed
                 // (e.g. ENODEV when the kernel refused our INIT reply).
