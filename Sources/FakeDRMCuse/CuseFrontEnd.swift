@@ -69,6 +69,10 @@ public final class CuseFrontEnd: @unchecked Sendable {
     /// The workers blocked in read(/dev/cuse), to be woken for shutdown.
     let workerThreads = Mutex<[Int: pthread_t]>([:])
     let nextWorker = Atomic<Int>(0)
+    /// The worker that reads /dev/cuse (its pthread_t; 0: none, a follower may take over).
+    let reader = Atomic<UInt>(0)
+    /// One permit while no worker is the reader.
+    let readerRole = DispatchSemaphore(value: 1)
     /// Serves attached client-library connections; set once in `run()` when it started.
     let attachServer = Mutex<SocketServer?>(nil)
 
@@ -174,15 +178,19 @@ public final class CuseFrontEnd: @unchecked Sendable {
     /// no SA_RESTART). Sent only with pthread_kill to the workers.
     static let wakeSignal = SIGUSR2
 
-    /// The request loop: `workers` threads block in read() on /dev/cuse. The kernel queues
-    /// them as exclusive waiters, so one request wakes one worker (a poll()-based loop woke all
-    /// of them per request and cost two extra syscalls each, which dominated under TCG).
-    /// Several workers, because a blocking read or commit must not stall the other clients.
+    /// The request loop, leader/followers: of `workers` threads, one (the reader) reads
+    /// /dev/cuse and handles what it read itself, then reads again, so a stream of quick
+    /// requests stays on one thread (a switch to another worker per request cost ~10 % under
+    /// TCG). Before a request may sleep in the device (DeviceLock.wait: a blocking read,
+    /// commit, vblank or fence wait) its thread hands the reader role to a follower, so one
+    /// client's blocking call does not stall the others; it becomes a follower when done.
     /// (libfuse's own multi-threaded loop ends by pthread_cancel-ing its workers, which cannot
     /// unwind through Swift frames; this loop ends them with a signal that interrupts the read.)
     func serve(_ se: OpaquePointer) -> Int32 {
         let fd = fuse_session_fd(se)
         guard fakedrm_set_blocking(fd) == 0, fakedrm_install_wake_signal(Self.wakeSignal) == 0 else { return -1 }
+        DeviceLock.willWait.withLock { $0 = { [weak self] in self?.handOffReader() } }
+        defer { DeviceLock.willWait.withLock { $0 = nil } }
         let group = DispatchGroup()
         let session = CPointer(raw: se)
         for _ in 0..<workers {
@@ -195,15 +203,28 @@ public final class CuseFrontEnd: @unchecked Sendable {
         // Until a stop is requested (a stop signal, or a worker that saw the session end).
         var v: UInt64 = 0
         while withUnsafeMutableBytes(of: &v, { Glibc.read(stopFD, $0.baseAddress, 8) }) < 0 && errno == EINTR {}
-        // A worker between its `stopping` check and its read misses one signal: repeat.
+        // Followers wait for the reader role: let them all in. The reader may be between its
+        // `stopping` check and its read and miss one signal: repeat.
+        for _ in 0..<workers { readerRole.signal() }
         while group.wait(timeout: .now() + .milliseconds(20)) == .timedOut {
             workerThreads.withLock { for t in $0.values { pthread_kill(t, Self.wakeSignal) } }
+            readerRole.signal()
         }
         return loopFailure.load(ordering: .acquiring)
     }
 
+    /// Called before the current thread may sleep in the device: when it is the reader, a
+    /// follower takes over reading /dev/cuse.
+    func handOffReader() {
+        let me = UInt(pthread_self())
+        if reader.compareExchange(expected: me, desired: 0, ordering: .acquiringAndReleasing).exchanged {
+            readerRole.signal()
+        }
+    }
+
     private func work(_ se: CPointer) {
         let id = nextWorker.add(1, ordering: .relaxed).oldValue
+        let me = UInt(pthread_self())
         // Registered and removed under the lock the waker holds: it never signals a thread
         // that has exited.
         workerThreads.withLock { $0[id] = pthread_self() }
@@ -215,6 +236,11 @@ public final class CuseFrontEnd: @unchecked Sendable {
         var buf = fuse_buf()
         defer { free(buf.mem) }
         while !stopping.load(ordering: .acquiring) {
+            if reader.load(ordering: .acquiring) != me {
+                readerRole.wait()
+                if stopping.load(ordering: .acquiring) { break }
+                reader.store(me, ordering: .releasing)
+            }
             let res = fuse_session_receive_buf(se.raw, &buf)
             if res == -EINTR || res == -EAGAIN || res == -ENOENT { continue }  // woken for shutdown / interrupted request
             if res <= 0 {
