@@ -384,22 +384,28 @@ public final class CuseFrontEnd: @unchecked Sendable {
 
     func ioctl(_ req: OpaquePointer, cmd: Int32, arg: UnsafeMutableRawPointer?, fi: UnsafeMutablePointer<fuse_file_info>,
                flags: UInt32, inBuf: UnsafeRawPointer?, inSize: Int, outSize: Int) {
-        guard let f = file(fi) else { fuse_reply_err(req, EBADF); return }
-        // 32-bit callers would need drm_compat_ioctl's struct translations: not provided.
-        if flags & UInt32(FUSE_IOCTL_COMPAT) != 0 { fuse_reply_err(req, ENOTTY); return }
         // libfuse declares cmd as int: 0xC0xx64nn arrives negative.
         let request = UInt32(bitPattern: cmd)
         let address = UInt64(UInt(bitPattern: arg))
         let tid = fuse_req_ctx(req)?.pointee.pid ?? 0
+        let key = OpenFile.PlanKey(tid: tid, request: request, arg: address)
+        let fh = fi.pointee.fh
+        // One lock round: the file, and the plan its previous round left (a leftover is stale
+        // on a first call and dropped either way).
+        let found = files.withLock { files -> (OpenFile, IoctlRetryPlan?)? in
+            guard let f = files[fh] else { return nil }
+            return (f, f.plans.isEmpty ? nil : f.plans.removeValue(forKey: key))
+        }
+        guard let (f, previous) = found else { fuse_reply_err(req, EBADF); return }
+        // 32-bit callers would need drm_compat_ioctl's struct translations: not provided.
+        if flags & UInt32(FUSE_IOCTL_COMPAT) != 0 { fuse_reply_err(req, ENOTTY); return }
         // Driver-private, so not the codec's: answered here. Without a socket it falls through
         // to the codec's EINVAL for unknown driver ioctls, exactly as before attach existed.
         if request == Self.attachRequest, let server = attachServer.withLock({ $0 }) {
             attach(req, f, server, address: address, inBuf: inBuf, inSize: inSize, outSize: outSize)
             return
         }
-        let key = OpenFile.PlanKey(tid: tid, request: request, arg: address)
         let clientFiles = CuseFiles(pid: tid)
-        let previous = files.withLock { _ in f.plans.removeValue(forKey: key) }
         let step: IoctlRetryStep
         if inSize == 0 && outSize == 0 {
             // First call: CUSE (unrestricted ioctls) sends no data. A leftover plan is stale.
@@ -413,12 +419,7 @@ public final class CuseFrontEnd: @unchecked Sendable {
         switch step {
         case .retry(let plan):
             files.withLock { _ in f.plans[key] = plan }
-            let inIov = plan.input.map(Self.iovec(_:)), outIov = plan.output.map(Self.iovec(_:))
-            inIov.withUnsafeBufferPointer { i in
-                outIov.withUnsafeBufferPointer { o in
-                    _ = fuse_reply_ioctl_retry(req, i.baseAddress, i.count, o.baseAddress, o.count)
-                }
-            }
+            Self.replyRetry(req, plan)
         case .reply(let result, var bytes):
             Self.adjustForCuse(request: request, result: result, bytes: &bytes)
             bytes.withUnsafeBytes { _ = fuse_reply_ioctl(req, result, $0.baseAddress, $0.count) }
@@ -460,6 +461,18 @@ public final class CuseFrontEnd: @unchecked Sendable {
         // NUL-terminated: the option is validated to leave room for the terminator.
         for (i, b) in server.path.utf8.prefix(Self.attachPathSize - 1).enumerated() { out[16 + i] = b }
         out.withUnsafeBytes { _ = fuse_reply_ioctl(req, 0, $0.baseAddress, $0.count) }
+    }
+
+    /// fuse_reply_ioctl_retry with the plan's spans, built in place (no intermediate arrays).
+    static func replyRetry(_ req: OpaquePointer, _ plan: IoctlRetryPlan) {
+        let n = plan.spanCounts
+        withUnsafeTemporaryAllocation(of: Glibc.iovec.self, capacity: max(1, n.input + n.output)) { iov in
+            var i = 0
+            plan.forEachInput { iov[i] = iovec($0); i += 1 }
+            plan.forEachOutput { iov[i] = iovec($0); i += 1 }
+            guard let base = iov.baseAddress else { return }
+            _ = fuse_reply_ioctl_retry(req, base, n.input, base + n.input, n.output)
+        }
     }
 
     static func iovec(_ s: ClientSpan) -> Glibc.iovec {

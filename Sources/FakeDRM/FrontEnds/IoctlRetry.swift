@@ -46,7 +46,7 @@ public struct IoctlRetryPlan: Sendable {
     struct Completed: Sendable {
         let errno: Int32
         let structOut: [UInt8]
-        let writes: [(address: UInt64, bytes: [UInt8])]
+        let writes: [SpanWrite]
     }
 
     var req: IoctlRequest { IoctlRequest(request) }
@@ -62,7 +62,16 @@ public struct IoctlRetryPlan: Sendable {
     public var outputSize: Int {
         outSpans.reduce(needsStruct && req.copiesOut ? req.size : 0) { $0 + spans[$1].count }
     }
-    var spanCount: (input: Int, output: Int) {
+    /// The input iovecs' spans in order, without building an array.
+    public func forEachInput(_ body: (ClientSpan) -> Void) {
+        if needsStruct && req.copiesIn { body(structSpan) }
+        for s in spans { body(s) }
+    }
+    public func forEachOutput(_ body: (ClientSpan) -> Void) {
+        if needsStruct && req.copiesOut { body(structSpan) }
+        for i in outSpans { body(spans[i]) }
+    }
+    public var spanCounts: (input: Int, output: Int) {
         (spans.count + (needsStruct && req.copiesIn ? 1 : 0), outSpans.count + (needsStruct && req.copiesOut ? 1 : 0))
     }
 }
@@ -141,7 +150,7 @@ public enum IoctlRetry {
             // Copy back every span that was (or is about to be) written; the rest only flows in.
             let writes = memory.missing.filter(\.isWrite).map(\.span) + memory.writtenSpans + plan.outSpans.map { plan.spans[$0] }
             next.outSpans = next.spans.indices.filter { i in writes.contains { overlaps($0, next.spans[i]) } }
-            let counts = next.spanCount
+            let counts = next.spanCounts
             guard counts.input + counts.output <= maxSpans,
                   next.inputSize <= maxTransfer, next.outputSize <= maxTransfer
             else {
@@ -226,6 +235,13 @@ public enum IoctlRetry {
     }
 }
 
+/// One write of a handler to client memory (a struct, not a tuple: arrays of tuples are
+/// destroyed through the runtime's generic tuple witnesses).
+struct SpanWrite: Sendable {
+    let address: UInt64
+    let bytes: [UInt8]
+}
+
 /// Client memory made of the spans a retry fetched; records what the handler missed.
 final class SpanMemory: ClientMemory {
     struct Miss {
@@ -237,7 +253,7 @@ final class SpanMemory: ClientMemory {
     private var written = Set<Int>()
     private(set) var missing: [Miss] = []
     /// Every write the handler made, in order (fetched or missed).
-    private(set) var log: [(address: UInt64, bytes: [UInt8])] = []
+    private(set) var log: [SpanWrite] = []
 
     func add(_ span: ClientSpan, _ bytes: [UInt8]) {
         spans.append(span)
@@ -265,7 +281,7 @@ final class SpanMemory: ClientMemory {
     func write(_ bytes: [UInt8], at address: UInt64) throws(DRMError) {
         if bytes.isEmpty { return }
         guard address &+ UInt64(bytes.count) > address else { throw .badAddress }
-        log.append((address, bytes))
+        log.append(SpanWrite(address: address, bytes: bytes))
         guard let (i, o) = locate(address, bytes.count) else {
             missing.append(Miss(span: ClientSpan(address: address, count: bytes.count), isWrite: true))
             return
@@ -276,7 +292,7 @@ final class SpanMemory: ClientMemory {
 
     /// Applies a finished pass's writes to the fetched spans; false when one falls outside
     /// them (the caller then runs the handler again).
-    func replay(_ writes: [(address: UInt64, bytes: [UInt8])]) -> Bool {
+    func replay(_ writes: [SpanWrite]) -> Bool {
         var targets: [(Int, Int)] = []
         targets.reserveCapacity(writes.count)
         for w in writes {
