@@ -250,7 +250,8 @@ final class SpanMemory: ClientMemory {
     }
     private var spans: [ClientSpan] = []
     private var data: [[UInt8]] = []
-    private var written = Set<Int>()
+    /// Per span: written by the handler (a few spans per ioctl: an array, not a Set).
+    private var written: [Bool] = []
     private(set) var missing: [Miss] = []
     /// Every write the handler made, in order (fetched or missed).
     private(set) var log: [SpanWrite] = []
@@ -258,6 +259,7 @@ final class SpanMemory: ClientMemory {
     func add(_ span: ClientSpan, _ bytes: [UInt8]) {
         spans.append(span)
         data.append(bytes)
+        written.append(false)
     }
 
     private func locate(_ address: UInt64, _ count: Int) -> (Int, Int)? {
@@ -287,7 +289,7 @@ final class SpanMemory: ClientMemory {
             return
         }
         data[i].replaceSubrange(o..<o + bytes.count, with: bytes)
-        written.insert(i)
+        written[i] = true
     }
 
     /// Applies a finished pass's writes to the fetched spans; false when one falls outside
@@ -301,13 +303,13 @@ final class SpanMemory: ClientMemory {
         }
         for (w, (i, o)) in zip(writes, targets) {
             data[i].replaceSubrange(o..<o + w.bytes.count, with: w.bytes)
-            written.insert(i)
+            written[i] = true
         }
         return true
     }
 
-    var writtenSpans: [ClientSpan] { written.sorted().map { spans[$0] } }
-    func writtenOutside(_ declared: [Int]) -> [Int] { written.subtracting(declared).sorted() }
+    var writtenSpans: [ClientSpan] { spans.indices.filter { written[$0] }.map { spans[$0] } }
+    func writtenOutside(_ declared: [Int]) -> [Int] { spans.indices.filter { written[$0] && !declared.contains($0) } }
 
     func bytes(of span: ClientSpan) -> [UInt8] {
         guard let i = spans.firstIndex(of: span) else { return [UInt8](repeating: 0, count: span.count) }
