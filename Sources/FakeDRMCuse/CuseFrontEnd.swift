@@ -66,6 +66,13 @@ public final class CuseFrontEnd: @unchecked Sendable {
     let stopFD: Int32
     let workers = 4
     let loopFailure = Atomic<Int32>(0)
+    /// The workers blocked in read(/dev/cuse), to be woken for shutdown.
+    let workerThreads = Mutex<[Int: pthread_t]>([:])
+    let nextWorker = Atomic<Int>(0)
+    /// The worker that reads /dev/cuse (its pthread_t; 0: none, a follower may take over).
+    let reader = Atomic<UInt>(0)
+    /// One permit while no worker is the reader.
+    let readerRole = DispatchSemaphore(value: 1)
     /// Serves attached client-library connections; set once in `run()` when it started.
     let attachServer = Mutex<SocketServer?>(nil)
 
@@ -148,8 +155,8 @@ public final class CuseFrontEnd: @unchecked Sendable {
     }
 
     /// Waits for a stop signal on its own thread, stops the device first (blocked readers and
-    /// commits return), then wakes every worker out of its poll so the loop ends and the node
-    /// goes away with the session.
+    /// commits return), then wakes the request loop, which interrupts every worker's read, so
+    /// the loop ends and the node goes away with the session.
     public func stopOnSignals(_ set: sigset_t) {
         let box = SigSet(set: set)
         Thread.detachNewThread { [self] in
@@ -167,36 +174,75 @@ public final class CuseFrontEnd: @unchecked Sendable {
         _ = withUnsafeBytes(of: &one) { write(stopFD, $0.baseAddress, 8) }
     }
 
-    /// The request loop: `workers` threads poll the non-blocking /dev/cuse fd together with the
-    /// stop eventfd. Several workers, because a blocking read or commit must not stall the other
-    /// clients. (libfuse's own multi-threaded loop ends by pthread_cancel-ing its workers, which
-    /// cannot unwind through Swift frames; this loop ends them by waking them instead.)
+    /// The signal that wakes a worker out of its blocking read for shutdown (no-op handler,
+    /// no SA_RESTART). Sent only with pthread_kill to the workers.
+    static let wakeSignal = SIGUSR2
+
+    /// The request loop, leader/followers: of `workers` threads, one (the reader) reads
+    /// /dev/cuse and handles what it read itself, then reads again, so a stream of quick
+    /// requests stays on one thread (a switch to another worker per request cost ~10 % under
+    /// TCG). Before a request may sleep in the device (DeviceLock.wait: a blocking read,
+    /// commit, vblank or fence wait) its thread hands the reader role to a follower, so one
+    /// client's blocking call does not stall the others; it becomes a follower when done.
+    /// (libfuse's own multi-threaded loop ends by pthread_cancel-ing its workers, which cannot
+    /// unwind through Swift frames; this loop ends them with a signal that interrupts the read.)
     func serve(_ se: OpaquePointer) -> Int32 {
         let fd = fuse_session_fd(se)
-        guard fakedrm_set_nonblocking(fd) == 0 else { return -1 }
+        guard fakedrm_set_blocking(fd) == 0, fakedrm_install_wake_signal(Self.wakeSignal) == 0 else { return -1 }
+        DeviceLock.willWait.withLock { $0 = { [weak self] in self?.handOffReader() } }
+        defer { DeviceLock.willWait.withLock { $0 = nil } }
         let group = DispatchGroup()
         let session = CPointer(raw: se)
-        for _ in 1..<workers {
+        for _ in 0..<workers {
             group.enter()
             Thread.detachNewThread { [self] in
-                work(session, fd)
+                work(session)
                 group.leave()
             }
         }
-        work(session, fd)
-        group.wait()
+        // Until a stop is requested (a stop signal, or a worker that saw the session end).
+        var v: UInt64 = 0
+        while withUnsafeMutableBytes(of: &v, { Glibc.read(stopFD, $0.baseAddress, 8) }) < 0 && errno == EINTR {}
+        // Followers wait for the reader role: let them all in. The reader may be between its
+        // `stopping` check and its read and miss one signal: repeat.
+        for _ in 0..<workers { readerRole.signal() }
+        while group.wait(timeout: .now() + .milliseconds(20)) == .timedOut {
+            workerThreads.withLock { for t in $0.values { pthread_kill(t, Self.wakeSignal) } }
+            readerRole.signal()
+        }
         return loopFailure.load(ordering: .acquiring)
     }
 
-    private func work(_ se: CPointer, _ fd: Int32) {
+    /// Called before the current thread may sleep in the device: when it is the reader, a
+    /// follower takes over reading /dev/cuse.
+    func handOffReader() {
+        let me = UInt(pthread_self())
+        if reader.compareExchange(expected: me, desired: 0, ordering: .acquiringAndReleasing).exchanged {
+            readerRole.signal()
+        }
+    }
+
+    private func work(_ se: CPointer) {
+        let id = nextWorker.add(1, ordering: .relaxed).oldValue
+        let me = UInt(pthread_self())
+        // Registered and removed under the lock the waker holds: it never signals a thread
+        // that has exited.
+        workerThreads.withLock { $0[id] = pthread_self() }
+        defer { workerThreads.withLock { _ = $0.removeValue(forKey: id) } }
+        var unblock = sigset_t()
+        sigemptyset(&unblock)
+        sigaddset(&unblock, Self.wakeSignal)
+        pthread_sigmask(SIG_UNBLOCK, &unblock, nil)
         var buf = fuse_buf()
         defer { free(buf.mem) }
         while !stopping.load(ordering: .acquiring) {
-            var fds = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0), pollfd(fd: stopFD, events: Int16(POLLIN), revents: 0)]
-            if fds.withUnsafeMutableBufferPointer({ Glibc.poll($0.baseAddress, 2, -1) }) < 0 { continue }
-            if fds[1].revents != 0 { break }
+            if reader.load(ordering: .acquiring) != me {
+                readerRole.wait()
+                if stopping.load(ordering: .acquiring) { break }
+                reader.store(me, ordering: .releasing)
+            }
             let res = fuse_session_receive_buf(se.raw, &buf)
-            if res == -EINTR || res == -EAGAIN || res == -ENOENT { continue }  // another worker took it / interrupted
+            if res == -EINTR || res == -EAGAIN || res == -ENOENT { continue }  // woken for shutdown / interrupted request
             if res <= 0 {
                 // 0: the kernel ended the session (the device is gone); <0: /dev/cuse failed
                 // (e.g. ENODEV when the kernel refused our INIT reply).
@@ -338,22 +384,28 @@ public final class CuseFrontEnd: @unchecked Sendable {
 
     func ioctl(_ req: OpaquePointer, cmd: Int32, arg: UnsafeMutableRawPointer?, fi: UnsafeMutablePointer<fuse_file_info>,
                flags: UInt32, inBuf: UnsafeRawPointer?, inSize: Int, outSize: Int) {
-        guard let f = file(fi) else { fuse_reply_err(req, EBADF); return }
-        // 32-bit callers would need drm_compat_ioctl's struct translations: not provided.
-        if flags & UInt32(FUSE_IOCTL_COMPAT) != 0 { fuse_reply_err(req, ENOTTY); return }
         // libfuse declares cmd as int: 0xC0xx64nn arrives negative.
         let request = UInt32(bitPattern: cmd)
         let address = UInt64(UInt(bitPattern: arg))
         let tid = fuse_req_ctx(req)?.pointee.pid ?? 0
+        let key = OpenFile.PlanKey(tid: tid, request: request, arg: address)
+        let fh = fi.pointee.fh
+        // One lock round: the file, and the plan its previous round left (a leftover is stale
+        // on a first call and dropped either way).
+        let found = files.withLock { files -> (OpenFile, IoctlRetryPlan?)? in
+            guard let f = files[fh] else { return nil }
+            return (f, f.plans.isEmpty ? nil : f.plans.removeValue(forKey: key))
+        }
+        guard let (f, previous) = found else { fuse_reply_err(req, EBADF); return }
+        // 32-bit callers would need drm_compat_ioctl's struct translations: not provided.
+        if flags & UInt32(FUSE_IOCTL_COMPAT) != 0 { fuse_reply_err(req, ENOTTY); return }
         // Driver-private, so not the codec's: answered here. Without a socket it falls through
         // to the codec's EINVAL for unknown driver ioctls, exactly as before attach existed.
         if request == Self.attachRequest, let server = attachServer.withLock({ $0 }) {
             attach(req, f, server, address: address, inBuf: inBuf, inSize: inSize, outSize: outSize)
             return
         }
-        let key = OpenFile.PlanKey(tid: tid, request: request, arg: address)
         let clientFiles = CuseFiles(pid: tid)
-        let previous = files.withLock { _ in f.plans.removeValue(forKey: key) }
         let step: IoctlRetryStep
         if inSize == 0 && outSize == 0 {
             // First call: CUSE (unrestricted ioctls) sends no data. A leftover plan is stale.
@@ -367,12 +419,7 @@ public final class CuseFrontEnd: @unchecked Sendable {
         switch step {
         case .retry(let plan):
             files.withLock { _ in f.plans[key] = plan }
-            let inIov = plan.input.map(Self.iovec(_:)), outIov = plan.output.map(Self.iovec(_:))
-            inIov.withUnsafeBufferPointer { i in
-                outIov.withUnsafeBufferPointer { o in
-                    _ = fuse_reply_ioctl_retry(req, i.baseAddress, i.count, o.baseAddress, o.count)
-                }
-            }
+            Self.replyRetry(req, plan)
         case .reply(let result, var bytes):
             Self.adjustForCuse(request: request, result: result, bytes: &bytes)
             bytes.withUnsafeBytes { _ = fuse_reply_ioctl(req, result, $0.baseAddress, $0.count) }
@@ -414,6 +461,18 @@ public final class CuseFrontEnd: @unchecked Sendable {
         // NUL-terminated: the option is validated to leave room for the terminator.
         for (i, b) in server.path.utf8.prefix(Self.attachPathSize - 1).enumerated() { out[16 + i] = b }
         out.withUnsafeBytes { _ = fuse_reply_ioctl(req, 0, $0.baseAddress, $0.count) }
+    }
+
+    /// fuse_reply_ioctl_retry with the plan's spans, built in place (no intermediate arrays).
+    static func replyRetry(_ req: OpaquePointer, _ plan: IoctlRetryPlan) {
+        let n = plan.spanCounts
+        withUnsafeTemporaryAllocation(of: Glibc.iovec.self, capacity: max(1, n.input + n.output)) { iov in
+            var i = 0
+            plan.forEachInput { iov[i] = iovec($0); i += 1 }
+            plan.forEachOutput { iov[i] = iovec($0); i += 1 }
+            guard let base = iov.baseAddress else { return }
+            _ = fuse_reply_ioctl_retry(req, base, n.input, base + n.input, n.output)
+        }
     }
 
     static func iovec(_ s: ClientSpan) -> Glibc.iovec {

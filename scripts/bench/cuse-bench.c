@@ -49,6 +49,11 @@ int main(int argc, char **argv) {
     if (echo) {
         MEASURE("echo _IOWR 16 B (1 retry)", n, ioctl(fd, DRM_IOCTL_GET_CAP, &cap));
         MEASURE("echo _IO (no retry)", n, ioctl(fd, DRM_IOCTL_DROP_MASTER, 0));
+        // The same struct sizes as GETRESOURCES (64 B) and ATOMIC (56 B), with fakedrm's retries.
+        struct drm_mode_card_res r = {0};
+        struct drm_mode_atomic a = {0};
+        MEASURE("echo _IOWR 64 B (2 retries)", n, ioctl(fd, DRM_IOWR(0xE2, struct drm_mode_card_res), &r));
+        MEASURE("echo _IOWR 56 B (3 retries)", n, ioctl(fd, DRM_IOWR(0xE3, struct drm_mode_atomic), &a));
         return 0;
     }
     MEASURE("GET_CAP", n, ioctl(fd, DRM_IOCTL_GET_CAP, &cap));

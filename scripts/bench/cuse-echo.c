@@ -1,7 +1,10 @@
 // The floor for a CUSE ioctl: a C libfuse3 daemon that does no work. Answers any _IOWR
 // request the way every struct ioctl must go under CUSE (unrestricted ioctls carry no data at
 // first): one retry asking for the struct, then echoes it back. _IO requests are answered at
-// once (one round trip). Serves /dev/<name> (default cuse-echo) until killed.
+// once (one round trip). Requests numbered 0xE1..0xEF do (nr & 0xF) retries, the floor for
+// ioctls that need more than one (GETRESOURCES filled: 2, atomic: 3): retry r asks for r
+// copies of the struct span, so the round is read off in_bufsz and no state is kept.
+// Serves /dev/<name> (default cuse-echo) until killed.
 #define FUSE_USE_VERSION 31
 #include <cuse_lowlevel.h>
 #include <fuse_lowlevel.h>
@@ -17,12 +20,16 @@ static void e_ioctl(fuse_req_t req, int cmd, void *arg, struct fuse_file_info *f
     (void)fi; (void)flags;
     size_t size = _IOC_SIZE((unsigned)cmd);
     if (size == 0) { fuse_reply_ioctl(req, 0, NULL, 0); return; }
-    if (in_bufsz == 0) {
-        struct iovec iov = { arg, size };
-        fuse_reply_ioctl_retry(req, &iov, 1, &iov, 1);
+    unsigned nr = _IOC_NR((unsigned)cmd);
+    size_t retries = (nr & 0xF0) == 0xE0 && (nr & 0xF) ? (nr & 0xF) : 1;
+    size_t round = in_bufsz / size;   // retries done so far
+    if (round < retries) {
+        struct iovec in[16], out = { arg, size };
+        for (size_t i = 0; i <= round; i++) in[i] = out;
+        fuse_reply_ioctl_retry(req, in, round + 1, &out, 1);
         return;
     }
-    fuse_reply_ioctl(req, 0, in_buf, in_bufsz < out_bufsz ? in_bufsz : out_bufsz);
+    fuse_reply_ioctl(req, 0, in_buf, size < out_bufsz ? size : out_bufsz);
 }
 
 int main(int argc, char **argv) {

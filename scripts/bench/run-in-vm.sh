@@ -25,11 +25,16 @@ run fakedrm /dev/dri/card7
 if [[ -e /sys/module/vkms ]]; then run vkms /dev/dri/card0; else echo "vkms: not loaded (needs vkms.ko built from linux-source-6.1; see docs/cuse.md)"; fi
 floor=${med["echo/echo _IOWR 16 B (1 retry)"]:-}
 [[ -n $floor && -n ${med["fakedrm/GET_CAP"]:-} ]] || { echo "benchmark: no figures"; exit 1; }
-echo "ratios (median / echo floor of ${floor} µs for a 1-retry CUSE ioctl):"
-for k in "${!med[@]}"; do
-    [[ $k == fakedrm/* || $k == vkms/* ]] || continue
-    awk -v k="$k" -v a="${med[$k]}" -v f="$floor" 'BEGIN { printf "  %-40s %6.2fx floor\n", k, a / f }'
-done | sort
+# The floor for the same number of retries as fakedrm needs for each request.
+declare -A floor_of=(["GET_CAP"]="echo _IOWR 16 B (1 retry)" ["GETRESOURCES (filled)"]="echo _IOWR 64 B (2 retries)"
+                     ["atomic TEST_ONLY modeset"]="echo _IOWR 56 B (3 retries)")
+echo "ratios fakedrm CUSE / C CUSE echo floor with the same number of retries (median):"
+for r in "GET_CAP" "GETRESOURCES (filled)" "atomic TEST_ONLY modeset"; do
+    f=${med["echo/${floor_of[$r]}"]:-}
+    [[ -n $f ]] || continue
+    awk -v r="$r" -v a="${med["fakedrm/$r"]}" -v f="$f" -v fl="${floor_of[$r]#echo }" \
+        'BEGIN { printf "  %-28s %6.2fx  (floor %s: %s µs)\n", r, a / f, fl, f }'
+done
 if [[ -n ${med["vkms/GET_CAP"]:-} ]]; then
     echo "ratios fakedrm CUSE / vkms in-kernel (median):"
     for r in "GET_CAP" "GETRESOURCES (filled)" "atomic TEST_ONLY modeset"; do

@@ -38,6 +38,16 @@ public struct IoctlRetryPlan: Sendable {
     /// Indices into `spans` that are also copied back (after the struct).
     var outSpans: [Int]
     var passes: Int
+    /// The handler already ran to completion in the pass that asked for this retry (it only
+    /// missed spans it writes): its result, struct and writes, replayed on the retry's data
+    /// instead of running it again.
+    var completed: Completed?
+
+    struct Completed: Sendable {
+        let errno: Int32
+        let structOut: [UInt8]
+        let writes: [SpanWrite]
+    }
 
     var req: IoctlRequest { IoctlRequest(request) }
     var structSpan: ClientSpan { ClientSpan(address: arg, count: req.size) }
@@ -46,8 +56,24 @@ public struct IoctlRetryPlan: Sendable {
     /// The in/out iovecs of the retry that carries this plan.
     public var input: [ClientSpan] { (needsStruct && req.copiesIn ? [structSpan] : []) + spans }
     public var output: [ClientSpan] { (needsStruct && req.copiesOut ? [structSpan] : []) + outSpans.map { spans[$0] } }
-    public var inputSize: Int { input.reduce(0) { $0 + $1.count } }
-    public var outputSize: Int { output.reduce(0) { $0 + $1.count } }
+    public var inputSize: Int {
+        spans.reduce(needsStruct && req.copiesIn ? req.size : 0) { $0 + $1.count }
+    }
+    public var outputSize: Int {
+        outSpans.reduce(needsStruct && req.copiesOut ? req.size : 0) { $0 + spans[$1].count }
+    }
+    /// The input iovecs' spans in order, without building an array.
+    public func forEachInput(_ body: (ClientSpan) -> Void) {
+        if needsStruct && req.copiesIn { body(structSpan) }
+        for s in spans { body(s) }
+    }
+    public func forEachOutput(_ body: (ClientSpan) -> Void) {
+        if needsStruct && req.copiesOut { body(structSpan) }
+        for i in outSpans { body(spans[i]) }
+    }
+    public var spanCounts: (input: Int, output: Int) {
+        (spans.count + (needsStruct && req.copiesIn ? 1 : 0), outSpans.count + (needsStruct && req.copiesOut ? 1 : 0))
+    }
 }
 
 public enum IoctlRetryStep: Sendable {
@@ -78,7 +104,7 @@ public enum IoctlRetry {
         // and a junk pointer does not turn EINVAL/ENOTTY into EFAULT.
         guard req.type == IoctlRequest.drmType else { return .fail(errno: DRMError.notTTY.errno) }
         guard UAPICodec.kernelSize(nr: req.nr) != nil else { return .fail(errno: DRMError.invalidArgument.errno) }
-        let plan = IoctlRetryPlan(request: request, arg: arg, spans: [], outSpans: [], passes: 0)
+        let plan = IoctlRetryPlan(request: request, arg: arg, spans: [], outSpans: [], passes: 0, completed: nil)
         guard plan.needsStruct else {
             // _IO requests carry nothing: run now (a retry with no spans would come back
             // looking like a first call and loop).
@@ -106,10 +132,14 @@ public enum IoctlRetry {
             memory.add(s, Array(input[offset..<offset + s.count]))
             offset += s.count
         }
+        if let done = plan.completed, memory.replay(done.writes) {
+            return .reply(result: -done.errno, bytes: replyBytes(plan, done.structOut, memory))
+        }
         let reply = UAPICodec.ioctl(device, file, request: plan.request, arg: structBytes, env: ClientEnv(memory: memory, files: files))
 
         var next = plan
         next.passes += 1
+        next.completed = nil
         if !memory.missing.isEmpty || !memory.writtenOutside(plan.outSpans).isEmpty {
             guard next.passes < maxPasses else { return .fail(errno: DRMError.io.errno) }
             var wanted = plan.spans + memory.missing.map(\.span)
@@ -120,21 +150,35 @@ public enum IoctlRetry {
             // Copy back every span that was (or is about to be) written; the rest only flows in.
             let writes = memory.missing.filter(\.isWrite).map(\.span) + memory.writtenSpans + plan.outSpans.map { plan.spans[$0] }
             next.outSpans = next.spans.indices.filter { i in writes.contains { overlaps($0, next.spans[i]) } }
-            let input = next.input, output = next.output
-            guard input.count + output.count <= maxSpans,
+            let counts = next.spanCounts
+            guard counts.input + counts.output <= maxSpans,
                   next.inputSize <= maxTransfer, next.outputSize <= maxTransfer
             else {
                 // The kernel would copy any size; a FUSE request cannot. Documented in docs/cuse.md.
                 return .fail(errno: DRMError.noMemory.errno)
             }
+            // Only writes missed: the handler finished (it reads before it changes anything),
+            // so the retry only has to carry its output to the caller.
+            if !memory.missing.contains(where: { !$0.isWrite }) {
+                next.completed = .init(errno: reply.errno, structOut: reply.bytes, writes: memory.log)
+            }
             return .retry(next)
         }
+        return .reply(result: -reply.errno, bytes: replyBytes(plan, reply.bytes, memory))
+    }
+
+    /// The struct (zero-extended to the caller's size) then every output span, in the order
+    /// of the retry's out iovecs.
+    static func replyBytes(_ plan: IoctlRetryPlan, _ structOut: [UInt8], _ memory: SpanMemory) -> [UInt8] {
+        let req = plan.req
         var out: [UInt8] = []
+        out.reserveCapacity(plan.outputSize)
         if plan.needsStruct && req.copiesOut {
-            out = reply.bytes + [UInt8](repeating: 0, count: max(0, req.size - reply.bytes.count))
+            out += structOut.prefix(req.size)
+            if structOut.count < req.size { out += repeatElement(0, count: req.size - structOut.count) }
         }
         for i in plan.outSpans { out += memory.bytes(of: plan.spans[i]) }
-        return .reply(result: -reply.errno, bytes: out)
+        return out
     }
 
     /// Arrays a handler reads one after another: fetching them together saves a round trip
@@ -191,6 +235,13 @@ public enum IoctlRetry {
     }
 }
 
+/// One write of a handler to client memory (a struct, not a tuple: arrays of tuples are
+/// destroyed through the runtime's generic tuple witnesses).
+struct SpanWrite: Sendable {
+    let address: UInt64
+    let bytes: [UInt8]
+}
+
 /// Client memory made of the spans a retry fetched; records what the handler missed.
 final class SpanMemory: ClientMemory {
     struct Miss {
@@ -199,12 +250,16 @@ final class SpanMemory: ClientMemory {
     }
     private var spans: [ClientSpan] = []
     private var data: [[UInt8]] = []
-    private var written = Set<Int>()
+    /// Per span: written by the handler (a few spans per ioctl: an array, not a Set).
+    private var written: [Bool] = []
     private(set) var missing: [Miss] = []
+    /// Every write the handler made, in order (fetched or missed).
+    private(set) var log: [SpanWrite] = []
 
     func add(_ span: ClientSpan, _ bytes: [UInt8]) {
         spans.append(span)
         data.append(bytes)
+        written.append(false)
     }
 
     private func locate(_ address: UInt64, _ count: Int) -> (Int, Int)? {
@@ -228,16 +283,33 @@ final class SpanMemory: ClientMemory {
     func write(_ bytes: [UInt8], at address: UInt64) throws(DRMError) {
         if bytes.isEmpty { return }
         guard address &+ UInt64(bytes.count) > address else { throw .badAddress }
+        log.append(SpanWrite(address: address, bytes: bytes))
         guard let (i, o) = locate(address, bytes.count) else {
             missing.append(Miss(span: ClientSpan(address: address, count: bytes.count), isWrite: true))
             return
         }
         data[i].replaceSubrange(o..<o + bytes.count, with: bytes)
-        written.insert(i)
+        written[i] = true
     }
 
-    var writtenSpans: [ClientSpan] { written.sorted().map { spans[$0] } }
-    func writtenOutside(_ declared: [Int]) -> [Int] { written.subtracting(declared).sorted() }
+    /// Applies a finished pass's writes to the fetched spans; false when one falls outside
+    /// them (the caller then runs the handler again).
+    func replay(_ writes: [SpanWrite]) -> Bool {
+        var targets: [(Int, Int)] = []
+        targets.reserveCapacity(writes.count)
+        for w in writes {
+            guard let t = locate(w.address, w.bytes.count) else { return false }
+            targets.append(t)
+        }
+        for (w, (i, o)) in zip(writes, targets) {
+            data[i].replaceSubrange(o..<o + w.bytes.count, with: w.bytes)
+            written[i] = true
+        }
+        return true
+    }
+
+    var writtenSpans: [ClientSpan] { spans.indices.filter { written[$0] }.map { spans[$0] } }
+    func writtenOutside(_ declared: [Int]) -> [Int] { spans.indices.filter { written[$0] && !declared.contains($0) } }
 
     func bytes(of span: ClientSpan) -> [UInt8] {
         guard let i = spans.firstIndex(of: span) else { return [UInt8](repeating: 0, count: span.count) }

@@ -1,4 +1,5 @@
 import Glibc
+import Synchronization
 
 /// A mutex with one condition variable on CLOCK_MONOTONIC: the device's single serialisation
 /// point, as the kernel's mode_config mutex plus its wait queues.
@@ -41,10 +42,16 @@ public final class DeviceLock: @unchecked Sendable {
         return try body()
     }
 
+    /// Called on the waiting thread before every wait below (a blocking read, commit, vblank
+    /// or fence wait may sleep for long): the CUSE front end hands its /dev/cuse reader role to
+    /// another worker there, so one client's blocking call does not stall the others.
+    public static let willWait = Mutex<(@Sendable () -> Void)?>(nil)
+
     /// Waits (lock held) until woken or until the absolute monotonic deadline passes.
     /// Returns false on timeout.
     @discardableResult
     public func wait(untilMonotonicNs deadline: Int64?) -> Bool {
+        if let hook = Self.willWait.withLock({ $0 }) { hook() }
         guard let deadline else {
             pthread_cond_wait(cond, mutex)
             return true
