@@ -190,6 +190,12 @@ else
     echo "skip - sway: not installed (apt-get install sway swaybg wayland-utils grim)"
 fi
 
+# --- random ioctls through the preload library -------------------------------------------------
+out="$work/socket-fuzz.txt"
+if timeout 120 "${RUN[@]}" --virtual-time -- "$PY" "$root/tests/clients/socket_fuzz.py" 7 20000 >"$out" 2>&1 && grep -q "^alive" "$out"; then
+    ok "20,000 random ioctls through the preload: kernel errnos only $(head -1 "$out" | head -c 90)..., daemon alive"
+else bad "socket fuzz" "$out"; fi
+
 # --- proptest ----------------------------------------------------------------------------------
 out="$work/proptest.txt"
 if timeout 30 "${RUN[@]}" -- proptest -M fakedrm >"$out" 2>&1 && grep -q "^Connector $conn" "$out" &&
