@@ -25,6 +25,9 @@ public struct FenceInstall: Sendable {
 /// The proposed state of one commit plus what it asked for beyond state (fences, events).
 struct AtomicProposal {
     var new: KMSState
+    /// The state the proposal was built on: a blocking commit that had to wait rebases onto
+    /// whatever other commits swapped in meanwhile.
+    var base: KMSState
     var touchedPlanes = Set<Int>()
     var touchedCRTCs = Set<Int>()
     var touchedConnectors = Set<Int>()
@@ -34,4 +37,21 @@ struct AtomicProposal {
     var resolvedInFences: [Int32: SyncFile] = [:]
     /// Connector DPMS via legacy SETPROPERTY maps to ACTIVE; atomic callers may not set it.
     var allowDPMS = false
+
+    init(new: KMSState) {
+        self.new = new
+        base = new
+    }
+
+    /// The proposal replayed onto `current`: every object it changed takes its proposed state,
+    /// every other object keeps the current one.
+    func rebased(onto current: KMSState) -> AtomicProposal {
+        var p = self
+        p.new = current
+        for i in new.planes.indices where new.planes[i] != base.planes[i] { p.new.planes[i] = new.planes[i] }
+        for i in new.crtcs.indices where new.crtcs[i] != base.crtcs[i] { p.new.crtcs[i] = new.crtcs[i] }
+        for i in new.connectors.indices where new.connectors[i] != base.connectors[i] { p.new.connectors[i] = new.connectors[i] }
+        p.base = current
+        return p
+    }
 }

@@ -22,6 +22,10 @@ public final class BufferObject: @unchecked Sendable {
     deinit { BufferObject.liveCount.subtract(1, ordering: .relaxed) }
 }
 
+struct WeakBufferObject {
+    weak var object: BufferObject?
+}
+
 /// A framebuffer object (ADDFB/ADDFB2). `listed` is the owning file's reference; plane
 /// states hold the other references, so an unlisted fb lives until no state shows it.
 final class Framebuffer {

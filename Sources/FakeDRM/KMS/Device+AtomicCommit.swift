@@ -24,12 +24,13 @@ extension Device {
 
     /// Check and (unless TEST_ONLY) apply a proposal. Shared by atomic and the legacy paths.
     @discardableResult
-    func commitProposal(_ p: AtomicProposal, file: FileContext, flags: UInt32, userData: UInt64) throws(DRMError) -> [FenceInstall] {
+    func commitProposal(_ proposal: AtomicProposal, file: FileContext, flags: UInt32, userData: UInt64) throws(DRMError) -> [FenceInstall] {
+        var p = proposal
         if flags & ~DRMConst.atomicFlags != 0 { throw .invalidArgument }
         // No async flips on this device (ATOMIC_ASYNC_PAGE_FLIP is 0).
         if flags & DRMConst.atomicPageFlipAsync != 0 { throw .invalidArgument }
         if flags & DRMConst.atomicTestOnly != 0 && flags & DRMConst.atomicPageFlipEvent != 0 { throw .invalidArgument }
-        let affected = affectedCRTCs(p)
+        var affected = affectedCRTCs(p)
         let wantsEvent = flags & DRMConst.atomicPageFlipEvent != 0
         if wantsEvent && affected.isEmpty { throw .invalidArgument }
         try check(p, flags: flags, eventCRTCs: wantsEvent ? affected : [])
@@ -38,8 +39,25 @@ extension Device {
         if flags & DRMConst.atomicNonblock != 0 {
             if affected.contains(where: { pendingCommits[$0] != nil }) { throw .busy }
         } else {
-            _ = waitUntil(crtcIndex: nil) { affected.allSatisfy { pendingCommits[$0] == nil } }
-            if affected.contains(where: { pendingCommits[$0] != nil }) { throw .busy }
+            // The kernel stalls on the previous commit with the modeset locks held; here the
+            // lock is released while waiting, so the proposal is replayed onto whatever was
+            // committed meanwhile and checked again (an fb removed meanwhile fails the check).
+            var waited = false
+            while affected.contains(where: { pendingCommits[$0] != nil }) {
+                _ = waitUntil(timeoutNs: .max / 4, crtcIndex: nil) { affected.allSatisfy { pendingCommits[$0] == nil } || shuttingDown }
+                if shuttingDown { throw .noDevice }
+                waited = true
+                if state != p.base {
+                    p = p.rebased(onto: state)
+                    affected = affectedCRTCs(p)
+                }
+            }
+            // Anything may have gone while the lock was released (an fb removed, a blob
+            // destroyed): check again what is about to be swapped in.
+            if waited {
+                if wantsEvent && affected.isEmpty { throw .invalidArgument }
+                try check(p, flags: flags, eventCRTCs: wantsEvent ? affected : [])
+            }
         }
 
         // prepare_signaling: reserve event space, create the fences.
@@ -106,7 +124,9 @@ extension Device {
         collectGarbage()
 
         if flags & DRMConst.atomicNonblock == 0 {
-            _ = waitUntil(crtcIndex: nil) { commits.allSatisfy(\.done) }
+            // Blocking commits return once the new configuration is on screen, however long
+            // in-fences take (the kernel waits for them without a limit too).
+            _ = waitUntil(timeoutNs: .max / 4, crtcIndex: nil) { commits.allSatisfy(\.done) || shuttingDown }
         }
         return installs
     }

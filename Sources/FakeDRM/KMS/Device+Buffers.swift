@@ -28,7 +28,8 @@ extension Device {
             if bo.mapOffset == 0 {
                 bo.mapOffset = nextMapOffset
                 nextMapOffset += (UInt64(bo.size) + 4095) & ~4095
-                mapOffsets[bo.mapOffset] = bo
+                mapOffsets = mapOffsets.filter { $0.value.object != nil }
+                mapOffsets[bo.mapOffset] = WeakBufferObject(object: bo)
             }
             return bo.mapOffset
         }
@@ -36,23 +37,14 @@ extension Device {
 
     /// The memory behind a MAP_DUMB offset, for a front end implementing mmap.
     public func buffer(atMapOffset offset: UInt64) -> BufferObject? {
-        lock.withLock { mapOffsets[offset] }
+        lock.withLock { mapOffsets[offset]?.object }
     }
 
     /// DESTROY_DUMB and GEM_CLOSE: drop the handle (unknown → EINVAL).
     public func closeHandle(_ file: FileContext, _ handle: UInt32) throws(DRMError) {
         try lock.withLock { () throws(DRMError) in
-            guard let bo = file.handles.removeValue(forKey: handle) else { throw .invalidArgument }
-            forgetMapIfUnused(bo)
+            guard file.handles.removeValue(forKey: handle) != nil else { throw .invalidArgument }
         }
-    }
-
-    func forgetMapIfUnused(_ bo: BufferObject) {
-        // The map table must not keep a buffer alive on its own: drop it when nothing else
-        // (handles of any file, framebuffers) refers to it. Client mappings hold the memfd.
-        let held = files.values.contains { f in f.handles.values.contains { $0 === bo } }
-            || framebuffers.values.contains { fb in fb.buffers.contains { $0 === bo } }
-        if !held, bo.mapOffset != 0 { mapOffsets[bo.mapOffset] = nil }
     }
 
     /// PRIME_HANDLE_TO_FD. The fd is installed outside the lock: a client callback must never

@@ -162,6 +162,7 @@ extension Device {
                 off.new.planes[i].fb = 0
                 try commitProposal(off, file: file, flags: 0, userData: 0)
                 p.new = state
+                p.base = state
                 p.new.planes[i] = s
             }
             try commitProposal(p, file: file, flags: 0, userData: 0)

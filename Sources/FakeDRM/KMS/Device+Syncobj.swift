@@ -127,8 +127,10 @@ extension Device {
             }
             func done() -> Bool { waitAll ? objs.indices.allSatisfy(ready) : objs.indices.contains(where: ready) }
             if !done() {
-                let remaining = timeoutNs - Monotonic.nowNs()
-                if remaining <= 0 { throw .timeExpired }
+                // A past (or negative) absolute timeout is a poll, as drm_timeout_abs_to_jiffies.
+                let now = Monotonic.nowNs()
+                if timeoutNs <= now { throw .timeExpired }
+                let remaining = timeoutNs &- now
                 _ = waitUntil(timeoutNs: remaining, crtcIndex: nil, done)
                 if !done() { throw .timeExpired }
             }

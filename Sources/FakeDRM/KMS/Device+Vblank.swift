@@ -15,13 +15,14 @@ extension Device {
             guard pipe < crtcs.count else { throw .invalidArgument }
             guard vblank[pipe].running else { throw .invalidArgument }
             let current = vblank[pipe].count
-            var target = UInt64(sequence)
+            var target: UInt64
             if type & relative != 0 {
                 target = current &+ UInt64(sequence)
             } else {
-                // 32-bit sequence space: widen around the current counter.
-                target = (current & ~0xffff_ffff) | UInt64(sequence)
-                if target > current &+ (1 << 31) { target &-= 1 << 32 }
+                // 32-bit sequence space, as vblank_passed(): up to 2^23 behind counts as passed.
+                let cur32 = UInt32(truncatingIfNeeded: current)
+                let behind = cur32 &- sequence
+                target = behind <= 1 << 23 ? current - min(UInt64(behind), current) : current &+ UInt64(sequence &- cur32)
             }
             if type & nextOnMiss != 0 && target <= current { target = current + 1 }
             if type & event != 0 {

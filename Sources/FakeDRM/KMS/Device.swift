@@ -31,7 +31,9 @@ public final class Device: @unchecked Sendable {
     var master: FileContext?
     var nextBOSerial: UInt64 = 1
     var nextMapOffset: UInt64 = 0x1_0000_0000
-    var mapOffsets: [UInt64: BufferObject] = [:]
+    /// MAP_DUMB offsets. Weak: the offset dies with the GEM object, as the kernel's vma node;
+    /// the client's own mapping holds the memfd, not this table.
+    var mapOffsets: [UInt64: WeakBufferObject] = [:]
 
     var vblank: [VblankClock] = []
     var pendingCommits: [PendingCommit?] = []

@@ -6,18 +6,18 @@ enum AtomicHandlers {
             // The ioctl table's DRM_MASTER check comes before the handler's own checks.
             try d.requireMasterLocked(f)
             guard d.isAtomicClient(f) else { throw .invalidArgument }
-            if a[c.flags] & ~DRMConst.atomicFlags != 0 { throw .invalidArgument }
+            let flags = a[c.flags]
+            if flags & ~DRMConst.atomicFlags != 0 { throw .invalidArgument }
             if a[c.reserved] != 0 { throw .invalidArgument }
+            // Flag combinations are refused before any array is read, as drm_mode_atomic_ioctl.
+            if flags & DRMConst.atomicPageFlipAsync != 0 { throw .invalidArgument }
+            if flags & DRMConst.atomicTestOnly != 0 && flags & DRMConst.atomicPageFlipEvent != 0 { throw .invalidArgument }
             let count = a[c.countObjs]
-            let objs = try env.memory.readU32s(at: a[c.objsPtr], count: count)
-            if let first = objs.first, !d.isModeObjectWithProperties(first) { throw .notFound }
+            let objs = try readObjects(d, at: a[c.objsPtr], count: count, env.memory)
             let counts = try env.memory.readU32s(at: a[c.countPropsPtr], count: count)
             var total: UInt64 = 0
             for n in counts { total += UInt64(n) }
             guard total <= UInt64(UInt32.max) else { throw .badAddress }
-            // Objects are looked up before their properties are read, as the kernel does, so
-            // an unknown object gives ENOENT even when the property arrays are bad.
-            for id in objs where !d.isModeObjectWithProperties(id) { throw .notFound }
             let props = try env.memory.readU32s(at: a[c.propsPtr], count: UInt32(total))
             let values = try env.memory.readU64s(at: a[c.propValuesPtr], count: UInt32(total))
             var objects: [(id: ObjectID, props: [(prop: ObjectID, value: UInt64)])] = []
@@ -33,6 +33,35 @@ enum AtomicHandlers {
             let p = PageFlipArg.self
             try d.pageFlip(f, crtcID: a[p.crtcId], fbID: a[p.fbId], flags: a[p.flags], reserved: a[p.reserved], userData: a[p.userData])
         }
+    }
+
+    /// objs[] in the kernel's order: each id is looked up before the next is read, so a bad id
+    /// gives ENOENT even when the count claims more memory than is mapped (igt passes
+    /// count_objs = UINT32_MAX/4 after 16 valid ids and a 0). Reads go in chunks and fall back
+    /// to single ids when a chunk faults.
+    static func readObjects(_ d: Device, at address: UInt64, count: UInt32, _ memory: ClientMemory) throws(DRMError) -> [ObjectID] {
+        var ids: [ObjectID] = []
+        var i: UInt32 = 0
+        var chunk: UInt32 = 256
+        while i < count {
+            let n = min(chunk, count - i)
+            let (addr, o) = address.addingReportingOverflow(UInt64(i) * 4)
+            guard !o else { throw .badAddress }
+            let block: [UInt32]
+            do {
+                block = try memory.readU32s(at: addr, count: n)
+            } catch {
+                if n == 1 { throw error }
+                chunk = 1
+                continue
+            }
+            for id in block {
+                guard d.isModeObjectWithProperties(id) else { throw .notFound }
+                ids.append(id)
+            }
+            i += n
+        }
+        return ids
     }
 
     /// The client-facing half of an atomic commit, all outside the device lock: resolve

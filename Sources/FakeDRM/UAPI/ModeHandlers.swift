@@ -99,8 +99,8 @@ enum ModeHandlers {
             }
             a[c.countEncoders] = UInt32(info.encoders.count)
         }
-        t.add(0xA8, size: 72) { d, f, _, _ throws(DRMError) in try d.requireMaster(f) }  // ATTACHMODE: no-op
-        t.add(0xA9, size: 72) { d, f, _, _ throws(DRMError) in try d.requireMaster(f) }  // DETACHMODE: no-op
+        t.add(0xA8, size: 72) { d, f, _, _ throws(DRMError) in try d.requireMasterLocked(f) }  // ATTACHMODE: no-op
+        t.add(0xA9, size: 72) { d, f, _, _ throws(DRMError) in try d.requireMasterLocked(f) }  // DETACHMODE: no-op
         t.add(0xAA, GetPropertyArg.self) { d, f, a, env throws(DRMError) in
             let g = GetPropertyArg.self
             let p = try d.property(a[g.propId])
