@@ -91,9 +91,20 @@ enum AtomicHandlers {
             for p in pointers { try? env.memory.write(LE.bytes([Int32(-1)]), at: p) }
             throw error
         }
-        for install in installs {
-            let fd = try env.files.install(.syncFile(install.syncFile), cloexec: true)
-            try env.memory.write(LE.bytes([fd]), at: install.pointer)
+        // The kernel reserves these fds before committing; here the commit has happened, so a
+        // failure now (EMFILE, the client unmapped the pointer) can only undo the fds: they are
+        // closed again and every pointer reads -1, and the error is reported.
+        var installed: [Int32] = []
+        do throws(DRMError) {
+            for install in installs {
+                let fd = try env.files.install(.syncFile(install.syncFile), cloexec: true)
+                installed.append(fd)
+                try env.memory.write(LE.bytes([fd]), at: install.pointer)
+            }
+        } catch {
+            for fd in installed { env.files.uninstall(fd: fd) }
+            for p in pointers { try? env.memory.write(LE.bytes([Int32(-1)]), at: p) }
+            throw error
         }
     }
 }
