@@ -106,9 +106,10 @@ extension Device {
             let cur = state.planes[primary]
             guard cur.fb != 0, let curFB = framebuffers[cur.fb] else { throw .busy }
             guard let fb = framebuffers[fbID] else { throw .notFound }
-            if fb.format != curFB.format { throw .invalidArgument }
+            // drm_crtc_check_viewport (ENOSPC) comes before the format check (EINVAL).
             let w = UInt64(cur.srcW >> 16) + UInt64(cur.srcX >> 16), h = UInt64(cur.srcH >> 16) + UInt64(cur.srcY >> 16)
             if w > UInt64(fb.width) || h > UInt64(fb.height) { throw .noSpace }
+            if fb.format != curFB.format { throw .invalidArgument }
             if pendingCommits[c] != nil { throw .busy }
             var p = AtomicProposal(new: state)
             p.touchedPlanes.insert(primary)
