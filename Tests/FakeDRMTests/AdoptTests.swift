@@ -10,17 +10,7 @@ import Testing
     /// A raw client sending one HELLO (with `fd` over SCM_RIGHTS when >= 0); returns
     /// HELLO_REPLY's err, the socket and the received readiness eventfd (or -1).
     func hello(_ path: String, flags: UInt32, fd: Int32 = -1) -> (err: Int32, sock: Int32, readiness: Int32) {
-        let s = socket(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard s >= 0 else { return (-1, -1, -1) }
-        var addr = sockaddr_un()
-        addr.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &addr.sun_path) { p in
-            for (i, b) in path.utf8.prefix(p.count - 1).enumerated() { p[i] = b }
-        }
-        let rc = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(s, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-        guard rc == 0 else { close(s); return (-1, -1, -1) }
+        guard let s = connectSeqpacket(path) else { return (-1, -1, -1) }
         var m = WireWriter(.hello)
         m.u32(1)
         m.u32(flags)

@@ -1,4 +1,21 @@
+import Glibc
 @testable import FakeDRM
+
+/// A SOCK_SEQPACKET connection to a daemon socket (raw clients in the socket front-end tests).
+func connectSeqpacket(_ path: String) -> Int32? {
+    let s = socket(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+    guard s >= 0 else { return nil }
+    var addr = sockaddr_un()
+    addr.sun_family = sa_family_t(AF_UNIX)
+    withUnsafeMutableBytes(of: &addr.sun_path) { p in
+        for (i, b) in path.utf8.prefix(p.count - 1).enumerated() { p[i] = b }
+    }
+    let rc = withUnsafePointer(to: &addr) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(s, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+    }
+    guard rc == 0 else { close(s); return nil }
+    return s
+}
 
 func makeDevice(_ config: DeviceConfig = DeviceConfig()) throws -> Device {
     try Device(config: config, virtualTime: true)
