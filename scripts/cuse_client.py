@@ -56,11 +56,10 @@ def connector(fd, cid):
     assert err == 0, f"GETCONNECTOR (fill): {os.strerror(err)}"
     return [modes.raw[i * 68:(i + 1) * 68] for i in range(nmodes)]
 
-def modeset(card, cmd):
-    fd = os.open(card, os.O_RDWR)
+def light_first_crtc(fd):
+    """A dumb-buffer fb of the first connector's first mode, set on the first CRTC (SETCRTC)."""
     crtcs, conns = resources(fd)
-    modes = connector(fd, conns[0])
-    mode = modes[0]
+    mode = connector(fd, conns[0])[0]
     w, h = struct.unpack_from("<H", mode, 4)[0], struct.unpack_from("<H", mode, 14)[0]
     err, d = ioctl(fd, CREATE_DUMB, struct.pack("<4I", h, w, 32, 0) + bytes(16))
     assert err == 0, f"CREATE_DUMB: {os.strerror(err)}"
@@ -71,6 +70,11 @@ def modeset(card, cmd):
     ids = u32s(1); ids[0] = conns[0]
     err, _ = ioctl(fd, SETCRTC, struct.pack("<QIIIIIII", ctypes.addressof(ids), 1, crtcs[0], fb, 0, 0, 0, 1) + mode)
     assert err == 0, f"SETCRTC: {os.strerror(err)}"
+    return crtcs, conns, fb, (w, h)
+
+def modeset(card, cmd):
+    fd = os.open(card, os.O_RDWR)
+    crtcs, conns, fb, (w, h) = light_first_crtc(fd)
     print(f"cuse_client: mode {w}x{h} set on crtc {crtcs[0]} (fb {fb})", flush=True)
     rc = subprocess.call(cmd)
     os.close(fd)
@@ -120,18 +124,7 @@ def attach(card):
     assert dmabuf >= 0 and same[0:8] == b"fakedrm!", "dma-buf fd does not show the dumb buffer"
     # A mode on the first CRTC (legacy, master: the first opener), then an atomic commit that
     # asks for an out-fence.
-    crtcs, conns = resources(fd)
-    mode = connector(fd, conns[0])[0]
-    w, h = struct.unpack_from("<H", mode, 4)[0], struct.unpack_from("<H", mode, 14)[0]
-    err, d = ioctl(fd, CREATE_DUMB, struct.pack("<4I", h, w, 32, 0) + bytes(16))
-    assert err == 0, f"CREATE_DUMB: {os.strerror(err)}"
-    h2, pitch2 = struct.unpack_from("<II", d, 16)
-    err, f = ioctl(fd, ADDFB, struct.pack("<7I", 0, w, h, pitch2, 32, 24, h2))
-    assert err == 0, f"ADDFB: {os.strerror(err)}"
-    fb = struct.unpack_from("<I", f, 0)[0]
-    ids = u32s(1); ids[0] = conns[0]
-    err, _ = ioctl(fd, SETCRTC, struct.pack("<QIIIIIII", ctypes.addressof(ids), 1, crtcs[0], fb, 0, 0, 0, 1) + mode)
-    assert err == 0, f"SETCRTC: {os.strerror(err)}"
+    crtcs, conns, fb, _ = light_first_crtc(fd)
     err, _ = ioctl(fd, SET_CLIENT_CAP, struct.pack("<QQ", 3, 1))   # DRM_CLIENT_CAP_ATOMIC
     assert err == 0, f"SET_CLIENT_CAP(ATOMIC): {os.strerror(err)}"
     props = prop_ids(fd, crtcs[0], 0xcccccccc)
