@@ -6,7 +6,6 @@ import Synchronization
 /// only carry references between threads.
 public final class Fence: @unchecked Sendable {
     static let nextContext = Atomic<UInt64>(1)
-    static let liveCount = Atomic<Int>(0)
 
     public static func allocateContext() -> UInt64 {
         nextContext.add(1, ordering: .relaxed).oldValue
@@ -26,10 +25,8 @@ public final class Fence: @unchecked Sendable {
         self.seqno = seqno
         self.timelineName = timelineName
         self.driverName = driverName
-        Fence.liveCount.add(1, ordering: .relaxed)
     }
 
-    deinit { Fence.liveCount.subtract(1, ordering: .relaxed) }
 
     public static func signalled(timelineName: String = "stub", driverName: String = "fakedrm", at ts: Int64 = Monotonic.nowNs()) -> Fence {
         let f = Fence(context: allocateContext(), seqno: 1, timelineName: timelineName, driverName: driverName)

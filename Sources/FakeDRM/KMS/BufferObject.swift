@@ -1,10 +1,5 @@
-import Synchronization
-
 /// A GEM object: memfd-backed memory that lives while any handle, framebuffer or export holds it.
 public final class BufferObject: @unchecked Sendable {
-    /// Counts live objects across devices so tests can prove nothing leaked.
-    static let liveCount = Atomic<Int>(0)
-
     public let memory: SharedMemory
     public let size: Int
     /// Fake mmap offset handed out by MAP_DUMB (0 until first mapped).
@@ -16,10 +11,7 @@ public final class BufferObject: @unchecked Sendable {
         memory = try SharedMemory(size: size, name: "fakedrm-gem")
         self.size = size
         self.serial = serial
-        BufferObject.liveCount.add(1, ordering: .relaxed)
     }
-
-    deinit { BufferObject.liveCount.subtract(1, ordering: .relaxed) }
 }
 
 struct WeakBufferObject {

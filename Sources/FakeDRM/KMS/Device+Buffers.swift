@@ -14,6 +14,8 @@ extension Device {
         return try lock.withLock { () throws(DRMError) -> DumbBuffer in
             let bo = try BufferObject(size: Int(size), serial: nextBOSerial)
             nextBOSerial += 1
+            createdBuffers.removeAll { $0.object == nil }
+            createdBuffers.append(WeakBufferObject(object: bo))
             var h = file.nextHandle
             while file.handles[h] != nil || h == 0 { h &+= 1 }
             file.handles[h] = bo
@@ -171,7 +173,7 @@ extension Device {
                     p.touchedConnectors.insert(k)
                 }
             }
-            try? commitProposal(p, file: kernel, flags: DRMConst.atomicAllowModeset, userData: 0)
+            _ = try? commitProposal(p, file: kernel, flags: DRMConst.atomicAllowModeset, userData: 0)
         }
     }
 
@@ -214,7 +216,7 @@ final class NoClientFiles: ClientFiles {
 
 extension FileContext {
     /// The owner of internal commits; never queued events.
-    nonisolated(unsafe) static let kernel: FileContext = {
+    static let kernel: FileContext = {
         guard let f = try? FileContext(id: 0, pid: 0, uid: 0) else { fatalError("eventfd unavailable at startup") }
         return f
     }()

@@ -34,6 +34,7 @@ public final class Device: @unchecked Sendable {
     /// MAP_DUMB offsets. Weak: the offset dies with the GEM object, as the kernel's vma node;
     /// the client's own mapping holds the memfd, not this table.
     var mapOffsets: [UInt64: WeakBufferObject] = [:]
+    var createdBuffers: [WeakBufferObject] = []
 
     var vblank: [VblankClock] = []
     var pendingCommits: [PendingCommit?] = []
@@ -214,6 +215,12 @@ public final class Device: @unchecked Sendable {
         }
     }
 
-    public static var liveBufferObjects: Int { BufferObject.liveCount.load(ordering: .relaxed) }
-    public static var liveFences: Int { Fence.liveCount.load(ordering: .relaxed) }
+    /// Buffer objects this device made that are still alive (handles, fbs, exports hold them).
+    /// Per device, so leak checks are not disturbed by other devices in the same process.
+    public func liveBufferCount() -> Int {
+        lock.withLock {
+            createdBuffers.removeAll { $0.object == nil }
+            return createdBuffers.count
+        }
+    }
 }

@@ -1,6 +1,6 @@
 /// Every struct the codec reads or writes: the layout test checks each against the C headers.
 public enum UAPILayouts {
-    public static let all: [any UAPIStruct.Type] = [
+    public static var all: [any UAPIStruct.Type] { [
         VersionArg.self, UniqueArg.self, AuthArg.self, SetVersionArg.self, ClientArg.self, GemCloseArg.self,
         CapArg.self, ClientCapArg.self, PrimeHandleArg.self, WaitVblankArg.self, CrtcGetSequenceArg.self,
         CrtcQueueSequenceArg.self, EventVblankLayout.self, EventCrtcSequenceLayout.self,
@@ -14,5 +14,5 @@ public enum UAPILayouts {
         SyncMergeArg.self, SyncFenceInfoLayout.self, SyncFileInfoArg.self, SyncobjCreateArg.self,
         SyncobjDestroyArg.self, SyncobjHandleArg.self, SyncobjWaitArg.self, SyncobjTimelineWaitArg.self,
         SyncobjArrayArg.self, SyncobjTimelineArrayArg.self, SyncobjTransferArg.self,
-    ]
+    ] }
 }
