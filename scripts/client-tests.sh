@@ -66,6 +66,22 @@ if timeout 30 "${RUN[@]}" -- "$PY" "$root/tests/clients/udev_enumerate.py" >"$ou
     ok "libudev enumeration finds $(head -c 80 "$out")"
 else bad "libudev enumeration" "$out"; fi
 
+# --- EDID of a non-Virtual connector, as edid-decode and weston read it ------------------------
+out="$work/edid.txt"
+if command -v edid-decode >/dev/null; then
+    printf 'connectors:\n  - type: HDMI-A\n    mmWidth: 597\n    mmHeight: 336\n    preferredWidth: 1920\n    preferredHeight: 1080\n' >"$work/hdmi.yaml"
+    chmod 0644 "$work/hdmi.yaml"
+    timeout 30 "${RUN[@]}" --config "$work/hdmi.yaml" -- drm_info -j >"$work/hdmi.json" 2>>"$out"
+    blob=$("$PY" -c 'import json,sys; c=json.load(open(sys.argv[1]))["/dev/dri/card0"]["connectors"][0]; print(c["properties"]["EDID"]["raw_value"])' "$work/hdmi.json" 2>>"$out")
+    if [ -n "$blob" ] && timeout 30 "${RUN[@]}" --config "$work/hdmi.yaml" -- "$PY" "$root/tests/clients/get_blob.py" "$blob" "$work/edid.bin" >>"$out" 2>&1 &&
+        edid-decode --check "$work/edid.bin" >>"$out" 2>&1 && grep -q "Display Product Name: 'fakedrm'" "$out" &&
+        grep -q "DTD 1: *1920x1080 *60.000000 Hz" "$out"; then
+        ok "EDID of an HDMI-A connector: edid-decode conformity PASS, 'fakedrm', preferred 1920x1080@60 in DTD 1"
+    else bad "EDID" "$out"; fi
+else
+    echo "skip - EDID: edid-decode not installed"
+fi
+
 # --- modetest listing -------------------------------------------------------------------------
 out="$work/modetest-list.txt"
 if timeout 30 "${RUN[@]}" -- modetest -M fakedrm >"$out" 2>&1 && grep -q "Virtual-1" "$out" && grep -q "^CRTCs:" "$out" &&

@@ -153,3 +153,30 @@ import Testing
         #expect(m?.framePeriodNs == 16_666_666)
     }
 }
+
+@Suite struct EDIDTests {
+    @Test func nonVirtualConnectorsCarryAValidEDID() throws {
+        var cfg = DeviceConfig()
+        cfg.connectors[0].type = "HDMI-A"
+        cfg.connectors[0].mmWidth = 597
+        cfg.connectors[0].mmHeight = 336
+        cfg.connectors[0].preferredWidth = 1920
+        cfg.connectors[0].preferredHeight = 1080
+        let d = try makeDevice(cfg)
+        let c = try DirectClient(device: d)
+        let blob = try #require(c.propValue(c.connectorID, "EDID"))
+        let e = try d.blobData(UInt32(blob))
+        #expect(e.count == 128)
+        #expect(Array(e[0..<8]) == [0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0])
+        #expect(e.reduce(0) { ($0 + Int($1)) % 256 } == 0)  // checksum
+        #expect(Array(e[8..<10]) == [0x18, 0x8d])  // "FDM": 6<<10 | 4<<5 | 13
+        // DTD 1: pixel clock 148.50 MHz in 10 kHz units, 1920 active, 280 blanking.
+        #expect(Int(e[54]) | Int(e[55]) << 8 == 14850)
+        #expect(Int(e[56]) | Int(e[58] >> 4) << 8 == 1920)
+        #expect(Int(e[57]) | Int(e[58] & 0xf) << 8 == 280)
+        #expect(e[75] == 0xfc && Array(e[77..<85]) == Array("fakedrm\n".utf8))
+        // Virtual connectors have no EDID property at all, as in the kernel.
+        let v = try DirectClient(device: try makeDevice())
+        #expect(v.prop(v.connectorID, "EDID") == 0)
+    }
+}

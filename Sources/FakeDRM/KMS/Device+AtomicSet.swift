@@ -152,6 +152,7 @@ extension Device {
             switch prop.kind {
             case .crtcID: return UInt64(s.crtc)
             case .linkStatus: return s.linkStatus
+            case .edid: return UInt64(connectors[i].edidBlob)
             case .dpms:
                 let on = crtcIndex(of: s.crtc).map { state.crtcs[$0].active } ?? false
                 return on ? 0 : 3

@@ -81,7 +81,12 @@ extension Device {
                                       encoderIndex: c.encoder, status: c.connected ? .connected : .disconnected,
                                       modes: modes, mmWidth: c.mmWidth, mmHeight: c.mmHeight)
             // The kernel attaches EDID to every connector but Virtual and Writeback ones.
-            obj.properties = (kind == .virtual || kind == .writeback ? [] : [edid.id]) + [dpms.id, linkStatus.id, nonDesktop.id, tile.id, crtcID.id]
+            let hasEDID = kind != .virtual && kind != .writeback
+            if hasEDID {
+                let preferred = modes.first { $0.type & ModeInfo.typePreferred != 0 } ?? modes.first
+                obj.edidBlob = makeKernelBlob(EDID.baseBlock(preferred: preferred, mmWidth: c.mmWidth, mmHeight: c.mmHeight, serial: UInt32(i + 1)))
+            }
+            obj.properties = (hasEDID ? [edid.id] : []) + [dpms.id, linkStatus.id, nonDesktop.id, tile.id, crtcID.id]
             connectors.append(obj)
         }
 

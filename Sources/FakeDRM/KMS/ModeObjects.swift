@@ -52,6 +52,8 @@ final class ConnectorObject {
     let mmWidth: UInt32
     let mmHeight: UInt32
     var properties: [ObjectID] = []
+    /// The EDID blob (0 for Virtual connectors, which have no EDID property).
+    var edidBlob: ObjectID = 0
 
     init(id: ObjectID, index: Int, kind: ConnectorKind, typeIndex: UInt32, encoderIndex: Int,
          status: ConnectorStatus, modes: [ModeInfo], mmWidth: UInt32, mmHeight: UInt32) {
