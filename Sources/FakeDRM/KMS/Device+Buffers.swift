@@ -16,11 +16,7 @@ extension Device {
             nextBOSerial += 1
             createdBuffers.removeAll { $0.object == nil }
             createdBuffers.append(WeakBufferObject(object: bo))
-            var h = file.nextHandle
-            while file.handles[h] != nil || h == 0 { h &+= 1 }
-            file.handles[h] = bo
-            file.nextHandle = h &+ 1
-            return DumbBuffer(handle: h, pitch: UInt32(pitch), size: size)
+            return DumbBuffer(handle: file.newHandle(bo), pitch: UInt32(pitch), size: size)
         }
     }
 
@@ -189,11 +185,7 @@ extension Device {
             guard let fb = framebuffers[id] else { throw .notFound }
             var handles: [UInt32] = [0, 0, 0, 0]
             if master === file, let bo = fb.buffers[0] {
-                var h = file.nextHandle
-                while file.handles[h] != nil || h == 0 { h &+= 1 }
-                file.handles[h] = bo
-                file.nextHandle = h &+ 1
-                handles[0] = h
+                handles[0] = file.newHandle(bo)
             }
             return FramebufferInfo(width: fb.width, height: fb.height, format: fb.format, flags: fb.flags, handles: handles,
                                    pitches: fb.pitches, offsets: fb.offsets,

@@ -48,8 +48,13 @@ public final class FileContext: @unchecked Sendable {
         handles.first(where: { $0.value === bo })?.key
     }
 
+    /// PRIME import: one handle per buffer per file (importing twice gives the same handle).
     func addHandle(_ bo: BufferObject) -> UInt32 {
-        if let h = handle(for: bo) { return h }
+        handle(for: bo) ?? newHandle(bo)
+    }
+
+    /// A fresh handle (CREATE_DUMB, GETFB): handles start at 1 and are never 0.
+    func newHandle(_ bo: BufferObject) -> UInt32 {
         while handles[nextHandle] != nil || nextHandle == 0 { nextHandle &+= 1 }
         let h = nextHandle
         nextHandle &+= 1
