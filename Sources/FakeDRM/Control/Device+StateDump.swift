@@ -100,7 +100,7 @@ extension Device {
                                handles: f.handles.count, syncobjs: f.syncobjs.count, queuedEvents: f.events.count)
             }
             let summary = StateDump.Summary(
-                files: files.count, framebuffers: framebuffers.count, userBlobs: blobs.values.filter { $0.ownerFile != nil }.count,
+                files: files.count, framebuffers: framebuffers.count, userBlobs: blobs.values.filter { $0.ownerFile != nil && $0.listed }.count,
                 pendingCommits: pendingCommits.compactMap { $0 }.count, vblankWaiters: vblankWaiters.count,
                 queuedEvents: files.values.reduce(0) { $0 + $1.events.count }, releaseFencesPending: releaseWaits.count,
                 buffers: createdBuffers.count, objects: objectTypes.count)
