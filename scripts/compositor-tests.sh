@@ -2,7 +2,9 @@
 # Real compositors on fakedrm, unmodified (issue 8): weston 10 (DRM backend, pixman,
 # desktop-shell) and sway 1.7 (wlroots 0.15, pixman, libseat builtin) under `fakedrm run`, each
 # with a Wayland client inside, checked in the frames fakedrm captured and in the presentation
-# timing the client reports. Run as root, everything (card and compositor) runs as `nobody`.
+# timing the client reports; then through the control socket (`fakedrm ctl`): the card's state
+# after they exit, hotplug, vblank stepping, an injected fault. Run as root, everything (card
+# and compositor) runs as `nobody`. See docs/compositors.md.
 #
 # Usage: scripts/compositor-tests.sh        (builds with swift build --scratch-path $SCRATCH)
 #        FAKEDRM_BIN=/path/to/fakedrm scripts/compositor-tests.sh
@@ -33,10 +35,16 @@ else
     AS=(env TMPDIR="$work/tmp")
 fi
 RUN=("${AS[@]}" "$FAKEDRM_BIN" run)
+ENV=(env COMP_FAKEDRM="$FAKEDRM_BIN" COMP_OUT="$work/out")
+mkdir -m 0777 "$work/out"
 
 pass=0
 fail=0
+known=0
 ok() { echo "ok   - $1"; pass=$((pass + 1)); }
+# a divergence from the kernel that is reported (docs/compositors.md, "Known differences") but
+# does not fail the suite; it turns into "ok" when fakedrm is fixed
+knowndiff() { echo "known - $1"; known=$((known + 1)); }
 bad() { echo "FAIL - $1"; fail=$((fail + 1)); [ -n "${2:-}" ] && grep -v "^pres: " "$2" | sed 's/^/       | /' | head -${3:-40}; }
 field() { sed -n "s/^$1: //p" "$2" | head -1; }
 check() { "$PY" "$T/compositor-check.py" "$@"; }
@@ -46,9 +54,30 @@ clean_stop() {   # $1 name, $2 session output
     local uid rc ms left
     uid=$(field uid "$2"); rc=$(field "$1_exit" "$2"); ms=$(field "$1_stop_ms" "$2"); left=$(field children "$2")
     if [ -n "$uid" ] && { [ "$(id -u)" != 0 ] || [ "$uid" != 0 ]; } && [ "$rc" = 0 ] && [ -n "$ms" ] && [ "$ms" -lt 3000 ] &&
-        [[ "$left" == *"left: none" ]]; then
+        [[ "$left" == *"left: none"* ]]; then
         ok "$1: SIGTERM -> exit 0 in $ms ms as uid $uid, child processes ($left) gone"
     else bad "$1 shutdown (uid=$uid exit=$rc stop_ms=$ms children: $left)" "$2"; fi
+}
+
+# The card after the compositor exited: every per-client counter 0 (and, with a restart, the
+# object count stable); then the object count against what the kernel would keep.
+after_exit() {   # $1 name, $2 session output, [$3: label of a second run]
+    if check leak "$2" idle after ${3:-} >"$work/$1-leak.txt" 2>&1; then
+        ok "$1 exited: card state clean ($(tr '\n' ' ' <"$work/$1-leak.txt"))"
+    else bad "$1: card state after exit" "$work/$1-leak.txt"; fi
+    if check kernel-objects "$2" idle after >"$work/$1-objects.txt" 2>&1; then
+        ok "$1 exited: $(cat "$work/$1-objects.txt")"
+    else knowndiff "$1 exited: $(head -1 "$work/$1-objects.txt") -- the 16 B blob is the compositor's last FB_DAMAGE_CLIPS, which fakedrm keeps in the plane state across commits (the kernel drops it when it duplicates the plane state)"; fi
+}
+
+# hotplug / fault lines of a session
+hotplug_ok() {   # $1 name, $2 session output, $3 capture label before, $4 check description
+    local c1 c2
+    c1=$(field "capture_$3" "$2"); c2=$(field capture_reconnected "$2")
+    if [[ "$c1" == ok* ]] && [ "$(field hotplug_disconnected "$2")" = ok ] && [ "$(field alive_disconnected "$2")" = yes ] &&
+        [ "$(field hotplug_connected "$2")" = ok ] && [[ "$c2" == ok* ]]; then
+        ok "$1: hotplug Virtual-1 disconnected -> wl_output withdrawn, $1 alive; connected -> wl_output back, $4 in a ctl capture again (${c2%%:*})"
+    else bad "$1 hotplug (before: $c1; after: $c2)" "$2"; fi
 }
 
 have() { for c in "$@"; do command -v "$c" >/dev/null || { echo "skip - needs $c"; return 1; }; done; }
@@ -57,7 +86,7 @@ have() { for c in "$@"; do command -v "$c" >/dev/null || { echo "skip - needs $c
 if have weston wayland-info weston-simple-shm weston-presentation-shm stdbuf; then
     cap="$work/weston-cap"; mkdir -m 0777 "$cap"; out="$work/weston.txt"
     t0=$SECONDS
-    timeout 60 "${RUN[@]}" --capture "$cap" -- env COMP_CAPTURE="$cap" COMP_LOG_OUT="$work/weston.log" \
+    timeout 60 "${RUN[@]}" --capture "$cap" -- "${ENV[@]}" COMP_CAPTURE="$cap" COMP_LOG_OUT="$work/weston.log" \
         "$T/compositor-weston.sh" desktop >"$out" 2>&1
     rc=$?
     echo "       weston session: rc=$rc, $((SECONDS - t0)) s, $(ls "$cap" | wc -l) frames captured"
@@ -67,15 +96,48 @@ if have weston wayland-info weston-simple-shm weston-presentation-shm stdbuf; th
     else bad "weston desktop + simple-shm (rc=$rc, frame=${f:-none})" "$work/weston-px.txt"; grep -v "^pres: " "$out" | sed 's/^/       | /' | head -30; fi
     if check pacing "$out" --min-frames 100 >"$work/weston-pacing.txt" 2>&1; then
         ok "weston: weston-presentation-shm, real time: $(head -1 "$work/weston-pacing.txt")"
+        grep -q "^grid: OFF" "$work/weston-pacing.txt" && knowndiff "weston, real time: presentation timestamps off the vblank grid / MSC not counting the periods: $(sed -n 's/^grid: OFF //p' "$work/weston-pacing.txt") (the vblank thread woke late and re-phased; see docs/compositors.md)"
     else bad "weston presentation-shm pacing" "$work/weston-pacing.txt"; grep "^pres: " "$out" | head -5; fi
     clean_stop weston "$out"
+    after_exit weston "$out"
+fi
+
+# --- weston: hotplug, a commit fault, restart --------------------------------------------------
+if have weston wayland-info weston-presentation-shm stdbuf; then
+    out="$work/weston-hotplug.txt"
+    timeout 60 "${RUN[@]}" -- "${ENV[@]}" COMP_LOG_OUT="$work/weston-hotplug.log" "$T/compositor-weston.sh" hotplug-fault >"$out" 2>&1
+    echo "       weston hotplug/fault session: rc=$?"
+    hotplug_ok weston "$out" desktop "panel + background"
+    inj=$(field fault_injections "$out"); rec=$(field fault_recovery "$out"); rec=${rec%% *}
+    if [ "${inj:-0}" -ge 1 ] && [ "$(field alive_fault "$out")" = yes ] && [ "$(field wayland_after_fault "$out")" = ok ] &&
+        grep -q "couldn't commit new state: Device or resource busy" "$out" && [ "$(field after_fault_hotplug_connected "$out")" = ok ] &&
+        [ "${rec:-0}" -ge 30 ]; then
+        ok "weston: fault \"commit-fail errno=EBUSY count=3\": $inj injected, weston logs \"$(grep -o "atomic: couldn't commit.*" "$out" | head -1)\" and stays up; $(field fault_frames "$out") (weston 10 stops repainting after a failed repaint-flush); after a hotplug cycle presentation-shm runs again ($rec frames)"
+    else bad "weston under a commit fault (injections=$inj, recovery=$rec)" "$out"; fi
+    if [ "$(field restart_scanout "$out")" = ok ] && [ "$(field weston_restart_exit "$out")" = 0 ] && check leak "$out" idle after after2 >"$work/weston-restart.txt" 2>&1; then
+        ok "weston restarted on the same card: scanout again, exit 0, $(tail -1 "$work/weston-restart.txt")"
+    else bad "weston restart" "$work/weston-restart.txt"; fi
+fi
+
+# --- weston: presentation-shm in virtual time, driven by fakedrm ctl vblank -------------------
+if have weston wayland-info weston-presentation-shm stdbuf; then
+    out="$work/weston-vblank.txt"
+    timeout 60 "${RUN[@]}" --manual-vblank -- "${ENV[@]}" "$T/compositor-weston.sh" vblank >"$out" 2>&1
+    echo "       weston vblank session: rc=$?"
+    sf=$(field step_frames "$out"); fr=$(field frozen "$out"); r=$(field rate_120 "$out")
+    rv=$(echo "$r" | awk '{print $1}'); rf=$(echo "$r" | awk '{print $3}')
+    if [ "$sf" = "30 steps, 30 frames, 0 steps without a frame" ] && [[ "$fr" == "30 -> 30 "* ]] &&
+        [ -n "$rv" ] && [ "$rv" -ge 60 ] && [ "$rv" -le 180 ] && [ "$rf" -ge $((rv - 3)) ] && [ "$rf" -le $((rv + 1)) ] &&
+        check pacing "$out" --virtual >"$work/weston-vblank-pacing.txt" 2>&1; then
+        ok "weston --manual-vblank: ctl vblank step x30 -> $sf; no step -> no frame; vblank rate 120 for 1 s -> $r; $(cut -d';' -f1-2 "$work/weston-vblank-pacing.txt")"
+    else bad "weston vblank stepping (steps: $sf; frozen: $fr; rate: $r)" "$out"; cat "$work/weston-vblank-pacing.txt" 2>/dev/null | tail -2; fi
 fi
 
 # --- sway 1.7: swaybg + weston-presentation-shm -------------------------------------------------
 if have sway swaybg wayland-info weston-presentation-shm stdbuf; then
     cap="$work/sway-cap"; mkdir -m 0777 "$cap"; out="$work/sway.txt"
     t0=$SECONDS
-    timeout 60 "${RUN[@]}" --capture "$cap" -- env COMP_CAPTURE="$cap" COMP_LOG_OUT="$work/sway.log" SWAY_BG="#336699" \
+    timeout 60 "${RUN[@]}" --capture "$cap" -- "${ENV[@]}" COMP_CAPTURE="$cap" COMP_LOG_OUT="$work/sway.log" SWAY_BG="#336699" \
         "$T/compositor-sway.sh" desktop >"$out" 2>&1
     rc=$?
     echo "       sway session: rc=$rc, $((SECONDS - t0)) s, $(ls "$cap" | wc -l) frames captured"
@@ -85,9 +147,38 @@ if have sway swaybg wayland-info weston-presentation-shm stdbuf; then
     else bad "sway background + client (rc=$rc, frame=${f:-none})" "$work/sway-px.txt"; grep -v "^pres: " "$out" | sed 's/^/       | /' | head -30; fi
     if check pacing "$out" --min-frames 100 >"$work/sway-pacing.txt" 2>&1; then
         ok "sway: weston-presentation-shm, real time: $(head -1 "$work/sway-pacing.txt")"
+        grep -q "^grid: OFF" "$work/sway-pacing.txt" && knowndiff "sway, real time: presentation timestamps off the vblank grid / MSC not counting the periods: $(sed -n 's/^grid: OFF //p' "$work/sway-pacing.txt") (the vblank thread woke late and re-phased; see docs/compositors.md)"
     else bad "sway presentation-shm pacing" "$work/sway-pacing.txt"; grep "^pres: " "$out" | head -5; fi
     clean_stop sway "$out"
+    after_exit sway "$out"
 fi
 
-echo "$pass passed, $fail failed"
+# --- sway: hotplug, an ioctl fault, restart ---------------------------------------------------
+if have sway swaybg wayland-info weston-presentation-shm stdbuf; then
+    out="$work/sway-hotplug.txt"
+    timeout 60 "${RUN[@]}" -- "${ENV[@]}" COMP_LOG_OUT="$work/sway-hotplug.log" SWAY_BG="#336699" "$T/compositor-sway.sh" hotplug-fault >"$out" 2>&1
+    echo "       sway hotplug/fault session: rc=$?"
+    hotplug_ok sway "$out" background "#336699"
+    inj=$(field fault_injections "$out"); ff=$(field fault_frames "$out"); after=$(echo "$ff" | awk '{print $3}')
+    if [ "${inj:-0}" = 3 ] && [ "$(field alive_fault "$out")" = yes ] && grep -q "Atomic .* failed .*Device or resource busy" "$out" &&
+        [ "${after:-0}" -ge 30 ]; then
+        ok "sway: fault \"ioctl name=MODE_ATOMIC errno=EBUSY count=3\": 3 injected, wlroots logs \"$(grep -o "Atomic .* failed.*" "$out" | head -1)\" and keeps presenting ($ff)"
+    else bad "sway under an ioctl fault (injections=$inj, frames: $ff)" "$out"; fi
+    if [ "$(field restart_scanout "$out")" = ok ] && [ "$(field sway_restart_exit "$out")" = 0 ] && check leak "$out" idle after after2 >"$work/sway-restart.txt" 2>&1; then
+        ok "sway restarted on the same card: scanout again, exit 0, $(tail -1 "$work/sway-restart.txt")"
+    else bad "sway restart" "$work/sway-restart.txt"; fi
+fi
+
+# --- sway: presentation-shm in virtual time (flat out) ---------------------------------------
+if have sway swaybg wayland-info weston-presentation-shm stdbuf; then
+    out="$work/sway-virtual.txt"
+    timeout 60 "${RUN[@]}" --virtual-time -- "${ENV[@]}" "$T/compositor-sway.sh" virtual-time >"$out" 2>&1
+    echo "       sway virtual-time session: rc=$?"
+    # 1.5 s of real time; more than twice what 60 Hz real time allows
+    if check pacing "$out" --virtual --min-frames 180 >"$work/sway-virtual-pacing.txt" 2>&1 && [ "$(field sway_exit "$out")" = 0 ]; then
+        ok "sway --virtual-time: weston-presentation-shm in 1.5 s: $(cut -d';' -f1-2 "$work/sway-virtual-pacing.txt")"
+    else bad "sway virtual time" "$work/sway-virtual-pacing.txt"; fi
+fi
+
+echo "$pass passed, $fail failed, $known known differences"
 [ $fail = 0 ]

@@ -71,27 +71,35 @@ output_info() {
     timeout 10 wayland-info 2>&1 | awk '/^interface: /{on = /'"'"'wl_output'"'"'/} on{print "output: " $0}'
 }
 
+alive() {   # a process that exists and is not a zombie
+    local st
+    st=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "/proc/$1/status" 2>/dev/null)
+    [ -n "$st" ] && [ "$st" != Z ]
+}
+
 comp_stop() {
     local kids t0 rc k left i
     kids=$(pgrep -P "$comp" | tr '\n' ' ')
     t0=$(ms_now)
     kill -TERM "$comp"
-    # wait returns early on no signal of ours; a watchdog turns a hang into SIGKILL after 10 s.
-    ( sleep 10; kill -KILL "$comp" 2>/dev/null ) &
+    # bounded: a watchdog SIGKILLs it after 10 s (its sleep is killed afterwards, so nothing
+    # of ours outlives the session)
+    ( sleep 10 && kill -KILL "$comp" 2>/dev/null && echo "${comp_name}: still running 10 s after SIGTERM, killed" ) 2>/dev/null &
     local dog=$!
     wait "$comp"
     rc=$?
-    kill "$dog" 2>/dev/null; wait "$dog" 2>/dev/null
+    while alive "$dog"; do pkill -P "$dog" -x sleep; sleep 0.02; done
+    wait "$dog" 2>/dev/null
     comp_rc=$rc
     echo "${comp_name}_exit: $rc"
     echo "${comp_name}_stop_ms: $(( $(ms_now) - t0 ))"
     for i in $(seq 30); do
         left=""
-        for k in $kids; do kill -0 "$k" 2>/dev/null && left="$left $k($(cat /proc/$k/comm 2>/dev/null))"; done
+        for k in $kids; do alive "$k" && left="$left $k($(cat /proc/$k/comm 2>/dev/null))"; done
         [ -z "$left" ] && break
         sleep 0.1
     done
-    echo "children: $(echo $kids | wc -w) left:${left:- none}"
+    echo "children: $(echo $kids | wc -w) left:${left:- none} (after $(( $(ms_now) - t0 )) ms)"
 }
 
 # The compositor's log lines that matter (errors and DRM complaints), then the whole log to
@@ -107,3 +115,91 @@ comp_log() {
 comp_cleanup() { rm -rf "$xdg"; }
 
 comp_finish() { comp_cleanup; exit "$comp_rc"; }
+
+# --- the control socket (fakedrm ctl; FAKEDRM_CONTROL is exported by fakedrm run) -----------
+# COMP_FAKEDRM: the fakedrm executable. COMP_CHECK: compositor-check.py.
+COMP_CHECK=${COMP_CHECK:-$(dirname "${BASH_SOURCE[0]}")/compositor-check.py}
+ctl() { "$COMP_FAKEDRM" ctl "$@"; }
+
+# One line "state_<label>: {summary, crtc, blobs, connectors}" from `fakedrm ctl state`.
+state_line() {
+    echo "state_$1: $(ctl state | python3 "$COMP_CHECK" state-line)"
+}
+
+# Presented frames so far in a presentation-shm output file.
+frames_in() { grep -c "p2p" "$1" 2>/dev/null || true; }
+
+# Waits (up to $3 s) until file $1 has more than $2 presented frames.
+wait_frames() {
+    local i
+    for i in $(seq $(( ${3:-2} * 20 ))); do
+        [ "$(frames_in "$1")" -gt "$2" ] && return 0
+        sleep 0.05
+    done
+    return 1
+}
+
+# Waits (up to $2 s) until wayland-info lists $1 wl_output globals (0 or 1).
+wait_outputs() {
+    local i n
+    for i in $(seq $(( ${2:-3} * 5 ))); do
+        n=$(timeout 5 wayland-info 2>/dev/null | grep -c "'wl_output'")
+        [ "$n" = "$1" ] && return 0
+        sleep 0.2
+    done
+    return 1
+}
+
+# capture_check LABEL SECONDS CHECK [ARGS...]: `fakedrm ctl capture` into $xdg, then
+# `compositor-check.py CHECK FILE ARGS...`, retried for up to SECONDS (a compositor repaints a
+# moment after a hotplug); prints "capture_LABEL: ok after N ms: ..." or "capture_LABEL: FAIL ...".
+capture_check() {
+    local label=$1 secs=$2 check=$3 i out="" f="$xdg/$1.png"
+    shift 3
+    for i in $(seq $(( secs * 4 ))); do
+        rm -f "$f"
+        if ctl capture "$f" >/dev/null 2>&1 && out=$(python3 "$COMP_CHECK" "$check" "$f" "$@" 2>&1); then
+            echo "capture_$label: ok after $(( (i - 1) * 250 )) ms: $(echo "$out" | tr '\n' ' ')"
+            [ -n "${COMP_OUT:-}" ] && cp "$f" "$COMP_OUT/$comp_name-$label.png"
+            return 0
+        fi
+        [ -f "$f" ] || out="ctl capture: $(ctl capture "$f" 2>&1)"
+        sleep 0.25
+    done
+    echo "capture_$label: FAIL $(echo "$out" | tail -n 2 | tr '\n' ' ')"
+    [ -n "${COMP_OUT:-}" ] && [ -f "$f" ] && cp "$f" "$COMP_OUT/$comp_name-$label.png"
+    return 1
+}
+
+# state_after LABEL: once the card has no open file left (the compositor's fds are closed when
+# its process is gone; up to 2 s), one state line.
+state_after() {
+    local i
+    for i in $(seq 40); do
+        ctl state | python3 -c 'import json,sys; sys.exit(json.load(sys.stdin)["summary"]["files"] != 0)' && break
+        sleep 0.05
+    done
+    state_line "$1"
+}
+
+# Waits (up to $1 s) until the compositor shows a framebuffer (its first frame is on screen).
+wait_scanout() {
+    local i
+    for i in $(seq $(( ${1:-5} * 10 ))); do
+        ctl state | python3 -c 'import json,sys; sys.exit(json.load(sys.stdin)["summary"]["framebuffers"] == 0)' && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# hotplug_cycle [PREFIX]: Virtual-1 disconnected until the compositor drops its wl_output, then
+# connected until it is back. Prints "hotplug_disconnected/connected: ok|FAIL".
+hotplug_cycle() {
+    ctl hotplug Virtual-1 disconnected >/dev/null
+    local p=${1:-}
+    if wait_outputs 0 3; then echo "${p}hotplug_disconnected: ok"; else echo "${p}hotplug_disconnected: FAIL (wl_output still listed)"; fi
+    state_line "${p}disconnected"
+    alive "$comp" && echo "${p}alive_disconnected: yes"
+    ctl hotplug Virtual-1 connected >/dev/null
+    if wait_outputs 1 3; then echo "${p}hotplug_connected: ok"; else echo "${p}hotplug_connected: FAIL (no wl_output)"; fi
+}

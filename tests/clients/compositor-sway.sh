@@ -1,33 +1,80 @@
 #!/bin/bash
 # sway 1.7 (wlroots 0.15 DRM backend, pixman, libseat builtin), unmodified, on the card of
-# `fakedrm run`; swaybg paints a solid background.
-# Usage (inside fakedrm run): compositor-sway.sh desktop
-#   desktop: wayland-info's wl_output; weston-presentation-shm (a 250x250 xdg toplevel with
-#            min = max size, so sway floats and centres it) for ~3 s, the frame captured while
-#            it runs is "frame_client", its per-frame lines are the pacing data; SIGTERM.
+# `fakedrm run`; swaybg paints a solid background. Runs inside fakedrm run; prints
+# "key: value" lines for scripts/compositor-tests.sh.
+#
+# Usage: compositor-sway.sh desktop | hotplug-fault | virtual-time
+#   desktop       weston-presentation-shm (a 250x250 xdg toplevel with min = max size, so sway
+#                 floats and centres it) for ~3 s: the frame captured while it runs is
+#                 "frame_client", its lines are "pres:"; SIGTERM; "state_idle"/"state_after".
+#   hotplug-fault the background (ctl capture), Virtual-1 disconnected and connected again, the
+#                 background again; presentation-shm while "ioctl name=MODE_ATOMIC errno=EBUSY
+#                 count=3" is injected; SIGTERM; sway started and stopped once more.
+#   virtual-time  under --virtual-time: presentation-shm for 1.5 s, flat out.
 # (weston-simple-shm aborts on sway: "Both buffers busy at redraw(). Server bug?", the same on
 # vkms; it keeps only two buffers and wlroots holds the one it shows.)
-# Env: COMP_CAPTURE, COMP_LOG_OUT, SWAY_BG (default #336699).
+# Env: COMP_FAKEDRM, COMP_CAPTURE, COMP_OUT, COMP_LOG_OUT, SWAY_BG (default #336699).
 set -u
 . "$(dirname "$0")/compositor-lib.sh"
 comp_setup
 scenario=${1:-desktop}
+pres="$xdg/pres.txt"
+bg=${SWAY_BG:-#336699}
 
-sway_start "${SWAY_BG:-#336699}"
+state_line idle
+sway_start "$bg"
 wait_socket || { comp_log .; kill -KILL "$comp" 2>/dev/null; comp_cleanup; exit 1; }
 output_info
 
 case $scenario in
 desktop)
-    timeout 3 stdbuf -oL weston-presentation-shm >"$xdg/pres.txt" 2>&1 &
+    timeout 3 stdbuf -oL weston-presentation-shm >"$pres" 2>&1 &
     c=$!
     sleep 2
     mark_frame client
     wait $c; echo "presentation_shm_rc: $?"
-    sed 's/^/pres: /' "$xdg/pres.txt"
+    sed 's/^/pres: /' "$pres"
+    comp_stop
+    state_after after
+    ;;
+hotplug-fault)
+    wait_scanout 5
+    capture_check background 3 sway-bg "${bg#\#}"
+    hotplug_cycle
+    capture_check reconnected 4 sway-bg "${bg#\#}"
+    state_line reconnected
+    stdbuf -oL weston-presentation-shm >"$pres" 2>&1 &
+    p=$!
+    wait_frames "$pres" 30 3
+    n0=$(frames_in "$pres")
+    echo "fault_rule: $(ctl fault add "ioctl name=MODE_ATOMIC errno=EBUSY count=3")"
+    sleep 1
+    n1=$(frames_in "$pres")
+    echo "fault_injections: $(ctl fault log | grep -c '"rule"')"
+    ctl fault clear >/dev/null
+    echo "fault_frames: $n0 before, $((n1 - n0)) in the second after the rule"
+    alive "$comp" && echo "alive_fault: yes"
+    kill $p; wait $p 2>/dev/null
+    sed 's/^/pres: /' "$pres"
+    comp_stop
+    state_after after
+    cp "$xdg/compositor.log" "$xdg/compositor1.log"
+    sway_start "$bg"
+    comp_name=sway_restart
+    wait_socket && wait_scanout 5 && echo "restart_scanout: ok"
+    comp_stop
+    state_after after2
+    cp "$xdg/compositor1.log" "$xdg/compositor.log"
+    comp_name=sway
+    ;;
+virtual-time)
+    timeout 1.5 stdbuf -oL weston-presentation-shm >"$pres" 2>&1
+    echo "presentation_shm_rc: $?"
+    sed 's/^/pres: /' "$pres"
+    comp_stop
+    state_after after
     ;;
 esac
 
-comp_stop
-comp_log "\[ERROR\]|[Ff]ailed"
+comp_log "\[ERROR\]|[Ff]ailed|busy"
 comp_finish

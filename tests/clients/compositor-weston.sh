@@ -1,15 +1,26 @@
 #!/bin/bash
 # weston 10 (DRM backend, pixman, desktop-shell), unmodified, on the card of `fakedrm run`.
-# Usage (inside fakedrm run): compositor-weston.sh desktop
-#   desktop: wayland-info's wl_output; weston-simple-shm for ~3 s (the frame captured while it
-#            runs is named "frame_client"); then weston-presentation-shm for ~3 s (its
-#            per-frame lines are the pacing data); SIGTERM; exit status, stop time, children.
-# Env: COMP_CAPTURE (the --capture directory, for the frame names), COMP_LOG_OUT (weston.log copy).
+# Runs inside fakedrm run; prints "key: value" lines for scripts/compositor-tests.sh.
+#
+# Usage: compositor-weston.sh desktop | hotplug-fault | vblank
+#   desktop       weston-simple-shm for ~3 s (the frame captured while it runs is
+#                 "frame_client"), then weston-presentation-shm for ~3 s ("pres:" lines);
+#                 SIGTERM; the card's state before and after ("state_idle", "state_after").
+#   hotplug-fault the desktop (ctl capture), Virtual-1 disconnected and connected again, the
+#                 desktop again; presentation-shm while "commit-fail errno=EBUSY count=3" is
+#                 injected, then (rules cleared) a hotplug cycle; SIGTERM; weston started and
+#                 stopped once more ("state_after2").
+#   vblank        under --manual-vblank: presentation-shm advanced by `fakedrm ctl vblank step`
+#                 one vblank at a time, then by `vblank rate 120` for 1 s, then frozen (rate 0).
+# Env: COMP_FAKEDRM (fakedrm executable, for ctl), COMP_CAPTURE (the --capture directory),
+#      COMP_OUT (a directory for ctl captures), COMP_LOG_OUT (copy of weston.log).
 set -u
 . "$(dirname "$0")/compositor-lib.sh"
 comp_setup
 scenario=${1:-desktop}
+pres="$xdg/pres.txt"
 
+state_line idle
 weston_start
 wait_socket || { comp_log .; kill -KILL "$comp" 2>/dev/null; comp_cleanup; exit 1; }
 output_info
@@ -23,12 +34,84 @@ desktop)
     wait $c; echo "simple_shm_rc: $?"
     # presentation-shm prints one line per presented frame (stdbuf: line-buffered, so nothing
     # is lost when timeout stops it).
-    timeout 3 stdbuf -oL weston-presentation-shm >"$xdg/pres.txt" 2>&1
+    timeout 3 stdbuf -oL weston-presentation-shm >"$pres" 2>&1
     echo "presentation_shm_rc: $?"
-    sed 's/^/pres: /' "$xdg/pres.txt"
+    sed 's/^/pres: /' "$pres"
+    comp_stop
+    state_after after
+    ;;
+hotplug-fault)
+    wait_scanout 5
+    capture_check desktop 3 weston-desktop-only
+    hotplug_cycle
+    capture_check reconnected 4 weston-desktop-only
+    state_line reconnected
+    # a fault while a client animates
+    stdbuf -oL weston-presentation-shm >"$pres" 2>&1 &
+    p=$!
+    wait_frames "$pres" 30 3
+    n0=$(frames_in "$pres")
+    echo "fault_rule: $(ctl fault add "commit-fail errno=EBUSY count=3")"
+    sleep 1
+    n1=$(frames_in "$pres")
+    echo "fault_injections: $(ctl fault log | grep -c '"rule"')"
+    ctl fault clear >/dev/null
+    echo "fault_frames: $n0 before, $((n1 - n0)) in the second after the rule"
+    alive "$comp" && echo "alive_fault: yes"
+    timeout 5 wayland-info >/dev/null 2>&1 && echo "wayland_after_fault: ok"
+    # recovery: a hotplug cycle makes weston set the output up again
+    hotplug_cycle after_fault_
+    n2=$(frames_in "$pres")
+    wait_frames "$pres" $((n2 + 30)) 3
+    echo "fault_recovery: $(( $(frames_in "$pres") - n2 )) frames after the hotplug cycle"
+    kill $p; wait $p 2>/dev/null
+    sed 's/^/pres: /' "$pres"
+    comp_stop
+    state_after after
+    cp "$xdg/compositor.log" "$xdg/compositor1.log"
+    # the same compositor once more on the same card: nothing may pile up
+    weston_start
+    comp_name=weston_restart
+    wait_socket && wait_scanout 5 && echo "restart_scanout: ok"
+    comp_stop
+    state_after after2
+    cp "$xdg/compositor1.log" "$xdg/compositor.log"
+    comp_name=weston
+    ;;
+vblank)
+    stdbuf -oL weston-presentation-shm >"$pres" 2>&1 &
+    p=$!
+    i=0
+    while [ "$(frames_in "$pres")" -lt 1 ] && [ $i -lt 200 ]; do ctl vblank step >/dev/null; sleep 0.02; i=$((i + 1)); done
+    echo "steps_to_first_frame: $i"
+    n0=$(frames_in "$pres")
+    miss=0
+    for k in $(seq 30); do
+        b=$(frames_in "$pres")
+        ctl vblank step >/dev/null
+        wait_frames "$pres" "$b" 1 || miss=$((miss + 1))
+    done
+    sleep 0.3
+    n1=$(frames_in "$pres")
+    echo "step_frames: 30 steps, $((n1 - n0)) frames, $miss steps without a frame"
+    sleep 0.5
+    echo "frozen: $((n1 - n0)) -> $(( $(frames_in "$pres") - n0 )) frames after 0.5 s without a step"
+    v0=$(ctl state | python3 "$COMP_CHECK" state-line | python3 -c 'import json,sys; print(json.load(sys.stdin)["crtcs"][0]["vblank"])')
+    f0=$(frames_in "$pres")
+    ctl vblank rate 120 >/dev/null
+    sleep 1
+    ctl vblank rate 0 >/dev/null
+    sleep 0.2
+    v1=$(ctl state | python3 "$COMP_CHECK" state-line | python3 -c 'import json,sys; print(json.load(sys.stdin)["crtcs"][0]["vblank"])')
+    f1=$(frames_in "$pres")
+    echo "rate_120: $((v1 - v0)) vblanks, $((f1 - f0)) frames in 1 s"
+    kill $p; wait $p 2>/dev/null
+    sed 's/^/pres: /' "$pres"
+    ctl vblank rate 60 >/dev/null   # let weston's last commits complete while it exits
+    comp_stop
+    state_after after
     ;;
 esac
 
-comp_stop
-comp_log "fatal|[Ff]ailed|rror|WARN|insane"
+comp_log "fatal|[Ff]ailed|rror|busy|insane"
 comp_finish
