@@ -671,7 +671,7 @@ static int observe_connectors(int fd, struct connobs *o, int max, int verbose) {
                     drmModeFreePropertyBlob(b);
                 } else report_err("MODE_GETPROPBLOB", errno);
             }
-            printf(" edid_blob=%u edid_len=%u edid_sum=%08x\n", x->edid_blob, len, sum);
+            printf(" edid_blob=%u edid_len=%u edid_sum=0x%08x\n", x->edid_blob, len, sum);
         }
         drmModeFreeConnector(c);
     }
