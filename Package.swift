@@ -11,6 +11,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
     ],
     targets: [
         // Only what Swift cannot reach directly: memfd/eventfd/timerfd, CMSG macros, ioctl.
@@ -20,7 +21,7 @@ let package = Package(
         .systemLibrary(name: "CFuse3", pkgConfig: "fuse3", providers: [.apt(["libfuse3-dev"])]),
         .target(
             name: "FakeDRM",
-            dependencies: ["CFakeDRMSys", "CPNG", .product(name: "Yams", package: "Yams")]
+            dependencies: ["CFakeDRMSys", "CPNG", .product(name: "Yams", package: "Yams"), .product(name: "Logging", package: "swift-log")]
         ),
         // Kept out of FakeDRM so the core and its tests do not link libfuse.
         .target(name: "FakeDRMCuse", dependencies: ["FakeDRM", "CFuse3"]),

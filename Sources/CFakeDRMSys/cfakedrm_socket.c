@@ -7,11 +7,11 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-int cfd_seqpacket_listen(const char *path, int backlog) {
+static int unix_listen(const char *path, int backlog, int type) {
     struct sockaddr_un a = {.sun_family = AF_UNIX};
     if (strlen(path) >= sizeof(a.sun_path)) return -ENAMETOOLONG;
     memcpy(a.sun_path, path, strlen(path) + 1);
-    int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    int s = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
     if (s < 0) return -errno;
     mode_t old = umask(0177);
     int r = bind(s, (struct sockaddr *)&a, sizeof(a));
@@ -21,6 +21,10 @@ int cfd_seqpacket_listen(const char *path, int backlog) {
     if (chmod(path, 0600) < 0 || listen(s, backlog) < 0) { e = errno; close(s); return -e; }
     return s;
 }
+
+int cfd_seqpacket_listen(const char *path, int backlog) { return unix_listen(path, backlog, SOCK_SEQPACKET); }
+
+int cfd_stream_listen(const char *path, int backlog) { return unix_listen(path, backlog, SOCK_STREAM); }
 
 int cfd_accept(int listen_fd) {
     int r;

@@ -1,5 +1,6 @@
 import ArgumentParser
 import FakeDRM
+import Glibc
 
 /// `--backend`: where the card's scanout goes. Absent: the built-in virtual display.
 /// `vhost-user-gpu[=BINARY]` spawns QEMU's backend; `vhost-user=SOCKET` connects to one.
@@ -22,6 +23,11 @@ struct ScanoutChoice {
             throw ValidationError("cannot start the \(spec) backend: \(error.message)")
         }
         supervisor = s
+        // `backend-crash` kills the spawned process; the supervisor then brings up a new one.
+        device.crashBackendProcess = { [weak s] in
+            guard let pid = (s?.backend?.transport as? VhostUserTransport)?.childPID else { return false }
+            return kill(pid, SIGKILL) == 0
+        }
     }
 
     func stop() { supervisor?.stop() }

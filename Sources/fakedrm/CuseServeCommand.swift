@@ -19,6 +19,7 @@ struct CuseServeCommand: ParsableCommand {
     @Flag(help: "Print every FUSE request (libfuse -d).") var debug = false
     @Option(help: "Socket the client library attaches through (default /run/fakedrm/card<minor>.sock).") var socket: String?
     @Flag(help: "No attach socket: DRM_IOCTL_FAKEDRM_ATTACH answers EINVAL.") var noSocket = false
+    @Option(help: "Control socket for `fakedrm ctl` (default /run/fakedrm/card<minor>.control).") var control: String?
 
     func validate() throws {
         guard minor < 64 else { throw ValidationError("--minor must be 0-63 (libdrm treats 64+ as control/render nodes)") }
@@ -34,6 +35,15 @@ struct CuseServeCommand: ParsableCommand {
         let cfg = try loadConfig(config)
         let device = try Device(config: cfg, virtualTime: virtualTime ? true : nil)
         if virtualTime { device.eagerVirtualTime = true }
+        let controlServer = ControlServer(device: device, path: control ?? "/run/fakedrm/card\(minor).control")
+        do {
+            try FileManager.default.createDirectory(atPath: (controlServer.path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try controlServer.start()
+        } catch {
+            // The card still works; only `fakedrm ctl` cannot reach it.
+            FileHandle.standardError.write(Data("fakedrm: no control socket: \(error)\n".utf8))
+        }
+        defer { controlServer.stop() }
         var options = CuseOptions()
         options.minor = minor
         options.major = major

@@ -7,7 +7,7 @@ struct FakeDRMCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fakedrm",
         abstract: "A userspace fake DRM/KMS card.",
-        subcommands: [ConfigCommand.self, RunCommand.self, ServeCommand.self, CuseServeCommand.self, BenchCommand.self, VhostShowCommand.self])
+        subcommands: [ConfigCommand.self, RunCommand.self, ServeCommand.self, CuseServeCommand.self, CtlCommand.self, BenchCommand.self, VhostShowCommand.self])
 }
 
 struct ConfigCommand: ParsableCommand {

@@ -10,10 +10,11 @@ final class PrivateCard {
     let directory: String
     let device: Device
     let server: SocketServer
+    let control: ControlServer
     private var scanout = ScanoutChoice?.none
     var socketPath: String { server.path }
 
-    init(config: String?, capture: String?, virtualTime: Bool, backend: String? = nil) throws {
+    init(config: String?, capture: String?, virtualTime: Bool, manualVblank: Bool = false, backend: String? = nil) throws {
         var template = Array("\(NSTemporaryDirectory().isEmpty ? "/tmp/" : NSTemporaryDirectory())/fakedrm-XXXXXX".utf8CString)
         guard let tmpPtr = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
             throw ValidationError("cannot create a temporary directory: \(String(cString: strerror(errno)))")
@@ -21,16 +22,19 @@ final class PrivateCard {
         let tmp = String(cString: tmpPtr).replacingOccurrences(of: "//", with: "/")
         directory = tmp
         do {
-            device = try makeDevice(config: config, capture: capture, virtualTime: virtualTime)
+            device = try makeDevice(config: config, capture: capture, virtualTime: virtualTime, manualVblank: manualVblank)
             scanout = try ScanoutChoice(spec: backend, device: device)
         } catch {
             try? FileManager.default.removeItem(atPath: tmp)
             throw error
         }
         server = SocketServer(device: device, path: "\(tmp)/fakedrm.sock")
+        control = ControlServer(device: device, path: "\(tmp)/control")
         do {
             try server.start()
+            try control.start()
         } catch {
+            server.stop()
             device.shutdown()
             try? FileManager.default.removeItem(atPath: tmp)
             throw error
@@ -53,10 +57,12 @@ final class PrivateCard {
         env["LD_PRELOAD"] = libs.joined(separator: " ")
         env["FAKEDRM_SOCKET"] = socketPath
         env["FAKEDRM_CARD"] = "/dev/dri/card0"
+        env["FAKEDRM_CONTROL"] = control.path
         return env
     }
 
     func stop() {
+        control.stop()
         server.stop()
         scanout?.stop()
         device.shutdown()

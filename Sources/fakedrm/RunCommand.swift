@@ -15,6 +15,7 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Card configuration (YAML); default: the vkms-shaped card.") var config: String?
     @Option(help: "Write every presented frame as PNG into this directory.") var capture: String?
     @Flag(help: "Virtual vblank time that steps itself whenever work is pending.") var virtualTime = false
+    @Flag(help: "Virtual vblank time advanced only by `fakedrm ctl vblank step|rate` (from CMD, via $FAKEDRM_CONTROL).") var manualVblank = false
     @Flag(help: "Do not add umockdev's preload library (no sysfs discovery).") var noUmockdev = false
     @Option(help: "Scanout backend: vhost-user-gpu[=BINARY] or vhost-user=SOCKET (default: the virtual display).") var backend: String?
     @Argument(parsing: .postTerminator, help: "The command and its arguments (after --).") var command: [String] = []
@@ -28,7 +29,7 @@ struct RunCommand: ParsableCommand {
         guard let preload = Self.findPreload() else {
             throw ValidationError("libfakedrm-preload.so not found: rebuild with swift build, run scripts/build-preload.sh, or set FAKEDRM_PRELOAD")
         }
-        let card = try PrivateCard(config: config, capture: capture, virtualTime: virtualTime, backend: backend)
+        let card = try PrivateCard(config: config, capture: capture, virtualTime: virtualTime, manualVblank: manualVblank, backend: backend)
         defer { card.stop() }
         let env = ProcessInfo.processInfo.environment
         let umockdev = noUmockdev ? nil : (env["FAKEDRM_UMOCKDEV"].map { $0.isEmpty ? nil : $0 } ?? SysfsTree.umockdevPreload())

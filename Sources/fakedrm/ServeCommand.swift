@@ -13,6 +13,8 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "Socket path to listen on (created with mode 0600).") var socket: String
     @Option(help: "Card configuration (YAML); default: the vkms-shaped card.") var config: String?
     @Flag(help: "Virtual vblank time that steps itself whenever work is pending.") var virtualTime = false
+    @Flag(help: "Virtual vblank time advanced only by `fakedrm ctl vblank step|rate`.") var manualVblank = false
+    @Option(help: "Control socket for `fakedrm ctl` (default: SOCKET.control).") var control: String?
     @Option(help: "Write every presented frame as PNG into this directory.") var capture: String?
     @Option(name: .customLong("allow-uid"), help: "Also accept peers with this uid (repeatable).") var allowUIDs: [UInt32] = []
     @Option(help: "Write a umockdev-style sysfs tree for device discovery into this directory.") var umockdevDir: String?
@@ -20,22 +22,27 @@ struct ServeCommand: ParsableCommand {
 
     func run() throws {
         let signals = SignalForwarding.blockTerminationSignals()
-        let device = try makeDevice(config: config, capture: capture, virtualTime: virtualTime)
+        let device = try makeDevice(config: config, capture: capture, virtualTime: virtualTime, manualVblank: manualVblank)
         let scanout = try ScanoutChoice(spec: backend, device: device)
         defer { scanout.stop() }
         if let umockdevDir { try SysfsTree.write(root: umockdevDir, driver: device.config.driver.name) }
         let server = SocketServer(device: device, path: socket, allowedUIDs: Set(allowUIDs))
         try server.start()
-        FileHandle.standardError.write(Data("fakedrm: serving \(device.config.driver.name) on \(socket)\n".utf8))
+        let controlServer = ControlServer(device: device, path: control ?? "\(socket).control")
+        try controlServer.start()
+        FileHandle.standardError.write(Data("fakedrm: serving \(device.config.driver.name) on \(socket) (control: \(controlServer.path))\n".utf8))
         let sig = SignalForwarding.wait(signals)
         FileHandle.standardError.write(Data("fakedrm: signal \(sig), stopping\n".utf8))
+        controlServer.stop()
         server.stop()
         device.shutdown()
         (device.backend as? VirtualBackend)?.drain()
     }
 }
 
-func makeDevice(config: String?, capture: String?, virtualTime: Bool) throws -> Device {
+/// `virtualTime`: eager virtual time; `manualVblank`: virtual time that only `fakedrm ctl
+/// vblank step|rate` advances.
+func makeDevice(config: String?, capture: String?, virtualTime: Bool, manualVblank: Bool = false) throws -> Device {
     var cfg = DeviceConfig()
     if let config {
         cfg = try DeviceConfig.load(yaml: String(contentsOfFile: config, encoding: .utf8))
@@ -44,8 +51,8 @@ func makeDevice(config: String?, capture: String?, virtualTime: Bool) throws -> 
         try FileManager.default.createDirectory(atPath: capture, withIntermediateDirectories: true)
     }
     let backend = VirtualBackend(captureDirectory: capture)
-    let device = try Device(config: cfg, backend: backend, virtualTime: virtualTime ? true : nil)
-    if virtualTime { device.eagerVirtualTime = true }
+    let device = try Device(config: cfg, backend: backend, virtualTime: virtualTime || manualVblank ? true : nil)
+    if virtualTime && !manualVblank { device.eagerVirtualTime = true }
     return device
 }
 

@@ -23,7 +23,7 @@ import Testing
     @Test func connectorChangesReachSubscribers() throws {
         let d = try makeDevice()
         let b = UeventBroadcaster(minor: 0, driver: "fakedrm")
-        d.addHotplugObserver { _ in b.broadcast() }
+        d.addHotplugObserver { _, _ in b.broadcast() }
         let end = try #require(b.subscribe())
         d.setConnector(index: 0, connected: false)
         var p = pollfd(fd: end, events: Int16(POLLIN), revents: 0)

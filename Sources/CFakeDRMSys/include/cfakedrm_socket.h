@@ -7,6 +7,8 @@
 
 // A listening SOCK_SEQPACKET socket at `path` (mode 0600, close-on-exec); -errno on failure.
 int cfd_seqpacket_listen(const char *path, int backlog);
+/* The same as a SOCK_STREAM socket (the control socket). */
+int cfd_stream_listen(const char *path, int backlog);
 // accept4(SOCK_CLOEXEC), retrying EINTR; -errno on failure.
 int cfd_accept(int listen_fd);
 // One message with up to `*nfds` SCM_RIGHTS fds. Returns the byte count, -1 on error,

@@ -135,7 +135,7 @@ public enum IoctlRetry {
         if let done = plan.completed, memory.replay(done.writes) {
             return .reply(result: -done.errno, bytes: replyBytes(plan, done.structOut, memory))
         }
-        let reply = UAPICodec.ioctl(device, file, request: plan.request, arg: structBytes, env: ClientEnv(memory: memory, files: files))
+        let reply = UAPICodec.ioctl(device, file, request: plan.request, arg: structBytes, env: ClientEnv(memory: memory, files: files), firstPass: plan.passes == 0)
 
         var next = plan
         next.passes += 1

@@ -34,6 +34,7 @@ extension Device {
         let wantsEvent = flags & DRMConst.atomicPageFlipEvent != 0
         if wantsEvent && affected.isEmpty { throw .invalidArgument }
         try check(p, flags: flags, eventCRTCs: wantsEvent ? affected : [])
+        if let e = commitFailFault(testOnly: flags & DRMConst.atomicTestOnly != 0, file: file) { throw e }
         if flags & DRMConst.atomicTestOnly != 0 { return [] }
 
         if flags & DRMConst.atomicNonblock != 0 {
@@ -59,6 +60,11 @@ extension Device {
                 try check(p, flags: flags, eventCRTCs: wantsEvent ? affected : [])
             }
         }
+
+        // A fault in waiting for in-fences: a blocking commit waits before it swaps, so an
+        // error ends it here with nothing applied; a nonblocking one ignores it, as the kernel.
+        let inFault = p.inFences.isEmpty ? .none : inFenceFault(file: file)
+        if case .error(let e) = inFault, flags & DRMConst.atomicNonblock == 0 { throw .injected(e) }
 
         // prepare_signaling: reserve event space, create the fences.
         let eventSize = EventVblankLayout.size
@@ -94,6 +100,8 @@ extension Device {
             let pc = PendingCommit(crtcIndex: c, newState: p.new, events: wantsEvent ? [(file, userData)] : [],
                                    outFence: outFences[c], waitsForVblank: active, token: nextCommitToken)
             nextCommitToken += 1
+            pc.ownerFile = file.id
+            if case .never = inFault { pc.held = true }
             pendingCommits[c] = pc
         }
         // Release fences: remember which fbs the commit leaves on each CRTC's planes.
@@ -103,14 +111,12 @@ extension Device {
             releaseWaits.append(ReleaseWait(fence: f, shown: shown, armedAfter: pendingCommits[c]))
         }
         let commits = affected.compactMap { pendingCommits[$0] }
+        applyArmFaults(commits, file: file)
         let arm = { [weak self] in
             guard let self else { return }
             for pc in commits where !pc.armed {
                 pc.armed = true
-                if self.backend.completesFlips {
-                    self.backend.submit(crtcIndex: pc.crtcIndex, scanout: self.scanout(for: pc.crtcIndex, in: pc.newState), token: pc.token)
-                }
-                if !pc.waitsForVblank { self.completeFlip(pc, sequence: self.vblank[pc.crtcIndex].count, at: self.nowNs()) }
+                self.startFlip(pc)
             }
             self.lock.broadcast()
         }
@@ -118,7 +124,14 @@ extension Device {
             arm()
         } else {
             var left = inFences.count
-            for sf in inFences { sf.onSignalled { left -= 1; if left == 0 { arm() } } }
+            let lateNs: Int64 = if case .late(let ns) = inFault { ns } else { 0 }
+            for sf in inFences {
+                sf.onSignalled { [weak self] in
+                    left -= 1
+                    guard left == 0 else { return }
+                    if lateNs > 0, let self { self.schedule(after: lateNs, arm) } else { arm() }
+                }
+            }
         }
         if affected.isEmpty { settleReleases(at: nowNs()) }
         collectGarbage()
@@ -131,13 +144,51 @@ extension Device {
         return installs
     }
 
+    /// An armed commit goes to the display: submitted to a flip-completing backend, or
+    /// completed now when it needs no vblank. Held commits wait for `releaseHeld`.
+    func startFlip(_ pc: PendingCommit) {
+        guard pc.armed, !pc.held, !pc.done else { return }
+        let wait = pc.notBeforeNs - nowNs()
+        if backend.completesFlips {
+            if pc.backendError != 0 {
+                // Nothing reaches the display; the flip still completes, its fence failed.
+                completeFlip(pc, sequence: vblank[pc.crtcIndex].count, at: nowNs())
+            } else if wait > 0 {
+                schedule(after: wait) { [weak self] in self?.submitToBackend(pc) }
+            } else {
+                submitToBackend(pc)
+            }
+        }
+        if !pc.waitsForVblank && !pc.done {
+            if wait > 0 {
+                schedule(after: wait) { [weak self] in
+                    guard let self else { return }
+                    self.completeFlip(pc, sequence: self.vblank[pc.crtcIndex].count, at: self.nowNs())
+                }
+            } else {
+                completeFlip(pc, sequence: vblank[pc.crtcIndex].count, at: nowNs())
+            }
+        }
+    }
+
+    private func submitToBackend(_ pc: PendingCommit) {
+        guard !pc.done else { return }
+        backend.submit(crtcIndex: pc.crtcIndex, scanout: scanout(for: pc.crtcIndex, in: pc.newState), token: pc.token)
+    }
+
+    /// A commit held by a fault goes on (rules cleared, or its file closed).
+    func releaseHeld(_ pc: PendingCommit) {
+        pc.held = false
+        startFlip(pc)
+    }
+
     /// Flip completion, in the order of §6.7: flip_done, out fence (same timestamp), event.
     func completeFlip(_ pc: PendingCommit, sequence: UInt64, at ts: Int64) {
         guard !pc.done else { return }
         pc.done = true
         if pendingCommits[pc.crtcIndex] === pc { pendingCommits[pc.crtcIndex] = nil }
         latch(pc)
-        pc.outFence?.signal(at: ts)
+        if let f = pc.outFence { signalFence(f, .out, at: ts, error: pc.backendError) }
         for (file, ud) in pc.events where !file.closed {
             file.eventSpace += EventVblankLayout.size
             file.queue(event: Device.vblankEvent(type: DRMConst.eventFlipComplete, userData: ud, ts: ts,
@@ -160,7 +211,7 @@ extension Device {
         for k in connectors.indices where latched.connectors[k].crtc == crtcID || pc.newState.connectors[k].crtc == crtcID {
             latched.connectors[k] = pc.newState.connectors[k]
         }
-        if !backend.completesFlips { backend.present(crtcIndex: c, scanout: scanout(for: c), timestampNs: nowNs()) }
+        if !backend.completesFlips && pc.backendError == 0 { backend.present(crtcIndex: c, scanout: scanout(for: c), timestampNs: nowNs()) }
     }
 
     /// A flip-completing backend finished showing the commit named by `token`.
@@ -195,20 +246,28 @@ extension Device {
             releaseWaits = []
             for k in connectors.indices { connectors[k].status = .disconnected }
             hotplugGeneration += 1
-            announceHotplug()
+            announceHotplug(connector: nil)
             lock.broadcast()
         }
     }
 
     /// Connector status and modes as the display reports them (virtio GET_DISPLAY_INFO, or a
     /// hotplug from the control path).
-    public func setConnector(index k: Int, connected: Bool, modes: [ModeInfo]? = nil) {
+    /// `connected: nil` keeps the status (a mode list or EDID change alone).
+    public func setConnector(index k: Int, connected: Bool?, modes: [ModeInfo]? = nil, edid: [UInt8]? = nil) {
         lock.withLock {
             guard k >= 0, k < connectors.count else { return }
-            connectors[k].status = connected ? .connected : .disconnected
+            if let connected { connectors[k].status = connected ? .connected : .disconnected }
             if let modes, !modes.isEmpty { connectors[k].modes = NoEDIDModes.sortModes(modes) }
+            if let edid, connectors[k].edidBlob != 0 {
+                // A new blob id, as drm_connector_update_edid_property replaces the blob.
+                let old = connectors[k].edidBlob
+                connectors[k].edidBlob = makeKernelBlob(edid)
+                blobs[old] = nil
+                freeID(old)
+            }
             hotplugGeneration += 1
-            announceHotplug()
+            announceHotplug(connector: connectors[k].id)
             lock.broadcast()
         }
     }
@@ -222,9 +281,7 @@ extension Device {
             w.armedAfter = nil
             w.shown.removeAll { latched.planes[$0.planeIndex].fb != $0.fb }
             if w.shown.isEmpty {
-                let f = w.fence
-                let delay = Int64(config.releaseFence.hostDelayMs) * 1_000_000
-                if delay > 0 { schedule(after: delay) { [weak self] in f.signal(at: self?.nowNs() ?? ts) } } else { f.signal(at: ts) }
+                signalFence(w.fence, .release, at: ts, extraDelayNs: Int64(config.releaseFence.hostDelayMs) * 1_000_000)
             } else {
                 keep.append(w)
             }

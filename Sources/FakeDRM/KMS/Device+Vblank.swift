@@ -29,7 +29,7 @@ extension Device {
                 guard file.eventSpace >= EventVblankLayout.size else { throw .noMemory }
                 file.eventSpace -= EventVblankLayout.size
                 if target <= current {
-                    file.queue(event: Device.vblankEvent(type: DRMConst.eventVblank, userData: signal, ts: vblank[pipe].lastNs,
+                    file.queue(event: Device.vblankEvent(type: DRMConst.eventVblank, userData: signal, ts: vblank[pipe].reportedNs,
                                                          sequence: UInt32(truncatingIfNeeded: current), crtcID: crtcs[pipe].id))
                 } else {
                     vblankWaiters.append(VblankWaiter(file: file, crtcIndex: pipe, target: target, kind: .vblankEvent(userData: signal)))
@@ -41,7 +41,7 @@ extension Device {
                 if !ok { throw .busy }
                 if !vblank[pipe].running { throw .invalidArgument }
             }
-            return VblankReply(sequence: UInt32(truncatingIfNeeded: vblank[pipe].count), timestampNs: vblank[pipe].lastNs)
+            return VblankReply(sequence: UInt32(truncatingIfNeeded: vblank[pipe].count), timestampNs: vblank[pipe].reportedNs)
         }
     }
 
@@ -50,7 +50,7 @@ extension Device {
     public func crtcSequence(crtcID: ObjectID) throws(DRMError) -> SequenceReply {
         try lock.withLock { () throws(DRMError) -> SequenceReply in
             guard let c = crtcs.firstIndex(where: { $0.id == crtcID }) else { throw .notFound }
-            return SequenceReply(active: vblank[c].running, sequence: vblank[c].count, timestampNs: vblank[c].lastNs)
+            return SequenceReply(active: vblank[c].running, sequence: vblank[c].count, timestampNs: vblank[c].reportedNs)
         }
     }
 
@@ -67,7 +67,7 @@ extension Device {
             var target = flags & relative != 0 ? current &+ sequence : sequence
             if flags & nextOnMiss != 0 && target <= current { target = current + 1 }
             if target <= current {
-                file.queue(event: Device.crtcSequenceEvent(userData: userData, ts: vblank[c].lastNs, sequence: current))
+                file.queue(event: Device.crtcSequenceEvent(userData: userData, ts: vblank[c].reportedNs, sequence: current))
             } else {
                 vblankWaiters.append(VblankWaiter(file: file, crtcIndex: c, target: target, kind: .sequenceEvent(userData: userData)))
             }

@@ -46,13 +46,26 @@ public final class Device: @unchecked Sendable {
     public var eagerVirtualTime = false
     var virtualNowNs: Int64 = 1_000_000_000
     var timerThreadRunning = false
+    /// Bumped by `ctl vblank rate`: the previous rate thread sees it and ends.
+    var virtualRateGeneration = 0
     var nextCommitToken: UInt64 = 1
     /// Bumped on every connector change; front ends turn it into hotplug uevents.
     public internal(set) var hotplugGeneration: UInt64 = 0
-    var hotplugObservers: [@Sendable (UInt64) -> Void] = []
+    var hotplugObservers: [@Sendable (UInt64, ObjectID?) -> Void] = []
     var shuttingDown = false
 
     public private(set) var backend: ScanoutBackend
+    /// Fault rules (docs/faults.md); thread-safe on their own.
+    public let faults = FaultPolicy()
+    public let ioctlStats = IoctlStats()
+    /// Kills the attached backend's process (`backend-crash`); set by whoever spawned it.
+    public var crashBackendProcess: (@Sendable () -> Bool)? {
+        get { lock.withLock { crashHook } }
+        set { lock.withLock { crashHook = newValue } }
+    }
+    var crashHook: (@Sendable () -> Bool)?
+    /// Real time the device started, for uptime in `ctl stats`.
+    public let createdNs = Monotonic.nowNs()
 
     /// Swaps the display behind the card (e.g. a restarted vhost-user backend) without
     /// restarting the daemon.
@@ -76,6 +89,12 @@ public final class Device: @unchecked Sendable {
         latched = state
         self.backend.attach(to: self)
         if !self.virtualTime { startTimerThread() }
+        faults.setSeed(config.faults.seed)
+        for rule in config.faults.rules {
+            do throws(FaultSpec.ParseError) { try addFault(rule) } catch {
+                throw DeviceConfig.Invalid(description: "invalid config: faults.rules: '\(rule)': \(error.message)")
+            }
+        }
     }
 
     deinit {
@@ -97,16 +116,17 @@ public final class Device: @unchecked Sendable {
     }
 
     /// Runs `observer` (on a global queue, never under the device lock) after every connector
-    /// change, with the new hotplug generation: what the kernel announces as a HOTPLUG uevent.
-    public func addHotplugObserver(_ observer: @escaping @Sendable (UInt64) -> Void) {
+    /// change, with the new hotplug generation and the connector when only one changed: what
+    /// the kernel announces as a HOTPLUG uevent (with CONNECTOR=id).
+    public func addHotplugObserver(_ observer: @escaping @Sendable (UInt64, ObjectID?) -> Void) {
         lock.withLock { hotplugObservers.append(observer) }
     }
 
     /// Called with the lock held after `hotplugGeneration` moved.
-    func announceHotplug() {
+    func announceHotplug(connector: ObjectID?) {
         let generation = hotplugGeneration
         let observers = hotplugObservers
-        DispatchQueue.global().async { for o in observers { o(generation) } }
+        DispatchQueue.global().async { for o in observers { o(generation, connector) } }
     }
 
     func allocateID(_ type: ObjectType) -> ObjectID {
@@ -153,6 +173,8 @@ public final class Device: @unchecked Sendable {
         lock.withLock {
             guard !file.closed else { return }
             file.closed = true
+            // Its commits held by faults go on: the kernel gives up on a flip_done after 10 s.
+            for pc in pendingCommits.compactMap({ $0 }) where pc.held && pc.ownerFile == file.id { releaseHeld(pc) }
             let owned = framebuffers.values.filter { $0.ownerFile == file.id && $0.listed }.map(\.id).sorted()
             for fbID in owned { try? removeFramebuffer(fbID, by: file, disablePlanes: true) }
             for b in blobs.values where b.ownerFile == file.id { b.listed = false }

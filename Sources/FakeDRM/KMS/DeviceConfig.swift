@@ -79,6 +79,13 @@ public struct DeviceConfig: Sendable, Codable, Equatable {
     public var vblank = "realtime"
     public var releaseFence = ReleaseFence()
     public var syncobj = true
+    /// Fault rules active from the start (docs/faults.md), and the seed of their generators.
+    public struct Faults: Sendable, Codable, Equatable {
+        public var seed: UInt64 = 1
+        public var rules: [String] = []
+        public init() {}
+    }
+    public var faults = Faults()
 
     public init() {}
 
@@ -132,6 +139,9 @@ public struct DeviceConfig: Sendable, Codable, Equatable {
     public func validate() throws {
         func fail(_ s: String) -> Invalid { Invalid(description: "invalid config: \(s)") }
         if driver.name.isEmpty || driver.name.utf8.count > 63 { throw fail("driver.name must be 1..63 bytes") }
+        for rule in faults.rules {
+            do throws(FaultSpec.ParseError) { _ = try FaultSpec(parsing: rule) } catch { throw fail("faults.rules: '\(rule)': \(error.message)") }
+        }
         if crtcs.isEmpty || crtcs.count > 32 { throw fail("need 1..32 crtcs") }
         if connectors.isEmpty { throw fail("need at least one connector") }
         if encoders.isEmpty { throw fail("need at least one encoder") }

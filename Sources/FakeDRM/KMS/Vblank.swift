@@ -4,8 +4,18 @@ import Foundation
 struct VblankClock {
     var running = false
     var count: UInt64 = 0
+    /// When the last vblank happened: the base of the next one.
     var lastNs: Int64 = 0
+    /// The timestamp clients were given for it (differs under jitter and jump faults).
+    var reportedNs: Int64 = 0
     var periodNs: Int64 = 16_666_667
+    /// Interrupts lost to faults since the last delivered one: the counter catches up at the
+    /// next, as drm_update_vblank_count does from timestamps when there is no hardware counter.
+    var missed: UInt64 = 0
+    var dropLeft = 0
+    var stallUntilNs: Int64 = 0
+    /// Added to timestamps after a `vblank-jump`.
+    var offsetNs: Int64 = 0
 }
 
 /// Someone waiting for a vblank count on one CRTC: an event to queue, or a sleeping ioctl.
@@ -32,6 +42,15 @@ final class PendingCommit {
     let waitsForVblank: Bool
     /// Names the commit to a flip-completing backend.
     let token: UInt64
+    /// The file that made it (0: the kernel itself, e.g. RMFB on close).
+    var ownerFile = 0
+    /// Held by a fault (`commit-hang`, `fence-never which=in`): it does not complete until the
+    /// rules are cleared or its file closes.
+    var held = false
+    /// `commit-late`/`backend-slow`: no completion before this time.
+    var notBeforeNs: Int64 = 0
+    /// `backend-error`: the frame is not shown and the out-fence fails with this (negative).
+    var backendError: Int32 = 0
 
     init(crtcIndex: Int, newState: KMSState, events: [(FileContext, UInt64)], outFence: Fence?, waitsForVblank: Bool, token: UInt64) {
         self.token = token
@@ -64,10 +83,11 @@ extension Device {
         if shouldRun && !vblank[i].running {
             vblank[i].running = true
             vblank[i].lastNs = nowNs()
+            vblank[i].reportedNs = vblank[i].lastNs + vblank[i].offsetNs
         } else if !shouldRun && vblank[i].running {
             vblank[i].running = false
             // drm_crtc_vblank_off: pending vblank events are sent now with the last count.
-            for w in vblankWaiters where w.crtcIndex == i { deliver(w, sequence: vblank[i].count, at: vblank[i].lastNs) }
+            for w in vblankWaiters where w.crtcIndex == i { deliver(w, sequence: vblank[i].count, at: vblank[i].reportedNs) }
             vblankWaiters.removeAll { $0.crtcIndex == i }
         }
         lock.broadcast()
@@ -76,16 +96,19 @@ extension Device {
     /// One vblank on CRTC i: latch the armed commit, then wake vblank waiters (the order of
     /// drm_crtc_handle_vblank: flip completion is sent for the frame that starts now).
     func tick(_ i: Int, at ts: Int64) {
-        vblank[i].count &+= 1
         vblank[i].lastNs = ts
+        guard let reported = vblankInterrupt(i, at: ts) else { return }
+        vblank[i].count &+= 1 &+ vblank[i].missed
+        vblank[i].missed = 0
+        vblank[i].reportedNs = reported
         let seq = vblank[i].count
-        if let p = pendingCommits[i], p.armed, p.waitsForVblank, !backend.completesFlips {
-            completeFlip(p, sequence: seq, at: ts)
+        if let p = pendingCommits[i], p.armed, p.waitsForVblank, !p.held, ts >= p.notBeforeNs, !backend.completesFlips {
+            completeFlip(p, sequence: seq, at: reported)
         }
         var remaining: [VblankWaiter] = []
         for w in vblankWaiters {
             guard w.crtcIndex == i, w.target <= seq else { remaining.append(w); continue }
-            deliver(w, sequence: seq, at: ts)
+            deliver(w, sequence: seq, at: reported)
         }
         vblankWaiters = remaining
         lock.broadcast()
@@ -197,8 +220,7 @@ extension Device {
     func runEagerClock() {
         guard virtualTime, eagerVirtualTime else { return }
         for _ in 0..<10_000 {
-            let needsVblank = (!backend.completesFlips && pendingCommits.contains { $0?.armed == true && $0?.waitsForVblank == true })
-                || !vblankWaiters.isEmpty
+            let needsVblank = hasVblankWork()
             if needsVblank, vblank.contains(where: \.running) {
                 stepLocked(nil)
             } else if let due = timedActions.map(\.dueNs).min() {
@@ -212,7 +234,8 @@ extension Device {
 
     /// Work that another vblank would move forward (so virtual time may step for it).
     func hasVblankWork() -> Bool {
-        !vblankWaiters.isEmpty || (!backend.completesFlips && pendingCommits.contains { $0?.armed == true && $0?.waitsForVblank == true })
+        // A held commit (fault) is not: stepping would never end.
+        !vblankWaiters.isEmpty || (!backend.completesFlips && pendingCommits.contains { $0.map { $0.armed && $0.waitsForVblank && !$0.held } ?? false })
     }
 
     /// Blocks (lock held) until `done()`; virtual time advances itself instead of sleeping when

@@ -21,6 +21,8 @@ public enum DRMError: Error, Equatable, Sendable {
     case io
     case wouldBlock
     case timeExpired
+    /// An errno chosen by a fault rule (docs/faults.md), passed through as it is.
+    case injected(Int32)
 
     public var errno: Int32 {
         switch self {
@@ -43,6 +45,7 @@ public enum DRMError: Error, Equatable, Sendable {
         case .io: EIO
         case .wouldBlock: EAGAIN
         case .timeExpired: ETIME
+        case .injected(let e): e
         }
     }
 

@@ -9,13 +9,28 @@ public enum UAPICodec {
         let handler: Handler
     }
 
-    public static func ioctl(_ device: Device, _ file: FileContext, request: UInt32, arg: [UInt8], env: ClientEnv) -> IoctlReply {
+    /// `firstPass`: false for the CUSE planner's later passes over the same request, so fault
+    /// rules and statistics see each ioctl once.
+    public static func ioctl(_ device: Device, _ file: FileContext, request: UInt32, arg: [UInt8], env: ClientEnv, firstPass: Bool = true) -> IoctlReply {
         let req = IoctlRequest(request)
         guard req.type == IoctlRequest.drmType else { return IoctlReply(errno: DRMError.notTTY.errno, bytes: []) }
+        let unchanged = { req.copiesOut ? Array(arg.prefix(req.size)) + Array(repeating: 0, count: max(0, req.size - arg.count)) : [] }
         guard let entry = table[Int(req.nr)] else {
-            return IoctlReply(errno: DRMError.invalidArgument.errno, bytes: req.copiesOut ? Array(arg.prefix(req.size)) + Array(repeating: 0, count: max(0, req.size - arg.count)) : [])
+            return IoctlReply(errno: DRMError.invalidArgument.errno, bytes: unchanged())
         }
-        return run(entry, device, file, req, arg, env)
+        guard firstPass else { return run(entry, device, file, req, arg, env) }
+        let start = Monotonic.nowNs()
+        var reply: IoctlReply
+        if let hit = device.faults.consult("ioctl \(IoctlNames.name(of: req.nr)) file \(file.id) pid \(file.pid)", { kind in
+            if case .ioctl(let nr, _) = kind { return nr == nil || nr == req.nr }
+            return false
+        }), case .ioctl(_, let e) = hit.kind {
+            reply = IoctlReply(errno: e, bytes: unchanged())
+        } else {
+            reply = run(entry, device, file, req, arg, env)
+        }
+        device.ioctlStats.record(nr: req.nr, ns: Monotonic.nowNs() - start, failed: reply.errno != 0)
+        return reply
     }
 
     static func run(_ entry: Entry, _ device: Device, _ file: FileContext, _ req: IoctlRequest, _ arg: [UInt8], _ env: ClientEnv) -> IoctlReply {

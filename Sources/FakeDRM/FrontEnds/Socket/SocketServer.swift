@@ -47,7 +47,7 @@ public final class SocketServer: @unchecked Sendable {
         self.allowAnyUID = allowAnyUID
         let broadcaster = UeventBroadcaster(minor: minor, driver: device.config.driver.name)
         uevents = broadcaster
-        device.addHotplugObserver { _ in broadcaster.broadcast() }
+        device.addHotplugObserver { _, connector in broadcaster.broadcast(connector: connector) }
     }
 
     /// Binds (replacing a stale socket file, never another kind of file) and starts accepting.

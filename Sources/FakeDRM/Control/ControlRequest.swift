@@ -1,0 +1,23 @@
+/// What `fakedrm ctl` asks the daemon (one JSON line per connection) and what it answers.
+public enum ControlRequest: Codable, Sendable, Equatable {
+    case state
+    case stats
+    case hotplug(connector: String, connected: Bool, modes: String?, edidPath: String?)
+    case vblankStep(count: Int, crtc: Int?)
+    case vblankRate(hz: Double)
+    case capture(crtc: Int, path: String)
+    case faultAdd(spec: String)
+    case faultList
+    case faultLog
+    case faultClear
+    case faultSeed(UInt64)
+}
+
+public struct ControlResponse: Codable, Sendable {
+    public var ok: Bool
+    public var output: String
+    public var error: String?
+
+    public static func success(_ output: String) -> ControlResponse { ControlResponse(ok: true, output: output, error: nil) }
+    public static func failure(_ message: String) -> ControlResponse { ControlResponse(ok: false, output: "", error: message) }
+}

@@ -1,0 +1,122 @@
+import CFakeDRMSys
+import Foundation
+import Glibc
+
+/// The control socket beside a daemon: a unix stream socket, mode 0600, one request line
+/// (JSON `ControlRequest`) and one answer line per connection. Only peers with the daemon's
+/// uid are served; card clients cannot reach it through the card.
+public final class ControlServer: @unchecked Sendable {
+    public let path: String
+    let service: ControlService
+    private let lock = DeviceLock()
+    private var listenFD: Int32 = -1
+    private var stopped = false
+    /// Requests larger than this are refused (a spec or a path, never megabytes).
+    static let maxRequest = 1 << 16
+
+    public init(device: Device, path: String) {
+        self.path = path
+        service = ControlService(device: device)
+    }
+
+    public func start() throws {
+        var st = stat()
+        if lstat(path, &st) == 0 {
+            guard (st.st_mode & S_IFMT) == S_IFSOCK else { throw SocketServer.StartError(description: "\(path) exists and is not a socket") }
+            unlink(path)
+        }
+        let fd = cfd_stream_listen(path, 16)
+        guard fd >= 0 else { throw SocketServer.StartError(description: "cannot listen on \(path): \(String(cString: strerror(-fd)))") }
+        lock.withLock { listenFD = fd }
+        let t = Thread { [self] in acceptLoop(fd) }
+        t.name = "fakedrm-control"
+        t.start()
+    }
+
+    public func stop() {
+        let fd: Int32 = lock.withLock {
+            guard !stopped else { return -1 }
+            stopped = true
+            return listenFD
+        }
+        guard fd >= 0 else { return }
+        _ = cfd_shutdown(fd)
+        unlink(path)
+    }
+
+    private func acceptLoop(_ fd: Int32) {
+        while true {
+            let c = cfd_accept(fd)
+            if c < 0 {
+                if lock.withLock({ stopped }) || c == -EBADF || c == -EINVAL { break }
+                usleep(10_000)
+                continue
+            }
+            let t = Thread { [self] in serve(c) }
+            t.name = "fakedrm-control-conn"
+            t.start()
+        }
+        close(fd)
+    }
+
+    private func serve(_ c: Int32) {
+        defer { close(c) }
+        _ = cfd_set_timeouts(c, 10_000)
+        var pid: pid_t = 0, uid: uid_t = 0, gid: gid_t = 0
+        guard cfd_peer_cred(c, &pid, &uid, &gid) == 0, uid == geteuid() else {
+            reply(c, .failure("permission denied: the control socket serves only uid \(geteuid())"))
+            return
+        }
+        var data = [UInt8]()
+        var buf = [UInt8](repeating: 0, count: 4096)
+        while !data.contains(UInt8(ascii: "\n")) {
+            let n = read(c, &buf, buf.count)
+            if n <= 0 { break }
+            data += buf[0..<n]
+            if data.count > Self.maxRequest {
+                reply(c, .failure("request too large"))
+                return
+            }
+        }
+        let line = data.prefix { $0 != UInt8(ascii: "\n") }
+        guard let request = try? JSONDecoder().decode(ControlRequest.self, from: Data(line)) else {
+            reply(c, .failure("malformed control request"))
+            return
+        }
+        reply(c, service.handle(request))
+    }
+
+    private func reply(_ c: Int32, _ r: ControlResponse) {
+        guard var bytes = try? JSONEncoder().encode(r) else { return }
+        bytes.append(UInt8(ascii: "\n"))
+        var off = 0
+        while off < bytes.count {
+            let n = bytes.withUnsafeBytes { write(c, $0.baseAddress! + off, bytes.count - off) }
+            if n <= 0 { return }
+            off += n
+        }
+    }
+
+    /// The client side: one request, one answer. Throws when there is no daemon.
+    public static func send(_ request: ControlRequest, to path: String) throws -> ControlResponse {
+        let fd = cfd_connect_unix(path)
+        guard fd >= 0 else { throw SocketServer.StartError(description: "cannot connect to \(path): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        var bytes = try JSONEncoder().encode(request)
+        bytes.append(UInt8(ascii: "\n"))
+        var off = 0
+        while off < bytes.count {
+            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + off, bytes.count - off) }
+            guard n > 0 else { throw SocketServer.StartError(description: "write to \(path) failed") }
+            off += n
+        }
+        var data = [UInt8]()
+        var buf = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = read(fd, &buf, buf.count)
+            if n <= 0 { break }
+            data += buf[0..<n]
+        }
+        return try JSONDecoder().decode(ControlResponse.self, from: Data(data))
+    }
+}

@@ -1,0 +1,108 @@
+import Foundation
+import Glibc
+
+/// Carries out control requests on one card. Every request either succeeds or changes nothing.
+public final class ControlService: Sendable {
+    public let device: Device
+
+    public init(device: Device) { self.device = device }
+
+    static func json<T: Encodable>(_ v: T) -> String {
+        let e = JSONEncoder()
+        e.keyEncodingStrategy = .convertToSnakeCase
+        e.outputFormatting = [.prettyPrinted, .sortedKeys]
+        guard let data = try? e.encode(v) else { return "{}" }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    public func handle(_ request: ControlRequest) -> ControlResponse {
+        switch request {
+        case .state:
+            return .success(Self.json(device.stateDump()))
+        case .stats:
+            return .success(Self.json(stats()))
+        case .hotplug(let name, let connected, let modes, let edidPath):
+            do throws(FaultSpec.ParseError) {
+                let k = try device.connectorIndex(named: name)
+                let modeList = try modes.map { text throws(FaultSpec.ParseError) in
+                    try FaultSpec.modes(text).enumerated().map {
+                        ModeInfo.make(width: $0.element.width, height: $0.element.height, refresh: $0.element.refresh, preferred: $0.offset == 0)
+                    }
+                }
+                let edid = try edidPath.map { path throws(FaultSpec.ParseError) in try Device.readEDID(path) }
+                if edid != nil, !device.hasEDIDProperty(connector: k) {
+                    throw FaultSpec.ParseError(message: "connector \(name) has no EDID property (Virtual connectors have none)")
+                }
+                device.setConnector(index: k, connected: connected, modes: modeList, edid: edid)
+                return .success("ok")
+            } catch {
+                return .failure(error.message)
+            }
+        case .vblankStep(let count, let crtc):
+            guard device.isVirtualTime else { return .failure("vblank step needs virtual time (--virtual-time or --manual-vblank)") }
+            guard (1...100_000).contains(count) else { return .failure("step count must be 1...100000") }
+            if let crtc, !(0..<device.crtcCount).contains(crtc) { return .failure("no CRTC index \(crtc)") }
+            device.stepVblank(crtcIndex: crtc, count: count)
+            return .success(Self.json(device.vblankCounts()))
+        case .vblankRate(let hz):
+            guard device.isVirtualTime else { return .failure("vblank rate needs virtual time (--virtual-time or --manual-vblank)") }
+            guard hz >= 0, hz <= 10_000 else { return .failure("rate must be 0...10000 Hz") }
+            device.setVirtualVblankRate(hz)
+            return .success("ok")
+        case .capture(let crtc, let path):
+            guard crtc >= 0, crtc < device.crtcCount else { return .failure("no CRTC index \(crtc)") }
+            guard let frame = device.composeLatched(crtcIndex: crtc) else { return .failure("CRTC \(crtc) is not showing anything") }
+            do {
+                try PNGWriter.write(frame, to: path)
+                return .success("\(path): \(frame.width)x\(frame.height)")
+            } catch {
+                return .failure("cannot write \(path): \(error)")
+            }
+        case .faultAdd(let spec):
+            do throws(FaultSpec.ParseError) {
+                return .success("\(try device.addFault(spec))")
+            } catch {
+                return .failure(error.message)
+            }
+        case .faultList:
+            return .success(Self.json(device.faults.rules()))
+        case .faultLog:
+            return .success(Self.json(device.faults.injections()))
+        case .faultClear:
+            device.clearFaults()
+            return .success("ok")
+        case .faultSeed(let seed):
+            device.faults.setSeed(seed)
+            return .success("ok")
+        }
+    }
+
+    struct Stats: Encodable {
+        var ioctls: [String: IoctlStats.Row]
+        var fencesPending: Int
+        var rssKb: Int
+        var openFds: Int
+        var uptimeS: Double
+        var faultInjections: Int
+    }
+
+    func stats() -> Stats {
+        var byName: [String: IoctlStats.Row] = [:]
+        for r in device.ioctlStats.rows() { byName[r.name] = r }
+        return Stats(ioctls: byName, fencesPending: device.pendingFenceCount(), rssKb: Self.rssKb(), openFds: Self.openFds(),
+                     uptimeS: Double(Monotonic.nowNs() - device.createdNs) / 1e9, faultInjections: device.faults.injections().count)
+    }
+
+    /// VmRSS from /proc/self/status.
+    static func rssKb() -> Int {
+        guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
+        for line in text.split(separator: "\n") where line.hasPrefix("VmRSS:") {
+            return Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
+        }
+        return 0
+    }
+
+    static func openFds() -> Int {
+        (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? 0
+    }
+}

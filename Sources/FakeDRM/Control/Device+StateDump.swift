@@ -1,0 +1,113 @@
+/// `fakedrm ctl state`: the card as the daemon sees it, shaped like `drm_info -j` where the
+/// two overlap (docs/control.md). Built under the lock, so it is one consistent snapshot.
+public struct StateDump: Codable, Sendable {
+    public struct Driver: Codable, Sendable { var name, desc, date, version: String }
+    public struct Mode: Codable, Sendable {
+        var name: String
+        var hdisplay, vdisplay: Int
+        var vrefresh: Int
+        var clock: Int
+        var preferred: Bool
+    }
+    public struct Connector: Codable, Sendable {
+        var id: UInt32
+        var name, type, status: String
+        var crtcID: UInt32
+        var edidBlob: UInt32
+        var modes: [Mode]
+    }
+    public struct Vblank: Codable, Sendable { var running: Bool; var count: UInt64; var timestampNs: Int64 }
+    public struct CRTC: Codable, Sendable {
+        var id: UInt32
+        var index: Int
+        var active: Bool
+        var mode: Mode?
+        var vblank: Vblank
+        var pendingCommit: Bool
+    }
+    public struct Plane: Codable, Sendable {
+        var id: UInt32
+        var type: String
+        var fbID, crtcID: UInt32
+        var src: [UInt32]
+        var dst: [Int64]
+    }
+    public struct Framebuffer: Codable, Sendable {
+        var id: UInt32
+        var width, height: UInt32
+        var format: String
+        var ownerFile: Int
+    }
+    public struct Blob: Codable, Sendable { var id: UInt32; var length: Int; var ownerFile: Int? }
+    public struct File: Codable, Sendable {
+        var id: Int
+        var pid: Int32
+        var uid: UInt32
+        var master, atomic: Bool
+        var handles, syncobjs, queuedEvents: Int
+    }
+    public struct Summary: Codable, Sendable, Equatable {
+        public var files, framebuffers, userBlobs, pendingCommits, vblankWaiters, queuedEvents: Int
+        public var releaseFencesPending, buffers, objects: Int
+    }
+
+    var driver: Driver
+    var virtualTime: Bool
+    var hotplugEpoch: UInt64
+    var connectors: [Connector]
+    var crtcs: [CRTC]
+    var planes: [Plane]
+    var framebuffers: [Framebuffer]
+    var blobs: [Blob]
+    var files: [File]
+    var masterFile: Int?
+    public var summary: Summary
+}
+
+extension StateDump.Mode {
+    init(_ m: ModeInfo) {
+        self.init(name: m.name, hdisplay: Int(m.hdisplay), vdisplay: Int(m.vdisplay), vrefresh: Int(m.vrefresh),
+                  clock: Int(m.clock), preferred: m.type & ModeInfo.typePreferred != 0)
+    }
+}
+
+extension Device {
+    public func stateDump() -> StateDump {
+        lock.withLock {
+            createdBuffers.removeAll { $0.object == nil }
+            let conns = connectors.map { c in
+                StateDump.Connector(id: c.id, name: c.name, type: c.kind.kernelName,
+                                    status: c.status == .connected ? "connected" : c.status == .disconnected ? "disconnected" : "unknown",
+                                    crtcID: state.connectors[c.index].crtc, edidBlob: c.edidBlob, modes: c.modes.map(StateDump.Mode.init))
+            }
+            let crtcList = crtcs.map { c in
+                StateDump.CRTC(id: c.id, index: c.index, active: state.crtcs[c.index].active, mode: state.crtcs[c.index].mode.map(StateDump.Mode.init),
+                               vblank: .init(running: vblank[c.index].running, count: vblank[c.index].count, timestampNs: vblank[c.index].reportedNs),
+                               pendingCommit: pendingCommits[c.index] != nil)
+            }
+            let planeList = planes.map { p in
+                let s = state.planes[p.index]
+                return StateDump.Plane(id: p.id, type: "\(p.type)", fbID: s.fb, crtcID: s.crtc,
+                                       src: [s.srcX >> 16, s.srcY >> 16, s.srcW >> 16, s.srcH >> 16],
+                                       dst: [Int64(s.crtcX), Int64(s.crtcY), Int64(s.crtcW), Int64(s.crtcH)])
+            }
+            let fbs = framebuffers.values.filter(\.listed).sorted { $0.id < $1.id }.map {
+                StateDump.Framebuffer(id: $0.id, width: $0.width, height: $0.height, format: PixelFormat.name($0.format), ownerFile: $0.ownerFile)
+            }
+            let blobList = blobs.values.sorted { $0.id < $1.id }.map { StateDump.Blob(id: $0.id, length: $0.data.count, ownerFile: $0.ownerFile) }
+            let fileList = files.values.sorted { $0.id < $1.id }.map { f in
+                StateDump.File(id: f.id, pid: f.pid, uid: f.uid, master: master === f, atomic: f.atomic,
+                               handles: f.handles.count, syncobjs: f.syncobjs.count, queuedEvents: f.events.count)
+            }
+            let summary = StateDump.Summary(
+                files: files.count, framebuffers: framebuffers.count, userBlobs: blobs.values.filter { $0.ownerFile != nil && $0.listed }.count,
+                pendingCommits: pendingCommits.compactMap { $0 }.count, vblankWaiters: vblankWaiters.count,
+                queuedEvents: files.values.reduce(0) { $0 + $1.events.count }, releaseFencesPending: releaseWaits.count,
+                buffers: createdBuffers.count, objects: objectTypes.count)
+            return StateDump(driver: .init(name: config.driver.name, desc: config.driver.description, date: config.driver.date,
+                                           version: "\(config.driver.major).\(config.driver.minor).\(config.driver.patchlevel)"),
+                             virtualTime: virtualTime, hotplugEpoch: hotplugGeneration, connectors: conns, crtcs: crtcList,
+                             planes: planeList, framebuffers: fbs, blobs: blobList, files: fileList, masterFile: master?.id, summary: summary)
+        }
+    }
+}

@@ -1,0 +1,244 @@
+import Dispatch
+import Foundation
+import Glibc
+
+/// Fault rules applied to the card: the action kinds run here when added; the consulted kinds
+/// are asked for by the core at its named points (codec entry, commit, fences, vblank).
+extension Device {
+    /// Parses and applies one spec (docs/faults.md). A bad spec changes nothing.
+    @discardableResult
+    public func addFault(_ text: String) throws(FaultSpec.ParseError) -> Int {
+        try addFault(FaultSpec(parsing: text))
+    }
+
+    @discardableResult
+    public func addFault(_ spec: FaultSpec) throws(FaultSpec.ParseError) -> Int {
+        switch spec.kind {
+        case .hotplugStorm(let name, let rate, let seconds):
+            let k = try connectorIndex(named: name)
+            let id = faults.add(spec)
+            startHotplugStorm(rule: id, connector: k, rate: rate, seconds: seconds)
+            return id
+        case .connectorModes(let name, let modes):
+            let k = try connectorIndex(named: name)
+            let infos = modes.enumerated().map { ModeInfo.make(width: $0.element.width, height: $0.element.height, refresh: $0.element.refresh, preferred: $0.offset == 0) }
+            setConnector(index: k, connected: nil, modes: infos)
+            return faults.recordAction(spec, detail: "connector \(name): \(infos.count) modes")
+        case .connectorEDID(let name, let path):
+            let k = try connectorIndex(named: name)
+            let edid = try Self.readEDID(path)
+            guard lock.withLock({ connectors[k].edidBlob != 0 }) else {
+                throw FaultSpec.ParseError(message: "connector \(name) has no EDID property (Virtual connectors have none)")
+            }
+            setConnector(index: k, connected: nil, edid: edid)
+            return faults.recordAction(spec, detail: "connector \(name): EDID of \(edid.count) bytes")
+        case .masterRevoke:
+            let who = revokeMaster()
+            return faults.recordAction(spec, detail: who.map { "master revoked from file \($0)" } ?? "no master to revoke")
+        case .backendCrash(let restartNs):
+            return faults.recordAction(spec, detail: crashBackend(restartNs: restartNs))
+        default:
+            return faults.add(spec)
+        }
+    }
+
+    /// Removes every rule; held commits complete at the next vblank, storms stop.
+    public func clearFaults() {
+        faults.clear()
+        lock.withLock {
+            for pc in pendingCommits.compactMap({ $0 }) where pc.held { releaseHeld(pc) }
+            lock.broadcast()
+        }
+    }
+
+    /// A connector by name (`Virtual-1`, `HDMI-A-1`), object id, or index.
+    public func connectorIndex(named name: String) throws(FaultSpec.ParseError) -> Int {
+        let found = lock.withLock { () -> Int? in
+            if let k = connectors.firstIndex(where: { $0.name == name }) { return k }
+            if let id = UInt32(name), let k = connectors.firstIndex(where: { $0.id == id }) { return k }
+            return nil
+        }
+        guard let found else {
+            let names = lock.withLock { connectors.map(\.name) }.joined(separator: ", ")
+            throw FaultSpec.ParseError(message: "no connector '\(name)' (have: \(names))")
+        }
+        return found
+    }
+
+    static func readEDID(_ path: String) throws(FaultSpec.ParseError) -> [UInt8] {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw FaultSpec.ParseError(message: "cannot read EDID file \(path)")
+        }
+        guard data.count >= 128, data.count % 128 == 0, data.count <= 32768 else {
+            throw FaultSpec.ParseError(message: "\(path): \(data.count) bytes is not raw EDID (a multiple of 128)")
+        }
+        return [UInt8](data)
+    }
+
+    /// As logind on a VT switch: the holder is no longer master (it may SET_MASTER again).
+    /// Returns the file that lost it.
+    public func revokeMaster() -> Int? {
+        lock.withLock {
+            guard let m = master else { return nil }
+            master = nil
+            lock.broadcast()
+            return m.id
+        }
+    }
+
+    /// Kills the backend process when there is one; otherwise the display goes away as if
+    /// its backend died and comes back after `restartNs` of real time.
+    func crashBackend(restartNs: Int64) -> String {
+        if let hook = lock.withLock({ crashHook }), hook() { return "backend process killed" }
+        let before = lock.withLock { connectors.map(\.status) }
+        backendLost()
+        DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(restartNs))) { [weak self] in
+            guard let self else { return }
+            for (k, s) in before.enumerated() where s == .connected { self.setConnector(index: k, connected: true) }
+        }
+        return "virtual display lost; back in \(restartNs / 1_000_000) ms"
+    }
+
+    private func startHotplugStorm(rule: Int, connector k: Int, rate: Double, seconds: Double?) {
+        let original = lock.withLock { connectors[k].status == .connected }
+        let t = Thread { [weak self] in
+            let start = Monotonic.nowNs()
+            var connected = original
+            var toggles = 0
+            while let device = self, device.faults.rules().contains(where: { $0.id == rule }) {
+                if let s = seconds, Double(Monotonic.nowNs() - start) / 1e9 >= s { break }
+                connected.toggle()
+                toggles += 1
+                device.setConnector(index: k, connected: connected)
+                device.faults.noteStormToggle(rule: rule, detail: "toggle \(toggles): \(connected ? "connected" : "disconnected")")
+                usleep(useconds_t(1_000_000 / rate))
+            }
+            if connected != original { self?.setConnector(index: k, connected: original) }
+        }
+        t.name = "fakedrm-hotplug-storm"
+        t.start()
+    }
+
+    // MARK: consultation points (lock held)
+
+    /// `commit-fail`, after the check passed.
+    func commitFailFault(testOnly: Bool, file: FileContext) -> DRMError? {
+        guard file !== FileContext.kernel else { return nil }
+        guard let hit = faults.consult("commit by file \(file.id)\(testOnly ? " (TEST_ONLY)" : "")", { k in
+            if case .commitFail(_, let withTests) = k { return withTests || !testOnly }
+            return false
+        }), case .commitFail(let e, _) = hit.kind else { return nil }
+        return .injected(e)
+    }
+
+    /// What a fault does to in-fence waiting, decided before the swap.
+    enum InFenceFault { case none, late(Int64), error(Int32), never }
+
+    func inFenceFault(file: FileContext) -> InFenceFault {
+        guard file !== FileContext.kernel, let hit = faults.consult("in-fence wait, file \(file.id)", { Self.isFenceFault($0, .in) }) else { return .none }
+        switch hit.kind {
+        case .fenceLate(_, let ns): return .late(ns)
+        case .fenceError(_, let e): return .error(e)
+        case .fenceNever: return .never
+        default: return .none
+        }
+    }
+
+    /// `commit-hang`, `commit-late`, `backend-slow`, `backend-error` for a commit about to arm.
+    func applyArmFaults(_ commits: [PendingCommit], file: FileContext) {
+        guard file !== FileContext.kernel, !commits.isEmpty else { return }
+        let crtcList = commits.map { String($0.crtcIndex) }.joined(separator: ",")
+        if let hit = faults.consult("commit on crtc \(crtcList)", { k in
+            switch k { case .commitHang, .commitLate: true; default: false }
+        }) {
+            switch hit.kind {
+            case .commitHang: for pc in commits { pc.held = true }
+            case .commitLate(let ns): for pc in commits { pc.notBeforeNs = max(pc.notBeforeNs, nowNs() + ns) }
+            default: break
+            }
+        }
+        if let hit = faults.consult("backend submit crtc \(crtcList)", { k in
+            switch k { case .backendError, .backendSlow: true; default: false }
+        }) {
+            switch hit.kind {
+            case .backendError(let e): for pc in commits { pc.backendError = -e }
+            case .backendSlow(let ns): for pc in commits { pc.notBeforeNs = max(pc.notBeforeNs, nowNs() + ns) }
+            default: break
+            }
+        }
+    }
+
+    static func isFenceFault(_ k: FaultSpec.Kind, _ which: FaultSpec.FenceKind) -> Bool {
+        switch k {
+        case .fenceLate(let w, _), .fenceError(let w, _), .fenceNever(let w): w == which
+        default: false
+        }
+    }
+
+    /// Signals an out or release fence the device made, unless a rule delays, fails or
+    /// swallows it.
+    func signalFence(_ f: Fence, _ which: FaultSpec.FenceKind, at ts: Int64, error: Int32 = 0, extraDelayNs: Int64 = 0) {
+        var delay = extraDelayNs
+        var err = error
+        if err == 0, let hit = faults.consult("\(which) fence \(f.timelineName) seqno \(f.seqno)", { Self.isFenceFault($0, which) }) {
+            switch hit.kind {
+            case .fenceLate(_, let ns): delay += ns
+            case .fenceError(_, let e): err = -e
+            case .fenceNever: return
+            default: break
+            }
+        }
+        if delay > 0 {
+            schedule(after: delay) { [weak self] in f.signal(at: self?.nowNs() ?? ts, error: err) }
+        } else {
+            f.signal(at: ts, error: err)
+        }
+    }
+
+    /// One vblank interrupt on CRTC i at `ts`: nil when a fault swallows it; else the
+    /// timestamp clients are given.
+    func vblankInterrupt(_ i: Int, at ts: Int64) -> Int64? {
+        if vblank[i].dropLeft > 0 {
+            vblank[i].dropLeft -= 1
+            vblank[i].missed += 1
+            return nil
+        }
+        if ts < vblank[i].stallUntilNs {
+            vblank[i].missed += 1
+            return nil
+        }
+        var reported = ts
+        let next = vblank[i].count &+ 1 &+ vblank[i].missed
+        if let hit = faults.consult("vblank crtc \(i) sequence \(next)", { k in
+            switch k {
+            case .vblankDrop(_, let c), .vblankJitter(_, let c), .vblankStall(_, let c), .vblankJump(_, let c): c == nil || c == i
+            default: false
+            }
+        }) {
+            switch hit.kind {
+            case .vblankDrop(let n, _):
+                vblank[i].dropLeft = n - 1
+                vblank[i].missed += 1
+                return nil
+            case .vblankStall(let ns, _):
+                vblank[i].stallUntilNs = ts + ns
+                vblank[i].missed += 1
+                return nil
+            case .vblankJump(let ns, _):
+                vblank[i].offsetNs += ns
+                vblank[i].missed += UInt64(ns / max(vblank[i].periodNs, 1))
+            case .vblankJitter(let ns, _):
+                reported += Int64((hit.draw * 2 - 1) * Double(ns))
+            default: break
+            }
+        }
+        return reported + vblank[i].offsetNs
+    }
+}
+
+extension FaultPolicy {
+    /// A storm's toggles are its injections.
+    func noteStormToggle(rule: Int, detail: String) {
+        _ = consultRule(id: rule, detail: detail)
+    }
+}

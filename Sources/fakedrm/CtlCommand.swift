@@ -1,0 +1,159 @@
+import ArgumentParser
+import FakeDRM
+import Foundation
+
+/// `fakedrm ctl`: talks to a running daemon's control socket (docs/control.md).
+struct CtlCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ctl",
+        abstract: "Inspect and steer a running fake card through its control socket.",
+        discussion: """
+            The socket is --control PATH, else $FAKEDRM_CONTROL (set by `fakedrm run` for its command).
+            Exit status: 0 done, 1 refused (nothing changed), 2 no daemon. Fault specs: docs/faults.md.
+            """,
+        subcommands: [State.self, Stats.self, Hotplug.self, Vblank.self, Capture.self, Fault.self])
+
+    struct Target: ParsableArguments {
+        @Option(help: "Control socket of the daemon (default: $FAKEDRM_CONTROL).") var control: String?
+
+        func send(_ request: ControlRequest) throws {
+            guard let path = control ?? ProcessInfo.processInfo.environment["FAKEDRM_CONTROL"], !path.isEmpty else {
+                FileHandle.standardError.write(Data("fakedrm ctl: no control socket: pass --control PATH or set FAKEDRM_CONTROL\n".utf8))
+                throw ExitCode(2)
+            }
+            let response: ControlResponse
+            do {
+                response = try ControlServer.send(request, to: path)
+            } catch {
+                FileHandle.standardError.write(Data("fakedrm ctl: \(error)\n".utf8))
+                throw ExitCode(2)
+            }
+            guard response.ok else {
+                FileHandle.standardError.write(Data("fakedrm ctl: \(response.error ?? "refused")\n".utf8))
+                throw ExitCode(1)
+            }
+            print(response.output)
+        }
+    }
+
+    struct State: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print objects, atomic state, files, pending commits and fences as JSON.")
+        @OptionGroup var target: Target
+        func run() throws { try target.send(.state) }
+    }
+
+    struct Stats: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print ioctl counts and latencies, pending fences, RSS and open fds as JSON.")
+        @OptionGroup var target: Target
+        func run() throws { try target.send(.stats) }
+    }
+
+    struct Hotplug: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Connect or disconnect a connector; clients get a HOTPLUG uevent.",
+            discussion: "Example: fakedrm ctl hotplug Virtual-1 connected --modes 1280x720@60,800x600")
+        @OptionGroup var target: Target
+        @Argument(help: "Connector name (Virtual-1, HDMI-A-1) or object id.") var connector: String
+        @Argument(help: "connected or disconnected.") var status: String
+        @Option(help: "New mode list: WxH[@HZ],... (the first is preferred).") var modes: String?
+        @Option(help: "A raw EDID file for the connector's EDID property.") var edid: String?
+
+        func validate() throws {
+            guard status == "connected" || status == "disconnected" else { throw ValidationError("status must be connected or disconnected") }
+        }
+
+        func run() throws {
+            let path = edid.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
+            try target.send(.hotplug(connector: connector, connected: status == "connected", modes: modes, edidPath: path))
+        }
+    }
+
+    struct Vblank: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Drive virtual vblank time.", subcommands: [Step.self, Rate.self])
+
+        struct Step: ParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Advance N vblanks (virtual time only); prints the counts.")
+            @OptionGroup var target: Target
+            @Argument(help: "How many vblanks.") var count: Int = 1
+            @Option(help: "Only this CRTC index.") var crtc: Int?
+            func run() throws { try target.send(.vblankStep(count: count, crtc: crtc)) }
+        }
+
+        struct Rate: ParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Let virtual time step itself HZ times per real second (0: only `step`).")
+            @OptionGroup var target: Target
+            @Argument(help: "Steps per real second.") var hz: Double
+            func run() throws { try target.send(.vblankRate(hz: hz)) }
+        }
+    }
+
+    struct Capture: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Write what a CRTC shows now as a PNG.")
+        @OptionGroup var target: Target
+        @Option(help: "CRTC index.") var crtc: Int = 0
+        @Argument(help: "Output PNG path.") var file: String
+        func run() throws {
+            try target.send(.capture(crtc: crtc, path: URL(fileURLWithPath: file).standardizedFileURL.path))
+        }
+    }
+
+    struct Fault: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Add, list and clear fault rules (docs/faults.md).",
+            subcommands: [Add.self, List.self, Log.self, Clear.self, Seed.self])
+
+        struct Add: ParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Add a rule; prints its id.",
+                discussion: """
+                    SPEC is KIND key=value... with triggers once, every=N, after=N, p=P, count=N, start-ms=S, for-ms=T.
+                    Kinds: ioctl name=NAME|nr=0xNN errno=E; commit-fail errno=E [test-only=yes]; commit-hang;
+                    commit-late ms=D; fence-late|fence-error|fence-never which=out|release|in (ms=D / errno=E);
+                    vblank-drop frames=N; vblank-jitter us=J; vblank-stall ms=D; vblank-jump ms=D (crtc=I);
+                    hotplug-storm connector=C rate=K [seconds=S]; connector-modes connector=C modes=WxH@HZ,...;
+                    connector-edid connector=C file=PATH; master-revoke; backend-error errno=E; backend-slow ms=D;
+                    backend-crash [restart-ms=R].
+                    Example: fakedrm ctl fault add "ioctl name=MODE_ATOMIC errno=EBUSY every=3"
+                    """)
+            @OptionGroup var target: Target
+            @Argument(parsing: .remaining, help: "The spec (one argument or several words).") var spec: [String]
+            func validate() throws {
+                if spec.isEmpty { throw ValidationError("missing fault spec") }
+            }
+            func run() throws {
+                var words = spec.joined(separator: " ")
+                if words.contains("file="), let range = words.range(of: #"file=\S+"#, options: .regularExpression) {
+                    // The daemon reads the file: make a relative path absolute here.
+                    let path = String(words[range].dropFirst(5))
+                    words.replaceSubrange(range, with: "file=" + URL(fileURLWithPath: path).standardizedFileURL.path)
+                }
+                try target.send(.faultAdd(spec: words))
+            }
+        }
+
+        struct List: ParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Print the rules with consultation and injection counts (JSON).")
+            @OptionGroup var target: Target
+            func run() throws { try target.send(.faultList) }
+        }
+
+        struct Log: ParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Print every injection so far (JSON).")
+            @OptionGroup var target: Target
+            func run() throws { try target.send(.faultLog) }
+        }
+
+        struct Clear: ParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Remove every rule; hung commits complete, storms stop.")
+            @OptionGroup var target: Target
+            func run() throws { try target.send(.faultClear) }
+        }
+
+        struct Seed: ParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Seed the rules' random generators.")
+            @OptionGroup var target: Target
+            @Argument var seed: UInt64
+            func run() throws { try target.send(.faultSeed(seed)) }
+        }
+    }
+}
