@@ -80,7 +80,8 @@ for _ in $(seq 100); do [ -S "$sock" ] && [ -S "$ctlsock" ] && break; sleep 0.05
 [ -S "$sock" ] || { bad "fakedrm serve did not create $sock" "$work/serve.log"; exit 1; }
 [ -S "$ctlsock" ] || { bad "fakedrm serve did not create the control socket $ctlsock (docs/control.md)" "$work/serve.log"; exit 1; }
 
-ctl() { timeout 10 "${AS[@]}" "$FAKEDRM_BIN" ctl --control "$ctlsock" "$@"; }
+# FAKEDRM_CONTROL (docs/control.md) rather than --control, whose place on the command line varies.
+ctl() { timeout 10 "${AS[@]}" FAKEDRM_CONTROL="$ctlsock" "$FAKEDRM_BIN" ctl "$@"; }
 CLIENT=("${AS[@]}" LD_PRELOAD="$LIB" FAKEDRM_SOCKET="$sock" "$probe")
 
 # `ctl state` -> "files=.. framebuffers=.. ..." (fixed key order)
