@@ -109,6 +109,50 @@ for line in sys.stdin:
     else bad "ctl exit statuses (docs/control.md: 1 bad command, 2 no daemon): $(grep -E '^(bad command|no daemon)' "$o" | tr '\n' ' ')"; fi
 fi
 
+# --- control commands other than fault (docs/control.md) ------------------------------------------------
+if want ctl; then
+    o="$work/ctl-hotplug.txt"
+    frun "$o" -- '$PY $W/faults-uevents.py 1 >$W/hp-uevents.txt & u=$!
+        for i in $(seq 50); do grep -q listening $W/hp-uevents.txt && break; sleep 0.05; done
+        $F ctl hotplug Virtual-1 disconnected; $K info | sed "s/^connector/off_connector/"
+        $F ctl hotplug Virtual-1 connected --modes 1280x720@60,800x600; $K info
+        wait $u; cat $W/hp-uevents.txt; $F ctl state | $PY -c "import json,sys; print(\"epoch=%d\" % json.load(sys.stdin)[\"hotplug_epoch\"])"'
+    check "$o" "ctl hotplug: disconnected, then connected with 2 modes ($(grep -o '^connector.*modes=[^ ]*' "$o" | grep -o 'modes=.*')); $(field "$o" hotplug) HOTPLUG uevents with CONNECTOR=" \
+        'one("off_connector")["status"] == "disconnected"' 'one("connector")["status"] == "connected"' \
+        'sorted(one("connector")["modes"].replace("*", "").split(",")) == ["1280x720@60", "800x600@60"]' \
+        'kv["hotplug"] == 2 and kv["connector_keys"] == 2' 'kv["epoch"] >= 2'
+
+    o="$work/ctl-vblank.txt"
+    frun "$o" --virtual-time -- '$K flip 1 >/dev/null; $F ctl vblank step 5; echo "step rc=$?"'
+    frun "$o.rt" -- '$F ctl vblank step 5; echo "step-realtime rc=$?"'
+    cat "$o.rt" >>"$o"
+    if grep -q "^step rc=0" "$o" && grep -q "^step-realtime rc=1" "$o"; then
+        ok "ctl vblank step 5: $(grep -v "rc=" "$o" | tr -d " \n" | head -c 80) in virtual time; refused (1) in real time"
+    else bad "ctl vblank step (virtual: 0, real time: 1)" "$o"; fi
+
+    o="$work/ctl-capture.txt"
+    frun "$o" -- '$K --timeout-ms 1000 flip 30 >$W/cap-flip.txt & p=$!
+        sleep 0.25; $F ctl capture $W/ctl-capture.png; echo "capture rc=$?"; wait $p
+        $F ctl stats >$W/stats.json; echo "stats rc=$?"'
+    if grep -q "capture rc=0" "$o" && "$PY" - "$work/ctl-capture.png" "$root/tests/clients" "$work/stats.json" >>"$o" 2>&1 <<'EOF'
+import json, sys
+sys.path.insert(0, sys.argv[2]); from pngread import load
+w, h, px = load(sys.argv[1])
+c = px(w // 2, h // 2)
+print("capture", (w, h), c)
+assert (w, h) == (1024, 768), (w, h)
+assert c in ((0x99, 0x66, 0x33), (0x33, 0x66, 0x99)), c      # kmsprobe's two fb fills
+s = json.load(open(sys.argv[3]))
+for k in ("ioctls", "fences_pending", "rss_kb", "open_fds", "uptime_s"):
+    assert k in s, k
+a = s["ioctls"]["MODE_ATOMIC"]
+assert a["count"] >= 31 and all(k in a for k in ("count", "errors", "median_ns", "p99_ns", "max_ns")), a
+print("stats MODE_ATOMIC", a, "rss_kb", s["rss_kb"], "open_fds", s["open_fds"])
+EOF
+    then ok "ctl capture: 1024x768 PNG showing kmsprobe's fb; ctl stats: $(grep -o 'stats MODE_ATOMIC.*' "$o" | head -c 140)"
+    else bad "ctl capture / stats" "$o"; fi
+fi
+
 # --- ioctl: triggers ---------------------------------------------------------------------------------
 if want ioctl; then
     o="$work/ioctl-once.txt"
