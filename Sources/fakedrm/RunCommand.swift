@@ -10,7 +10,7 @@ struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
         abstract: "Run a command against a private fake card.",
-        discussion: "Example: fakedrm run --virtual-time -- modetest -M fakedrm -s 31:1024x768 -v")
+        discussion: "Example: fakedrm run --virtual-time -- modetest -M fakedrm -s Virtual-1:1024x768 -v")
 
     @Option(help: "Card configuration (YAML); default: the vkms-shaped card.") var config: String?
     @Option(help: "Write every presented frame as PNG into this directory.") var capture: String?

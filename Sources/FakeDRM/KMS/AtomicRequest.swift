@@ -39,14 +39,24 @@ struct AtomicProposal {
     var allowDPMS = false
 
     init(new: KMSState) {
-        self.new = new
-        base = new
+        let s = Self.withoutDamage(new)
+        self.new = s
+        base = s
+    }
+
+    /// FB_DAMAGE_CLIPS belongs to one commit: the kernel's plane-state duplication drops it, so
+    /// a blob named by an earlier commit is not kept alive by later ones.
+    static func withoutDamage(_ s: KMSState) -> KMSState {
+        var out = s
+        for i in out.planes.indices { out.planes[i].damageBlob = 0 }
+        return out
     }
 
     /// The proposal replayed onto `current`: every object it changed takes its proposed state,
     /// every other object keeps the current one.
     func rebased(onto current: KMSState) -> AtomicProposal {
         var p = self
+        let current = Self.withoutDamage(current)
         p.new = current
         for i in new.planes.indices where new.planes[i] != base.planes[i] { p.new.planes[i] = new.planes[i] }
         for i in new.crtcs.indices where new.crtcs[i] != base.crtcs[i] { p.new.crtcs[i] = new.crtcs[i] }
