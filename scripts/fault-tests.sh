@@ -7,7 +7,8 @@
 #
 # Usage: scripts/fault-tests.sh            (builds with swift build --scratch-path $SCRATCH)
 #        FAKEDRM_BIN=/path/to/fakedrm scripts/fault-tests.sh [PATTERN]   (PATTERN: run matching checks only)
-# Env: SCRATCH (default .build), KEEP=1 keeps the work directory.
+# Env: SCRATCH (default .build), KEEP=1 keeps the work directory, FAULT_TESTS_SOAK=0 skips the
+# closing `scripts/soak.sh --kills $SOAK_KILLS` (default 60).
 set -u
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -448,6 +449,26 @@ if want modetest; then
     if [ "$rc" = 0 ] && grep -q "setting mode" "$o" && [ "${inj:-0}" -ge 1 ] && grep -q "^freq" "$o"; then
         ok "modetest -v under MODE_PAGE_FLIP EBUSY every=100: survives (rc 0), $(grep -c '^freq' "$o") freq line(s) before the first EBUSY, $inj injection(s); $(grep -q 'Device or resource busy' "$o" && echo 'EBUSY reported' || echo 'EBUSY not reported, flipping stopped')"
     else bad "modetest -v under an EBUSY storm (rc=$rc)" "$o"; fi
+fi
+
+if want modetest; then
+    # docs/faults.md's first example: EINTR every 5th flip; drmIoctl restarts it, modetest flips on.
+    o="$work/modetest-eintr.txt"
+    frun "$o" --virtual-time -- '$F ctl fault add "ioctl name=MODE_PAGE_FLIP errno=EINTR every=5" >/dev/null
+        (sleep 2; echo) | timeout 10 modetest -M fakedrm -s Virtual-1:1024x768 -v; echo "modetest rc=$?"; $F ctl fault list'
+    inj=$(grep -o '"injections" : [0-9]*' "$o" | grep -o '[0-9]*$')
+    if [ "$(field "$o" rc)" = 0 ] && [ "$(grep -c '^freq' "$o")" -ge 2 ] && [ "${inj:-0}" -ge 20 ]; then
+        ok "modetest -s Virtual-1:1024x768 -v under MODE_PAGE_FLIP EINTR every=5 (the doc's example): $inj EINTRs restarted by drmIoctl, $(grep -c '^freq' "$o") freq lines, rc 0"
+    else bad "modetest under EINTR every=5 (rc=$(field "$o" rc), injections ${inj:-none})" "$o"; fi
+fi
+
+# --- the leak soak (scripts/soak.sh), CI size ---------------------------------------------------------
+if want soak && [ "${FAULT_TESTS_SOAK:-1}" = 1 ]; then
+    o="$work/soak.txt"
+    FAKEDRM_BIN="$FAKEDRM_BIN" timeout 120 scripts/soak.sh --kills "${SOAK_KILLS:-60}" >"$o" 2>&1
+    rc=$?
+    if [ $rc = 0 ]; then ok "scripts/soak.sh --kills ${SOAK_KILLS:-60}: $(grep '^soak kills=' "$o")"
+    else bad "scripts/soak.sh --kills ${SOAK_KILLS:-60} (status $rc)" "$o"; fi
 fi
 
 echo "$pass passed, $fail failed"

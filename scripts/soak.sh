@@ -7,11 +7,15 @@
 # vblank_waiters, queued_events, release_fences_pending, buffers 0; objects as on the idle
 # card), open fds not above the baseline, RSS within a bound of the warmed-up value.
 #
-# Usage: scripts/soak.sh [--kills N] [--clients C] [--seconds S] [--rss-bound-mb M] [--virtual-time]
+# Usage: scripts/soak.sh [--kills N] [--clients C] [--seconds S] [--rss-bound-mb M] [--virtual-time] [--faults]
 #   --kills N        kills before stopping (default 60; CI runs 60, a long run 1000)
 #   --clients C      concurrent clients (default 4)
 #   --seconds S      give up the kill phase after S seconds (default 900): FAIL
 #   --rss-bound-mb M allowed RSS growth after the warm-up (default 20)
+#   --faults         keep random faults active during the kill phase (hung commits, in-fences that
+#                    never signal, fence errors, failing CREATE_DUMB/ADDFB2, dropped vblanks): a
+#                    client killed with faults active must leave nothing behind either
+#                    (docs/faults.md, Notes); the faults are cleared after the leak check
 # Env: FAKEDRM_BIN (default: swift build, as scripts/client-tests.sh), KEEP=1 keeps the work dir.
 # Prints `ok`/`FAIL` lines and a summary line `soak kills=N rss_kb: start=.. end=.. fds: start=.. end=..`.
 set -u
@@ -25,6 +29,7 @@ clients=4
 seconds=900
 rss_bound_mb=20
 vt=()
+faults=0
 while [ $# -gt 0 ]; do
     case "$1" in
     --kills) kills=$2; shift 2 ;;
@@ -32,7 +37,8 @@ while [ $# -gt 0 ]; do
     --seconds) seconds=$2; shift 2 ;;
     --rss-bound-mb) rss_bound_mb=$2; shift 2 ;;
     --virtual-time) vt=(--virtual-time); shift ;;
-    *) echo "usage: $0 [--kills N] [--clients C] [--seconds S] [--rss-bound-mb M] [--virtual-time]" >&2; exit 2 ;;
+    --faults) faults=1; shift ;;
+    *) echo "usage: $0 [--kills N] [--clients C] [--seconds S] [--rss-bound-mb M] [--virtual-time] [--faults]" >&2; exit 2 ;;
     esac
 done
 
@@ -113,6 +119,15 @@ if [ -z "$base" ] || [ -z "${rss0:-}" ]; then bad "ctl state/stats at baseline" 
 base_objects=$(sed -n 's/.*objects=\([0-9]*\).*/\1/p' <<<"$base")
 echo "       baseline: $base; rss_kb=$rss0 open_fds=$fds0 (proc: $(proc_stats))"
 
+if [ $faults = 1 ]; then
+    for spec in "commit-hang p=0.03" "fence-never which=in p=0.03" "fence-error which=out errno=EIO p=0.1" \
+        "fence-late which=release ms=40 p=0.2" "ioctl name=MODE_CREATE_DUMB errno=ENOMEM p=0.1" \
+        "commit-fail errno=EINVAL p=0.05" "ioctl name=MODE_ADDFB2 errno=ENOSPC p=0.05" "vblank-drop p=0.05"; do
+        ctl fault add "$spec" >/dev/null 2>>"$work/ctl.err" || bad "ctl fault add '$spec'" "$work/ctl.err"
+    done
+    echo "       faults active: $(ctl fault list | "$PY" -c 'import json,sys; print("; ".join(r["spec"] for r in json.load(sys.stdin)))')"
+fi
+
 # --- kill phase -----------------------------------------------------------------------------------
 : >"$work/kills"
 : >"$work/exits"
@@ -170,27 +185,36 @@ selfexit=$(wc -l <"$work/exits")
 echo "       $n kills in ${dt}s by $clients clients; $masters runs became master, $flips x200 flips reported; $selfexit exited by themselves"
 [ "$selfexit" -gt 0 ] && sed 's/^/       | /' "$work/exits" | head -5
 
-# --- after: the daemon works, then is back at its baseline -------------------------------------------
-if kill -0 "$spid" 2>/dev/null; then
-    timeout 20 "${CLIENT[@]}" --timeout-ms 1000 flip 5 --out-fence --release-fence >"$work/after.txt" 2>&1
-    if grep -q "flips_ok=5" "$work/after.txt"; then ok "a new client after $n kills: $(grep -o 'flips_ok=5.*median_interval_us=[0-9-]*' "$work/after.txt")"
-    else bad "a new client after the soak cannot flip" "$work/after.txt"; fi
-    final=""
+# --- after: back at the baseline (faults still active), then a new client works ----------------------
+want="files=0 framebuffers=0 user_blobs=0 pending_commits=0 vblank_waiters=0 queued_events=0 release_fences_pending=0 buffers=0 objects=$base_objects"
+quiesce() {
+    local what=$1 final=""
     for _ in $(seq 100); do
         final=$(summary)
         [ "$final" = "$base" ] && break
         sleep 0.1
     done
-    want="files=0 framebuffers=0 user_blobs=0 pending_commits=0 vblank_waiters=0 queued_events=0 release_fences_pending=0 buffers=0 objects=$base_objects"
-    if [ "$final" = "$want" ] && [ "$final" = "$base" ]; then ok "ctl state summary back at baseline: $final"
+    if [ "$final" = "$want" ] && [ "$final" = "$base" ]; then ok "ctl state summary back at baseline $what: $final"
     else
-        bad "ctl state summary after the soak: $final (baseline: $base; expected $want)"
+        bad "ctl state summary $what: $final (baseline: $base; expected $want)"
         ctl state >"$work/state-final.json" 2>&1 && "$PY" -c '
 import json, sys
 d = json.load(open(sys.argv[1]))
 for k in ("files", "framebuffers", "blobs"):
-    for x in d.get(k, [])[:5]: print("       |", k, json.dumps(x))' "$work/state-final.json"
+    for x in d.get(k, [])[:5]: print("       |", k, json.dumps(x))
+print("       | crtcs", json.dumps(d.get("crtcs")))' "$work/state-final.json"
     fi
+}
+if kill -0 "$spid" 2>/dev/null; then
+    quiesce "after $n kills$([ $faults = 1 ] && echo ', faults still active')"
+    if [ $faults = 1 ]; then
+        echo "       injections: $(ctl fault list | "$PY" -c 'import json,sys; print(", ".join("%s: %d" % (r["spec"].split()[0] + ("/" + r["spec"].split()[1] if r["spec"].startswith(("ioctl", "fence")) else ""), r["injections"]) for r in json.load(sys.stdin)))')"
+        ctl fault clear >/dev/null
+    fi
+    timeout 20 "${CLIENT[@]}" --timeout-ms 1000 flip 5 --out-fence --release-fence >"$work/after.txt" 2>&1
+    if grep -q "flips_ok=5" "$work/after.txt"; then ok "a new client after $n kills: $(grep -o 'flips_ok=5.*median_interval_us=[0-9-]*' "$work/after.txt")"
+    else bad "a new client after the soak cannot flip" "$work/after.txt"; fi
+    quiesce "after that client"
     read -r rss1 fds1 < <(stats)
     echo "       final: rss_kb=$rss1 open_fds=$fds1 (proc: $(proc_stats))"
     if [ "${fds1:-999999}" -le "$fds0" ]; then ok "open fds not grown: start=$fds0 end=$fds1"

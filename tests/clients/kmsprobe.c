@@ -735,7 +735,9 @@ static int cmd_soak(void) {
     int fd = open_card();
     if (fd < 0) return 1;
     struct kms k;
-    if (setup_kms(fd, &k, 0)) return 1;
+    // Under faults (CREATE_DUMB/ADDFB2 errors) setup may fail half way: try again, leaving the
+    // half-made objects on the file for the daemon to clean up when this client is killed.
+    while (setup_kms(fd, &k, 0)) usleep(5000);
     srand(getpid() ^ (unsigned)now_us());
     long iter = 0, flips = 0;
     int32_t prev_out = -1, prev_rel = -1;
