@@ -118,6 +118,29 @@ echo "$out"
 ((rc == 0)) && kill -0 $daemon && pass "kernel errnos for bad requests, daemon alive after a fuzz burst" || fail "bad input"
 out=$(as_user python3 scripts/cuse_client.py nonblock $card 2>&1) && pass "$out" || fail "$out"
 
+echo "== control socket (fakedrm ctl) beside the CUSE card"
+ctl=/run/fakedrm/card$minor.control
+[[ $(stat -c '%F %a %U' $ctl 2>&1) == "socket 600 root" ]] && pass "control socket $ctl (socket 600 root)" || fail "control socket: $(stat -c '%F %a %U' $ctl 2>&1)"
+out=$("$bin" ctl --control $ctl state 2>&1) && python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["connectors"][0]["name"] == "Virtual-1"' <<<"$out" &&
+    pass "ctl state: JSON, $(grep -c '' <<<"$out") lines" || { fail "ctl state"; head -5 <<<"$out"; }
+as_user "$bin" ctl --control $ctl state >/dev/null 2>&1; rc=$?
+((rc == 2)) && pass "a card user cannot reach the control socket (ctl exit $rc)" || fail "card user reached the control socket: rc=$rc"
+"$bin" ctl --control $ctl fault add "ioctl name=GET_CAP errno=EIO once" >/dev/null
+out=$(as_user python3 -c '
+import fcntl, os, struct, sys
+fd = os.open(sys.argv[1], os.O_RDWR)
+res = []
+for _ in range(2):
+    try:
+        fcntl.ioctl(fd, 0xC010640C, bytearray(struct.pack("QQ", 1, 0))); res.append("0")
+    except OSError as e:
+        res.append(str(e.errno))
+print(",".join(res))' $card 2>&1)
+log_n=$("$bin" ctl --control $ctl fault log | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
+"$bin" ctl --control $ctl fault clear >/dev/null
+[[ $out == "5,0" && $log_n == 1 ]] && pass "ioctl fault through CUSE: GET_CAP gave EIO once then 0 ($out), one injection logged" ||
+    fail "ioctl fault through CUSE: got '$out', log entries $log_n"
+
 echo "== client library attached to the CUSE card (DRM_IOCTL_FAKEDRM_ATTACH)"
 lib=${FAKEDRM_PRELOAD_LIB:-$repo/out/libfakedrm-preload.so}
 sock=/run/fakedrm/card$minor.sock

@@ -13,6 +13,27 @@ struct CtlCommand: ParsableCommand {
             """,
         subcommands: [State.self, Stats.self, Hotplug.self, Vblank.self, Capture.self, Fault.self])
 
+    /// `fakedrm ctl --control PATH state` reads better than `fakedrm ctl state --control PATH`,
+    /// but argument-parser only gives options to the command that declares them: move the
+    /// option behind the (sub)subcommand's name.
+    static func placingControlOption(_ args: [String]) -> [String] {
+        guard args.first == "ctl", args.count > 1 else { return args }
+        var rest = Array(args.dropFirst())
+        var option: [String] = []
+        if rest.first == "--control", rest.count > 1 {
+            option = Array(rest.prefix(2))
+            rest.removeFirst(2)
+        } else if let first = rest.first, first.hasPrefix("--control=") {
+            option = [first]
+            rest.removeFirst()
+        } else {
+            return args
+        }
+        var depth = rest.isEmpty ? 0 : 1
+        if let verb = rest.first, verb == "fault" || verb == "vblank", rest.count > 1, !rest[1].hasPrefix("-") { depth = 2 }
+        return ["ctl"] + rest.prefix(depth) + option + rest.dropFirst(depth)
+    }
+
     struct Target: ParsableArguments {
         @Option(help: "Control socket of the daemon (default: $FAKEDRM_CONTROL).") var control: String?
 

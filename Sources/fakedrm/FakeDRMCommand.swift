@@ -8,6 +8,15 @@ struct FakeDRMCommand: ParsableCommand {
         commandName: "fakedrm",
         abstract: "A userspace fake DRM/KMS card.",
         subcommands: [ConfigCommand.self, RunCommand.self, ServeCommand.self, CuseServeCommand.self, CtlCommand.self, BenchCommand.self, VhostShowCommand.self])
+
+    static func main() {
+        do {
+            var command = try parseAsRoot(CtlCommand.placingControlOption(Array(CommandLine.arguments.dropFirst())))
+            try command.run()
+        } catch {
+            exit(withError: error)
+        }
+    }
 }
 
 struct ConfigCommand: ParsableCommand {

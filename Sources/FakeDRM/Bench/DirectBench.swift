@@ -74,6 +74,21 @@ public enum DirectBench {
             var p = pollfd(fd: sf.readiness.fd.raw, events: Int16(POLLIN), revents: 0)
             _ = poll(&p, 1, -1)
         })
+
+        // The cost of the fault policy when rules exist but do not fire: every point still
+        // consults them (ioctl entry, commit, arm, backend, fences, each vblank).
+        for spec in ["ioctl name=MODE_RMFB errno=EIO", "ioctl name=SYNCOBJ_WAIT errno=EIO", "vblank-jitter us=1 crtc=7",
+                     "commit-fail errno=EIO after=1000000000", "commit-late ms=1 after=1000000000",
+                     "backend-slow ms=1 after=1000000000", "fence-late which=out ms=1 after=1000000000",
+                     "fence-error which=release errno=EIO after=1000000000"] {
+            try device.addFault(spec)
+        }
+        out.append(measure("GET_CAP, 8 idle fault rules", n) { _ = c.ioctl(getCap, &cap) })
+        out.append(measure("atomic commit -> flip event read, 8 idle fault rules", n) {
+            let e = setup.commit(flags: DRMConst.atomicNonblock | DRMConst.atomicPageFlipEvent)
+            precondition(e == 0, "bench commit failed: \(e)")
+            precondition(((try? c.read()) ?? []).count == 32)
+        })
         return out
     }
 }

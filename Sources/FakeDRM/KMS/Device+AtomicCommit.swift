@@ -45,8 +45,14 @@ extension Device {
             // committed meanwhile and checked again (an fb removed meanwhile fails the check).
             var waited = false
             while affected.contains(where: { pendingCommits[$0] != nil }) {
-                _ = waitUntil(timeoutNs: .max / 4, crtcIndex: nil) { affected.allSatisfy { pendingCommits[$0] == nil } || shuttingDown }
+                // A commit held by a fault never completes: the kernel's stall check gives up
+                // after 10 s with EBUSY ("hw_done timed out").
+                let held = affected.contains { pendingCommits[$0]?.held == true }
+                let finished = waitUntil(timeoutNs: held ? Self.flipDoneTimeoutNs : .max / 4, crtcIndex: nil) {
+                    affected.allSatisfy { pendingCommits[$0] == nil } || shuttingDown
+                }
                 if shuttingDown { throw .noDevice }
+                if !finished { throw .busy }
                 waited = true
                 if state != p.base {
                     p = p.rebased(onto: state)
@@ -139,10 +145,16 @@ extension Device {
         if flags & DRMConst.atomicNonblock == 0 {
             // Blocking commits return once the new configuration is on screen, however long
             // in-fences take (the kernel waits for them without a limit too).
-            _ = waitUntil(timeoutNs: .max / 4, crtcIndex: nil) { commits.allSatisfy(\.done) || shuttingDown }
+            // ...except a flip a fault holds: the kernel's wait for flip_done times out after
+            // 10 s, logs, and the ioctl returns 0 with the flip still pending.
+            let held = commits.contains(where: \.held)
+            _ = waitUntil(timeoutNs: held ? Self.flipDoneTimeoutNs : .max / 4, crtcIndex: nil) { commits.allSatisfy(\.done) || shuttingDown }
         }
         return installs
     }
+
+    /// drm_atomic_helper_wait_for_flip_done's and stall_checks' limit.
+    static let flipDoneTimeoutNs: Int64 = 10_000_000_000
 
     /// An armed commit goes to the display: submitted to a flip-completing backend, or
     /// completed now when it needs no vblank. Held commits wait for `releaseHeld`.
