@@ -8,6 +8,7 @@ public final class FaultPolicy: Sendable {
     public struct Injection: Sendable, Codable {
         public let seq: Int
         public let rule: Int
+        public let kind: String
         public let spec: String
         public let consultation: Int
         public let atMs: Double
@@ -143,7 +144,8 @@ public final class FaultPolicy: Sendable {
 
     private func append(_ s: inout State, rule: Rule, detail: String) {
         s.injectionCount += 1
-        let entry = Injection(seq: s.injectionCount, rule: rule.id, spec: rule.spec.text, consultation: rule.consultations,
+        let entry = Injection(seq: s.injectionCount, rule: rule.id, kind: String(rule.spec.text.prefix { $0 != " " }), spec: rule.spec.text,
+                              consultation: rule.consultations,
                               atMs: Double(Monotonic.nowNs() - startNs) / 1e6, detail: detail)
         s.log.append(entry)
         if s.log.count > Self.logLimit { s.log.removeFirst(s.log.count - Self.logLimit) }

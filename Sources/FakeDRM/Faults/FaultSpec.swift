@@ -113,6 +113,7 @@ public struct FaultSpec: Sendable, Equatable, CustomStringConvertible {
                 guard let nr = UInt8(digits, radix: nrText.hasPrefix("0x") ? 16 : 10) else { throw ParseError(message: "nr=\(nrText): expected 0..255 (0xNN)") }
                 return .ioctl(nr: nr, errno: errno)
             default:
+                if let unknown = p.keys.keys.sorted().first { throw ParseError(message: "'\(unknown)' is not a key of 'ioctl'") }
                 throw ParseError(message: "ioctl needs exactly one of name=NAME or nr=0xNN")
             }
         case "commit-fail":

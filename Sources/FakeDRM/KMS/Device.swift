@@ -173,6 +173,10 @@ public final class Device: @unchecked Sendable {
         lock.withLock {
             guard !file.closed else { return }
             file.closed = true
+            // Master goes first: the RMFB commit below waits for a vblank with the lock
+            // released, and a client started right after this one exited must find the card
+            // free, as it would on the kernel (where release finishes before the exit does).
+            if master === file { master = nil }
             // Its commits held by faults go on: the kernel gives up on a flip_done after 10 s.
             for pc in pendingCommits.compactMap({ $0 }) where pc.held && pc.ownerFile == file.id { releaseHeld(pc) }
             let owned = framebuffers.values.filter { $0.ownerFile == file.id && $0.listed }.map(\.id).sorted()
