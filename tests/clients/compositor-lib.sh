@@ -52,17 +52,6 @@ mark_frame() {
     echo "frame_$1: $f"
 }
 
-# Waits until the capture directory has a frame newer than the one named $1 (up to 5 s).
-wait_new_frame() {
-    [ -n "${COMP_CAPTURE:-}" ] || return 0
-    local i
-    for i in $(seq 50); do
-        [ "$(ls "$COMP_CAPTURE" | sort | tail -1)" \> "$1" ] && return 0
-        sleep 0.1
-    done
-    return 1
-}
-
 # SIGTERM to the compositor, bounded: prints its exit status, the time from SIGTERM to exit,
 # and whether its child processes (weston-desktop-shell, weston-keyboard, swaybg, the builtin
 # seatd fork) are gone within 3 s.
