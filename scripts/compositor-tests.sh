@@ -96,7 +96,7 @@ if have weston wayland-info weston-simple-shm weston-presentation-shm stdbuf; th
     if [ $rc = 0 ] && [ -n "$f" ] && check weston-desktop "$cap/$f" >"$work/weston-px.txt" 2>&1; then
         ok "weston: desktop-shell panel + background and weston-simple-shm's window in $f ($(grep -h 'white bbox\|interior' "$work/weston-px.txt" | tr '\n' ' '))"
     else bad "weston desktop + simple-shm (rc=$rc, frame=${f:-none})" "$work/weston-px.txt"; grep -v "^pres: " "$out" | sed 's/^/       | /' | head -30; fi
-    if check pacing "$out" --min-frames 100 >"$work/weston-pacing.txt" 2>&1; then
+    if check pacing "$out" --min-frames 60 >"$work/weston-pacing.txt" 2>&1; then
         ok "weston: weston-presentation-shm, real time: $(head -1 "$work/weston-pacing.txt")"
         grep -q "^grid: OFF" "$work/weston-pacing.txt" && knowndiff "weston, real time: presentation timestamps off the vblank grid / MSC not counting the periods: $(sed -n 's/^grid: OFF //p' "$work/weston-pacing.txt") (the vblank thread woke late and re-phased; see docs/compositors.md)"
     else bad "weston presentation-shm pacing" "$work/weston-pacing.txt"; grep "^pres: " "$out" | head -5; fi
@@ -129,7 +129,7 @@ if have weston wayland-info weston-presentation-shm stdbuf; then
     sf=$(field step_frames "$out"); fr=$(field frozen "$out"); r=$(field rate_120 "$out")
     rv=$(echo "$r" | awk '{print $1}'); rf=$(echo "$r" | awk '{print $3}')
     if [ "$sf" = "30 steps, 30 frames, 0 steps without a frame" ] && [[ "$fr" == "30 -> 30 "* ]] &&
-        [ -n "$rv" ] && [ "$rv" -ge 60 ] && [ "$rv" -le 180 ] && [ "$rf" -ge $((rv - 3)) ] && [ "$rf" -le $((rv + 1)) ] &&
+        [ -n "$rv" ] && [ "$rv" -ge 60 ] && [ "$rv" -le 180 ] && [ "$rf" -ge $((rv / 2)) ] && [ "$rf" -le $((rv + 1)) ] &&
         check pacing "$out" --virtual >"$work/weston-vblank-pacing.txt" 2>&1; then
         ok "weston --manual-vblank: ctl vblank step x30 -> $sf; no step -> no frame; vblank rate 120 for 1 s -> $r; $(cut -d';' -f1-2 "$work/weston-vblank-pacing.txt")"
     else bad "weston vblank stepping (steps: $sf; frozen: $fr; rate: $r)" "$out"; cat "$work/weston-vblank-pacing.txt" 2>/dev/null | tail -2; fi
@@ -147,7 +147,7 @@ if have sway swaybg wayland-info weston-presentation-shm stdbuf; then
     if [ $rc = 0 ] && [ -n "$f" ] && check sway-client "$cap/$f" 336699 >"$work/sway-px.txt" 2>&1; then
         ok "sway: swaybg #336699 and weston-presentation-shm's floating window in $f ($(grep -h 'bbox\|window pixels' "$work/sway-px.txt" | tr '\n' ' '))"
     else bad "sway background + client (rc=$rc, frame=${f:-none})" "$work/sway-px.txt"; grep -v "^pres: " "$out" | sed 's/^/       | /' | head -30; fi
-    if check pacing "$out" --min-frames 100 >"$work/sway-pacing.txt" 2>&1; then
+    if check pacing "$out" --min-frames 60 >"$work/sway-pacing.txt" 2>&1; then
         ok "sway: weston-presentation-shm, real time: $(head -1 "$work/sway-pacing.txt")"
         grep -q "^grid: OFF" "$work/sway-pacing.txt" && knowndiff "sway, real time: presentation timestamps off the vblank grid / MSC not counting the periods: $(sed -n 's/^grid: OFF //p' "$work/sway-pacing.txt") (the vblank thread woke late and re-phased; see docs/compositors.md)"
     else bad "sway presentation-shm pacing" "$work/sway-pacing.txt"; grep "^pres: " "$out" | head -5; fi
@@ -177,7 +177,7 @@ if have sway swaybg wayland-info weston-presentation-shm stdbuf; then
     timeout 60 "${RUN[@]}" --virtual-time -- "${ENV[@]}" "$T/compositor-sway.sh" virtual-time >"$out" 2>&1
     echo "       sway virtual-time session: rc=$?"
     # 1.5 s of real time; more than twice what 60 Hz real time allows
-    if check pacing "$out" --virtual --min-frames 180 >"$work/sway-virtual-pacing.txt" 2>&1 && [ "$(field sway_exit "$out")" = 0 ]; then
+    if check pacing "$out" --virtual --every-vblank --min-frames 180 >"$work/sway-virtual-pacing.txt" 2>&1 && [ "$(field sway_exit "$out")" = 0 ]; then
         ok "sway --virtual-time: weston-presentation-shm in 1.5 s: $(cut -d';' -f1-2 "$work/sway-virtual-pacing.txt")"
     else bad "sway virtual time" "$work/sway-virtual-pacing.txt"; fi
 fi
