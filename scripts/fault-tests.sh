@@ -106,8 +106,8 @@ for line in sys.stdin:
     if grep -q "state keys ok" "$o" && grep -q "control-before-command state ok" "$o"; then
         ok "ctl state: JSON with summary/connectors/crtcs/files, via FAKEDRM_CONTROL and via --control PATH before the command"
     else bad "ctl state via FAKEDRM_CONTROL and via 'fakedrm ctl --control PATH state' (docs/control.md usage)" "$o"; fi
-    if grep -q "^bad command rc=1$" "$o" && grep -q "^no daemon rc=2$" "$o"; then ok "ctl exit statuses: bad command 1, no daemon 2"
-    else bad "ctl exit statuses (docs/control.md: 1 bad command, 2 no daemon): $(grep -E '^(bad command|no daemon)' "$o" | tr '\n' ' ')"; fi
+    if grep -q "^bad command rc=64$" "$o" && grep -q "^no daemon rc=2$" "$o"; then ok "ctl exit statuses: malformed command line 64, no daemon 2"
+    else bad "ctl exit statuses (docs/control.md: 64 malformed command line, 2 no daemon): $(grep -E '^(bad command|no daemon)' "$o" | tr '\n' ' ')"; fi
 fi
 
 # --- control commands other than fault (docs/control.md) ------------------------------------------------
@@ -426,6 +426,26 @@ if want backend; then
     check "$o" "backend-crash restart-ms=500 (virtual display): connector $(grep -o 'during_connector[^ ]* [^ ]* [^ ]* status=[a-z]*' "$o" | grep -o 'status=.*') during, $(field "$o" status_changes) status changes, pending out fence $(grep -o 'out_status=[^ ]* out_err=[A-Z]*' "$o" | head -1), flips work after" \
         'one("during_connector")["status"] == "disconnected"' 'kv["status_changes"] == 2 and kv["final_status"] == 1' \
         'flips[0]["out_status"] == -19' 'S["flips_ok"] == 3'
+
+    # With QEMU's vhost-user-gpu the crash is real: the process is SIGKILLed and the supervisor
+    # spawns a new one (docs/vhost-user.md).
+    vug=/usr/lib/qemu/vhost-user-gpu
+    if [ -x "$vug" ]; then
+        o="$work/backend-crash-vhost.txt"
+        T=60 frun "$o" --backend "vhost-user-gpu=$vug" -- '$K flip 2 >/dev/null
+            before=$(pgrep -x -P $PPID vhost-user-gpu | sort | tr "\n" " ")
+            $F ctl fault add "backend-crash" >/dev/null; $F ctl fault log | grep -o "\"detail\" : \"[^\"]*\""
+            for i in $(seq 100); do sleep 0.1; now=$(pgrep -x -P $PPID vhost-user-gpu | sort | tr "\n" " "); [ -n "$now" ] && [ "$now" != "$before" ] && break; done
+            echo "backend pids before=[$before] after=[$now]"
+            for i in $(seq 50); do $K info | grep -q "status=connected" && break; sleep 0.1; done
+            $K flip 3'
+        if grep -q '"detail" : "backend process killed"' "$o" && grep -qE 'before=\[[0-9]+ \] after=\[[0-9]+ \]' "$o" &&
+            ! grep -qE 'before=\[([0-9]+) \] after=\[\1 \]' "$o" && grep -q "flips_ok=3" "$o"; then
+            ok "backend-crash with vhost-user-gpu: process killed, $(grep -o 'before=.*' "$o"), flips work on the new backend"
+        else bad "backend-crash with vhost-user-gpu" "$o"; fi
+    else
+        echo "skip - backend-crash with vhost-user-gpu: $vug not installed"
+    fi
 fi
 
 # --- config and unmodified clients ---------------------------------------------------------------------
