@@ -40,11 +40,9 @@ mkdir -m 0777 "$work/out"
 
 pass=0
 fail=0
-known=0
 ok() { echo "ok   - $1"; pass=$((pass + 1)); }
 # a divergence from the kernel that is reported (docs/compositors.md, "Known differences") but
 # does not fail the suite; it turns into "ok" when fakedrm is fixed
-knowndiff() { echo "known - $1"; known=$((known + 1)); }
 bad() { echo "FAIL - $1"; fail=$((fail + 1)); [ -n "${2:-}" ] && grep -v "^pres: " "$2" | sed 's/^/       | /' | head -${3:-40}; }
 field() { sed -n "s/^$1: //p" "$2" | head -1; }
 check() { "$PY" "$T/compositor-check.py" "$@"; }
@@ -98,7 +96,6 @@ if have weston wayland-info weston-simple-shm weston-presentation-shm stdbuf; th
     else bad "weston desktop + simple-shm (rc=$rc, frame=${f:-none})" "$work/weston-px.txt"; grep -v "^pres: " "$out" | sed 's/^/       | /' | head -30; fi
     if check pacing "$out" --min-frames 60 >"$work/weston-pacing.txt" 2>&1; then
         ok "weston: weston-presentation-shm, real time: $(head -1 "$work/weston-pacing.txt")"
-        grep -q "^grid: OFF" "$work/weston-pacing.txt" && knowndiff "weston, real time: presentation timestamps off the vblank grid / MSC not counting the periods: $(sed -n 's/^grid: OFF //p' "$work/weston-pacing.txt") (the vblank thread woke late and re-phased; see docs/compositors.md)"
     else bad "weston presentation-shm pacing" "$work/weston-pacing.txt"; grep "^pres: " "$out" | head -5; fi
     clean_stop weston "$out"
     after_exit weston "$out"
@@ -149,7 +146,6 @@ if have sway swaybg wayland-info weston-presentation-shm stdbuf; then
     else bad "sway background + client (rc=$rc, frame=${f:-none})" "$work/sway-px.txt"; grep -v "^pres: " "$out" | sed 's/^/       | /' | head -30; fi
     if check pacing "$out" --min-frames 60 >"$work/sway-pacing.txt" 2>&1; then
         ok "sway: weston-presentation-shm, real time: $(head -1 "$work/sway-pacing.txt")"
-        grep -q "^grid: OFF" "$work/sway-pacing.txt" && knowndiff "sway, real time: presentation timestamps off the vblank grid / MSC not counting the periods: $(sed -n 's/^grid: OFF //p' "$work/sway-pacing.txt") (the vblank thread woke late and re-phased; see docs/compositors.md)"
     else bad "sway presentation-shm pacing" "$work/sway-pacing.txt"; grep "^pres: " "$out" | head -5; fi
     clean_stop sway "$out"
     after_exit sway "$out"
@@ -182,5 +178,5 @@ if have sway swaybg wayland-info weston-presentation-shm stdbuf; then
     else bad "sway virtual time" "$work/sway-virtual-pacing.txt"; fi
 fi
 
-echo "$pass passed, $fail failed, $known known differences"
+echo "$pass passed, $fail failed"
 [ $fail = 0 ]

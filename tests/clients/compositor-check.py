@@ -165,16 +165,12 @@ def pacing(path, virtual=False, min_frames=None, prefix="pres", every_vblank=Fal
         assert one * 10 >= len(p2p), ("fewer than 10% of the intervals are one period", one, len(p2p))
         assert min(p2p) >= 0.98 * period, ("an interval shorter than the period", min(p2p), period)
         # The card's part is that presentations fall on the vblank grid of the mode and the MSC
-        # counts the periods in between, as on vkms. fakedrm's realtime vblank thread re-phases
-        # its grid when it wakes more than a period late (a starved host) and counts one vblank
-        # for the whole stall: reported, not failed (scripts/compositor-tests.sh: "known").
+        # counts the periods in between, as on vkms, also when the vblank thread wakes late.
         off = [(rows[i + 1][2], v, seq[i + 1] - seq[i]) for i, v in enumerate(p2p)
                if abs(v / period - round(v / period)) > 0.02 or seq[i + 1] - seq[i] != round(v / period)]
-        if off:
-            print("grid: OFF %d/%d intervals, e.g. %s" % (len(off), len(p2p), "; ".join(
-                "seq %s: p2p %d us = %.2f periods, MSC +%d" % (s_, v, v / period, d) for s_, v, d in off[:3])))
-        else:
-            print("grid: ok")
+        assert not off, "presentations off the vblank grid / MSC not counting the periods: %d/%d, e.g. %s" % (
+            len(off), len(p2p), "; ".join("seq %s: p2p %d us = %.2f periods, MSC +%d" % (s_, v, v / period, d) for s_, v, d in off[:3]))
+        print("grid: ok")
 
 COUNTERS = ("files", "framebuffers", "user_blobs", "buffers", "pending_commits", "vblank_waiters",
             "queued_events", "release_fences_pending")

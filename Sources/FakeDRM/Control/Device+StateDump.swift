@@ -94,7 +94,7 @@ extension Device {
             let fbs = framebuffers.values.filter(\.listed).sorted { $0.id < $1.id }.map {
                 StateDump.Framebuffer(id: $0.id, width: $0.width, height: $0.height, format: PixelFormat.name($0.format), ownerFile: $0.ownerFile)
             }
-            let blobList = blobs.values.sorted { $0.id < $1.id }.map { StateDump.Blob(id: $0.id, length: $0.data.count, ownerFile: $0.ownerFile) }
+            let blobList = blobs.values.sorted { $0.id < $1.id }.map { StateDump.Blob(id: $0.id, length: $0.data.count, ownerFile: $0.listed ? $0.ownerFile : nil) }
             let fileList = files.values.sorted { $0.id < $1.id }.map { f in
                 StateDump.File(id: f.id, pid: f.pid, uid: f.uid, master: master === f, atomic: f.atomic,
                                handles: f.handles.count, syncobjs: f.syncobjs.count, queuedEvents: f.events.count)

@@ -44,7 +44,9 @@ public final class Device: @unchecked Sendable {
     var virtualTime: Bool
     /// Virtual time that steps itself whenever work is pending (fakedrm run --virtual-time).
     public var eagerVirtualTime = false
-    var virtualNowNs: Int64 = 1_000_000_000
+    /// Starts at CLOCK_MONOTONIC's now: compositors compare vblank timestamps with their own
+    /// clock (weston computes repaint delays from them), so virtual time must start there.
+    var virtualNowNs: Int64 = Monotonic.nowNs()
     var timerThreadRunning = false
     /// Bumped by `ctl vblank rate`: the previous rate thread sees it and ends.
     var virtualRateGeneration = 0

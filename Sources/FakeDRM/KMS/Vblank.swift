@@ -171,11 +171,14 @@ extension Device {
             let now = Monotonic.nowNs()
             var next: Int64? = nil
             for i in vblank.indices where vblank[i].running {
-                let due = vblank[i].lastNs + vblank[i].periodNs
-                if due <= now {
-                    tick(i, at: due)
-                    // Never fall behind by more than one period (a stalled host skips frames).
-                    if vblank[i].lastNs + vblank[i].periodNs < now { vblank[i].lastNs = now - vblank[i].periodNs / 2 }
+                let period = vblank[i].periodNs
+                if vblank[i].lastNs + period <= now {
+                    // Woken late (a loaded host): the vblanks that passed are counted, not
+                    // dropped, and the clock keeps its phase, as vkms's hrtimer overrun count and
+                    // drm_update_vblank_count's timestamp-based catch-up give.
+                    let periods = (now - vblank[i].lastNs) / period
+                    vblank[i].missed += UInt64(periods - 1)
+                    tick(i, at: vblank[i].lastNs + periods * period)
                 }
                 let nd = vblank[i].lastNs + vblank[i].periodNs
                 next = min(next ?? nd, nd)
