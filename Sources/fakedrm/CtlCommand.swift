@@ -8,8 +8,12 @@ struct CtlCommand: ParsableCommand {
         commandName: "ctl",
         abstract: "Inspect and steer a running fake card through its control socket.",
         discussion: """
-            The socket is --control PATH, else $FAKEDRM_CONTROL (set by `fakedrm run` for its command).
-            Exit status: 0 done, 1 refused (nothing changed), 2 no daemon. Fault specs: docs/faults.md.
+            fakedrm ctl [--control PATH] COMMAND ...
+            The socket is --control PATH, else $FAKEDRM_CONTROL
+            (which `fakedrm run` sets for its command).
+            Exit status: 0 done; 1 refused by the daemon (nothing changed);
+            2 no daemon; 64 bad command line.
+            Socket and state JSON: docs/control.md. Fault specs: docs/faults.md.
             """,
         subcommands: [State.self, Stats.self, Hotplug.self, Vblank.self, Capture.self, Fault.self])
 
@@ -127,14 +131,29 @@ struct CtlCommand: ParsableCommand {
             static let configuration = CommandConfiguration(
                 abstract: "Add a rule; prints its id.",
                 discussion: """
-                    SPEC is KIND key=value... with triggers once, every=N, after=N, p=P, count=N, start-ms=S, for-ms=T.
-                    Kinds: ioctl name=NAME|nr=0xNN errno=E; commit-fail errno=E [test-only=yes]; commit-hang;
-                    commit-late ms=D; fence-late|fence-error|fence-never which=out|release|in (ms=D / errno=E);
-                    vblank-drop frames=N; vblank-jitter us=J; vblank-stall ms=D; vblank-jump ms=D (crtc=I);
-                    hotplug-storm connector=C rate=K [seconds=S]; connector-modes connector=C modes=WxH@HZ,...;
-                    connector-edid connector=C file=PATH; master-revoke; backend-error errno=E; backend-slow ms=D;
-                    backend-crash [restart-ms=R].
-                    Example: fakedrm ctl fault add "ioctl name=MODE_ATOMIC errno=EBUSY every=3"
+                    SPEC is KIND key=value ... plus triggers:
+                      once, every=N, after=N, p=P, count=N, start-ms=S, for-ms=T
+                    Kinds:
+                      ioctl name=NAME|nr=0xNN errno=E
+                      commit-fail errno=E [test-only=yes]
+                      commit-hang
+                      commit-late ms=D
+                      fence-late which=out|release|in ms=D
+                      fence-error which=out|release|in errno=E
+                      fence-never which=out|release|in
+                      vblank-drop frames=N [crtc=I]
+                      vblank-jitter us=J [crtc=I]
+                      vblank-stall ms=D [crtc=I]
+                      vblank-jump ms=D [crtc=I]
+                      hotplug-storm connector=C rate=K [seconds=S]
+                      connector-modes connector=C modes=WxH[@HZ],...
+                      connector-edid connector=C file=PATH
+                      master-revoke
+                      backend-error errno=E
+                      backend-slow ms=D
+                      backend-crash [restart-ms=R]
+                    Example:
+                      fakedrm ctl fault add "ioctl name=MODE_ATOMIC errno=EBUSY every=3"
                     """)
             @OptionGroup var target: Target
             @Argument(parsing: .remaining, help: "The spec (one argument or several words).") var spec: [String]
