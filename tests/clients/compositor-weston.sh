@@ -88,6 +88,12 @@ vblank)
     miss=0
     for k in $(seq 30); do
         b=$(frames_in "$pres")
+        # Step once weston's next flip is queued: a vblank with nothing pending shows nothing
+        # on a real card either, and when weston commits depends on this machine's load.
+        for _ in $(seq 100); do
+            ctl state | python3 -c 'import json,sys; sys.exit(0 if json.load(sys.stdin)["crtcs"][0]["pending_commit"] else 1)' && break
+            sleep 0.01
+        done
         ctl vblank step >/dev/null
         wait_frames "$pres" "$b" 1 || miss=$((miss + 1))
     done
