@@ -94,7 +94,7 @@ if have weston wayland-info weston-simple-shm weston-presentation-shm stdbuf; th
     if [ $rc = 0 ] && [ -n "$f" ] && check weston-desktop "$cap/$f" >"$work/weston-px.txt" 2>&1; then
         ok "weston: desktop-shell panel + background and weston-simple-shm's window in $f ($(grep -h 'white bbox\|interior' "$work/weston-px.txt" | tr '\n' ' '))"
     else bad "weston desktop + simple-shm (rc=$rc, frame=${f:-none})" "$work/weston-px.txt"; grep -v "^pres: " "$out" | sed 's/^/       | /' | head -30; fi
-    if check pacing "$out" --min-frames 60 >"$work/weston-pacing.txt" 2>&1; then
+    if check pacing "$out" --min-frames 30 >"$work/weston-pacing.txt" 2>&1; then
         ok "weston: weston-presentation-shm, real time: $(head -1 "$work/weston-pacing.txt")"
     else bad "weston presentation-shm pacing" "$work/weston-pacing.txt"; grep "^pres: " "$out" | head -5; fi
     clean_stop weston "$out"
@@ -144,7 +144,7 @@ if have sway swaybg wayland-info weston-presentation-shm stdbuf; then
     if [ $rc = 0 ] && [ -n "$f" ] && check sway-client "$cap/$f" 336699 >"$work/sway-px.txt" 2>&1; then
         ok "sway: swaybg #336699 and weston-presentation-shm's floating window in $f ($(grep -h 'bbox\|window pixels' "$work/sway-px.txt" | tr '\n' ' '))"
     else bad "sway background + client (rc=$rc, frame=${f:-none})" "$work/sway-px.txt"; grep -v "^pres: " "$out" | sed 's/^/       | /' | head -30; fi
-    if check pacing "$out" --min-frames 60 >"$work/sway-pacing.txt" 2>&1; then
+    if check pacing "$out" --min-frames 30 >"$work/sway-pacing.txt" 2>&1; then
         ok "sway: weston-presentation-shm, real time: $(head -1 "$work/sway-pacing.txt")"
     else bad "sway presentation-shm pacing" "$work/sway-pacing.txt"; grep "^pres: " "$out" | head -5; fi
     clean_stop sway "$out"

@@ -160,9 +160,9 @@ def pacing(path, virtual=False, min_frames=None, prefix="pres", every_vblank=Fal
         assert msc_ok == len(p2p), "MSC (seq) does not advance with the timestamps"
     else:
         # How many vblanks a client misses depends on the machine's load, not on the card; the
-        # card's refresh shows in the intervals of frames that made consecutive vblanks: some
-        # must be one period (within 2 %), none shorter.
-        assert one * 10 >= len(p2p), ("fewer than 10% of the intervals are one period", one, len(p2p))
+        # card's refresh is p2p / (MSC steps) of every interval, which must be one period (the
+        # grid check below); none may be shorter. Frames on consecutive vblanks are not
+        # required: with two busy loops on two cores weston makes none, every other vblank.
         assert min(p2p) >= 0.98 * period, ("an interval shorter than the period", min(p2p), period)
         # The card's part is that presentations fall on the vblank grid of the mode and the MSC
         # counts the periods in between, as on vkms, also when the vblank thread wakes late.
