@@ -21,30 +21,31 @@ public final class IoctlStats: Sendable {
     }
 
     static let window = 1024
-    private let entries = Mutex<[UInt8: Entry]>([:])
+    /// Indexed by nr and mutated in place: copying an entry out would copy its samples.
+    private let entries = Mutex<[Entry]>(Array(repeating: Entry(), count: 256))
 
     func record(nr: UInt8, ns: Int64, failed: Bool) {
         entries.withLock { all in
-            var e = all[nr] ?? Entry()
-            e.count += 1
-            if failed { e.errors += 1 }
-            e.maxNs = max(e.maxNs, ns)
-            if e.recent.count < Self.window {
-                e.recent.append(ns)
+            let i = Int(nr)
+            all[i].count += 1
+            if failed { all[i].errors += 1 }
+            all[i].maxNs = max(all[i].maxNs, ns)
+            if all[i].recent.count < Self.window {
+                all[i].recent.append(ns)
             } else {
-                e.recent[e.next] = ns
-                e.next = (e.next + 1) % Self.window
+                all[i].recent[all[i].next] = ns
+                all[i].next = (all[i].next + 1) % Self.window
             }
-            all[nr] = e
         }
     }
 
     public func rows() -> [Row] {
         entries.withLock { all in
-            all.sorted { $0.key < $1.key }.map { nr, e in
+            all.indices.filter { all[$0].count > 0 }.map { i in
+                let e = all[i]
                 let sorted = e.recent.sorted()
                 let pick = { (q: Double) -> Int64 in sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int(Double(sorted.count) * q))] }
-                return Row(name: IoctlNames.name(of: nr), count: e.count, errors: e.errors, medianNs: pick(0.5), p99Ns: pick(0.99), maxNs: e.maxNs)
+                return Row(name: IoctlNames.name(of: UInt8(i)), count: e.count, errors: e.errors, medianNs: pick(0.5), p99Ns: pick(0.99), maxNs: e.maxNs)
             }
         }
     }

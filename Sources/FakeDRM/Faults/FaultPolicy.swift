@@ -41,6 +41,8 @@ public final class FaultPolicy: Sendable {
     }
 
     private let state = Mutex(State())
+    /// Rules present: lets the common case (no rules) skip the mutex at every ioctl and vblank.
+    private let ruleCount = Atomic<Int>(0)
     private let startNs = Monotonic.nowNs()
     private let logger = Logger(label: "fakedrm.faults")
     /// Injections kept for `fault log`; older ones are dropped (the count keeps going).
@@ -66,6 +68,7 @@ public final class FaultPolicy: Sendable {
             let id = s.nextID
             s.nextID += 1
             s.rules.append(Rule(id: id, spec: spec, addedNs: Monotonic.nowNs(), rng: SplitMix64(seed: s.seed, stream: UInt64(s.rules.count))))
+            ruleCount.store(s.rules.count, ordering: .releasing)
             return id
         }
     }
@@ -93,9 +96,12 @@ public final class FaultPolicy: Sendable {
         }
     }
 
-    func clear() { state.withLock { $0.rules = [] } }
-
-    func remove(id: Int) { state.withLock { $0.rules.removeAll { $0.id == id } } }
+    func clear() {
+        state.withLock { s in
+            s.rules = []
+            ruleCount.store(0, ordering: .releasing)
+        }
+    }
 
     public func rules() -> [RuleSummary] {
         state.withLock { s in
@@ -113,7 +119,8 @@ public final class FaultPolicy: Sendable {
     /// whose trigger agrees injects. Returns that rule's kind and a uniform draw in [0, 1) from
     /// its generator (for jitter), or nil.
     func consult(_ detail: @autoclosure () -> String, _ match: (FaultSpec.Kind) -> Bool) -> (kind: FaultSpec.Kind, draw: Double)? {
-        state.withLock { s -> (kind: FaultSpec.Kind, draw: Double)? in
+        if ruleCount.load(ordering: .acquiring) == 0 { return nil }
+        return state.withLock { s -> (kind: FaultSpec.Kind, draw: Double)? in
             guard !s.rules.isEmpty else { return nil }
             let now = Monotonic.nowNs()
             var hit: (FaultSpec.Kind, Double)?
