@@ -8,29 +8,9 @@
 set -u
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-PY=/usr/bin/python3
-[ -x "$PY" ] || PY=python3
-
-if [ -z "${FAKEDRM_BIN:-}" ]; then
-    scratch=${SCRATCH:-.build}
-    swift build --scratch-path "$scratch" >/dev/null || { echo "FAIL: swift build"; exit 1; }
-    FAKEDRM_BIN="$(swift build --scratch-path "$scratch" --show-bin-path)/fakedrm"
-fi
-bindir=$(dirname "$FAKEDRM_BIN")
-scripts/build-preload.sh "$bindir" >/dev/null || { echo "FAIL: build-preload.sh"; exit 1; }
-LIB="$bindir/libfakedrm-preload.so"
-
-work=$(mktemp -d /tmp/fakedrm-client-tests.XXXXXX)
-chmod 0777 "$work"
-mkdir -m 0777 "$work/tmp"
+. scripts/test-env.sh
+make_work client-tests
 [ "${KEEP:-0}" = 1 ] || trap 'rm -rf "$work"' EXIT
-
-# Everything runs as nobody when we are root (the daemon and the client alike).
-if [ "$(id -u)" = 0 ]; then
-    AS=(setpriv --reuid=nobody --regid=nogroup --clear-groups env TMPDIR="$work/tmp" HOME="$work")
-else
-    AS=(env TMPDIR="$work/tmp")
-fi
 RUN=("${AS[@]}" "$FAKEDRM_BIN" run)
 
 pass=0

@@ -12,28 +12,10 @@
 set -u
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-PY=/usr/bin/python3
-[ -x "$PY" ] || PY=python3
 T="$root/tests/clients"
-
-if [ -z "${FAKEDRM_BIN:-}" ]; then
-    scratch=${SCRATCH:-.build}
-    swift build --scratch-path "$scratch" >/dev/null || { echo "FAIL: swift build"; exit 1; }
-    FAKEDRM_BIN="$(swift build --scratch-path "$scratch" --show-bin-path)/fakedrm"
-fi
-bindir=$(dirname "$FAKEDRM_BIN")
-scripts/build-preload.sh "$bindir" >/dev/null || { echo "FAIL: build-preload.sh"; exit 1; }
-
-work=$(mktemp -d /tmp/fakedrm-compositor-tests.XXXXXX)
-chmod 0777 "$work"
-mkdir -m 0777 "$work/tmp"
+. scripts/test-env.sh
+make_work compositor-tests
 if [ "${KEEP:-0}" = 1 ]; then echo "work directory: $work"; else trap 'rm -rf "$work"' EXIT; fi
-
-if [ "$(id -u)" = 0 ]; then
-    AS=(setpriv --reuid=nobody --regid=nogroup --clear-groups env TMPDIR="$work/tmp" HOME="$work")
-else
-    AS=(env TMPDIR="$work/tmp")
-fi
 RUN=("${AS[@]}" "$FAKEDRM_BIN" run)
 ENV=(env COMP_FAKEDRM="$FAKEDRM_BIN" COMP_OUT="$work/out")
 mkdir -m 0777 "$work/out"
@@ -41,8 +23,6 @@ mkdir -m 0777 "$work/out"
 pass=0
 fail=0
 ok() { echo "ok   - $1"; pass=$((pass + 1)); }
-# a divergence from the kernel that is reported (docs/compositors.md, "Known differences") but
-# does not fail the suite; it turns into "ok" when fakedrm is fixed
 bad() { echo "FAIL - $1"; fail=$((fail + 1)); [ -n "${2:-}" ] && grep -v "^pres: " "$2" | sed 's/^/       | /' | head -${3:-40}; }
 field() { sed -n "s/^$1: //p" "$2" | head -1; }
 check() { "$PY" "$T/compositor-check.py" "$@"; }

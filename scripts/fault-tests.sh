@@ -12,29 +12,10 @@
 set -u
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-PY=/usr/bin/python3
-[ -x "$PY" ] || PY=python3
 only=${1:-}
-
-if [ -z "${FAKEDRM_BIN:-}" ]; then
-    export PATH=/opt/swift/usr/bin:$PATH
-    scratch=${SCRATCH:-.build}
-    swift build --scratch-path "$scratch" >/dev/null || { echo "FAIL - swift build"; exit 1; }
-    FAKEDRM_BIN="$(swift build --scratch-path "$scratch" --show-bin-path)/fakedrm"
-fi
-bindir=$(dirname "$FAKEDRM_BIN")
-[ -f "$bindir/libfakedrm-preload.so" ] || scripts/build-preload.sh "$bindir" >/dev/null || { echo "FAIL - build-preload.sh"; exit 1; }
-
-work=$(mktemp -d /tmp/fakedrm-fault-tests.XXXXXX)
-chmod 0777 "$work"
-mkdir -m 0777 "$work/tmp"
+. scripts/test-env.sh
+make_work fault-tests
 [ "${KEEP:-0}" = 1 ] || trap 'rm -rf "$work"' EXIT
-
-if [ "$(id -u)" = 0 ]; then
-    AS=(setpriv --reuid=nobody --regid=nogroup --clear-groups env TMPDIR="$work/tmp" HOME="$work")
-else
-    AS=(env TMPDIR="$work/tmp")
-fi
 
 pass=0
 fail=0

@@ -21,9 +21,6 @@
 set -u
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-PY=/usr/bin/python3
-[ -x "$PY" ] || PY=python3
-
 kills=60
 clients=4
 seconds=900
@@ -42,19 +39,8 @@ while [ $# -gt 0 ]; do
     esac
 done
 
-if [ -z "${FAKEDRM_BIN:-}" ]; then
-    export PATH=/opt/swift/usr/bin:$PATH
-    scratch=${SCRATCH:-.build}
-    swift build --scratch-path "$scratch" >/dev/null || { echo "FAIL - swift build"; exit 1; }
-    FAKEDRM_BIN="$(swift build --scratch-path "$scratch" --show-bin-path)/fakedrm"
-fi
-bindir=$(dirname "$FAKEDRM_BIN")
-LIB="$bindir/libfakedrm-preload.so"
-[ -f "$LIB" ] || scripts/build-preload.sh "$bindir" >/dev/null || { echo "FAIL - build-preload.sh"; exit 1; }
-
-work=$(mktemp -d /tmp/fakedrm-soak.XXXXXX)
-chmod 0777 "$work"
-mkdir -m 0777 "$work/tmp"
+. scripts/test-env.sh
+make_work soak
 spid=""
 cleanup() {
     touch "$work/stop" 2>/dev/null
@@ -62,12 +48,6 @@ cleanup() {
     [ "${KEEP:-0}" = 1 ] || rm -rf "$work"
 }
 trap cleanup EXIT
-
-if [ "$(id -u)" = 0 ]; then
-    AS=(setpriv --reuid=nobody --regid=nogroup --clear-groups env TMPDIR="$work/tmp" HOME="$work")
-else
-    AS=(env TMPDIR="$work/tmp")
-fi
 
 fail=0
 ok() { echo "ok   - $1"; }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import FakeDRM
 import Foundation
+import Glibc
 
 @main
 struct FakeDRMCommand: ParsableCommand {
@@ -10,6 +11,9 @@ struct FakeDRMCommand: ParsableCommand {
         subcommands: [ConfigCommand.self, RunCommand.self, ServeCommand.self, CuseServeCommand.self, CtlCommand.self, BenchCommand.self, VhostShowCommand.self])
 
     static func main() {
+        // A peer that goes away mid-write (a killed `fakedrm ctl`, a dead client) must give
+        // EPIPE, not kill the daemon. Children get the default back (RunCommand.spawn).
+        signal(SIGPIPE, SIG_IGN)
         do {
             var command = try parseAsRoot(CtlCommand.placingControlOption(Array(CommandLine.arguments.dropFirst())))
             try command.run()

@@ -6,16 +6,8 @@ import Testing
 /// counts back to baseline once the files close. FAKEDRM_FUZZ_ITERATIONS raises the count,
 /// FAKEDRM_FUZZ_SEED picks another sequence.
 @Suite struct FuzzTests {
-    struct SplitMix: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
+    /// The fault policy's generator, with the seed as its whole state.
+    typealias SplitMix = SplitMix64
 
     static let kernelErrnos: Set<Int32> = [0, 1, 2, 9, 12, 13, 14, 16, 19, 22, 25, 28, 34, 38, 62, 95, 6]
 

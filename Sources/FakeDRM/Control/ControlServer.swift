@@ -91,7 +91,7 @@ public final class ControlServer: @unchecked Sendable {
         bytes.append(UInt8(ascii: "\n"))
         var off = 0
         while off < bytes.count {
-            let n = bytes.withUnsafeBytes { write(c, $0.baseAddress! + off, bytes.count - off) }
+            let n = bytes.withUnsafeBytes { Glibc.send(c, $0.baseAddress! + off, bytes.count - off, Int32(MSG_NOSIGNAL)) }
             if n <= 0 { return }
             off += n
         }
@@ -102,21 +102,27 @@ public final class ControlServer: @unchecked Sendable {
         let fd = cfd_connect_unix(path)
         guard fd >= 0 else { throw SocketServer.StartError(description: "cannot connect to \(path): \(String(cString: strerror(errno)))") }
         defer { close(fd) }
+        // A daemon stuck for longer than this is reported, not waited for.
+        _ = cfd_set_timeouts(fd, 30_000)
         var bytes = try JSONEncoder().encode(request)
         bytes.append(UInt8(ascii: "\n"))
         var off = 0
         while off < bytes.count {
-            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + off, bytes.count - off) }
-            guard n > 0 else { throw SocketServer.StartError(description: "write to \(path) failed") }
+            let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + off, bytes.count - off, Int32(MSG_NOSIGNAL)) }
+            guard n > 0 else { throw SocketServer.StartError(description: "write to \(path) failed: \(String(cString: strerror(errno)))") }
             off += n
         }
         var data = [UInt8]()
         var buf = [UInt8](repeating: 0, count: 65536)
         while true {
             let n = read(fd, &buf, buf.count)
+            if n < 0 && errno == EAGAIN { throw SocketServer.StartError(description: "\(path): no answer within 30 s") }
             if n <= 0 { break }
             data += buf[0..<n]
         }
-        return try JSONDecoder().decode(ControlResponse.self, from: Data(data))
+        guard let response = try? JSONDecoder().decode(ControlResponse.self, from: Data(data)) else {
+            throw SocketServer.StartError(description: "\(path): no answer (not a fakedrm control socket, or not ours)")
+        }
+        return response
     }
 }

@@ -46,7 +46,7 @@ public final class ControlService: Sendable {
             return .success(Self.json(device.vblankCounts()))
         case .vblankRate(let hz):
             guard device.isVirtualTime else { return .failure("vblank rate needs virtual time (--virtual-time or --manual-vblank)") }
-            guard hz >= 0, hz <= 10_000 else { return .failure("rate must be 0...10000 Hz") }
+            guard hz == 0 || (hz >= 0.01 && hz <= 10_000) else { return .failure("rate must be 0 (off) or 0.01...10000 Hz") }
             device.setVirtualVblankRate(hz)
             return .success("ok")
         case .capture(let crtc, let path):
@@ -90,7 +90,7 @@ public final class ControlService: Sendable {
         var byName: [String: IoctlStats.Row] = [:]
         for r in device.ioctlStats.rows() { byName[r.name] = r }
         return Stats(ioctls: byName, fencesPending: device.pendingFenceCount(), rssKb: Self.rssKb(), openFds: Self.openFds(),
-                     uptimeS: Double(Monotonic.nowNs() - device.createdNs) / 1e9, faultInjections: device.faults.injections().count)
+                     uptimeS: Double(Monotonic.nowNs() - device.createdNs) / 1e9, faultInjections: device.faults.injectionTotal)
     }
 
     /// VmRSS from /proc/self/status.

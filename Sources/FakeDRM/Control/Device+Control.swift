@@ -28,13 +28,18 @@ extension Device {
         let t = Thread { [weak self] in
             let periodNs = Int64(1e9 / hz)
             var next = Monotonic.nowNs() + periodNs
+            // The device is held only between sleeps of at most 50 ms.
             while let device = self {
                 let current = device.lock.withLock { device.shuttingDown ? -1 : device.virtualRateGeneration }
                 if current != generation { break }
-                device.stepVblank()
                 let now = Monotonic.nowNs()
-                if next > now { usleep(useconds_t((next - now) / 1000)) }
-                next += periodNs
+                if now >= next {
+                    device.stepVblank()
+                    next += periodNs
+                    // Behind by more than a step (a stalled host): do not burst to catch up.
+                    if next < now { next = now + periodNs }
+                }
+                usleep(useconds_t(max(0, min(next - Monotonic.nowNs(), 50_000_000)) / 1000))
             }
         }
         t.name = "fakedrm-vblank-rate"

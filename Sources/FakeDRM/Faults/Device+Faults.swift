@@ -47,6 +47,7 @@ extension Device {
         faults.clear()
         lock.withLock {
             for pc in pendingCommits.compactMap({ $0 }) where pc.held { releaseHeld(pc) }
+            runEagerClock()
             lock.broadcast()
         }
     }
@@ -93,7 +94,7 @@ extension Device {
         let before = lock.withLock { connectors.map(\.status) }
         backendLost()
         DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(restartNs))) { [weak self] in
-            guard let self else { return }
+            guard let self, !self.lock.withLock({ self.shuttingDown }) else { return }
             for (k, s) in before.enumerated() where s == .connected { self.setConnector(index: k, connected: true) }
         }
         return "virtual display lost; back in \(restartNs / 1_000_000) ms"
@@ -103,21 +104,30 @@ extension Device {
         let original = lock.withLock { connectors[k].status == .connected }
         let t = Thread { [weak self] in
             let start = Monotonic.nowNs()
+            let periodNs = Int64(1e9 / rate)
+            var next = start
             var connected = original
             var toggles = 0
-            while let device = self, device.faults.rules().contains(where: { $0.id == rule }) {
-                if let s = seconds, Double(Monotonic.nowNs() - start) / 1e9 >= s { break }
-                connected.toggle()
-                toggles += 1
-                device.setConnector(index: k, connected: connected)
-                device.faults.noteStormToggle(rule: rule, detail: "toggle \(toggles): \(connected ? "connected" : "disconnected")")
-                usleep(useconds_t(1_000_000 / rate))
+            // The device is held only between sleeps, so a card that goes away ends the storm.
+            while let device = self, device.faults.rules().contains(where: { $0.id == rule }), !device.lock.withLock({ device.shuttingDown }) {
+                let now = Monotonic.nowNs()
+                if let s = seconds, Double(now - start) / 1e9 >= s { break }
+                if now >= next {
+                    connected.toggle()
+                    toggles += 1
+                    device.setConnector(index: k, connected: connected)
+                    device.faults.noteStormToggle(rule: rule, detail: "toggle \(toggles): \(connected ? "connected" : "disconnected")")
+                    next += periodNs
+                }
+                usleep(useconds_t(max(0, min(next - Monotonic.nowNs(), 50_000_000)) / 1000))
             }
             if connected != original { self?.setConnector(index: k, connected: original) }
         }
         t.name = "fakedrm-hotplug-storm"
         t.start()
     }
+
+    static let maxClockOffsetNs: Int64 = 1 << 60
 
     // MARK: consultation points (lock held)
 
@@ -225,8 +235,11 @@ extension Device {
                 vblank[i].missed += 1
                 return nil
             case .vblankJump(let ns, _):
+                // Bounded (2^60 ns, 36 years) so a rule left firing at every vblank cannot
+                // overflow the timestamps.
+                guard vblank[i].offsetNs <= Self.maxClockOffsetNs - ns else { break }
                 vblank[i].offsetNs += ns
-                vblank[i].missed += UInt64(ns / max(vblank[i].periodNs, 1))
+                vblank[i].missed &+= UInt64(ns / max(vblank[i].periodNs, 1))
             case .vblankJitter(let ns, _):
                 reported += Int64((hit.draw * 2 - 1) * Double(ns))
             default: break

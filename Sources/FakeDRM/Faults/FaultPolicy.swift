@@ -36,7 +36,9 @@ public final class FaultPolicy: Sendable {
         var rules: [Rule] = []
         var nextID = 1
         var seed: UInt64 = 1
+        /// A ring of the last `logLimit` injections; `logNext` is where the next one goes.
         var log: [Injection] = []
+        var logNext = 0
         var injectionCount = 0
     }
 
@@ -76,24 +78,26 @@ public final class FaultPolicy: Sendable {
     /// An action kind ran when added: logged as an injection of a rule that is kept for `list`.
     func recordAction(_ spec: FaultSpec, detail: String) -> Int {
         let id = add(spec)
-        state.withLock { s in
-            guard let i = s.rules.firstIndex(where: { $0.id == id }) else { return }
+        let entry = state.withLock { s -> Injection? in
+            guard let i = s.rules.firstIndex(where: { $0.id == id }) else { return nil }
             s.rules[i].consultations = 1
             s.rules[i].injections = 1
-            append(&s, rule: s.rules[i], detail: detail)
+            return append(&s, rule: s.rules[i], detail: detail)
         }
+        entry.map(log)
         return id
     }
 
     /// Logs an injection of rule `id` that its own driver decided (a storm's toggle).
     func consultRule(id: Int, detail: String) -> Bool {
-        state.withLock { s in
-            guard let i = s.rules.firstIndex(where: { $0.id == id }) else { return false }
+        let entry = state.withLock { s -> Injection? in
+            guard let i = s.rules.firstIndex(where: { $0.id == id }) else { return nil }
             s.rules[i].consultations += 1
             s.rules[i].injections += 1
-            append(&s, rule: s.rules[i], detail: detail)
-            return true
+            return append(&s, rule: s.rules[i], detail: detail)
         }
+        entry.map(log)
+        return entry != nil
     }
 
     func clear() {
@@ -109,7 +113,13 @@ public final class FaultPolicy: Sendable {
         }
     }
 
-    public func injections() -> [Injection] { state.withLock { $0.log } }
+    /// The kept injections, oldest first.
+    public func injections() -> [Injection] {
+        state.withLock { s in Array(s.log[s.logNext...] + s.log[..<s.logNext]) }
+    }
+
+    /// Every injection since the card started (the log keeps only the last `logLimit`).
+    public var injectionTotal: Int { state.withLock { $0.injectionCount } }
 
     func hasRule(_ match: (FaultSpec.Kind) -> Bool) -> Bool {
         state.withLock { s in s.rules.contains { match($0.spec.kind) } }
@@ -120,19 +130,23 @@ public final class FaultPolicy: Sendable {
     /// its generator (for jitter), or nil.
     func consult(_ detail: @autoclosure () -> String, _ match: (FaultSpec.Kind) -> Bool) -> (kind: FaultSpec.Kind, draw: Double)? {
         if ruleCount.load(ordering: .acquiring) == 0 { return nil }
-        return state.withLock { s -> (kind: FaultSpec.Kind, draw: Double)? in
-            guard !s.rules.isEmpty else { return nil }
+        let (hit, entry) = state.withLock { s -> ((kind: FaultSpec.Kind, draw: Double)?, Injection?) in
+            guard !s.rules.isEmpty else { return (nil, nil) }
             let now = Monotonic.nowNs()
             var hit: (FaultSpec.Kind, Double)?
+            var entry: Injection?
             for i in s.rules.indices where !s.rules[i].spec.kind.isAction && match(s.rules[i].spec.kind) {
                 s.rules[i].consultations += 1
                 guard hit == nil, fires(&s.rules[i], now: now) else { continue }
                 s.rules[i].injections += 1
                 hit = (s.rules[i].spec.kind, s.rules[i].rng.nextUnit())
-                append(&s, rule: s.rules[i], detail: detail())
+                entry = append(&s, rule: s.rules[i], detail: detail())
             }
-            return hit
+            return (hit, entry)
         }
+        // Written after the mutex is released: a slow stderr must not stall every ioctl.
+        entry.map(log)
+        return hit
     }
 
     private func fires(_ r: inout Rule, now: Int64) -> Bool {
@@ -149,20 +163,30 @@ public final class FaultPolicy: Sendable {
         return true
     }
 
-    private func append(_ s: inout State, rule: Rule, detail: String) {
+    private func append(_ s: inout State, rule: Rule, detail: String) -> Injection {
         s.injectionCount += 1
         let entry = Injection(seq: s.injectionCount, rule: rule.id, kind: String(rule.spec.text.prefix { $0 != " " }), spec: rule.spec.text,
                               consultation: rule.consultations,
                               atMs: Double(Monotonic.nowNs() - startNs) / 1e6, detail: detail)
-        s.log.append(entry)
-        if s.log.count > Self.logLimit { s.log.removeFirst(s.log.count - Self.logLimit) }
-        logger.info("fault injected", metadata: ["rule": "\(rule.id)", "spec": "\(rule.spec.text)", "consultation": "\(rule.consultations)", "detail": "\(detail)"])
+        if s.log.count < Self.logLimit {
+            s.log.append(entry)
+        } else {
+            s.log[s.logNext] = entry
+            s.logNext = (s.logNext + 1) % Self.logLimit
+        }
+        return entry
+    }
+
+    private func log(_ e: Injection) {
+        logger.info("fault injected", metadata: ["rule": "\(e.rule)", "spec": "\(e.spec)", "consultation": "\(e.consultation)", "detail": "\(e.detail)"])
     }
 }
 
 /// SplitMix64: small, fast, and the same everywhere (the seed is the whole state).
-struct SplitMix64: Sendable {
+struct SplitMix64: RandomNumberGenerator, Sendable {
     var state: UInt64
+
+    init(state: UInt64) { self.state = state }
 
     init(seed: UInt64, stream: UInt64) {
         state = seed &* 0x9E37_79B9_7F4A_7C15 ^ (stream &+ 1) &* 0xBF58_476D_1CE4_E5B9

@@ -71,6 +71,7 @@ public struct FaultSpec: Sendable, Equatable, CustomStringConvertible {
         var trigger = Trigger()
         for w in words {
             if w == "once" {
+                guard !words.contains(where: { $0.hasPrefix("count=") }) else { throw ParseError(message: "'once' and count= together") }
                 trigger.count = 1
                 continue
             }
@@ -129,15 +130,16 @@ public struct FaultSpec: Sendable, Equatable, CustomStringConvertible {
         case "vblank-drop": return .vblankDrop(count: try p.int("frames", default: 1, min: 1), crtc: try p.optionalInt("crtc", min: 0))
         case "vblank-jitter":
             let us = try p.int("us", default: nil, min: 1)
+            guard us <= 1_000_000 else { throw ParseError(message: "us=\(us): jitter is at most 1000000 us") }
             return .vblankJitter(ns: Int64(us) * 1000, crtc: try p.optionalInt("crtc", min: 0))
         case "vblank-stall": return .vblankStall(ns: try p.ms("ms"), crtc: try p.optionalInt("crtc", min: 0))
         case "vblank-jump": return .vblankJump(ns: try p.ms("ms"), crtc: try p.optionalInt("crtc", min: 0))
         case "hotplug-storm":
             let c = try p.required("connector")
-            guard let r = p.take("rate").flatMap(Double.init), r > 0, r <= 1000 else { throw ParseError(message: "hotplug-storm needs rate=K toggles per second (0 < K <= 1000)") }
+            guard let r = p.take("rate").flatMap(Double.init), r >= 0.01, r <= 1000 else { throw ParseError(message: "hotplug-storm needs rate=K toggles per second (0.01 <= K <= 1000)") }
             var secs: Double?
             if let s = p.take("seconds") {
-                guard let v = Double(s), v > 0 else { throw ParseError(message: "seconds=\(s): expected a positive number") }
+                guard let v = Double(s), v > 0, v <= 1e6 else { throw ParseError(message: "seconds=\(s): expected a number in (0, 1000000]") }
                 secs = v
             }
             return .hotplugStorm(connector: c, rate: r, seconds: secs)
@@ -204,7 +206,7 @@ private struct KeyReader {
 
     mutating func optionalInt(_ k: String, min: Int) throws(ParseError) -> Int? {
         guard let s = take(k) else { return nil }
-        guard let v = Int(s), v >= min, v <= 1_000_000_000 else { throw ParseError(message: "\(k)=\(s): expected an integer >= \(min)") }
+        guard let v = Int(s), v >= min, v <= 1_000_000_000 else { throw ParseError(message: "\(k)=\(s): expected an integer in \(min)...1000000000") }
         return v
     }
 

@@ -45,14 +45,20 @@ extension Device {
             // committed meanwhile and checked again (an fb removed meanwhile fails the check).
             var waited = false
             while affected.contains(where: { pendingCommits[$0] != nil }) {
-                // A commit held by a fault never completes: the kernel's stall check gives up
-                // after 10 s with EBUSY ("hw_done timed out").
-                let held = affected.contains { pendingCommits[$0]?.held == true }
-                let finished = waitUntil(timeoutNs: held ? Self.flipDoneTimeoutNs : .max / 4, crtcIndex: nil) {
+                // The previous commit's in-fences may take any time; once it is armed, its flip
+                // gets the kernel's 10 s (stall_checks/wait_for_dependencies log "timed out"
+                // and go on): a flip a fault holds or never finishes is abandoned, its event
+                // and fence never come, and this commit proceeds.
+                _ = waitUntil(timeoutNs: .max / 4, crtcIndex: nil) {
+                    affected.allSatisfy { pendingCommits[$0]?.armed ?? true } || shuttingDown
+                }
+                let finished = waitUntil(timeoutNs: Self.flipDoneTimeoutNs, crtcIndex: nil) {
                     affected.allSatisfy { pendingCommits[$0] == nil } || shuttingDown
                 }
                 if shuttingDown { throw .noDevice }
-                if !finished { throw .busy }
+                if !finished {
+                    for c in affected { if let stuck = pendingCommits[c] { abandon(stuck) } }
+                }
                 waited = true
                 if state != p.base {
                     p = p.rebased(onto: state)
@@ -119,6 +125,8 @@ extension Device {
         let commits = affected.compactMap { pendingCommits[$0] }
         applyArmFaults(commits, file: file)
         let arm = { [weak self] in
+            // Also breaks the cycle commit -> deferredArm -> this closure -> commits.
+            for pc in commits { pc.deferredArm = nil }
             guard let self else { return }
             for pc in commits where !pc.armed {
                 pc.armed = true
@@ -135,7 +143,12 @@ extension Device {
                 sf.onSignalled { [weak self] in
                     left -= 1
                     guard left == 0 else { return }
-                    if lateNs > 0, let self { self.schedule(after: lateNs, arm) } else { arm() }
+                    if lateNs > 0, let self {
+                        for pc in commits { pc.deferredArm = arm }
+                        self.schedule(after: lateNs, arm)
+                    } else {
+                        arm()
+                    }
                 }
             }
         }
@@ -145,10 +158,10 @@ extension Device {
         if flags & DRMConst.atomicNonblock == 0 {
             // Blocking commits return once the new configuration is on screen, however long
             // in-fences take (the kernel waits for them without a limit too).
-            // ...except a flip a fault holds: the kernel's wait for flip_done times out after
-            // 10 s, logs, and the ioctl returns 0 with the flip still pending.
-            let held = commits.contains(where: \.held)
-            _ = waitUntil(timeoutNs: held ? Self.flipDoneTimeoutNs : .max / 4, crtcIndex: nil) { commits.allSatisfy(\.done) || shuttingDown }
+            // Then drm_atomic_helper_wait_for_flip_done gives the flip 10 s, logs, and the
+            // ioctl returns 0 with the flip still pending (it only matters under faults).
+            _ = waitUntil(timeoutNs: .max / 4, crtcIndex: nil) { commits.allSatisfy(\.armed) || shuttingDown }
+            _ = waitUntil(timeoutNs: Self.flipDoneTimeoutNs, crtcIndex: nil) { commits.allSatisfy(\.done) || shuttingDown }
         }
         return installs
     }
@@ -192,6 +205,18 @@ extension Device {
     func releaseHeld(_ pc: PendingCommit) {
         pc.held = false
         startFlip(pc)
+    }
+
+    /// A flip that will never complete, given up by a later commit as the kernel does after
+    /// its 10 s timeouts: no latch, no event (the space reserved for it is returned), and its
+    /// out-fence never signals.
+    func abandon(_ pc: PendingCommit) {
+        guard !pc.done else { return }
+        pc.done = true
+        if pendingCommits[pc.crtcIndex] === pc { pendingCommits[pc.crtcIndex] = nil }
+        for (file, _) in pc.events { file.eventSpace += EventVblankLayout.size }
+        pc.events = []
+        lock.broadcast()
     }
 
     /// Flip completion, in the order of §6.7: flip_done, out fence (same timestamp), event.

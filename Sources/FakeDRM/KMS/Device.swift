@@ -179,8 +179,14 @@ public final class Device: @unchecked Sendable {
             // released, and a client started right after this one exited must find the card
             // free, as it would on the kernel (where release finishes before the exit does).
             if master === file { master = nil }
-            // Its commits held by faults go on: the kernel gives up on a flip_done after 10 s.
-            for pc in pendingCommits.compactMap({ $0 }) where pc.held && pc.ownerFile == file.id { releaseHeld(pc) }
+            // Its commits delayed or held by faults go on now, so nothing of it outlives the
+            // close (the kernel gives up on a flip_done after 10 s).
+            for pc in pendingCommits.compactMap({ $0 }) where pc.ownerFile == file.id {
+                pc.notBeforeNs = 0
+                if let a = pc.deferredArm { a() }
+                pc.deferredArm = nil
+                if pc.held { releaseHeld(pc) }
+            }
             let owned = framebuffers.values.filter { $0.ownerFile == file.id && $0.listed }.map(\.id).sorted()
             for fbID in owned { try? removeFramebuffer(fbID, by: file, disablePlanes: true) }
             for b in blobs.values where b.ownerFile == file.id { b.listed = false }

@@ -51,6 +51,8 @@ final class PendingCommit {
     var notBeforeNs: Int64 = 0
     /// `backend-error`: the frame is not shown and the out-fence fails with this (negative).
     var backendError: Int32 = 0
+    /// `fence-late which=in`: arms the commit when the delay is over (or its file closes).
+    var deferredArm: (() -> Void)?
 
     init(crtcIndex: Int, newState: KMSState, events: [(FileContext, UInt64)], outFence: Fence?, waitsForVblank: Bool, token: UInt64) {
         self.token = token
@@ -210,7 +212,16 @@ extension Device {
     }
 
     func stepLocked(_ only: Int?) {
+        skipToLateCommits()
         for i in vblank.indices where vblank[i].running && (only == nil || only == i) {
+            let period = vblank[i].periodNs
+            if vblank[i].stallUntilNs > vblank[i].lastNs + period {
+                // A stalled clock in virtual time: the stall passes at once, its vblanks lost
+                // and counted by time, instead of one step per lost frame.
+                let k = (vblank[i].stallUntilNs - vblank[i].lastNs) / period
+                vblank[i].lastNs += k * period
+                vblank[i].missed &+= UInt64(k)
+            }
             let ts = vblank[i].lastNs + vblank[i].periodNs
             virtualNowNs = max(virtualNowNs, ts)
             tick(i, at: ts)
@@ -235,6 +246,24 @@ extension Device {
         }
     }
 
+    /// Virtual time: when the only vblank work is commits that may not complete before their
+    /// `notBeforeNs` (commit-late, backend-slow), the clock jumps to the vblank before the
+    /// earliest instead of stepping through every frame in between.
+    func skipToLateCommits() {
+        guard virtualTime, vblankWaiters.isEmpty, !backend.completesFlips else { return }
+        let late = pendingCommits.compactMap { $0 }.filter { $0.armed && $0.waitsForVblank && !$0.held }
+        guard !late.isEmpty, let target = late.map(\.notBeforeNs).min() else { return }
+        if let due = timedActions.map(\.dueNs).min(), due < target { return }
+        for i in vblank.indices where vblank[i].running {
+            let period = vblank[i].periodNs
+            let k = (target - vblank[i].lastNs) / period - 1
+            guard k > 0 else { continue }
+            vblank[i].lastNs += k * period
+            vblank[i].missed &+= UInt64(k)
+            virtualNowNs = max(virtualNowNs, vblank[i].lastNs)
+        }
+    }
+
     /// Work that another vblank would move forward (so virtual time may step for it).
     func hasVblankWork() -> Bool {
         // A held commit (fault) is not: stepping would never end.
@@ -246,10 +275,18 @@ extension Device {
     /// Returns false after `timeoutNs` of real time without success.
     func waitUntil(timeoutNs: Int64 = 3_000_000_000, crtcIndex: Int?, stepsVblanks: Bool = false, _ done: () -> Bool) -> Bool {
         let deadline = Monotonic.nowNs() &+ max(timeoutNs, 0)
+        var steps = 0
         while !done() {
             if shuttingDown { return false }
             if virtualTime, vblank.contains(where: \.running), stepsVblanks || hasVblankWork() {
                 stepLocked(crtcIndex)
+                steps += 1
+                if steps % 256 == 0 {
+                    // Faults can make the wanted vblank never come (every interrupt dropped):
+                    // honour the real-time limit, and let other threads have the lock.
+                    if Monotonic.nowNs() >= deadline { return done() }
+                    lock.wait(untilMonotonicNs: Monotonic.nowNs() + 100_000)
+                }
                 continue
             }
             if virtualTime, let due = timedActions.map(\.dueNs).min() {
