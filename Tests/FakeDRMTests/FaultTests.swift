@@ -22,6 +22,8 @@ import Testing
             ("commit-hang colour=red", "'colour'"), ("ioctl name=* errno=EIO p=1.5", "p=1.5"),
             ("commit-hang every=0", "every=0"), ("commit-hang garbage", "'garbage'"),
             ("connector-modes connector=X modes=12x", "12x"), ("commit-hang every=2 every=3", "twice"),
+            ("hotplug-storm connector=Virtual-1 rate=0.0001", "rate="), ("vblank-jitter us=2000000", "us="),
+            ("commit-hang once count=3", "once"), ("commit-late ms=99999999999", "ms="), ("ioctl nmae=X errno=EIO", "'nmae'"),
         ]
         for (text, needle) in bad {
             do {
