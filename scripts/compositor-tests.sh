@@ -147,6 +147,28 @@ if have sway swaybg wayland-info weston-presentation-shm stdbuf; then
     else bad "sway restart" "$work/sway-restart.txt"; fi
 fi
 
+# --- a second head plugged in while they run (tests/clients/two-heads.yaml) --------------------
+second_ok() {   # $1 name, $2 session output, $3 what the second head shows
+    local out=$2
+    if [ "$(field second_connected "$out")" = ok ] && [[ "$(field capture_second "$out")" == ok* ]] &&
+        [ "$(field second_disconnected "$out")" = ok ] && [ "$(field alive_second "$out")" = yes ] &&
+        check leak "$out" idle after >"$work/$1-second-leak.txt" 2>&1; then
+        ok "$1: Virtual-2 plugged in (800x600) -> a second wl_output, $3 on CRTC 1 ($(field capture_second "$out" | cut -d: -f1)); unplugged -> one output; exit leaves nothing"
+    else bad "$1 second head" "$out"; cat "$work/$1-second-leak.txt" 2>/dev/null | sed 's/^/       | /'; fi
+}
+if have weston wayland-info stdbuf; then
+    out="$work/weston-second.txt"
+    timeout 60 "${RUN[@]}" --config "$T/two-heads.yaml" -- "${ENV[@]}" "$T/compositor-weston.sh" second-output >"$out" 2>&1
+    echo "       weston second-head session: rc=$?"
+    second_ok weston "$out" "panel + background"
+fi
+if have sway swaybg wayland-info stdbuf; then
+    out="$work/sway-second.txt"
+    timeout 60 "${RUN[@]}" --config "$T/two-heads.yaml" -- "${ENV[@]}" SWAY_BG="#336699" "$T/compositor-sway.sh" second-output >"$out" 2>&1
+    echo "       sway second-head session: rc=$?"
+    second_ok sway "$out" "#336699"
+fi
+
 # --- sway: presentation-shm in virtual time (flat out) ---------------------------------------
 if have sway swaybg wayland-info weston-presentation-shm stdbuf; then
     out="$work/sway-virtual.txt"

@@ -128,7 +128,7 @@ wait_frames() {
     return 1
 }
 
-# Waits (up to $2 s) until wayland-info lists $1 wl_output globals (0 or 1).
+# Waits (up to $2 s) until wayland-info lists $1 wl_output globals.
 wait_outputs() {
     local i n
     for i in $(seq $(( ${2:-3} * 5 ))); do
@@ -179,6 +179,31 @@ wait_scanout() {
         sleep 0.1
     done
     return 1
+}
+
+# second_output CHECK [ARGS...]: on the two-head card (tests/clients/two-heads.yaml), Virtual-2
+# (disconnected at start) is plugged in with an 800x600 mode: the compositor must add a second
+# wl_output and show its desktop on CRTC 1; then it is unplugged again.
+second_output() {
+    local check=$1 f="$xdg/second.png" i out=""
+    shift
+    wait_outputs 1 3 && echo "outputs_before: 1"
+    ctl hotplug Virtual-2 connected --modes 800x600 >/dev/null
+    if wait_outputs 2 4; then echo "second_connected: ok"; else echo "second_connected: FAIL (no second wl_output)"; fi
+    for i in $(seq 16); do
+        rm -f "$f"
+        if ctl capture --crtc 1 "$f" >/dev/null 2>&1 && out=$(python3 "$COMP_CHECK" "$check" "$f" "$@" 2>&1); then
+            echo "capture_second: ok after $(( (i - 1) * 250 )) ms: $(echo "$out" | tr '\n' ' ')"
+            [ -n "${COMP_OUT:-}" ] && cp "$f" "$COMP_OUT/$comp_name-second.png"
+            break
+        fi
+        sleep 0.25
+    done
+    [ -f "$f" ] && [ -n "$out" ] && [[ "$out" != *Error* ]] || echo "capture_second: FAIL $(echo "$out" | tail -n 2 | tr '\n' ' ')"
+    state_line two_heads
+    ctl hotplug Virtual-2 disconnected >/dev/null
+    if wait_outputs 1 4; then echo "second_disconnected: ok"; else echo "second_disconnected: FAIL (still two wl_outputs)"; fi
+    alive "$comp" && echo "alive_second: yes"
 }
 
 # hotplug_cycle [PREFIX]: Virtual-1 disconnected until the compositor drops its wl_output, then

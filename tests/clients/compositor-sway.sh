@@ -3,13 +3,14 @@
 # `fakedrm run`; swaybg paints a solid background. Runs inside fakedrm run; prints
 # "key: value" lines for scripts/compositor-tests.sh.
 #
-# Usage: compositor-sway.sh desktop | hotplug-fault | virtual-time
+# Usage: compositor-sway.sh desktop | hotplug-fault | virtual-time | second-output
 #   desktop       weston-presentation-shm (a 250x250 xdg toplevel with min = max size, so sway
 #                 floats and centres it) for ~3 s: the frame captured while it runs is
 #                 "frame_client", its lines are "pres:"; SIGTERM; "state_idle"/"state_after".
 #   hotplug-fault the background (ctl capture), Virtual-1 disconnected and connected again, the
 #                 background again; presentation-shm while "ioctl name=MODE_ATOMIC errno=EBUSY
 #                 count=3" is injected; SIGTERM; sway started and stopped once more.
+#   second-output on the two-head card: Virtual-2 plugged in and out (compositor-lib.sh).
 #   virtual-time  under --virtual-time: presentation-shm for 1.5 s, flat out.
 # (weston-simple-shm aborts on sway: "Both buffers busy at redraw(). Server bug?", the same on
 # vkms; it keeps only two buffers and wlroots holds the one it shows.)
@@ -34,6 +35,12 @@ desktop)
     mark_frame client
     wait $c; echo "presentation_shm_rc: $?"
     sed 's/^/pres: /' "$pres"
+    comp_stop
+    state_after after
+    ;;
+second-output)
+    wait_scanout 5
+    second_output sway-bg "${bg#\#}"
     comp_stop
     state_after after
     ;;

@@ -2,7 +2,7 @@
 # weston 10 (DRM backend, pixman, desktop-shell), unmodified, on the card of `fakedrm run`.
 # Runs inside fakedrm run; prints "key: value" lines for scripts/compositor-tests.sh.
 #
-# Usage: compositor-weston.sh desktop | hotplug-fault | vblank
+# Usage: compositor-weston.sh desktop | hotplug-fault | vblank | second-output
 #   desktop       weston-simple-shm for ~3 s (the frame captured while it runs is
 #                 "frame_client"), then weston-presentation-shm for ~3 s ("pres:" lines);
 #                 SIGTERM; the card's state before and after ("state_idle", "state_after").
@@ -10,6 +10,7 @@
 #                 desktop again; presentation-shm while "commit-fail errno=EBUSY count=3" is
 #                 injected, then (rules cleared) a hotplug cycle; SIGTERM; weston started and
 #                 stopped once more ("state_after2").
+#   second-output on the two-head card: Virtual-2 plugged in and out (compositor-lib.sh).
 #   vblank        under --manual-vblank: presentation-shm advanced by `fakedrm ctl vblank step`
 #                 one vblank at a time, then by `vblank rate 120` for 1 s, then frozen (rate 0).
 # Env: COMP_FAKEDRM (fakedrm executable, for ctl), COMP_CAPTURE (the --capture directory),
@@ -37,6 +38,12 @@ desktop)
     timeout 3 stdbuf -oL weston-presentation-shm >"$pres" 2>&1
     echo "presentation_shm_rc: $?"
     sed 's/^/pres: /' "$pres"
+    comp_stop
+    state_after after
+    ;;
+second-output)
+    wait_scanout 5
+    second_output weston-desktop-only
     comp_stop
     state_after after
     ;;
