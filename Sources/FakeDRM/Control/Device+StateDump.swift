@@ -14,6 +14,7 @@ public struct StateDump: Codable, Sendable {
         var name, type, status: String
         var crtcID: UInt32
         var edidBlob: UInt32
+        var epoch: UInt64
         var modes: [Mode]
     }
     public struct Vblank: Codable, Sendable { var running: Bool; var count: UInt64; var timestampNs: Int64 }
@@ -39,6 +40,14 @@ public struct StateDump: Codable, Sendable {
         var ownerFile: Int
     }
     public struct Blob: Codable, Sendable { var id: UInt32; var length: Int; var ownerFile: Int? }
+    /// A fence the card made that has not signalled: an out-fence of a pending flip, or a
+    /// release fence waiting for its framebuffers to leave the screen.
+    public struct PendingFence: Codable, Sendable {
+        var kind: String
+        var crtcIndex: Int?
+        var timeline: String
+        var seqno: UInt64
+    }
     public struct File: Codable, Sendable {
         var id: Int
         var pid: Int32
@@ -60,6 +69,7 @@ public struct StateDump: Codable, Sendable {
     var framebuffers: [Framebuffer]
     var blobs: [Blob]
     var files: [File]
+    var pendingFences: [PendingFence]
     var masterFile: Int?
     public var summary: Summary
 }
@@ -78,7 +88,8 @@ extension Device {
             let conns = connectors.map { c in
                 StateDump.Connector(id: c.id, name: c.name, type: c.kind.kernelName,
                                     status: c.status == .connected ? "connected" : c.status == .disconnected ? "disconnected" : "unknown",
-                                    crtcID: state.connectors[c.index].crtc, edidBlob: c.edidBlob, modes: c.modes.map(StateDump.Mode.init))
+                                    crtcID: state.connectors[c.index].crtc, edidBlob: c.edidBlob, epoch: c.epoch,
+                                    modes: c.modes.map(StateDump.Mode.init))
             }
             let crtcList = crtcs.map { c in
                 StateDump.CRTC(id: c.id, index: c.index, active: state.crtcs[c.index].active, mode: state.crtcs[c.index].mode.map(StateDump.Mode.init),
@@ -99,6 +110,11 @@ extension Device {
                 StateDump.File(id: f.id, pid: f.pid, uid: f.uid, master: master === f, atomic: f.atomic,
                                handles: f.handles.count, syncobjs: f.syncobjs.count, queuedEvents: f.events.count)
             }
+            var fences = pendingCommits.compactMap { $0 }.compactMap { pc -> StateDump.PendingFence? in
+                guard let f = pc.outFence, !f.isSignalled else { return nil }
+                return .init(kind: "out", crtcIndex: pc.crtcIndex, timeline: f.timelineName, seqno: f.seqno)
+            }
+            fences += releaseWaits.map { .init(kind: "release", crtcIndex: nil, timeline: $0.fence.timelineName, seqno: $0.fence.seqno) }
             let summary = StateDump.Summary(
                 files: files.count, framebuffers: framebuffers.count, userBlobs: blobs.values.filter { $0.ownerFile != nil && $0.listed }.count,
                 pendingCommits: pendingCommits.compactMap { $0 }.count, vblankWaiters: vblankWaiters.count,
@@ -107,7 +123,8 @@ extension Device {
             return StateDump(driver: .init(name: config.driver.name, desc: config.driver.description, date: config.driver.date,
                                            version: "\(config.driver.major).\(config.driver.minor).\(config.driver.patchlevel)"),
                              virtualTime: virtualTime, hotplugEpoch: hotplugGeneration, connectors: conns, crtcs: crtcList,
-                             planes: planeList, framebuffers: fbs, blobs: blobList, files: fileList, masterFile: master?.id, summary: summary)
+                             planes: planeList, framebuffers: fbs, blobs: blobList, files: fileList, pendingFences: fences,
+                             masterFile: master?.id, summary: summary)
         }
     }
 }

@@ -281,7 +281,10 @@ extension Device {
             }
             for w in releaseWaits { w.fence.signal(at: ts, error: error) }
             releaseWaits = []
-            for k in connectors.indices { connectors[k].status = .disconnected }
+            for k in connectors.indices where connectors[k].status != .disconnected {
+                connectors[k].status = .disconnected
+                connectors[k].epoch += 1
+            }
             hotplugGeneration += 1
             announceHotplug(connector: nil)
             lock.broadcast()
@@ -303,6 +306,7 @@ extension Device {
                 blobs[old] = nil
                 freeID(old)
             }
+            connectors[k].epoch += 1
             hotplugGeneration += 1
             announceHotplug(connector: connectors[k].id)
             lock.broadcast()

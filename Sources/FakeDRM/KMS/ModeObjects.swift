@@ -54,6 +54,8 @@ final class ConnectorObject {
     var properties: [ObjectID] = []
     /// The EDID blob (0 for Virtual connectors, which have no EDID property).
     var edidBlob: ObjectID = 0
+    /// drm_connector's epoch_counter: bumped by every status, mode or EDID change.
+    var epoch: UInt64 = 0
 
     init(id: ObjectID, index: Int, kind: ConnectorKind, typeIndex: UInt32, encoderIndex: Int,
          status: ConnectorStatus, modes: [ModeInfo], mmWidth: UInt32, mmHeight: UInt32) {
