@@ -62,6 +62,19 @@ hotplug_ok() {   # $1 name, $2 session output, $3 capture label before, $4 check
 
 have() { for c in "$@"; do command -v "$c" >/dev/null || { echo "skip - needs $c"; return 1; }; done; }
 
+# late_flip_ok NAME OUTPUT: the 250 ms late flip was injected once, shows as one long
+# presentation interval, and the client kept presenting.
+late_flip_ok() {
+    local l inj fr mx
+    l=$(field late_flip "$2")
+    inj=$(echo "$l" | grep -o 'injections=[0-9]*' | cut -d= -f2)
+    fr=$(echo "$l" | grep -o 'frames=[0-9]*' | cut -d= -f2)
+    mx=$(echo "$l" | grep -o 'max_p2p_us=[0-9]*' | cut -d= -f2)
+    if [ "${inj:-0}" = 1 ] && [ "${fr:-0}" -ge 30 ] && [ "${mx:-0}" -ge 250000 ]; then
+        ok "$1: a flip 250 ms late (commit-late ms=250 once): one presentation interval of $((mx / 1000)) ms, then $fr more frames"
+    else bad "$1 late flip ($l)" "$2"; fi
+}
+
 # --- weston 10: desktop-shell + weston-simple-shm, then weston-presentation-shm ------------------
 if have weston wayland-info weston-simple-shm weston-presentation-shm stdbuf; then
     cap="$work/weston-cap"; mkdir -m 0777 "$cap"; out="$work/weston.txt"
@@ -87,6 +100,7 @@ if have weston wayland-info weston-presentation-shm stdbuf; then
     timeout 60 "${RUN[@]}" -- "${ENV[@]}" COMP_LOG_OUT="$work/weston-hotplug.log" "$T/compositor-weston.sh" hotplug-fault >"$out" 2>&1
     echo "       weston hotplug/fault session: rc=$?"
     hotplug_ok weston "$out" desktop "panel + background"
+    late_flip_ok weston "$out"
     inj=$(field fault_injections "$out"); rec=$(field fault_recovery "$out"); rec=${rec%% *}
     if [ "${inj:-0}" -ge 1 ] && [ "$(field alive_fault "$out")" = yes ] && [ "$(field wayland_after_fault "$out")" = ok ] &&
         grep -q "couldn't commit new state: Device or resource busy" "$out" && [ "$(field after_fault_hotplug_connected "$out")" = ok ] &&
@@ -137,6 +151,7 @@ if have sway swaybg wayland-info weston-presentation-shm stdbuf; then
     timeout 60 "${RUN[@]}" -- "${ENV[@]}" COMP_LOG_OUT="$work/sway-hotplug.log" SWAY_BG="#336699" "$T/compositor-sway.sh" hotplug-fault >"$out" 2>&1
     echo "       sway hotplug/fault session: rc=$?"
     hotplug_ok sway "$out" background "#336699"
+    late_flip_ok sway "$out"
     inj=$(field fault_injections "$out"); ff=$(field fault_frames "$out"); after=$(echo "$ff" | awk '{print $3}')
     if [ "${inj:-0}" = 3 ] && [ "$(field alive_fault "$out")" = yes ] && grep -q "Atomic .* failed .*Device or resource busy" "$out" &&
         [ "${after:-0}" -ge 30 ]; then

@@ -206,6 +206,20 @@ second_output() {
     alive "$comp" && echo "alive_second: yes"
 }
 
+# late_flip: one flip completes 250 ms late (fault "commit-late ms=250 once") while
+# presentation-shm ($pres) runs; prints the injections, the frames after it and the longest
+# presentation interval since ("late_flip: ...").
+late_flip() {
+    local n i max
+    n=$(frames_in "$pres")
+    ctl fault add "commit-late ms=250 once" >/dev/null
+    wait_frames "$pres" $((n + 30)) 4
+    i=$(ctl fault list | python3 -c 'import json,sys; print(sum(r["injections"] for r in json.load(sys.stdin)))')
+    ctl fault clear >/dev/null
+    max=$(tail -n +$((n + 1)) "$pres" | grep -o 'p2p *[0-9]*' | awk '{print $2}' | sort -n | tail -1)
+    echo "late_flip: injections=$i frames=$(( $(frames_in "$pres") - n )) max_p2p_us=${max:-0}"
+}
+
 # hotplug_cycle [PREFIX]: Virtual-1 disconnected until the compositor drops its wl_output, then
 # connected until it is back. Prints "hotplug_disconnected/connected: ok|FAIL".
 hotplug_cycle() {

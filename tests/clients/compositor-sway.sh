@@ -61,6 +61,7 @@ hotplug-fault)
     ctl fault clear >/dev/null
     echo "fault_frames: $n0 before, $((n1 - n0)) in the second after the rule"
     alive "$comp" && echo "alive_fault: yes"
+    late_flip
     kill $p; wait $p 2>/dev/null
     sed 's/^/pres: /' "$pres"
     comp_stop

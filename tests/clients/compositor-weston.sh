@@ -71,6 +71,7 @@ hotplug-fault)
     n2=$(frames_in "$pres")
     wait_frames "$pres" $((n2 + 30)) 3
     echo "fault_recovery: $(( $(frames_in "$pres") - n2 )) frames after the hotplug cycle"
+    late_flip
     kill $p; wait $p 2>/dev/null
     sed 's/^/pres: /' "$pres"
     comp_stop
