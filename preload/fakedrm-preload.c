@@ -46,7 +46,7 @@ enum {
     OP_UEVENT_SUBSCRIBE = 20, OP_UEVENT_REPLY,
 };
 
-enum { KIND_NONE = 0, KIND_SYNC = 1, KIND_DMABUF = 2, KIND_SYNCOBJ = 3, KIND_CARD = 100, KIND_UEVENT = 101 };
+enum { KIND_NONE = 0, KIND_SYNC = 1, KIND_DMABUF = 2, KIND_SYNCOBJ = 3, KIND_NEW_CARD = 4, KIND_CARD = 100, KIND_UEVENT = 101 };
 
 #define DRM_MAJOR_NUM 226
 #define MAX_MSG (72 * 1024)   // largest message either side sends (64 KiB chunk + headers)
@@ -441,7 +441,12 @@ static ssize_t serve_callbacks(struct conn *c, uint32_t want, int *fd_out) {
             uint32_t kind = rd32(c->buf), cloexec = rd32(c->buf + 4);
             uint64_t id = rd64(c->buf + 8);
             int32_t res = rfd;
-            if (kind < KIND_SYNC || kind > KIND_SYNCOBJ) { sys_close(rfd); res = -EINVAL; }
+            if (kind == KIND_NEW_CARD) {
+                // A lease's lessee: the fd is the new file's eventfd, left untracked so that
+                // its first use adopts it like any card fd passed in from outside.
+                if (!cloexec) sys_fcntl(rfd, F_SETFD, 0);
+                adopt_forget(rfd);
+            } else if (kind < KIND_SYNC || kind > KIND_SYNCOBJ) { sys_close(rfd); res = -EINVAL; }
             else {
                 if (!cloexec) sys_fcntl(rfd, F_SETFD, 0);
                 if (track(rfd, (int)kind, NULL, id)) { sys_close(rfd); res = -ENOMEM; }

@@ -162,6 +162,14 @@ else
     echo "skip - fd-pass: no C compiler"
 fi
 
+# --- DRM leases: the lessee fd comes back through the library and is adopted on first use ---
+out="$work/lease.txt"
+if cc -O2 -Wall -o "$work/lease" tests/clients/lease.c $(pkg-config --cflags --libs libdrm) 2>"$out" && chmod 0755 "$work/lease" &&
+    timeout 30 "${RUN[@]}" -- sh -c "\"$work/lease\" && sleep 0.3 && \"$FAKEDRM_BIN\" ctl state" >>"$out" 2>&1 &&
+    ! grep -q "^FAIL" "$out" && "$PY" -c 'import json,re,sys; t=open(sys.argv[1]).read(); s=json.loads(t[t.index("{"):])["summary"]; sys.exit(s["files"] != 0)' "$out"; then
+    ok "leases: CREATE_LEASE/LIST_LESSEES/GET_LEASE/REVOKE_LEASE errnos, the lessee sees only its objects, lights its CRTC and gets the flip event ($(grep -c '^ok' "$out") checks), no file left"
+else bad "leases (tests/clients/lease.c)" "$out"; fi
+
 # --- sway 1.7 / wlroots 0.15 (DRM backend, pixman, libseat builtin) --------------------------
 out="$work/sway.txt"
 if command -v sway >/dev/null && command -v swaybg >/dev/null && command -v wayland-info >/dev/null; then

@@ -13,6 +13,8 @@ public enum ExportedFile: Sendable {
     case syncFile(SyncFile)
     case dmabuf(BufferObject)
     case syncobj(Syncobj)
+    /// A new open file of the card (a DRM lease's lessee).
+    case card(FileContext)
 }
 
 public protocol ClientFiles: AnyObject {

@@ -89,6 +89,12 @@ public final class DirectClient {
         file = try device.open(uid: uid)
     }
 
+    /// A client of a file opened another way (a lease's lessee).
+    public init(device: Device, file: FileContext) {
+        self.device = device
+        self.file = file
+    }
+
     /// Issues a raw ioctl; `arg` is updated with what the kernel copies back. Returns 0 or errno.
     @discardableResult
     public func ioctl(_ request: UInt32, _ arg: inout [UInt8]) -> Int32 {

@@ -11,7 +11,7 @@ extension Device {
             var p = AtomicProposal(new: state)
             p.resolvedInFences = req.inFences
             for obj in req.objects {
-                guard let type = objectType(obj.id), [.crtc, .plane, .connector].contains(type) else { throw .notFound }
+                guard let type = objectType(obj.id), [.crtc, .plane, .connector].contains(type), leaseHeld(file, obj.id) else { throw .notFound }
                 let attached = visibleProperties(of: obj.id, for: file) ?? []
                 for (propID, value) in obj.props {
                     guard let prop = attached.first(where: { $0.id == propID }) else { throw .notFound }

@@ -77,7 +77,7 @@ extension Device {
         }
     }
 
-    public func isMaster(_ file: FileContext) -> Bool { lock.withLock { master === file } }
+    public func isMaster(_ file: FileContext) -> Bool { lock.withLock { master === file || isActiveLessee(file) } }
 
     public func getMagic(_ file: FileContext) -> UInt32 {
         lock.withLock {

@@ -2,7 +2,7 @@
 extension Device {
     func requireMaster(_ file: FileContext) throws(DRMError) {
         if file === FileContext.kernel { return }
-        guard master === file else { throw .permissionDenied }
+        guard master === file || isActiveLessee(file) else { throw .permissionDenied }
     }
 
     public struct SetCrtcRequest: Sendable {

@@ -8,7 +8,8 @@ extension Device {
     public func resources(_ file: FileContext) -> Resources {
         lock.withLock {
             Resources(fbs: framebuffers.values.filter { $0.ownerFile == file.id && $0.listed }.map(\.id).sorted(),
-                      crtcs: crtcs.map(\.id), connectors: connectors.map(\.id), encoders: encoders.map(\.id),
+                      crtcs: crtcs.map(\.id).filter { leaseHeld(file, $0) }, connectors: connectors.map(\.id).filter { leaseHeld(file, $0) },
+                      encoders: encoders.map(\.id),
                       minWidth: config.minWidth, maxWidth: config.maxWidth, minHeight: config.minHeight, maxHeight: config.maxHeight)
         }
     }
@@ -66,7 +67,7 @@ extension Device {
     }
 
     public func planeIDs(_ file: FileContext) -> [ObjectID] {
-        lock.withLock { planes.filter { file.universalPlanes || $0.type == .overlay }.map(\.id) }
+        lock.withLock { planes.filter { (file.universalPlanes || $0.type == .overlay) && leaseHeld(file, $0.id) }.map(\.id) }
     }
 
     public struct PlaneInfo: Sendable { public var crtc: ObjectID, fb: ObjectID, possibleCrtcs: UInt32, formats: [UInt32] }

@@ -197,6 +197,7 @@ public final class Device: @unchecked Sendable {
             file.events = []
             file.readiness.clear()
             files[file.id] = nil
+            endLeases(of: file)
             if master === file { master = nil }
             collectGarbage()
             lock.broadcast()

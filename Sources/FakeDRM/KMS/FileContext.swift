@@ -24,6 +24,10 @@ public final class FileContext: @unchecked Sendable {
     var nextHandle: UInt32 = 1
     var syncobjs: [UInt32: Syncobj] = [:]
     var nextSyncobj: UInt32 = 1
+    /// Set on a lessee file (CREATE_LEASE); its lessor lists it in `lessees`.
+    var lease: Lease?
+    var lessees: [FileContext] = []
+    var nextLesseeID: UInt32 = 0
 
     /// Whole events waiting to be read, FIFO.
     var events: [[UInt8]] = []

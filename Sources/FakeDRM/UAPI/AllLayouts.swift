@@ -10,7 +10,7 @@ public enum UAPILayouts {
         CreateBlobArg.self, DestroyBlobArg.self, FbCmdArg.self, FbCmd2Arg.self, FbDirtyArg.self, CursorArg.self,
         CursorV1Layout.self, CrtcLutArg.self, PageFlipArg.self, CreateDumbArg.self, MapDumbArg.self,
         DestroyDumbArg.self, AtomicArg.self, FormatModifierBlobLayout.self, FormatModifierLayout.self,
-        CreateLeaseArg.self, ClipRectLayout.self, ModeRectLayout.self, ColorLutLayout.self, CloseFbArg.self,
+        CreateLeaseArg.self, ListLesseesArg.self, GetLeaseArg.self, RevokeLeaseArg.self, ClipRectLayout.self, ModeRectLayout.self, ColorLutLayout.self, CloseFbArg.self,
         SyncMergeArg.self, SyncFenceInfoLayout.self, SyncFileInfoArg.self, SyncobjCreateArg.self,
         SyncobjDestroyArg.self, SyncobjHandleArg.self, SyncobjWaitArg.self, SyncobjTimelineWaitArg.self,
         SyncobjArrayArg.self, SyncobjTimelineArrayArg.self, SyncobjTransferArg.self,

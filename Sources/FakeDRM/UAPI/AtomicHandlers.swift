@@ -31,6 +31,7 @@ enum AtomicHandlers {
         }
         t.add(0xB0, PageFlipArg.self) { d, f, a, env throws(DRMError) in
             let p = PageFlipArg.self
+            try d.requireLeaseHeld(f, a[p.crtcId])
             try d.pageFlip(f, crtcID: a[p.crtcId], fbID: a[p.fbId], flags: a[p.flags], reserved: a[p.reserved], userData: a[p.userData])
         }
     }

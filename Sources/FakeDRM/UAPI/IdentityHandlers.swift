@@ -50,11 +50,7 @@ enum IdentityHandlers {
         t.add(0x1E, size: 0) { d, f, _, _ throws(DRMError) in try d.setMaster(f) }
         t.add(0x1F, size: 0) { d, f, _, _ throws(DRMError) in try d.dropMaster(f) }
         t.add(0xD1, size: 16) { _, _, _, _ in }  // SET_CLIENT_NAME: accepted, name unused
-        // Leases: refused as a kernel without lease support refuses them (wlroots falls back on EINVAL).
-        t.add(0xC6, CreateLeaseArg.self) { d, f, _, _ throws(DRMError) in try d.requireMaster(f); throw .invalidArgument }
-        t.add(0xC7, size: 16) { _, _, _, _ throws(DRMError) in throw .invalidArgument }
-        t.add(0xC8, size: 16) { _, _, _, _ throws(DRMError) in throw .invalidArgument }
-        t.add(0xC9, size: 4) { _, _, _, _ throws(DRMError) in throw .invalidArgument }
+        LeaseHandlers.register(&t)
     }
 
     /// drm_copy_field: copy min(len, strlen) bytes (no NUL), always report the full length.

@@ -14,7 +14,8 @@ enum ModeHandlers {
             a[r.minHeight] = res.minHeight
             a[r.maxHeight] = res.maxHeight
         }
-        t.add(0xA1, CrtcArg.self) { d, _, a, _ throws(DRMError) in
+        t.add(0xA1, CrtcArg.self) { d, f, a, _ throws(DRMError) in
+            try d.requireLeaseHeld(f, a[CrtcArg.crtcId])
             let info = try d.crtcInfo(a[CrtcArg.crtcId])
             a[CrtcArg.gammaSize] = info.gammaSize
             a[CrtcArg.fbId] = info.fb
@@ -36,10 +37,13 @@ enum ModeHandlers {
                 mode = m
             }
             let ids = try env.memory.readU32s(at: a[c.setConnectorsPtr], count: a[c.countConnectors])
+            try d.requireLeaseHeld(f, a[c.crtcId])
+            for id in ids { try d.requireLeaseHeld(f, id) }
             try d.setCrtc(f, Device.SetCrtcRequest(crtcID: a[c.crtcId], fbID: a[c.fbId], x: a[c.x], y: a[c.y], mode: mode, connectors: ids))
         }
         let cursor: UAPICodec.Handler = { d, f, a, env throws(DRMError) in
             let c = CursorArg.self
+            try d.requireLeaseHeld(f, a[c.crtcId])
             try d.cursor(f, crtcID: a[c.crtcId], flags: a[c.flags], x: a[c.x], y: a[c.y], width: a[c.width], height: a[c.height], handle: a[c.handle])
         }
         t.add(0xA3, CursorV1Layout.self, cursor)
@@ -65,16 +69,17 @@ enum ModeHandlers {
             }
             try d.setGamma(f, crtcID: a[l.crtcId], size: size, red: try channel(l.red), green: try channel(l.green), blue: try channel(l.blue))
         }
-        t.add(0xA6, GetEncoderArg.self) { d, _, a, _ throws(DRMError) in
+        t.add(0xA6, GetEncoderArg.self) { d, f, a, _ throws(DRMError) in
             let e = GetEncoderArg.self
             let info = try d.encoderInfo(a[e.encoderId])
             a[e.encoderType] = info.type
             a[e.crtcId] = info.crtc
-            a[e.possibleCrtcs] = info.possibleCrtcs
+            a[e.possibleCrtcs] = d.filterCrtcs(f, info.possibleCrtcs)
             a[e.possibleClones] = info.possibleClones
         }
         t.add(0xA7, GetConnectorArg.self) { d, f, a, env throws(DRMError) in
             let c = GetConnectorArg.self
+            try d.requireLeaseHeld(f, a[c.connectorId])
             let info = try d.connectorInfo(f, a[c.connectorId])
             a[c.connectorType] = info.type
             a[c.connectorTypeId] = info.typeID
@@ -142,12 +147,13 @@ enum ModeHandlers {
         t.add(0xB5, GetPlaneResArg.self) { d, f, a, env throws(DRMError) in
             try fillPartial(d.planeIDs(f), count: GetPlaneResArg.countPlanes, ptr: GetPlaneResArg.planeIdPtr, &a, env)
         }
-        t.add(0xB6, GetPlaneArg.self) { d, _, a, env throws(DRMError) in
+        t.add(0xB6, GetPlaneArg.self) { d, f, a, env throws(DRMError) in
             let g = GetPlaneArg.self
+            try d.requireLeaseHeld(f, a[g.planeId])
             let info = try d.planeInfo(a[g.planeId])
             a[g.crtcId] = info.crtc
             a[g.fbId] = info.fb
-            a[g.possibleCrtcs] = info.possibleCrtcs
+            a[g.possibleCrtcs] = d.filterCrtcs(f, info.possibleCrtcs)
             a[g.gammaSize] = 0
             if a[g.countFormatTypes] >= UInt32(info.formats.count), !info.formats.isEmpty {
                 try env.memory.write(LE.bytes(info.formats), at: a[g.formatTypePtr])
@@ -156,11 +162,14 @@ enum ModeHandlers {
         }
         t.add(0xB7, SetPlaneArg.self) { d, f, a, env throws(DRMError) in
             let s = SetPlaneArg.self
+            try d.requireLeaseHeld(f, a[s.planeId])
+            if a[s.crtcId] != 0 { try d.requireLeaseHeld(f, a[s.crtcId]) }
             try d.setPlane(f, Device.SetPlaneRequest(planeID: a[s.planeId], crtcID: a[s.crtcId], fbID: a[s.fbId], crtcX: a[s.crtcX], crtcY: a[s.crtcY],
                                                      crtcW: a[s.crtcW], crtcH: a[s.crtcH], srcX: a[s.srcX], srcY: a[s.srcY], srcW: a[s.srcW], srcH: a[s.srcH]))
         }
         t.add(0xB9, ObjGetPropertiesArg.self) { d, f, a, env throws(DRMError) in
             let o = ObjGetPropertiesArg.self
+            try d.requireLeaseHeld(f, a[o.objId])
             let props = try d.objectProperties(f, objectID: a[o.objId], type: a[o.objType])
             let n = Int(min(a[o.countProps], UInt32(props.count)))
             if n > 0 {
@@ -171,6 +180,7 @@ enum ModeHandlers {
         }
         t.add(0xBA, ObjSetPropertyArg.self) { d, f, a, env throws(DRMError) in
             let s = ObjSetPropertyArg.self
+            try d.requireLeaseHeld(f, a[s.objId])
             try d.setObjectProperty(f, objectID: a[s.objId], objectType: a[s.objType], propID: a[s.propId], value: a[s.value])
         }
         t.add(0xBD, CreateBlobArg.self) { d, f, a, env throws(DRMError) in

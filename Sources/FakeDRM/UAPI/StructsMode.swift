@@ -330,6 +330,28 @@ public enum CreateLeaseArg: UAPIStruct {
     public static let fields = [objectIds.info, objectCount.info, flags.info, lesseeId.info, fd.info]
 }
 
+public enum ListLesseesArg: UAPIStruct {
+    public static let cName = "struct drm_mode_list_lessees", size = 16
+    static let countLessees = Field<UInt32>("count_lessees", 0)
+    static let pad = Field<UInt32>("pad", 4)
+    static let lesseesPtr = Field<UInt64>("lessees_ptr", 8)
+    public static let fields = [countLessees.info, pad.info, lesseesPtr.info]
+}
+
+public enum GetLeaseArg: UAPIStruct {
+    public static let cName = "struct drm_mode_get_lease", size = 16
+    static let countObjects = Field<UInt32>("count_objects", 0)
+    static let pad = Field<UInt32>("pad", 4)
+    static let objectsPtr = Field<UInt64>("objects_ptr", 8)
+    public static let fields = [countObjects.info, pad.info, objectsPtr.info]
+}
+
+public enum RevokeLeaseArg: UAPIStruct {
+    public static let cName = "struct drm_mode_revoke_lease", size = 4
+    static let lesseeId = Field<UInt32>("lessee_id", 0)
+    public static let fields = [lesseeId.info]
+}
+
 public enum ClipRectLayout: UAPIStruct {
     public static let cName = "struct drm_clip_rect", size = 8
     static let x1 = Field<UInt16>("x1", 0)

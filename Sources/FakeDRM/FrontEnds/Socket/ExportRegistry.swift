@@ -48,6 +48,7 @@ extension ExportedFile {
         case .syncFile: .syncFile
         case .dmabuf: .dmabuf
         case .syncobj: .syncobj
+        case .card: .card
         }
     }
 }

@@ -134,7 +134,10 @@ final class SocketConnection: @unchecked Sendable {
             server.attachedConnectionEnded(pid: pid)
         } else if let file, server.releaseShared(file) {
             // The last connection of this open file (its opener and every adopter) is gone.
+            let lessees = server.device.lessees(of: file)
             server.device.close(file)
+            // Lessee fds no process ever used die with their lessor's file.
+            for l in lessees where server.forgetUnadopted(l) { server.device.close(l) }
         }
         attachLock.withLock { file = nil }
         if countedPid { server.registry.connectionClosed(pid: pid) }
@@ -380,6 +383,7 @@ final class SocketClient: ClientMemory, ClientFiles {
     }
 
     func install(_ file: ExportedFile, cloexec: Bool) throws(DRMError) -> Int32 {
+        if case .card(let f) = file { return try installCard(f, cloexec: cloexec) }
         let registry = connection.server.registry
         let id = registry.add(file, pid: connection.pid)
         var owned: OwnedFD? = nil
@@ -387,6 +391,9 @@ final class SocketClient: ClientMemory, ClientFiles {
         switch file {
         case .syncFile(let sf): fd = sf.readiness.fd.raw
         case .dmabuf(let bo): fd = bo.memory.fd.raw
+        case .card:
+            registry.remove(id)
+            throw .invalidArgument
         case .syncobj:
             // A syncobj fd only names the object: any pollable placeholder will do.
             let e = cfd_eventfd(0, 0)
@@ -418,6 +425,23 @@ final class SocketClient: ClientMemory, ClientFiles {
             throw DRMError(errno: -result) ?? .noMemory
         }
         installed[result] = id
+        return result
+    }
+
+    /// The lessee's readiness eventfd goes to the client as the new card fd (docs/socket-protocol.md).
+    private func installCard(_ f: FileContext, cloexec: Bool) throws(DRMError) -> Int32 {
+        connection.server.registerLessee(f)
+        var w = WireWriter(.fdInstall)
+        w.u32(WireKind.card.rawValue)
+        w.u32(cloexec ? 1 : 0)
+        w.u64(0)
+        guard let reply = connection.call(w.message, fd: f.readiness.fd.raw, expect: .fdInstalled) else { throw .badAddress }
+        var r = WireReader(reply)
+        guard let result = try? r.i32() else {
+            connection.markBroken()
+            throw .badAddress
+        }
+        guard result >= 0 else { throw DRMError(errno: -result) ?? .noMemory }
         return result
     }
 

@@ -184,6 +184,23 @@ public final class SocketServer: @unchecked Sendable {
         lock.withLock { shared[ObjectIdentifier(file)] = (file, id, 1) }
     }
 
+    /// A lessee file handed to a client as a bare eventfd: nobody serves it until a process
+    /// uses the fd and the library adopts it (refs 0 until then).
+    func registerLessee(_ file: FileContext) {
+        let id = Self.eventfdID(file.readiness.fd.raw)
+        lock.withLock { shared[ObjectIdentifier(file)] = (file, id, 0) }
+    }
+
+    /// A lessee no connection ever adopted: nothing will close it but its lessor's end.
+    func forgetUnadopted(_ file: FileContext) -> Bool {
+        lock.withLock {
+            let key = ObjectIdentifier(file)
+            guard let e = shared[key], e.refs == 0 else { return false }
+            shared[key] = nil
+            return true
+        }
+    }
+
     /// One connection serving `file` ended; true when it was the last (the caller closes it).
     /// Files this server did not open (attached ones) are never closed here.
     func releaseShared(_ file: FileContext) -> Bool {

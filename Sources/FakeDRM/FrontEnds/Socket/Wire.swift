@@ -9,6 +9,9 @@ enum WireOp: UInt32, Sendable {
 
 enum WireKind: UInt32, Sendable {
     case foreign = 0, syncFile = 1, dmabuf = 2, syncobj = 3
+    /// A new card fd (a lease's lessee): the library leaves it untracked, so its first use
+    /// adopts it as any card fd passed in from outside.
+    case card = 4
 }
 
 enum Wire {

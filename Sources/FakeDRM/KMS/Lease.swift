@@ -1,0 +1,126 @@
+import Glibc
+
+/// A DRM lease (drm_lease.c): a new open file, the lessee, that is master of a subset of the
+/// card's CRTCs, connectors and planes and sees only those. One level deep, as the kernel
+/// refuses sub-leases. The lessor (the owner) keeps seeing and using everything.
+final class Lease {
+    let id: UInt32
+    /// Weak: a lessor's file may go (its leases revoked) while the lessee's lives on.
+    weak var lessor: FileContext?
+    let objects: Set<ObjectID>
+    var revoked = false
+
+    init(id: UInt32, lessor: FileContext, objects: Set<ObjectID>) {
+        self.id = id
+        self.lessor = lessor
+        self.objects = objects
+    }
+}
+
+extension Device {
+    /// drm_mode_object_lease_required.
+    static func leaseRequired(_ t: ObjectType) -> Bool { t == .crtc || t == .connector || t == .plane }
+
+    /// _drm_lease_held: whether `f` may see and use object `id` (lock held).
+    func leaseHeld(_ f: FileContext, _ id: ObjectID) -> Bool {
+        guard let l = f.lease else { return true }
+        guard let t = objectTypes[id], Self.leaseRequired(t) else { return true }
+        return !l.revoked && l.objects.contains(id)
+    }
+
+    /// drm_mode_object_find with a file: an object outside the caller's lease does not exist.
+    public func requireLeaseHeld(_ f: FileContext, _ id: ObjectID) throws(DRMError) {
+        try lock.withLock { () throws(DRMError) in
+            guard leaseHeld(f, id) else { throw .notFound }
+        }
+    }
+
+    /// drm_lease_filter_crtcs: a possible_crtcs mask in the lessee's numbering (its CRTC list).
+    func leaseFilterCrtcs(_ f: FileContext, _ mask: UInt32) -> UInt32 {
+        guard f.lease != nil else { return mask }
+        var out: UInt32 = 0
+        var n: UInt32 = 0
+        for c in crtcs where leaseHeld(f, c.id) {
+            if mask & (1 << UInt32(c.index)) != 0 { out |= 1 << n }
+            n += 1
+        }
+        return out
+    }
+
+    public func filterCrtcs(_ f: FileContext, _ mask: UInt32) -> UInt32 { lock.withLock { leaseFilterCrtcs(f, mask) } }
+
+    /// A lessee whose lease stands is master of it (lock held).
+    func isActiveLessee(_ f: FileContext) -> Bool { f.lease.map { !$0.revoked } ?? false }
+
+    /// DRM_IOCTL_MODE_CREATE_LEASE: the lessee file and its id. An empty list is a valid lease,
+    /// as in the kernel; otherwise it needs a CRTC and a connector (and a plane for a
+    /// universal-planes lessor), none leased already.
+    public func createLease(_ f: FileContext, objects ids: [ObjectID], flags: UInt32) throws(DRMError) -> (lessee: FileContext, id: UInt32) {
+        try lock.withLock { () throws(DRMError) -> (lessee: FileContext, id: UInt32) in
+            if flags & ~UInt32(O_CLOEXEC | O_NONBLOCK) != 0 { throw .invalidArgument }
+            try requireMaster(f)
+            if f.lease != nil { throw .invalidArgument }  // no sub-leases
+            var set = Set<ObjectID>()
+            var types = Set<ObjectType>()
+            for id in ids {
+                guard let t = objectTypes[id] else { throw .notFound }
+                guard Self.leaseRequired(t) else { throw .invalidArgument }
+                guard set.insert(id).inserted else { throw .noSpace }  // idr_alloc on a taken id
+                types.insert(t)
+            }
+            if !ids.isEmpty {
+                if !types.contains(.crtc) || !types.contains(.connector) { throw .invalidArgument }
+                if f.universalPlanes && !types.contains(.plane) { throw .invalidArgument }
+                for other in f.lessees where !(other.lease?.revoked ?? true) && !(other.lease?.objects.isDisjoint(with: set) ?? true) {
+                    throw .busy
+                }
+            }
+            let lessee = try FileContext(id: nextFileID, pid: f.pid, uid: f.uid)
+            nextFileID += 1
+            f.nextLesseeID += 1
+            lessee.lease = Lease(id: f.nextLesseeID, lessor: f, objects: set)
+            lessee.wasMaster = true
+            files[lessee.id] = lessee
+            f.lessees.append(lessee)
+            return (lessee, f.nextLesseeID)
+        }
+    }
+
+    /// DRM_IOCTL_MODE_LIST_LESSEES: the ids of the caller's standing leases.
+    public func listLessees(_ f: FileContext) throws(DRMError) -> [UInt32] {
+        try lock.withLock { () throws(DRMError) -> [UInt32] in
+            try requireMaster(f)
+            return f.lessees.compactMap { $0.lease }.filter { !$0.revoked }.map(\.id)
+        }
+    }
+
+    /// DRM_IOCTL_MODE_GET_LEASE: a lessee's objects; for the owner every object id, as the
+    /// kernel walks the whole object idr then.
+    public func leasedObjects(_ f: FileContext) -> [ObjectID] {
+        lock.withLock {
+            if let l = f.lease { return l.revoked ? [] : l.objects.sorted() }
+            return objectTypes.keys.sorted()
+        }
+    }
+
+    /// DRM_IOCTL_MODE_REVOKE_LEASE: the lessee keeps its file but loses every object.
+    public func revokeLease(_ f: FileContext, id: UInt32) throws(DRMError) {
+        try lock.withLock { () throws(DRMError) in
+            try requireMaster(f)
+            guard let lessee = f.lessees.first(where: { $0.lease?.id == id && $0.lease?.revoked == false }) else { throw .notFound }
+            lessee.lease?.revoked = true
+            f.lessees.removeAll { $0 === lessee }
+            lock.broadcast()
+        }
+    }
+
+    /// On close (lock held): a lessor's leases are revoked; a lessee leaves its lessor's list.
+    func endLeases(of file: FileContext) {
+        for lessee in file.lessees { lessee.lease?.revoked = true }
+        file.lessees = []
+        if let l = file.lease { l.lessor?.lessees.removeAll { $0 === file } }
+    }
+
+    /// Lessees of `file` made by CREATE_LEASE (front ends close the ones no process took up).
+    public func lessees(of file: FileContext) -> [FileContext] { lock.withLock { file.lessees } }
+}

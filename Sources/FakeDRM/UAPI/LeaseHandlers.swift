@@ -1,0 +1,43 @@
+import Glibc
+
+/// DRM leases: CREATE_LEASE hands back a new card fd (the lessee), LIST_LESSEES, GET_LEASE,
+/// REVOKE_LEASE (drm_lease.c).
+enum LeaseHandlers {
+    static func register(_ t: inout CodecTable) {
+        t.add(0xC6, CreateLeaseArg.self) { d, f, a, env throws(DRMError) in
+            let c = CreateLeaseArg.self
+            let ids = try env.memory.readU32s(at: a[c.objectIds], count: a[c.objectCount])
+            let (lessee, id) = try d.createLease(f, objects: ids, flags: a[c.flags])
+            let fd: Int32
+            do throws(DRMError) {
+                fd = try env.files.install(.card(lessee), cloexec: a[c.flags] & UInt32(O_CLOEXEC) != 0)
+            } catch {
+                // No fd, no lease: undo it as the kernel does when fd installation fails.
+                try? d.revokeLease(f, id: id)
+                d.close(lessee)
+                throw error
+            }
+            a[c.lesseeId] = id
+            a[c.fd] = UInt32(bitPattern: fd)
+        }
+        t.add(0xC7, ListLesseesArg.self) { d, f, a, env throws(DRMError) in
+            let l = ListLesseesArg.self
+            if a[l.pad] != 0 { throw .invalidArgument }
+            let ids = try d.listLessees(f)
+            let room = a[l.countLessees]
+            if room >= UInt32(ids.count), !ids.isEmpty { try env.memory.write(LE.bytes(ids), at: a[l.lesseesPtr]) }
+            a[l.countLessees] = UInt32(ids.count)
+        }
+        t.add(0xC8, GetLeaseArg.self) { d, f, a, env throws(DRMError) in
+            let g = GetLeaseArg.self
+            if a[g.pad] != 0 { throw .invalidArgument }
+            let ids = d.leasedObjects(f)
+            let room = Int(a[g.countObjects])
+            if room > 0, !ids.isEmpty { try env.memory.write(LE.bytes(Array(ids.prefix(room))), at: a[g.objectsPtr]) }
+            a[g.countObjects] = UInt32(ids.count)
+        }
+        t.add(0xC9, RevokeLeaseArg.self) { d, f, a, _ throws(DRMError) in
+            try d.revokeLease(f, id: a[RevokeLeaseArg.lesseeId])
+        }
+    }
+}
