@@ -107,7 +107,7 @@ extension Device {
             }
             let blobList = blobs.values.sorted { $0.id < $1.id }.map { StateDump.Blob(id: $0.id, length: $0.data.count, ownerFile: $0.listed ? $0.ownerFile : nil) }
             let fileList = files.values.sorted { $0.id < $1.id }.map { f in
-                StateDump.File(id: f.id, pid: f.pid, uid: f.uid, master: master === f, atomic: f.atomic,
+                StateDump.File(id: f.id, pid: f.pid, uid: f.uid, master: master === f || isActiveLessee(f), atomic: f.atomic,
                                handles: f.handles.count, syncobjs: f.syncobjs.count, queuedEvents: f.events.count)
             }
             var fences = pendingCommits.compactMap { $0 }.compactMap { pc -> StateDump.PendingFence? in
