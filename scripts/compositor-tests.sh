@@ -62,6 +62,13 @@ hotplug_ok() {   # $1 name, $2 session output, $3 capture label before, $4 check
 
 have() { for c in "$@"; do command -v "$c" >/dev/null || { echo "skip - needs $c"; return 1; }; done; }
 
+# pacing_ok NAME OUTPUT: presentation-shm's lines in OUTPUT, in real time, on the vblank grid.
+pacing_ok() {
+    if check pacing "$2" --min-frames 30 >"$work/$1-pacing.txt" 2>&1; then
+        ok "$1: weston-presentation-shm, real time: $(head -1 "$work/$1-pacing.txt")"
+    else bad "$1 presentation-shm pacing" "$work/$1-pacing.txt"; grep "^pres: " "$2" | head -5; fi
+}
+
 # late_flip_ok NAME OUTPUT: the 250 ms late flip was injected once, shows as one long
 # presentation interval, and the client kept presenting.
 late_flip_ok() {
@@ -87,9 +94,7 @@ if have weston wayland-info weston-simple-shm weston-presentation-shm stdbuf; th
     if [ $rc = 0 ] && [ -n "$f" ] && check weston-desktop "$cap/$f" >"$work/weston-px.txt" 2>&1; then
         ok "weston: desktop-shell panel + background and weston-simple-shm's window in $f ($(grep -h 'white bbox\|interior' "$work/weston-px.txt" | tr '\n' ' '))"
     else bad "weston desktop + simple-shm (rc=$rc, frame=${f:-none})" "$work/weston-px.txt"; grep -v "^pres: " "$out" | sed 's/^/       | /' | head -30; fi
-    if check pacing "$out" --min-frames 30 >"$work/weston-pacing.txt" 2>&1; then
-        ok "weston: weston-presentation-shm, real time: $(head -1 "$work/weston-pacing.txt")"
-    else bad "weston presentation-shm pacing" "$work/weston-pacing.txt"; grep "^pres: " "$out" | head -5; fi
+    pacing_ok weston "$out"
     clean_stop weston "$out"
     after_exit weston "$out"
 fi
@@ -138,9 +143,7 @@ if have sway swaybg wayland-info weston-presentation-shm stdbuf; then
     if [ $rc = 0 ] && [ -n "$f" ] && check sway-client "$cap/$f" 336699 >"$work/sway-px.txt" 2>&1; then
         ok "sway: swaybg #336699 and weston-presentation-shm's floating window in $f ($(grep -h 'bbox\|window pixels' "$work/sway-px.txt" | tr '\n' ' '))"
     else bad "sway background + client (rc=$rc, frame=${f:-none})" "$work/sway-px.txt"; grep -v "^pres: " "$out" | sed 's/^/       | /' | head -30; fi
-    if check pacing "$out" --min-frames 30 >"$work/sway-pacing.txt" 2>&1; then
-        ok "sway: weston-presentation-shm, real time: $(head -1 "$work/sway-pacing.txt")"
-    else bad "sway presentation-shm pacing" "$work/sway-pacing.txt"; grep "^pres: " "$out" | head -5; fi
+    pacing_ok sway "$out"
     clean_stop sway "$out"
     after_exit sway "$out"
 fi

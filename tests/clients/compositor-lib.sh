@@ -206,6 +206,21 @@ second_output() {
     alive "$comp" && echo "alive_second: yes"
 }
 
+# fault_while_animating SPEC: with presentation-shm ($pres) running, SPEC for one second, then
+# the rules cleared; prints the rule, its injections, the frames before and during, liveness.
+fault_while_animating() {
+    local n0 n1
+    wait_frames "$pres" 30 3
+    n0=$(frames_in "$pres")
+    echo "fault_rule: $(ctl fault add "$1")"
+    sleep 1
+    n1=$(frames_in "$pres")
+    echo "fault_injections: $(ctl fault log | grep -c '"rule"')"
+    ctl fault clear >/dev/null
+    echo "fault_frames: $n0 before, $((n1 - n0)) in the second after the rule"
+    alive "$comp" && echo "alive_fault: yes"
+}
+
 # late_flip: one flip completes 250 ms late (fault "commit-late ms=250 once") while
 # presentation-shm ($pres) runs; prints the injections, the frames after it and the longest
 # presentation interval since ("late_flip: ...").

@@ -20,11 +20,7 @@ public final class ControlServer: @unchecked Sendable {
     }
 
     public func start() throws {
-        var st = stat()
-        if lstat(path, &st) == 0 {
-            guard (st.st_mode & S_IFMT) == S_IFSOCK else { throw SocketServer.StartError(description: "\(path) exists and is not a socket") }
-            unlink(path)
-        }
+        try SocketServer.removeStaleSocket(path)
         let fd = cfd_stream_listen(path, 16)
         guard fd >= 0 else { throw SocketServer.StartError(description: "cannot listen on \(path): \(String(cString: strerror(-fd)))") }
         lock.withLock { listenFD = fd }
@@ -87,14 +83,21 @@ public final class ControlServer: @unchecked Sendable {
     }
 
     private func reply(_ c: Int32, _ r: ControlResponse) {
-        guard var bytes = try? JSONEncoder().encode(r) else { return }
-        bytes.append(UInt8(ascii: "\n"))
+        guard let bytes = try? JSONEncoder().encode(r) else { return }
+        _ = Self.sendLine(c, bytes)
+    }
+
+    /// Writes `bytes` and a newline; false when the peer went away (EPIPE, never SIGPIPE).
+    static func sendLine(_ fd: Int32, _ bytes: Data) -> Bool {
+        var line = bytes
+        line.append(UInt8(ascii: "\n"))
         var off = 0
-        while off < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.send(c, $0.baseAddress! + off, bytes.count - off, Int32(MSG_NOSIGNAL)) }
-            if n <= 0 { return }
+        while off < line.count {
+            let n = line.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + off, line.count - off, Int32(MSG_NOSIGNAL)) }
+            if n <= 0 { return false }
             off += n
         }
+        return true
     }
 
     /// The client side: one request, one answer. Throws when there is no daemon.
@@ -104,13 +107,8 @@ public final class ControlServer: @unchecked Sendable {
         defer { close(fd) }
         // A daemon stuck for longer than this is reported, not waited for.
         _ = cfd_set_timeouts(fd, 30_000)
-        var bytes = try JSONEncoder().encode(request)
-        bytes.append(UInt8(ascii: "\n"))
-        var off = 0
-        while off < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + off, bytes.count - off, Int32(MSG_NOSIGNAL)) }
-            guard n > 0 else { throw SocketServer.StartError(description: "write to \(path) failed: \(String(cString: strerror(errno)))") }
-            off += n
+        guard sendLine(fd, try JSONEncoder().encode(request)) else {
+            throw SocketServer.StartError(description: "write to \(path) failed: \(String(cString: strerror(errno)))")
         }
         var data = [UInt8]()
         var buf = [UInt8](repeating: 0, count: 65536)

@@ -23,17 +23,8 @@ public final class ControlService: Sendable {
             return .success(Self.json(stats()))
         case .hotplug(let name, let connected, let modes, let edidPath):
             do throws(FaultSpec.ParseError) {
-                let k = try device.connectorIndex(named: name)
-                let modeList = try modes.map { text throws(FaultSpec.ParseError) in
-                    try FaultSpec.modes(text).enumerated().map {
-                        ModeInfo.make(width: $0.element.width, height: $0.element.height, refresh: $0.element.refresh, preferred: $0.offset == 0)
-                    }
-                }
-                let edid = try edidPath.map { path throws(FaultSpec.ParseError) in try Device.readEDID(path) }
-                if edid != nil, !device.hasEDIDProperty(connector: k) {
-                    throw FaultSpec.ParseError(message: "connector \(name) has no EDID property (Virtual connectors have none)")
-                }
-                device.setConnector(index: k, connected: connected, modes: modeList, edid: edid)
+                let specs = try modes.map { text throws(FaultSpec.ParseError) in try FaultSpec.modes(text) }
+                try device.changeConnector(named: name, connected: connected, modes: specs, edidPath: edidPath)
                 return .success("ok")
             } catch {
                 return .failure(error.message)

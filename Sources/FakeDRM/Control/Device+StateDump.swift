@@ -82,6 +82,16 @@ extension StateDump.Mode {
 }
 
 extension Device {
+    /// The card's fences that have not signalled (lock held): out-fences of pending flips and
+    /// release fences waiting for their framebuffers to leave the screen.
+    func unsignalledFences() -> [StateDump.PendingFence] {
+        let out = pendingCommits.compactMap { $0 }.compactMap { pc -> StateDump.PendingFence? in
+            guard let f = pc.outFence, !f.isSignalled else { return nil }
+            return .init(kind: "out", crtcIndex: pc.crtcIndex, timeline: f.timelineName, seqno: f.seqno)
+        }
+        return out + releaseWaits.map { .init(kind: "release", crtcIndex: nil, timeline: $0.fence.timelineName, seqno: $0.fence.seqno) }
+    }
+
     public func stateDump() -> StateDump {
         lock.withLock {
             createdBuffers.removeAll { $0.object == nil }
@@ -110,11 +120,7 @@ extension Device {
                 StateDump.File(id: f.id, pid: f.pid, uid: f.uid, master: master === f || isActiveLessee(f), atomic: f.atomic,
                                handles: f.handles.count, syncobjs: f.syncobjs.count, queuedEvents: f.events.count)
             }
-            var fences = pendingCommits.compactMap { $0 }.compactMap { pc -> StateDump.PendingFence? in
-                guard let f = pc.outFence, !f.isSignalled else { return nil }
-                return .init(kind: "out", crtcIndex: pc.crtcIndex, timeline: f.timelineName, seqno: f.seqno)
-            }
-            fences += releaseWaits.map { .init(kind: "release", crtcIndex: nil, timeline: $0.fence.timelineName, seqno: $0.fence.seqno) }
+            let fences = unsignalledFences()
             let summary = StateDump.Summary(
                 files: files.count, framebuffers: framebuffers.count, userBlobs: blobs.values.filter { $0.ownerFile != nil && $0.listed }.count,
                 pendingCommits: pendingCommits.compactMap { $0 }.count, vblankWaiters: vblankWaiters.count,

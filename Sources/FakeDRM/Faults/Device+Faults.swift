@@ -20,18 +20,11 @@ extension Device {
             startHotplugStorm(rule: id, connector: k, rate: rate, seconds: seconds)
             return id
         case .connectorModes(let name, let modes):
-            let k = try connectorIndex(named: name)
-            let infos = modes.enumerated().map { ModeInfo.make(width: $0.element.width, height: $0.element.height, refresh: $0.element.refresh, preferred: $0.offset == 0) }
-            setConnector(index: k, connected: nil, modes: infos)
-            return faults.recordAction(spec, detail: "connector \(name): \(infos.count) modes")
+            try changeConnector(named: name, connected: nil, modes: modes)
+            return faults.recordAction(spec, detail: "connector \(name): \(modes.count) modes")
         case .connectorEDID(let name, let path):
-            let k = try connectorIndex(named: name)
-            let edid = try Self.readEDID(path)
-            guard lock.withLock({ connectors[k].edidBlob != 0 }) else {
-                throw FaultSpec.ParseError(message: "connector \(name) has no EDID property (Virtual connectors have none)")
-            }
-            setConnector(index: k, connected: nil, edid: edid)
-            return faults.recordAction(spec, detail: "connector \(name): EDID of \(edid.count) bytes")
+            try changeConnector(named: name, connected: nil, edidPath: path)
+            return faults.recordAction(spec, detail: "connector \(name): EDID from \(path)")
         case .masterRevoke:
             let who = revokeMaster()
             return faults.recordAction(spec, detail: who.map { "master revoked from file \($0)" } ?? "no master to revoke")
@@ -64,6 +57,20 @@ extension Device {
             throw FaultSpec.ParseError(message: "no connector '\(name)' (have: \(names))")
         }
         return found
+    }
+
+    /// A hotplug as `ctl hotplug` and the connector fault kinds make it: everything is checked
+    /// (connector, modes, EDID file and property) before anything changes.
+    public func changeConnector(named name: String, connected: Bool?, modes: [FaultSpec.ModeSpec]? = nil, edidPath: String? = nil) throws(FaultSpec.ParseError) {
+        let k = try connectorIndex(named: name)
+        let infos = modes?.enumerated().map {
+            ModeInfo.make(width: $0.element.width, height: $0.element.height, refresh: $0.element.refresh, preferred: $0.offset == 0)
+        }
+        let edid = try edidPath.map { path throws(FaultSpec.ParseError) in try Self.readEDID(path) }
+        if edid != nil, lock.withLock({ connectors[k].edidBlob == 0 }) {
+            throw FaultSpec.ParseError(message: "connector \(name) has no EDID property (Virtual connectors have none)")
+        }
+        setConnector(index: k, connected: connected, modes: infos, edid: edid)
     }
 
     static func readEDID(_ path: String) throws(FaultSpec.ParseError) -> [UInt8] {
@@ -100,31 +107,25 @@ extension Device {
         return "virtual display lost; back in \(restartNs / 1_000_000) ms"
     }
 
+    /// Toggles connector k `rate` times a second until the rule is cleared or `seconds` pass;
+    /// the storm always ends where it started.
     private func startHotplugStorm(rule: Int, connector k: Int, rate: Double, seconds: Double?) {
         let original = lock.withLock { connectors[k].status == .connected }
-        let t = Thread { [weak self] in
-            let start = Monotonic.nowNs()
-            let periodNs = Int64(1e9 / rate)
-            var next = start
-            var connected = original
-            var toggles = 0
-            // The device is held only between sleeps, so a card that goes away ends the storm.
-            while let device = self, device.faults.rules().contains(where: { $0.id == rule }), !device.lock.withLock({ device.shuttingDown }) {
-                let now = Monotonic.nowNs()
-                if let s = seconds, Double(now - start) / 1e9 >= s { break }
-                if now >= next {
-                    connected.toggle()
-                    toggles += 1
-                    device.setConnector(index: k, connected: connected)
-                    device.faults.noteStormToggle(rule: rule, detail: "toggle \(toggles): \(connected ? "connected" : "disconnected")")
-                    next += periodNs
-                }
-                usleep(useconds_t(max(0, min(next - Monotonic.nowNs(), 50_000_000)) / 1000))
+        let start = Monotonic.nowNs()
+        var connected = original
+        var toggles = 0
+        startPacedThread(name: "fakedrm-hotplug-storm", periodNs: Int64(1e9 / rate), firstAfterNs: 0) { device in
+            let over = seconds.map { Double(Monotonic.nowNs() - start) / 1e9 >= $0 } ?? false
+            // A storm's toggles are its injections; a cleared rule ends it.
+            if over || !device.faults.consultRule(id: rule, detail: "toggle \(toggles + 1): \(connected ? "disconnected" : "connected")") {
+                if connected != original { device.setConnector(index: k, connected: original) }
+                return false
             }
-            if connected != original { self?.setConnector(index: k, connected: original) }
+            connected.toggle()
+            toggles += 1
+            device.setConnector(index: k, connected: connected)
+            return true
         }
-        t.name = "fakedrm-hotplug-storm"
-        t.start()
     }
 
     static let maxClockOffsetNs: Int64 = 1 << 60
@@ -246,12 +247,5 @@ extension Device {
             }
         }
         return reported + vblank[i].offsetNs
-    }
-}
-
-extension FaultPolicy {
-    /// A storm's toggles are its injections.
-    func noteStormToggle(rule: Int, detail: String) {
-        _ = consultRule(id: rule, detail: detail)
     }
 }

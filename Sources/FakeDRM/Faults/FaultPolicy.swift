@@ -54,8 +54,6 @@ public final class FaultPolicy: Sendable {
         state.withLock { $0.seed = seed }
     }
 
-    public var isEmpty: Bool { state.withLock { $0.rules.isEmpty } }
-
     public func setSeed(_ seed: UInt64) {
         state.withLock { s in
             s.seed = seed
@@ -88,7 +86,8 @@ public final class FaultPolicy: Sendable {
         return id
     }
 
-    /// Logs an injection of rule `id` that its own driver decided (a storm's toggle).
+    /// Logs an injection of rule `id` that its own driver decided (a storm's toggle); false
+    /// when the rule is gone.
     func consultRule(id: Int, detail: String) -> Bool {
         let entry = state.withLock { s -> Injection? in
             guard let i = s.rules.firstIndex(where: { $0.id == id }) else { return nil }
@@ -120,10 +119,6 @@ public final class FaultPolicy: Sendable {
 
     /// Every injection since the card started (the log keeps only the last `logLimit`).
     public var injectionTotal: Int { state.withLock { $0.injectionCount } }
-
-    func hasRule(_ match: (FaultSpec.Kind) -> Bool) -> Bool {
-        state.withLock { s in s.rules.contains { match($0.spec.kind) } }
-    }
 
     /// One consultation at a named point: every rule whose kind `match`es counts it; the first
     /// whose trigger agrees injects. Returns that rule's kind and a uniform draw in [0, 1) from

@@ -177,7 +177,7 @@ extension Device {
         if backend.completesFlips {
             if pc.backendError != 0 {
                 // Nothing reaches the display; the flip still completes, its fence failed.
-                completeFlip(pc, sequence: vblank[pc.crtcIndex].count, at: nowNs())
+                completeWithoutVblank(pc)
             } else if wait > 0 {
                 schedule(after: wait) { [weak self] in self?.submitToBackend(pc) }
             } else {
@@ -186,14 +186,16 @@ extension Device {
         }
         if !pc.waitsForVblank && !pc.done {
             if wait > 0 {
-                schedule(after: wait) { [weak self] in
-                    guard let self else { return }
-                    self.completeFlip(pc, sequence: self.vblank[pc.crtcIndex].count, at: self.nowNs())
-                }
+                schedule(after: wait) { [weak self] in self?.completeWithoutVblank(pc) }
             } else {
-                completeFlip(pc, sequence: vblank[pc.crtcIndex].count, at: nowNs())
+                completeWithoutVblank(pc)
             }
         }
+    }
+
+    /// Completes now, at the CRTC's current count: a commit that needs no vblank.
+    private func completeWithoutVblank(_ pc: PendingCommit) {
+        completeFlip(pc, sequence: vblank[pc.crtcIndex].count, at: nowNs())
     }
 
     private func submitToBackend(_ pc: PendingCommit) {

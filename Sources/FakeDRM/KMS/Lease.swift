@@ -71,9 +71,8 @@ extension Device {
             if !ids.isEmpty {
                 if !types.contains(.crtc) || !types.contains(.connector) { throw .invalidArgument }
                 if f.universalPlanes && !types.contains(.plane) { throw .invalidArgument }
-                for other in f.lessees where !(other.lease?.revoked ?? true) && !(other.lease?.objects.isDisjoint(with: set) ?? true) {
-                    throw .busy
-                }
+                // `lessees` holds standing leases only (revoke and close take them out).
+                if f.lessees.contains(where: { !($0.lease?.objects.isDisjoint(with: set) ?? true) }) { throw .busy }
             }
             let lessee = try FileContext(id: nextFileID, pid: f.pid, uid: f.uid)
             nextFileID += 1
@@ -90,7 +89,7 @@ extension Device {
     public func listLessees(_ f: FileContext) throws(DRMError) -> [UInt32] {
         try lock.withLock { () throws(DRMError) -> [UInt32] in
             try requireMaster(f)
-            return f.lessees.compactMap { $0.lease }.filter { !$0.revoked }.map(\.id)
+            return f.lessees.compactMap { $0.lease?.id }
         }
     }
 
@@ -107,7 +106,7 @@ extension Device {
     public func revokeLease(_ f: FileContext, id: UInt32) throws(DRMError) {
         try lock.withLock { () throws(DRMError) in
             try requireMaster(f)
-            guard let lessee = f.lessees.first(where: { $0.lease?.id == id && $0.lease?.revoked == false }) else { throw .notFound }
+            guard let lessee = f.lessees.first(where: { $0.lease?.id == id }) else { throw .notFound }
             lessee.lease?.revoked = true
             f.lessees.removeAll { $0 === lessee }
             lock.broadcast()

@@ -52,13 +52,7 @@ public final class SocketServer: @unchecked Sendable {
 
     /// Binds (replacing a stale socket file, never another kind of file) and starts accepting.
     public func start() throws {
-        var st = stat()
-        if lstat(path, &st) == 0 {
-            guard (st.st_mode & S_IFMT) == S_IFSOCK else {
-                throw StartError(description: "\(path) exists and is not a socket")
-            }
-            unlink(path)
-        }
+        try Self.removeStaleSocket(path)
         let fd = cfd_seqpacket_listen(path, 64)
         guard fd >= 0 else {
             throw StartError(description: "cannot listen on \(path): \(String(cString: strerror(-fd)))")
@@ -67,6 +61,14 @@ public final class SocketServer: @unchecked Sendable {
         let t = Thread { [self] in acceptLoop(fd) }
         t.name = "fakedrm-accept"
         t.start()
+    }
+
+    /// A socket file left by an earlier daemon is replaced; any other kind of file is an error.
+    static func removeStaleSocket(_ path: String) throws(StartError) {
+        var st = stat()
+        guard lstat(path, &st) == 0 else { return }
+        guard (st.st_mode & S_IFMT) == S_IFSOCK else { throw StartError(description: "\(path) exists and is not a socket") }
+        unlink(path)
     }
 
     /// Stops accepting, disconnects every client (their files are closed) and removes the socket.
