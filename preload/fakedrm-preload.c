@@ -16,70 +16,14 @@
 // kernel), and ioctls and mmap go over a socket connection bound to the same open file, since
 // CUSE itself can neither map memory nor install fds.
 #define _GNU_SOURCE
-#include <dlfcn.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <pthread.h>
-#include <stdarg.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/ioctl.h>
-#include <sys/mman.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
-#include <sys/sysmacros.h>
-#include <sys/uio.h>
-#include <sys/un.h>
-#include <linux/netlink.h>
-#include <unistd.h>
+#include "preload.h"
 
-#define EXPORT __attribute__((visibility("default")))
+#include <dirent.h>
+#include <limits.h>
 
-enum {
-    OP_HELLO = 1, OP_HELLO_REPLY, OP_IOCTL, OP_IOCTL_REPLY, OP_MEM_READ, OP_MEM_DATA,
-    OP_MEM_WRITE, OP_MEM_ACK, OP_FD_LOOKUP, OP_FD_INFO, OP_FD_INSTALL, OP_FD_INSTALLED,
-    OP_FD_UNINSTALL, OP_FD_ACK, OP_READ, OP_READ_REPLY, OP_MAP, OP_MAP_REPLY, OP_SYNC_RELEASE,
-    OP_UEVENT_SUBSCRIBE = 20, OP_UEVENT_REPLY,
-};
-
-enum { KIND_NONE = 0, KIND_SYNC = 1, KIND_DMABUF = 2, KIND_SYNCOBJ = 3, KIND_NEW_CARD = 4, KIND_CARD = 100, KIND_UEVENT = 101 };
-
-#define DRM_MAJOR_NUM 226
-#define MAX_MSG (72 * 1024)   // largest message either side sends (64 KiB chunk + headers)
-#define MAX_CHUNK (64 * 1024) // MEM_READ/MEM_WRITE chunk limit, enforced by the daemon too
-#define HIGH_FD 512
-
-struct conn {
-    int sock;
-    int refs;          // tracked fds + in-flight operations (under tab_lock)
-    int dead;          // daemon gone or protocol broken (under mu)
-    int nonblock;      // O_NONBLOCK as the client set it (card connections)
-    int aux;
-    int attached;      // the client fd is a real CUSE fd (attach mode), not our eventfd
-    pthread_mutex_t mu; // one request at a time on the socket
-    unsigned char buf[MAX_MSG];       // last received message
-    unsigned char out[MAX_CHUNK + 16]; // outgoing payloads (under mu)
-};
-
-struct fdent {
-    int kind;
-    struct conn *conn; // KIND_CARD only
-    uint64_t id;       // exported objects (sync file, dma-buf, syncobj)
-};
 
 // ---------------------------------------------------------------------------------------------
 // Real functions
-
-#define REAL(name, ret, args)                                                                      \
-    static ret(*real_##name) args;                                                                 \
-    static ret(*get_##name(void)) args {                                                           \
-        if (!real_##name) real_##name = (ret(*) args)dlsym(RTLD_NEXT, #name);                      \
-        return real_##name;                                                                        \
-    }
 
 REAL(open, int, (const char *, int, ...))
 REAL(open64, int, (const char *, int, ...))
@@ -92,6 +36,10 @@ REAL(__openat64_2, int, (int, const char *, int))
 REAL(close, int, (int))
 REAL(ioctl, int, (int, unsigned long, ...))
 REAL(read, ssize_t, (int, void *, size_t))
+REAL(write, ssize_t, (int, const void *, size_t))
+REAL(opendir, DIR *, (const char *))
+REAL(fopen, FILE *, (const char *, const char *))
+REAL(fopen64, FILE *, (const char *, const char *))
 REAL(mmap, void *, (void *, size_t, int, int, int, off_t))
 REAL(mmap64, void *, (void *, size_t, int, int, int, off64_t))
 REAL(fstat, int, (int, struct stat *))
@@ -124,8 +72,8 @@ REAL(getsockname, int, (int, struct sockaddr *, socklen_t *))
 REAL(setsockopt, int, (int, int, int, const void *, socklen_t))
 REAL(recvmsg, ssize_t, (int, struct msghdr *, int))
 
-static int sys_close(int fd) { return (int)syscall(SYS_close, fd); }
-static int sys_fcntl(int fd, int cmd, long arg) { return (int)syscall(SYS_fcntl, fd, cmd, arg); }
+int sys_close(int fd) { return (int)syscall(SYS_close, fd); }
+int sys_fcntl(int fd, int cmd, long arg) { return (int)syscall(SYS_fcntl, fd, cmd, arg); }
 
 // ---------------------------------------------------------------------------------------------
 // Configuration
@@ -149,6 +97,10 @@ static void cfg_init(void) {
     const char *s = getenv("FAKEDRM_SOCKET");
     if (s && strlen(s) < sizeof(sock_path)) snprintf(sock_path, sizeof(sock_path), "%s", s);
 }
+
+unsigned preload_card_minor(void) { pthread_once(&cfg_once, cfg_init); return card_minor; }
+const char *preload_card_path(void) { pthread_once(&cfg_once, cfg_init); return card_path; }
+int preload_has_socket(void) { pthread_once(&cfg_once, cfg_init); return sock_path[0] != 0; }
 
 // Only a card served by our own daemon (FAKEDRM_SOCKET) is faked by path; without it the real
 // node is opened and stat'ed, and attach mode may apply.
@@ -178,14 +130,14 @@ static void conn_unref_locked(struct conn *c) {
     }
 }
 
-static void conn_unref(struct conn *c) {
+void conn_unref(struct conn *c) {
     pthread_mutex_lock(&tab_lock);
     conn_unref_locked(c);
     pthread_mutex_unlock(&tab_lock);
 }
 
 // Looks an fd up; for a card fd the connection is returned with an extra reference.
-static struct fdent lookup(int fd) {
+struct fdent lookup(int fd) {
     struct fdent e = {0};
     if (fd < 0) return e;
     pthread_mutex_lock(&tab_lock);
@@ -197,7 +149,7 @@ static struct fdent lookup(int fd) {
     return e;
 }
 
-static int quick_tracked(int fd) {
+int quick_tracked(int fd) {
     // Unlocked fast path: a stale answer only costs one locked lookup.
     return fd >= 0 && fd < __atomic_load_n(&tab_cap, __ATOMIC_ACQUIRE) && tab && tab[fd].kind;
 }
@@ -206,7 +158,7 @@ static void release_export(int kind, uint64_t id);
 
 // Forgets fd; drops the connection reference or releases the exported object when this was
 // the last fd naming it.
-static void untrack(int fd) {
+void untrack(int fd) {
     struct fdent e = {0};
     int last = 0;
     pthread_mutex_lock(&tab_lock);
@@ -221,11 +173,11 @@ static void untrack(int fd) {
         }
     }
     pthread_mutex_unlock(&tab_lock);
-    if (last && e.kind != KIND_CARD && e.kind != KIND_UEVENT) release_export(e.kind, e.id);
+    if (last && e.kind >= KIND_SYNC && e.kind <= KIND_SYNCOBJ) release_export(e.kind, e.id);
 }
 
 static void adopt_forget(int fd);
-static int track(int fd, int kind, struct conn *c, uint64_t id) {
+int track(int fd, int kind, struct conn *c, uint64_t id) {
     if (fd < 0) return -1;
     adopt_forget(fd); // the number is ours now (also: a fresh fd reusing a refused number)
     untrack(fd); // a stale entry (fd closed behind our back, e.g. close_range)
@@ -273,7 +225,7 @@ static int on_own_stack(uint64_t addr, size_t len) {
     return addr >= sp && addr + len >= addr && addr + len <= stack_hi;
 }
 
-static int safe_read(void *dst, uint64_t addr, size_t len) {
+int safe_read(void *dst, uint64_t addr, size_t len) {
     if (len == 0) return 0;
     if (on_own_stack(addr, len)) { memcpy(dst, (const void *)(uintptr_t)addr, len); return 0; }
     struct iovec l = {dst, len}, r = {(void *)(uintptr_t)addr, len};
@@ -304,7 +256,6 @@ static int safe_write(uint64_t addr, const void *src, size_t len) {
 // ---------------------------------------------------------------------------------------------
 // Messages
 
-struct hdr { uint32_t op, len; };
 
 // Diagnostics hook for bench/socket-bench.c: while a buffer is installed, the size (header
 // included) of every message sent (bit 31 clear) or received (bit 31 set) on any of our
@@ -328,7 +279,7 @@ static inline void trace_msg(uint32_t size, int received) {
     trace_len++;
 }
 
-static int msg_send(struct conn *c, uint32_t op, const void *a, size_t alen, const void *b, size_t blen, int sendfd) {
+int msg_send(struct conn *c, uint32_t op, const void *a, size_t alen, const void *b, size_t blen, int sendfd) {
     struct hdr h = {op, (uint32_t)(alen + blen)};
     struct iovec iov[3] = {{&h, sizeof(h)}, {(void *)a, alen}, {(void *)b, blen}};
     struct msghdr m = {.msg_iov = iov, .msg_iovlen = 3};
@@ -351,7 +302,7 @@ static int msg_send(struct conn *c, uint32_t op, const void *a, size_t alen, con
 
 // Receives one message into c->buf; returns the payload length (or -1: connection unusable).
 // *fd gets a passed descriptor (or -1); extra descriptors are closed.
-static ssize_t msg_recv(struct conn *c, uint32_t *op, int *fd) {
+ssize_t msg_recv(struct conn *c, uint32_t *op, int *fd) {
     struct iovec iov = {c->buf, sizeof(c->buf)};
     char ctl[CMSG_SPACE(sizeof(int) * 4)];
     struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof(ctl)};
@@ -383,12 +334,12 @@ bad:
     return -1;
 }
 
-static void conn_kill(struct conn *c) {
+void conn_kill(struct conn *c) {
     c->dead = 1;
     shutdown(c->sock, SHUT_RDWR);
 }
 
-static uint32_t rd32(const unsigned char *p) { uint32_t v; memcpy(&v, p, 4); return v; }
+uint32_t rd32(const unsigned char *p) { uint32_t v; memcpy(&v, p, 4); return v; }
 static uint64_t rd64(const unsigned char *p) { uint64_t v; memcpy(&v, p, 8); return v; }
 
 // Answers the daemon's callbacks until the final reply `want` arrives (c->mu held).
@@ -547,7 +498,7 @@ static struct conn *conn_connect(int aux, int nonblock, int *evfd, int *err) {
 
 // The process-wide connection used for ioctls on sync-file fds and for SYNC_RELEASE; opened
 // with the first card so exported objects outlive the card fd.
-static struct conn *get_aux(void) {
+struct conn *get_aux(void) {
     pthread_mutex_lock(&tab_lock);
     struct conn *c = aux_conn;
     if (c) c->refs++;
@@ -643,7 +594,7 @@ out:
     errno = saved;
 }
 
-static int card_open(int flags) {
+int card_open(int flags) {
     int evfd, err;
     struct conn *c = conn_connect(0, (flags & O_NONBLOCK) != 0, &evfd, &err);
     if (!c) { errno = err; return -1; }
@@ -937,6 +888,7 @@ EXPORT ssize_t read(int fd, void *buf, size_t count) {
         // Attached: the CUSE node reads the same file's events, with the kernel's blocking,
         // O_NONBLOCK and signal semantics.
         if (e.conn) conn_unref(e.conn);
+        if (debugfs_read_check(&e, count)) return -1;
         return get_read()(fd, buf, count);
     }
     struct conn *c = e.conn;
@@ -979,6 +931,16 @@ EXPORT ssize_t read(int fd, void *buf, size_t count) {
     conn_unref(c);
     if (err) { errno = err; return -1; }
     return result;
+}
+
+// Only debugfs crc/control fds are written through the daemon; everything else is untouched.
+EXPORT ssize_t write(int fd, const void *buf, size_t count) {
+    if (quick_tracked(fd)) {
+        struct fdent e = lookup(fd);
+        if (e.conn) conn_unref(e.conn);
+        if (e.kind == KIND_CRC_CONTROL) return debugfs_write(&e, buf, count);
+    }
+    return get_write()(fd, buf, count);
 }
 
 static void *card_mmap(struct conn *c, void *addr, size_t len, int prot, int flags, uint64_t offset) {
@@ -1045,56 +1007,85 @@ static int wants_card(const char *path, int flags) {
     return !(flags & O_PATH) && is_card_path(path);
 }
 
+static int at_card(int dirfd, const char *path, int flags) {
+    (void)dirfd;
+    return path && path[0] == '/' && wants_card(path, flags);
+}
+
+// What every open variant does first: /sys/kernel/debug paths move to the debugfs view, its
+// live files and the card itself (by path or through an fd link such as /proc/self/fd/N, as
+// IGT's drm_reopen_driver does) are opened here. Returns 1 with *result set when handled.
+static int pre_open(int dirfd, const char **path, char *buf, int flags, int *result) {
+    *path = debugfs_redirect(*path, buf, PATH_MAX);
+    if (debugfs_open(dirfd, *path, flags, result)) return 1;
+    if (at_card(dirfd, *path, flags) || (!(flags & O_PATH) && fdlink_card_fd(*path) >= 0)) {
+        *result = card_open(flags);
+        return 1;
+    }
+    return 0;
+}
+
 EXPORT int open(const char *path, int flags, ...) {
     mode_t mode = 0;
     if (flags & (O_CREAT | __O_TMPFILE)) { va_list ap; va_start(ap, flags); mode = va_arg(ap, mode_t); va_end(ap); }
-    if (wants_card(path, flags)) return card_open(flags);
+    char dbuf[PATH_MAX];
+    int special;
+    if (pre_open(AT_FDCWD, &path, dbuf, flags, &special)) return special;
     return opened(get_open()(path, flags, mode), path, flags);
 }
 
 EXPORT int open64(const char *path, int flags, ...) {
     mode_t mode = 0;
     if (flags & (O_CREAT | __O_TMPFILE)) { va_list ap; va_start(ap, flags); mode = va_arg(ap, mode_t); va_end(ap); }
-    if (wants_card(path, flags)) return card_open(flags);
+    char dbuf[PATH_MAX];
+    int special;
+    if (pre_open(AT_FDCWD, &path, dbuf, flags, &special)) return special;
     return opened(get_open64()(path, flags, mode), path, flags);
 }
 
 EXPORT int __open_2(const char *path, int flags) {
-    if (wants_card(path, flags)) return card_open(flags);
+    char dbuf[PATH_MAX];
+    int special;
+    if (pre_open(AT_FDCWD, &path, dbuf, flags, &special)) return special;
     return opened(get___open_2()(path, flags), path, flags);
 }
 
 EXPORT int __open64_2(const char *path, int flags) {
-    if (wants_card(path, flags)) return card_open(flags);
+    char dbuf[PATH_MAX];
+    int special;
+    if (pre_open(AT_FDCWD, &path, dbuf, flags, &special)) return special;
     return opened(get___open64_2()(path, flags), path, flags);
-}
-
-static int at_card(int dirfd, const char *path, int flags) {
-    (void)dirfd;
-    return path && path[0] == '/' && wants_card(path, flags);
 }
 
 EXPORT int openat(int dirfd, const char *path, int flags, ...) {
     mode_t mode = 0;
     if (flags & (O_CREAT | __O_TMPFILE)) { va_list ap; va_start(ap, flags); mode = va_arg(ap, mode_t); va_end(ap); }
-    if (at_card(dirfd, path, flags)) return card_open(flags);
+    char dbuf[PATH_MAX];
+    int special;
+    if (pre_open(dirfd, &path, dbuf, flags, &special)) return special;
     return opened(get_openat()(dirfd, path, flags, mode), path, flags);
 }
 
 EXPORT int openat64(int dirfd, const char *path, int flags, ...) {
     mode_t mode = 0;
     if (flags & (O_CREAT | __O_TMPFILE)) { va_list ap; va_start(ap, flags); mode = va_arg(ap, mode_t); va_end(ap); }
-    if (at_card(dirfd, path, flags)) return card_open(flags);
+    char dbuf[PATH_MAX];
+    int special;
+    if (pre_open(dirfd, &path, dbuf, flags, &special)) return special;
     return opened(get_openat64()(dirfd, path, flags, mode), path, flags);
 }
 
 EXPORT int __openat_2(int dirfd, const char *path, int flags) {
-    if (at_card(dirfd, path, flags)) return card_open(flags);
+    char dbuf[PATH_MAX];
+    int special;
+    if (pre_open(dirfd, &path, dbuf, flags, &special)) return special;
     return opened(get___openat_2()(dirfd, path, flags), path, flags);
 }
 
 EXPORT int __openat64_2(int dirfd, const char *path, int flags) {
-    if (at_card(dirfd, path, flags)) return card_open(flags);
+    char dbuf[PATH_MAX];
+    int special;
+    if (pre_open(dirfd, &path, dbuf, flags, &special)) return special;
     return opened(get___openat64_2()(dirfd, path, flags), path, flags);
 }
 
@@ -1279,7 +1270,7 @@ EXPORT int fcntl64(int fd, int cmd, ...) {
 // stat family
 
 // A card fd whose stat must be faked (an attached CUSE fd is a real node: not faked).
-static int is_card_fd(int fd) {
+int is_card_fd(int fd) {
     if (!quick_tracked(fd) && !maybe_adopt(fd)) return 0;
     struct fdent e = lookup(fd);
     int attached = e.conn && e.conn->attached;
@@ -1346,74 +1337,111 @@ static int path_kind(int dirfd, const char *path, int flags, int (*realstat)(con
 
 static int real_stat_plain(const char *p, struct stat *st) { return get_stat()(p, st); }
 
+// The debugfs view's root is a mount point, as debugfs is: its st_dev differs from its parent's.
+#define DEBUGFS_DEV_MINOR 0x44
+static int debugfs_root_dev(const char *path, int r, struct stat *st) {
+    if (r == 0 && debugfs_is_root(path)) st->st_dev = makedev(0, DEBUGFS_DEV_MINOR);
+    return r;
+}
+
 static int fake_path_stat(int kind, struct stat *st) {
     if (kind == 1) fill_stat(st); else fill_dir(st);
     return 0;
 }
 
 EXPORT int stat(const char *path, struct stat *st) {
+    char dbuf[PATH_MAX];
+    path = debugfs_redirect(path, dbuf, sizeof(dbuf));
     int k = path_kind(AT_FDCWD, path, 0, real_stat_plain);
-    return k ? fake_path_stat(k, st) : get_stat()(path, st);
+    return k ? fake_path_stat(k, st) : debugfs_root_dev(path, get_stat()(path, st), st);
 }
 
 EXPORT int stat64(const char *path, struct stat64 *st) {
+    char dbuf[PATH_MAX];
+    path = debugfs_redirect(path, dbuf, sizeof(dbuf));
     int k = path_kind(AT_FDCWD, path, 0, real_stat_plain);
-    return k ? fake_path_stat(k, (struct stat *)st) : get_stat64()(path, st);
+    return k ? fake_path_stat(k, (struct stat *)st) : debugfs_root_dev(path, get_stat64()(path, st), (struct stat *)st);
 }
 
 EXPORT int lstat(const char *path, struct stat *st) {
+    char dbuf[PATH_MAX];
+    path = debugfs_redirect(path, dbuf, sizeof(dbuf));
     int k = path_kind(AT_FDCWD, path, 0, real_stat_plain);
-    return k ? fake_path_stat(k, st) : get_lstat()(path, st);
+    return k ? fake_path_stat(k, st) : debugfs_root_dev(path, get_lstat()(path, st), st);
 }
 
 EXPORT int lstat64(const char *path, struct stat64 *st) {
+    char dbuf[PATH_MAX];
+    path = debugfs_redirect(path, dbuf, sizeof(dbuf));
     int k = path_kind(AT_FDCWD, path, 0, real_stat_plain);
-    return k ? fake_path_stat(k, (struct stat *)st) : get_lstat64()(path, st);
+    return k ? fake_path_stat(k, (struct stat *)st) : debugfs_root_dev(path, get_lstat64()(path, st), (struct stat *)st);
 }
 
 EXPORT int __xstat(int ver, const char *path, struct stat *st) {
+    char dbuf[PATH_MAX];
+    path = debugfs_redirect(path, dbuf, sizeof(dbuf));
     int k = path_kind(AT_FDCWD, path, 0, real_stat_plain);
-    return k ? fake_path_stat(k, st) : get___xstat()(ver, path, st);
+    return k ? fake_path_stat(k, st) : debugfs_root_dev(path, get___xstat()(ver, path, st), st);
 }
 
 EXPORT int __xstat64(int ver, const char *path, struct stat64 *st) {
+    char dbuf[PATH_MAX];
+    path = debugfs_redirect(path, dbuf, sizeof(dbuf));
     int k = path_kind(AT_FDCWD, path, 0, real_stat_plain);
-    return k ? fake_path_stat(k, (struct stat *)st) : get___xstat64()(ver, path, st);
+    return k ? fake_path_stat(k, (struct stat *)st) : debugfs_root_dev(path, get___xstat64()(ver, path, st), (struct stat *)st);
 }
 
 EXPORT int __lxstat(int ver, const char *path, struct stat *st) {
+    char dbuf[PATH_MAX];
+    path = debugfs_redirect(path, dbuf, sizeof(dbuf));
     int k = path_kind(AT_FDCWD, path, 0, real_stat_plain);
-    return k ? fake_path_stat(k, st) : get___lxstat()(ver, path, st);
+    return k ? fake_path_stat(k, st) : debugfs_root_dev(path, get___lxstat()(ver, path, st), st);
 }
 
 EXPORT int __lxstat64(int ver, const char *path, struct stat64 *st) {
+    char dbuf[PATH_MAX];
+    path = debugfs_redirect(path, dbuf, sizeof(dbuf));
     int k = path_kind(AT_FDCWD, path, 0, real_stat_plain);
-    return k ? fake_path_stat(k, (struct stat *)st) : get___lxstat64()(ver, path, st);
+    return k ? fake_path_stat(k, (struct stat *)st) : debugfs_root_dev(path, get___lxstat64()(ver, path, st), (struct stat *)st);
 }
 
 EXPORT int fstatat(int dirfd, const char *path, struct stat *st, int flags) {
+    char dbuf[PATH_MAX];
+    path = debugfs_redirect(path, dbuf, sizeof(dbuf));
     int k = path_kind(dirfd, path, flags, real_stat_plain);
-    return k ? fake_path_stat(k, st) : get_fstatat()(dirfd, path, st, flags);
+    return k ? fake_path_stat(k, st) : debugfs_root_dev(path, get_fstatat()(dirfd, path, st, flags), st);
 }
 
 EXPORT int fstatat64(int dirfd, const char *path, struct stat64 *st, int flags) {
+    char dbuf[PATH_MAX];
+    path = debugfs_redirect(path, dbuf, sizeof(dbuf));
     int k = path_kind(dirfd, path, flags, real_stat_plain);
-    return k ? fake_path_stat(k, (struct stat *)st) : get_fstatat64()(dirfd, path, st, flags);
+    return k ? fake_path_stat(k, (struct stat *)st) : debugfs_root_dev(path, get_fstatat64()(dirfd, path, st, flags), (struct stat *)st);
 }
 
 EXPORT int __fxstatat(int ver, int dirfd, const char *path, struct stat *st, int flags) {
+    char dbuf[PATH_MAX];
+    path = debugfs_redirect(path, dbuf, sizeof(dbuf));
     int k = path_kind(dirfd, path, flags, real_stat_plain);
-    return k ? fake_path_stat(k, st) : get___fxstatat()(ver, dirfd, path, st, flags);
+    return k ? fake_path_stat(k, st) : debugfs_root_dev(path, get___fxstatat()(ver, dirfd, path, st, flags), st);
 }
 
 EXPORT int __fxstatat64(int ver, int dirfd, const char *path, struct stat64 *st, int flags) {
+    char dbuf[PATH_MAX];
+    path = debugfs_redirect(path, dbuf, sizeof(dbuf));
     int k = path_kind(dirfd, path, flags, real_stat_plain);
-    return k ? fake_path_stat(k, (struct stat *)st) : get___fxstatat64()(ver, dirfd, path, st, flags);
+    return k ? fake_path_stat(k, (struct stat *)st) : debugfs_root_dev(path, get___fxstatat64()(ver, dirfd, path, st, flags), (struct stat *)st);
 }
 
 EXPORT int statx(int dirfd, const char *path, int flags, unsigned int mask, struct statx *sx) {
+    char dbuf[PATH_MAX];
+    path = debugfs_redirect(path, dbuf, sizeof(dbuf));
     int k = path_kind(dirfd, path, flags, real_stat_plain);
-    if (!k) return get_statx()(dirfd, path, flags, mask, sx);
+    if (!k) {
+        int r = get_statx()(dirfd, path, flags, mask, sx);
+        if (r == 0 && debugfs_is_root(path)) { sx->stx_dev_major = 0; sx->stx_dev_minor = DEBUGFS_DEV_MINOR; }
+        return r;
+    }
     struct stat st;
     fake_path_stat(k, &st);
     memset(sx, 0, sizeof(*sx));
@@ -1430,11 +1458,50 @@ EXPORT int statx(int dirfd, const char *path, int flags, unsigned int mask, stru
 }
 
 EXPORT int access(const char *path, int mode) {
+    char dbuf[PATH_MAX];
+    path = debugfs_redirect(path, dbuf, sizeof(dbuf));
     if (is_card_path(path)) return 0;
     return get_access()(path, mode);
 }
 
 EXPORT int faccessat(int dirfd, const char *path, int mode, int flags) {
+    char dbuf[PATH_MAX];
+    path = debugfs_redirect(path, dbuf, sizeof(dbuf));
     if (at_card(dirfd, path, 0)) return 0;
     return get_faccessat()(dirfd, path, mode, flags);
 }
+
+// glibc's opendir and fopen open internally, out of reach of the open() above: debugfs paths
+// are redirected here too, and fopen of a live debugfs file wraps the daemon's fd.
+EXPORT DIR *opendir(const char *path) {
+    char dbuf[PATH_MAX];
+    return get_opendir()(debugfs_redirect(path, dbuf, sizeof(dbuf)));
+}
+
+static int fopen_flags(const char *mode) {
+    int plus = strchr(mode, '+') != NULL;
+    switch (mode[0]) {
+    case 'r': return plus ? O_RDWR : O_RDONLY;
+    case 'w': return (plus ? O_RDWR : O_WRONLY) | O_CREAT | O_TRUNC;
+    case 'a': return (plus ? O_RDWR : O_WRONLY) | O_CREAT | O_APPEND;
+    default: return -1;
+    }
+}
+
+static FILE *fopen_common(FILE *(*next)(const char *, const char *), const char *path, const char *mode) {
+    char dbuf[PATH_MAX];
+    path = debugfs_redirect(path, dbuf, sizeof(dbuf));
+    int flags = mode ? fopen_flags(mode) : -1;
+    if (flags >= 0 && strchr(mode, 'e')) flags |= O_CLOEXEC;
+    int fd;
+    if (flags >= 0 && debugfs_open(AT_FDCWD, path, flags, &fd)) {
+        if (fd < 0) return NULL;
+        FILE *f = fdopen(fd, mode);
+        if (!f) { int e = errno; close(fd); errno = e; }
+        return f;
+    }
+    return next(path, mode);
+}
+
+EXPORT FILE *fopen(const char *path, const char *mode) { return fopen_common(get_fopen(), path, mode); }
+EXPORT FILE *fopen64(const char *path, const char *mode) { return fopen_common(get_fopen64(), path, mode); }

@@ -4,11 +4,11 @@
 # Usage: scripts/build-preload.sh [OUTDIR...]   (default: every existing .build*/{debug,release})
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
-src="$root/preload/fakedrm-preload.c"
+src="$root/preload/fakedrm-preload.c $root/preload/debugfs.c $root/preload/fdlink.c"
 cc=${CC:-cc}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-$cc -shared -fPIC -O2 -Wall -Wextra -fvisibility=hidden -o "$tmp/libfakedrm-preload.so" "$src" -ldl -lpthread
+$cc -shared -fPIC -O2 -Wall -Wextra -fvisibility=hidden -o "$tmp/libfakedrm-preload.so" $src -ldl -lpthread
 if [ $# -eq 0 ]; then
     for d in "$root"/.build*/debug "$root"/.build*/release; do
         [ -d "$d" ] && set -- "$@" "$d"

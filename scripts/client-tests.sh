@@ -170,6 +170,13 @@ if cc -O2 -Wall -o "$work/lease" tests/clients/lease.c $(pkg-config --cflags --l
     ok "leases: CREATE_LEASE/LIST_LESSEES/GET_LEASE/REVOKE_LEASE errnos, the lessee sees only its objects, lights its CRTC and gets the flip event ($(grep -c '^ok' "$out") checks), no file left"
 else bad "leases (tests/clients/lease.c)" "$out"; fi
 
+# --- what IGT found: debugfs view + frame CRCs, card fds in /proc/self/fd, master/auth ------
+out="$work/conformance.txt"
+if cc -O2 -Wall -o "$work/conformance" tests/clients/conformance.c $(pkg-config --cflags --libs libdrm) 2>"$out" &&
+    chmod 0755 "$work/conformance" && timeout 60 "${RUN[@]}" -- "$work/conformance" >>"$out" 2>&1 && ! grep -q "^FAIL" "$out"; then
+    ok "IGT's terms (tests/clients/conformance.c): debugfs mount point, name, clients, crc/control+data errnos, per-vblank CRCs, fd links, auth ($(grep -c '^ok' "$out") checks)"
+else bad "conformance (tests/clients/conformance.c)" "$out"; fi
+
 # --- sway 1.7 / wlroots 0.15 (DRM backend, pixman, libseat builtin) --------------------------
 out="$work/sway.txt"
 if command -v sway >/dev/null && command -v swaybg >/dev/null && command -v wayland-info >/dev/null; then

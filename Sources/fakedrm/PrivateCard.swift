@@ -42,8 +42,9 @@ final class PrivateCard {
     }
 
     /// The environment of a client process: `LD_PRELOAD` (ours, then umockdev's when given,
-    /// then any existing one), `FAKEDRM_SOCKET`, `FAKEDRM_CARD`, and `UMOCKDEV_DIR` with a
-    /// sysfs tree for discovery when umockdev is used.
+    /// then any existing one), `FAKEDRM_SOCKET`, `FAKEDRM_CARD`, `FAKEDRM_DEBUGFS` (the tree the
+    /// library shows as /sys/kernel/debug), and `UMOCKDEV_DIR` with a sysfs tree for discovery
+    /// when umockdev is used.
     func clientEnvironment(preload: String, umockdev: String?) throws -> [String: String] {
         var env = ProcessInfo.processInfo.environment
         var libs = [preload]
@@ -53,6 +54,9 @@ final class PrivateCard {
             libs.append(umockdev)
             env["UMOCKDEV_DIR"] = root
         }
+        let debugfs = "\(directory)/debugfs"
+        try DebugfsView.writeTree(root: debugfs, minor: 0, crtcCount: device.config.crtcs.count)
+        env["FAKEDRM_DEBUGFS"] = debugfs
         if let existing = env["LD_PRELOAD"], !existing.isEmpty { libs.append(existing) }
         env["LD_PRELOAD"] = libs.joined(separator: " ")
         env["FAKEDRM_SOCKET"] = socketPath

@@ -18,6 +18,7 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "Write every presented frame as PNG into this directory.") var capture: String?
     @Option(name: .customLong("allow-uid"), help: "Also accept peers with this uid (repeatable).") var allowUIDs: [UInt32] = []
     @Option(help: "Write a umockdev-style sysfs tree for device discovery into this directory.") var umockdevDir: String?
+    @Option(help: "Write the debugfs tree clients see as /sys/kernel/debug (give them FAKEDRM_DEBUGFS=DIR).") var debugfsDir: String?
     @Option(help: "Scanout backend: vhost-user-gpu[=BINARY] or vhost-user=SOCKET (default: the virtual display).") var backend: String?
 
     func run() throws {
@@ -26,6 +27,7 @@ struct ServeCommand: ParsableCommand {
         let scanout = try ScanoutChoice(spec: backend, device: device)
         defer { scanout.stop() }
         if let umockdevDir { try SysfsTree.write(root: umockdevDir, driver: device.config.driver.name) }
+        if let debugfsDir { try DebugfsView.writeTree(root: debugfsDir, minor: 0, crtcCount: device.config.crtcs.count) }
         let server = SocketServer(device: device, path: socket, allowedUIDs: Set(allowUIDs))
         try server.start()
         let controlServer = ControlServer(device: device, path: control ?? "\(socket).control")

@@ -54,6 +54,8 @@ public struct StateDump: Codable, Sendable {
         var uid: UInt32
         var master, atomic: Bool
         var handles, syncobjs, queuedEvents: Int
+        var authenticated: Bool
+        var magic: UInt32
     }
     public struct Summary: Codable, Sendable, Equatable {
         public var files, framebuffers, userBlobs, pendingCommits, vblankWaiters, queuedEvents: Int
@@ -118,7 +120,8 @@ extension Device {
             let blobList = blobs.values.sorted { $0.id < $1.id }.map { StateDump.Blob(id: $0.id, length: $0.data.count, ownerFile: $0.listed ? $0.ownerFile : nil) }
             let fileList = files.values.sorted { $0.id < $1.id }.map { f in
                 StateDump.File(id: f.id, pid: f.pid, uid: f.uid, master: master === f || isActiveLessee(f), atomic: f.atomic,
-                               handles: f.handles.count, syncobjs: f.syncobjs.count, queuedEvents: f.events.count)
+                               handles: f.handles.count, syncobjs: f.syncobjs.count, queuedEvents: f.events.count,
+                               authenticated: f.authenticated, magic: f.magic)
             }
             let fences = unsignalledFences()
             let summary = StateDump.Summary(

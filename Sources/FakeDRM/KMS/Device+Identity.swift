@@ -113,6 +113,9 @@ extension Device {
         }
     }
 
+    /// The current master's unique name (empty without a master or before its SET_VERSION).
+    public func masterUnique() -> String { lock.withLock { master?.unique ?? "" } }
+
     /// GET_UNIQUE: the master's unique string, empty until SET_VERSION(1.1+).
     public func unique(_ file: FileContext) -> String {
         lock.withLock { master?.unique ?? file.unique }

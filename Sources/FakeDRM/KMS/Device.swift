@@ -60,6 +60,8 @@ public final class Device: @unchecked Sendable {
     /// Fault rules (docs/faults.md); thread-safe on their own.
     public let faults = FaultPolicy()
     public let ioctlStats = IoctlStats()
+    /// The CRTCs' CRC taps behind debugfs `crtc-N/crc/` (thread-safe on their own).
+    public let crc: CRCCapture
     /// Kills the attached backend's process (`backend-crash`); set by whoever spawned it.
     public var crashBackendProcess: (@Sendable () -> Bool)? {
         get { lock.withLock { crashHook } }
@@ -86,6 +88,7 @@ public final class Device: @unchecked Sendable {
         self.virtualTime = virtualTime ?? (config.vblank == "virtual")
         state = KMSState(planes: [], crtcs: [], connectors: [])
         latched = state
+        crc = CRCCapture(crtcCount: config.crtcs.count)
         try build()
         indexAttachedProperties()
         latched = state

@@ -100,12 +100,17 @@ extension Device {
     func tick(_ i: Int, at ts: Int64) {
         vblank[i].lastNs = ts
         guard let reported = vblankInterrupt(i, at: ts) else { return }
+        let first = vblank[i].count &+ 1
         vblank[i].count &+= 1 &+ vblank[i].missed
         vblank[i].missed = 0
         vblank[i].reportedNs = reported
         let seq = vblank[i].count
         if let p = pendingCommits[i], p.armed, p.waitsForVblank, !p.held, ts >= p.notBeforeNs, !backend.completesFlips {
             completeFlip(p, sequence: seq, at: reported)
+        }
+        // After the flip: the entry for frame `seq` is of the picture that frame shows.
+        if crc.isCapturing(i) {
+            crc.framesEnded(crtc: i, first: UInt32(truncatingIfNeeded: first), last: UInt32(truncatingIfNeeded: seq), scanout: scanout(for: i))
         }
         var remaining: [VblankWaiter] = []
         for w in vblankWaiters {

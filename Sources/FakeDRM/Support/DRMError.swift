@@ -21,6 +21,7 @@ public enum DRMError: Error, Equatable, Sendable {
     case io
     case wouldBlock
     case timeExpired
+    case argumentListTooLong
     /// An errno chosen by a fault rule (docs/faults.md), passed through as it is.
     case injected(Int32)
 
@@ -45,6 +46,7 @@ public enum DRMError: Error, Equatable, Sendable {
         case .io: EIO
         case .wouldBlock: EAGAIN
         case .timeExpired: ETIME
+        case .argumentListTooLong: E2BIG
         case .injected(let e): e
         }
     }
@@ -53,7 +55,7 @@ public enum DRMError: Error, Equatable, Sendable {
         let all: [DRMError] = [
             .invalidArgument, .notFound, .permissionDenied, .notPermitted, .busy, .noSpace,
             .outOfRange, .noMemory, .badAddress, .badFileDescriptor, .notSupported,
-            .notImplemented, .notTTY, .noDevice, .noDeviceOrAddress, .interrupted, .io, .wouldBlock, .timeExpired,
+            .notImplemented, .notTTY, .noDevice, .noDeviceOrAddress, .interrupted, .io, .wouldBlock, .timeExpired, .argumentListTooLong,
         ]
         guard let match = all.first(where: { $0.errno == errno }) else { return nil }
         self = match

@@ -215,6 +215,29 @@ final class SocketConnection: @unchecked Sendable {
                     w.i32(EMFILE)
                     if !send(w.message) { broken = true }
                 }
+            case .debugfsOpen:
+                let accessMode = Int32(bitPattern: try r.u32())
+                let path = String(decoding: r.rest(), as: UTF8.self)
+                var w = WireWriter(.debugfsReply)
+                do {
+                    let fd = try server.debugfs.open(path: path, accessMode: accessMode)
+                    w.i32(0)
+                    if !send(w.message, fd: fd.raw) { broken = true }
+                } catch {
+                    w.i32(error.errno)
+                    if !send(w.message) { broken = true }
+                }
+            case .debugfsWrite:
+                let pathLength = Int(try r.u32())
+                let path = String(decoding: try r.take(pathLength), as: UTF8.self)
+                let bytes = r.rest()
+                var w = WireWriter(.debugfsWritten)
+                do {
+                    w.i32(Int32(try server.debugfs.write(path: path, bytes)))
+                } catch {
+                    w.i32(-error.errno)
+                }
+                if !send(w.message) { broken = true }
             default:
                 broken = true
             }

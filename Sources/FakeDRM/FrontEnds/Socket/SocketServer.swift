@@ -19,6 +19,8 @@ public final class SocketServer: @unchecked Sendable {
 
     let registry = ExportRegistry()
     let uevents: UeventBroadcaster
+    /// The card's debugfs files (DEBUGFS_OPEN / DEBUGFS_WRITE).
+    let debugfs: DebugfsView
     private let lock = DeviceLock()
     /// Attach tokens handed out by the CUSE front end (DRM_IOCTL_FAKEDRM_ATTACH): token → the
     /// open file it names and the uid that asked. Single use; dropped when the file is released.
@@ -47,6 +49,7 @@ public final class SocketServer: @unchecked Sendable {
         self.allowAnyUID = allowAnyUID
         let broadcaster = UeventBroadcaster(minor: minor, driver: device.config.driver.name)
         uevents = broadcaster
+        debugfs = DebugfsView(device: device, minor: Int(minor))
         device.addHotplugObserver { _, connector in broadcaster.broadcast(connector: connector) }
     }
 

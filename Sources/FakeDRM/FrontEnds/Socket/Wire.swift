@@ -5,6 +5,7 @@ enum WireOp: UInt32, Sendable {
     case fdLookup, fdInfo, fdInstall, fdInstalled, fdUninstall, fdAck
     case read, readReply, map, mapReply, syncRelease
     case ueventSubscribe = 20, ueventReply
+    case debugfsOpen = 22, debugfsReply, debugfsWrite, debugfsWritten
 }
 
 enum WireKind: UInt32, Sendable {

@@ -1,0 +1,256 @@
+// Regression checks for what IGT (igt-gpu-tools) found on fakedrm, in IGT's own terms but with
+// no IGT code: the debugfs view (mount point, dri/<minor>/name and clients, crtc-N/crc/control
+// and crc/data with drm_debugfs_crc.c's errnos and line format, one CRC per vblank with
+// consecutive frame counters), card fds that look like the card in /proc/self/fd, and the
+// master/auth rules of drm_auth.c. Prints one "ok"/"FAIL" line per check.
+// Build: cc -O2 -Wall -o conformance conformance.c $(pkg-config --cflags --libs libdrm)
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <xf86drm.h>
+#include <xf86drmMode.h>
+#include <drm_fourcc.h>
+
+static int failures;
+#define CHECK(cond, ...) do { if (cond) { printf("ok   - "); } else { printf("FAIL - "); failures++; } printf(__VA_ARGS__); printf("\n"); } while (0)
+
+#define DEBUGFS "/sys/kernel/debug/dri/0"
+#define LINE_LEN 23 // drm_debugfs_crc.c LINE_LEN(1): "0x%08x 0x%08x\n" and its NUL
+
+// zlib's CRC-32, bit by bit: computed here independently of the daemon's table-driven one.
+static uint32_t crc32_bytes(uint32_t crc, const uint8_t *p, size_t n) {
+    crc = ~crc;
+    while (n--) {
+        crc ^= *p++;
+        for (int k = 0; k < 8; k++) crc = crc & 1 ? (crc >> 1) ^ 0xEDB88320u : crc >> 1;
+    }
+    return ~crc;
+}
+
+// The CRC of a WxH frame of one colour: the composed output is 0xffRRGGBB words, little-endian.
+static uint32_t expected_crc(int w, int h, uint32_t rgb) {
+    uint32_t px = 0xff000000u | rgb;
+    uint8_t b[4] = {px & 0xff, (px >> 8) & 0xff, (px >> 16) & 0xff, px >> 24};
+    uint32_t crc = 0;
+    for (long i = 0; i < (long)w * h; i++) crc = crc32_bytes(crc, b, 4);
+    return crc;
+}
+
+struct fb { uint32_t id, handle; };
+
+static struct fb make_fb(int fd, int w, int h, uint32_t format, uint32_t value) {
+    struct fb f = {0};
+    uint32_t pitch;
+    uint64_t size;
+    if (drmModeCreateDumbBuffer(fd, w, h, 32, 0, &f.handle, &pitch, &size)) return f;
+    uint64_t off;
+    if (drmModeMapDumbBuffer(fd, f.handle, &off)) return f;
+    uint32_t *px = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, (off_t)off);
+    if (px == MAP_FAILED) return f;
+    for (uint64_t i = 0; i < size / 4; i++) px[i] = value;
+    munmap(px, size);
+    uint32_t handles[4] = {f.handle}, pitches[4] = {pitch}, offsets[4] = {0};
+    if (drmModeAddFB2(fd, w, h, format, handles, pitches, offsets, &f.id, 0)) f.id = 0;
+    return f;
+}
+
+// Reads one entry: returns its frame and CRC, or -errno.
+static int read_entry(int dfd, uint32_t *frame, uint32_t *crc) {
+    char buf[128];
+    ssize_t n = read(dfd, buf, sizeof(buf));
+    if (n < 0) return -errno;
+    if (n != LINE_LEN || buf[LINE_LEN - 1] != 0 || buf[LINE_LEN - 2] != '\n') return -EPROTO;
+    if (sscanf(buf, "0x%8x 0x%8x\n", frame, crc) != 2) return -EPROTO;
+    return 0;
+}
+
+// Frame CRCs of the colour on screen: N entries, consecutive frames, all equal to the expected.
+static void check_crcs(int w, int h, uint32_t rgb, const char *what) {
+    int dfd = open(DEBUGFS "/crtc-0/crc/data", O_RDONLY);
+    CHECK(dfd >= 0, "%s: open crc/data (errno %d)", what, dfd < 0 ? errno : 0);
+    if (dfd < 0) return;
+    uint32_t want = expected_crc(w, h, rgb), frame, crc, prev = 0;
+    int consecutive = 1, equal = 1, n;
+    for (n = 0; n < 8; n++) {
+        if (read_entry(dfd, &frame, &crc)) break;
+        if (n && frame != prev + 1) consecutive = 0;
+        if (crc != want) equal = 0;
+        prev = frame;
+    }
+    CHECK(n == 8 && consecutive, "%s: 8 entries with consecutive frame counters (last 0x%08x)", what, prev);
+    CHECK(n == 8 && equal, "%s: every CRC is 0x%08x, the CRC-32 of the frame computed here (got 0x%08x)", what, want, crc);
+    close(dfd);
+}
+
+static void debugfs_checks(int fd) {
+    struct stat a, b;
+    CHECK(stat("/sys/kernel/debug/.", &a) == 0 && stat("/sys/kernel/debug/..", &b) == 0 && S_ISDIR(a.st_mode) &&
+          a.st_dev != b.st_dev, "/sys/kernel/debug is a mount point (st_dev differs from its parent's)");
+    char buf[4096];
+    int nfd = open(DEBUGFS "/name", O_RDONLY);
+    ssize_t n = nfd >= 0 ? read(nfd, buf, sizeof(buf) - 1) : -1;
+    if (nfd >= 0) close(nfd);
+    buf[n > 0 ? n : 0] = 0;
+    drmVersionPtr v = drmGetVersion(fd);
+    char want[128];
+    snprintf(want, sizeof(want), "%s dev=", v ? v->name : "?");
+    CHECK(n > 0 && !strncmp(buf, want, strlen(want)) && buf[n - 1] == '\n', "dri/0/name: '%.*s'", (int)(n > 0 ? n - 1 : 0), buf);
+    drmFreeVersion(v);
+
+    FILE *cf = fopen(DEBUGFS "/clients", "r");
+    int found = 0, header = 0;
+    char line[256];
+    while (cf && fgets(line, sizeof(line), cf)) {
+        char comm[64], master, auth;
+        int pid, dev, uid;
+        unsigned magic;
+        if (strstr(line, "command") && strstr(line, "master a")) header = 1;
+        if (sscanf(line, "%63s %d %d %c %c %d %u", comm, &pid, &dev, &master, &auth, &uid, &magic) == 7 &&
+            pid == getpid() && master == 'y' && uid == (int)getuid()) found = 1;
+    }
+    if (cf) fclose(cf);
+    CHECK(header && found, "dri/0/clients (fopen): header and this process as master with its uid");
+
+    int dir = open(DEBUGFS, O_RDONLY | O_DIRECTORY);
+    struct stat st;
+    CHECK(dir >= 0 && fstatat(dir, "crtc-0/crc/control", &st, 0) == 0, "fstatat(dri/0, crtc-0/crc/control): CRCs supported");
+    int ctl = dir >= 0 ? openat(dir, "crtc-0/crc/control", O_WRONLY) : -1;
+    CHECK(ctl >= 0, "openat(dri/0, crtc-0/crc/control, O_WRONLY)");
+    errno = 0;
+    CHECK(write(ctl, "bogus", 5) == -1 && errno == EINVAL, "control: unknown source -> EINVAL (errno %d)", errno);
+    CHECK(write(ctl, "", 0) == 0, "control: empty write -> 0");
+    CHECK(write(ctl, "auto\n", 5) == 5, "control: 'auto\\n' accepted");
+    close(ctl);
+    int rd = open(DEBUGFS "/crtc-0/crc/control", O_RDONLY);
+    n = rd >= 0 ? read(rd, buf, sizeof(buf) - 1) : -1;
+    if (rd >= 0) close(rd);
+    CHECK(n == 6 && !memcmp(buf, "auto*\n", 6), "control reads 'auto*' (the current source marked)");
+
+    errno = 0;
+    int dfd = open(DEBUGFS "/crtc-0/crc/data", O_RDONLY);
+    CHECK(dfd == -1 && errno == EIO, "crc/data of an inactive CRTC -> EIO (errno %d)", errno);
+    if (dfd >= 0) close(dfd);
+    if (dir >= 0) close(dir);
+}
+
+static void crc_checks(int fd) {
+    drmModeRes *res = drmModeGetResources(fd);
+    drmModeConnector *conn = res ? drmModeGetConnector(fd, res->connectors[0]) : NULL;
+    if (!conn || !conn->count_modes) { CHECK(0, "a connector with modes"); return; }
+    drmModeModeInfo mode = conn->modes[0];
+    int w = mode.hdisplay, h = mode.vdisplay;
+    uint32_t crtc = res->crtcs[0], cid = conn->connector_id;
+    struct fb red = make_fb(fd, w, h, DRM_FORMAT_XRGB8888, 0x00ff0000);
+    // The X byte is not part of the picture: the same colour with garbage there, and as
+    // ARGB8888 with opaque alpha, must give the same CRC (IGT compares CRCs across formats).
+    struct fb red_x = make_fb(fd, w, h, DRM_FORMAT_XRGB8888, 0x5aff0000);
+    struct fb red_a = make_fb(fd, w, h, DRM_FORMAT_ARGB8888, 0xffff0000);
+    struct fb blue = make_fb(fd, w, h, DRM_FORMAT_XRGB8888, 0x000000ff);
+    CHECK(red.id && red_x.id && red_a.id && blue.id, "four %dx%d framebuffers", w, h);
+    CHECK(drmModeSetCrtc(fd, crtc, red.id, 0, 0, &cid, 1, &mode) == 0, "SetCrtc red %dx%d", w, h);
+
+    int ctl = open(DEBUGFS "/crtc-0/crc/control", O_WRONLY);
+    CHECK(ctl >= 0 && write(ctl, "auto", 4) == 4, "control: 'auto'");
+    check_crcs(w, h, 0xff0000, "red XRGB8888");
+
+    int dfd = open(DEBUGFS "/crtc-0/crc/data", O_RDONLY);
+    char small[8];
+    errno = 0;
+    CHECK(dfd >= 0 && read(dfd, small, sizeof(small)) == -1 && errno == EINVAL, "read shorter than a line -> EINVAL (errno %d)", errno);
+    errno = 0;
+    CHECK(write(ctl, "auto", 4) == -1 && errno == EBUSY, "control written while crc/data is open -> EBUSY (errno %d)", errno);
+    errno = 0;
+    int second = open(DEBUGFS "/crtc-0/crc/data", O_RDONLY);
+    CHECK(second == -1 && errno == EBUSY, "second open of crc/data -> EBUSY (errno %d)", errno);
+    if (second >= 0) close(second);
+    // Non-blocking: drain, then EAGAIN; poll says readable again at the next vblank.
+    fcntl(dfd, F_SETFL, fcntl(dfd, F_GETFL) | O_NONBLOCK);
+    uint32_t frame, crc;
+    int r;
+    int drained = 0;
+    while ((r = read_entry(dfd, &frame, &crc)) == 0) drained++;
+    CHECK(r == -EAGAIN, "O_NONBLOCK read of an empty queue -> EAGAIN after %d entries (got %d)", drained, r);
+    struct pollfd p = {dfd, POLLIN, 0};
+    CHECK(poll(&p, 1, 1000) == 1 && (p.revents & POLLIN), "poll: crc/data readable at the next vblank");
+    // The frame counter is the CRTC's vblank counter (IGT matches CRCs to vblank sequences).
+    drmVBlank vb = {.request = {.type = DRM_VBLANK_RELATIVE, .sequence = 0}};
+    fcntl(dfd, F_SETFL, fcntl(dfd, F_GETFL) & ~O_NONBLOCK);
+    int vr = drmWaitVBlank(fd, &vb);
+    uint32_t seq = vb.reply.sequence, last = 0;
+    while (read_entry(dfd, &frame, &crc) == 0) { last = frame; if ((int32_t)(frame - seq) >= 0) break; }
+    CHECK(vr == 0 && last == seq, "an entry's frame counter is the vblank sequence (vblank %u, entry %u)", seq, last);
+    close(dfd);
+    CHECK(write(ctl, "auto", 4) == 4, "control writable again once crc/data is closed");
+
+    CHECK(drmModeSetCrtc(fd, crtc, red_x.id, 0, 0, &cid, 1, &mode) == 0, "SetCrtc red, X byte 0x5a");
+    check_crcs(w, h, 0xff0000, "red with garbage X byte");
+    CHECK(drmModeSetCrtc(fd, crtc, red_a.id, 0, 0, &cid, 1, &mode) == 0, "SetCrtc red ARGB8888");
+    check_crcs(w, h, 0xff0000, "red ARGB8888");
+    CHECK(drmModeSetCrtc(fd, crtc, blue.id, 0, 0, &cid, 1, &mode) == 0, "SetCrtc blue");
+    check_crcs(w, h, 0x0000ff, "blue");
+    close(ctl);
+
+    // A reader killed in a blocking read leaves nothing: the next open succeeds.
+    pid_t child = fork();
+    if (child == 0) {
+        int d = open(DEBUGFS "/crtc-0/crc/data", O_RDONLY);
+        char b[64];
+        for (;;) if (read(d, b, sizeof(b)) < 0) _exit(1);
+    }
+    usleep(200 * 1000);
+    kill(child, SIGKILL);
+    waitpid(child, NULL, 0);
+    dfd = open(DEBUGFS "/crtc-0/crc/data", O_RDONLY);
+    CHECK(dfd >= 0, "crc/data opens again after its reader was killed mid-read (errno %d)", dfd < 0 ? errno : 0);
+    if (dfd >= 0) close(dfd);
+    drmModeSetCrtc(fd, crtc, 0, 0, 0, NULL, 0, NULL);
+    drmModeFreeConnector(conn);
+    drmModeFreeResources(res);
+}
+
+static void fd_identity_checks(int fd) {
+    char link[64], target[PATH_MAX];
+    snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+    ssize_t n = readlink(link, target, sizeof(target) - 1);
+    target[n > 0 ? n : 0] = 0;
+    CHECK(n > 0 && !strcmp(target, "/dev/dri/card0"), "readlink(%s) = '%s'", link, target);
+    snprintf(link, sizeof(link), "/dev/fd/%d", fd);
+    n = readlink(link, target, sizeof(target) - 1);
+    target[n > 0 ? n : 0] = 0;
+    CHECK(n > 0 && !strcmp(target, "/dev/dri/card0"), "readlink(%s) = '%s'", link, target);
+    snprintf(link, sizeof(link), "/proc/%d/fd/%d", (int)getpid(), fd);
+    char *rp = realpath(link, NULL);
+    CHECK(rp && !strcmp(rp, "/dev/dri/card0"), "realpath(%s) = '%s'", link, rp ? rp : "(null)");
+    free(rp);
+    snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+    int again = open(link, O_RDWR);
+    struct stat st;
+    CHECK(again >= 0 && again != fd && fstat(again, &st) == 0 && S_ISCHR(st.st_mode) && major(st.st_rdev) == 226,
+          "open(/proc/self/fd/N) opens the card again (fd %d, char device 226:%u)", again, again >= 0 ? minor(st.st_rdev) : 0);
+    drm_magic_t m1 = 0, m2 = 0;
+    CHECK(again >= 0 && drmGetMagic(fd, &m1) == 0 && drmGetMagic(again, &m2) == 0 && m1 != m2,
+          "the reopened fd is a new open file (magics %u and %u)", m1, m2);
+    if (again >= 0) close(again);
+}
+
+int main(void) {
+    int fd = open("/dev/dri/card0", O_RDWR | O_CLOEXEC);
+    if (fd < 0) { printf("FAIL - open /dev/dri/card0: %s\n", strerror(errno)); return 1; }
+    debugfs_checks(fd);
+    crc_checks(fd);
+    fd_identity_checks(fd);
+    close(fd);
+    printf("%d failed\n", failures);
+    return failures != 0;
+}
