@@ -244,12 +244,57 @@ static void fd_identity_checks(int fd) {
     if (again >= 0) close(again);
 }
 
+// drm_auth.c as core_auth and core_setmaster exercise it.
+static void auth_checks(int master) {
+    char link[64];
+    snprintf(link, sizeof(link), "/proc/self/fd/%d", master);
+    int slave = open(link, O_RDWR | O_CLOEXEC);
+    // drm_master_check_perm comes first: a file that was never master needs CAP_SYS_ADMIN
+    // (EACCES without it); only then does another master make it EBUSY.
+    int want = getuid() == 0 ? EBUSY : EACCES;
+    errno = 0;
+    CHECK(slave >= 0 && drmSetMaster(slave) == -1 && errno == want, "SET_MASTER of a never-master file -> %s (errno %d)",
+          want == EBUSY ? "EBUSY as root" : "EACCES", errno);
+    CHECK(drmAuthMagic(master, 0) == -EINVAL, "is_master(master): AUTH_MAGIC(0) -> EINVAL, not EACCES");
+    CHECK(drmAuthMagic(slave, 0) == -EACCES, "is_master(slave): AUTH_MAGIC(0) -> EACCES");
+    int auth = -1, pid, uid;
+    unsigned long magic_l, iocs;
+    CHECK(drmGetClient(slave, 0, &auth, &pid, &uid, &magic_l, &iocs) == 0 && auth == 0 && pid == getpid(),
+          "GET_CLIENT(0) of the unauthenticated slave: auth 0, this pid");
+    drm_magic_t magic = 0, again = 0;
+    CHECK(drmGetMagic(slave, &magic) == 0 && magic > 0 && drmGetMagic(slave, &again) == 0 && again == magic,
+          "GET_MAGIC gives the same magic every time (%u)", magic);
+    CHECK(drmAuthMagic(slave, magic) == -EACCES, "AUTH_MAGIC by a non-master -> EACCES");
+    CHECK(drmAuthMagic(master, magic) == 0, "AUTH_MAGIC by the master succeeds");
+    CHECK(drmAuthMagic(master, magic) == -EINVAL, "a magic authenticates only once (second -> EINVAL)");
+    CHECK(drmGetMagic(slave, &again) == 0 && again == magic, "the magic does not change after authentication");
+    CHECK(drmGetClient(slave, 0, &auth, &pid, &uid, &magic_l, &iocs) == 0 && auth == 1, "GET_CLIENT(0) after AUTH_MAGIC: auth 1");
+    CHECK(drmAuthMagic(master, 0x7fffffff) == -EINVAL, "an unknown magic -> EINVAL");
+    // many-magics: every open file gets its own magic, and the master can authenticate each.
+    enum { N = 200 };
+    int fds[N], unique = 1, authed = 1, opened = 0;
+    drm_magic_t m[N];
+    for (int i = 0; i < N; i++) {
+        fds[i] = open(link, O_RDWR | O_CLOEXEC);
+        if (fds[i] < 0 || drmGetMagic(fds[i], &m[i]) || m[i] == 0) break;
+        opened++;
+        for (int j = 0; j < i; j++) if (m[j] == m[i] || m[i] == magic) unique = 0;
+    }
+    for (int i = 0; i < opened; i++) if (drmAuthMagic(master, m[i])) authed = 0;
+    CHECK(opened == N && unique && authed, "%d reopened files: %d distinct magics, all authenticated by the master", N, opened);
+    for (int i = 0; i < opened; i++) close(fds[i]);
+    CHECK(drmDropMaster(master) == 0 && drmAuthMagic(master, 0) == -EACCES && drmSetMaster(master) == 0 &&
+          drmAuthMagic(master, 0) == -EINVAL, "the opener drops and sets master again (is_master follows)");
+    close(slave);
+}
+
 int main(void) {
     int fd = open("/dev/dri/card0", O_RDWR | O_CLOEXEC);
     if (fd < 0) { printf("FAIL - open /dev/dri/card0: %s\n", strerror(errno)); return 1; }
     debugfs_checks(fd);
     crc_checks(fd);
     fd_identity_checks(fd);
+    auth_checks(fd);
     close(fd);
     printf("%d failed\n", failures);
     return failures != 0;

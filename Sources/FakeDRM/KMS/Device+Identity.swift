@@ -66,6 +66,7 @@ extension Device {
             if master != nil { throw .busy }
             master = file
             file.wasMaster = true
+            file.authenticated = true
         }
     }
 
@@ -77,24 +78,25 @@ extension Device {
         }
     }
 
+    public func isAuthenticated(_ file: FileContext) -> Bool { lock.withLock { file.authenticated } }
+
     public func isMaster(_ file: FileContext) -> Bool { lock.withLock { master === file || isActiveLessee(file) } }
 
+    /// GET_MAGIC (drm_getmagic): the file keeps one magic for its life, the lowest number
+    /// not yet taken in the magic map, as idr_alloc(&master->magic_map, file, 1, 0) gives.
     public func getMagic(_ file: FileContext) -> UInt32 {
         lock.withLock {
-            if file.magic == 0 {
-                var m = UInt32(truncatingIfNeeded: file.id) &* 2_654_435_761 | 1
-                while files.values.contains(where: { $0 !== file && $0.magic == m }) { m &+= 2 }
-                file.magic = m
-            }
+            if file.magic == 0 { file.magic = magics.allocate(for: file.id) }
             return file.magic
         }
     }
 
-    /// AUTH_MAGIC: non-master → EACCES, unknown magic (including 0) → EINVAL.
+    /// AUTH_MAGIC (drm_authmagic): non-master → EACCES; a magic that names no file (0, unknown,
+    /// or already used: the map's entry is emptied by the first success) → EINVAL.
     public func authMagic(_ file: FileContext, _ magic: UInt32) throws(DRMError) {
         try lock.withLock { () throws(DRMError) in
             try requireMaster(file)
-            guard magic != 0, let target = files.values.first(where: { $0.magic == magic }) else { throw .invalidArgument }
+            guard let id = magics.consume(magic), let target = files[id] else { throw .invalidArgument }
             target.authenticated = true
         }
     }

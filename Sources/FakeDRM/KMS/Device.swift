@@ -29,6 +29,7 @@ public final class Device: @unchecked Sendable {
     var files: [Int: FileContext] = [:]
     var nextFileID = 1
     var master: FileContext?
+    var magics = MagicMap()
     var nextBOSerial: UInt64 = 1
     var nextMapOffset: UInt64 = 0x1_0000_0000
     /// MAP_DUMB offsets. Weak: the offset dies with the GEM object, as the kernel's vma node;
@@ -165,8 +166,10 @@ public final class Device: @unchecked Sendable {
             nextFileID += 1
             files[f.id] = f
             if master == nil {
+                // drm_new_set_master: the first opener is master and authenticated.
                 master = f
                 f.wasMaster = true
+                f.authenticated = true
             }
             return f
         }
@@ -200,6 +203,7 @@ public final class Device: @unchecked Sendable {
             file.events = []
             file.readiness.clear()
             files[file.id] = nil
+            magics.remove(file.magic)
             endLeases(of: file)
             if master === file { master = nil }
             collectGarbage()

@@ -21,12 +21,11 @@ enum IdentityHandlers {
         t.add(0x03, UniqueArg.self) { _, _, _, _ throws(DRMError) in throw .invalidArgument }
         t.add(0x05, ClientArg.self) { d, f, a, _ throws(DRMError) in
             guard a[ClientArg.idx] == 0 else { throw .invalidArgument }
-            a[ClientArg.auth] = 1
+            a[ClientArg.auth] = d.isAuthenticated(f) ? 1 : 0
             a[ClientArg.pid] = UInt64(UInt32(bitPattern: f.pid))
             a[ClientArg.uid] = 65534
             a[ClientArg.magic] = 0
             a[ClientArg.iocs] = 0
-            _ = d
         }
         t.add(0x07, SetVersionArg.self) { d, f, a, _ throws(DRMError) in
             try d.setVersion(f, diMajor: a[SetVersionArg.diMajor], diMinor: a[SetVersionArg.diMinor],
