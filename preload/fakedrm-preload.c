@@ -1012,11 +1012,25 @@ static int at_card(int dirfd, const char *path, int flags) {
     return path && path[0] == '/' && wants_card(path, flags);
 }
 
+// A fake card has no VT of its own. An unprivileged client that cannot open the host's
+// /dev/tty0 anyway is told it does not exist, as in a container without VTs: IGT's
+// kmstest_set_vt_graphics_mode() accepts a missing tty0 but fails on one it may not open.
+// Root keeps the real node.
+static int hidden_vt(const char *path) {
+    if (!path || strcmp(path, "/dev/tty0") != 0 || !preload_has_socket()) return 0;
+    if (getenv("FAKEDRM_SHOW_VT")) return 0;
+    int saved = errno;
+    int hide = get_access()(path, R_OK | W_OK) != 0 && errno == EACCES;
+    errno = hide ? ENOENT : saved;
+    return hide;
+}
+
 // What every open variant does first: /sys/kernel/debug paths move to the debugfs view, its
 // live files and the card itself (by path or through an fd link such as /proc/self/fd/N, as
 // IGT's drm_reopen_driver does) are opened here. Returns 1 with *result set when handled.
 static int pre_open(int dirfd, const char **path, char *buf, int flags, int *result) {
     *path = debugfs_redirect(*path, buf, PATH_MAX);
+    if (hidden_vt(*path)) { *result = -1; return 1; }
     if (debugfs_open(dirfd, *path, flags, result)) return 1;
     if (at_card(dirfd, *path, flags) || (!(flags & O_PATH) && fdlink_card_fd(*path) >= 0)) {
         *result = card_open(flags);
@@ -1460,6 +1474,7 @@ EXPORT int statx(int dirfd, const char *path, int flags, unsigned int mask, stru
 EXPORT int access(const char *path, int mode) {
     char dbuf[PATH_MAX];
     path = debugfs_redirect(path, dbuf, sizeof(dbuf));
+    if (hidden_vt(path)) return -1;
     if (is_card_path(path)) return 0;
     return get_access()(path, mode);
 }
@@ -1467,6 +1482,7 @@ EXPORT int access(const char *path, int mode) {
 EXPORT int faccessat(int dirfd, const char *path, int mode, int flags) {
     char dbuf[PATH_MAX];
     path = debugfs_redirect(path, dbuf, sizeof(dbuf));
+    if (hidden_vt(path)) return -1;
     if (at_card(dirfd, path, 0)) return 0;
     return get_faccessat()(dirfd, path, mode, flags);
 }

@@ -288,6 +288,78 @@ static void auth_checks(int master) {
     close(slave);
 }
 
+static uint64_t plane_prop(int fd, uint32_t plane, const char *name) {
+    drmModeObjectProperties *props = drmModeObjectGetProperties(fd, plane, DRM_MODE_OBJECT_PLANE);
+    uint64_t v = UINT64_MAX;
+    for (uint32_t i = 0; props && i < props->count_props; i++) {
+        drmModePropertyRes *pr = drmModeGetProperty(fd, props->props[i]);
+        if (pr && !strcmp(pr->name, name)) v = props->prop_values[i];
+        drmModeFreeProperty(pr);
+    }
+    drmModeFreeObjectProperties(props);
+    return v;
+}
+
+static uint32_t vblank_seq(int fd) {
+    drmVBlank vb = {.request = {.type = DRM_VBLANK_RELATIVE, .sequence = 0}};
+    return drmWaitVBlank(fd, &vb) == 0 ? vb.reply.sequence : 0;
+}
+
+// Legacy paths as kms_flip, kms_atomic and kms_cursor_crc use them, and object id reuse.
+static void legacy_checks(int fd) {
+    // An atomic client, as IGT is: the plane's SRC_*/CRTC_* properties are atomic-only.
+    drmSetClientCap(fd, DRM_CLIENT_CAP_ATOMIC, 1);
+    drmModeRes *res = drmModeGetResources(fd);
+    drmModeConnector *conn = res ? drmModeGetConnector(fd, res->connectors[0]) : NULL;
+    drmModePlaneRes *pres = drmModeGetPlaneResources(fd);
+    if (!conn || !pres) { CHECK(0, "resources"); return; }
+    drmModeModeInfo mode = conn->modes[0];
+    uint32_t crtc = res->crtcs[0], cid = conn->connector_id, cursor = 0, dpms = 0;
+    for (uint32_t i = 0; i < pres->count_planes; i++)
+        if (plane_prop(fd, pres->planes[i], "type") == DRM_PLANE_TYPE_CURSOR) cursor = pres->planes[i];
+    for (int i = 0; i < conn->count_props; i++) {
+        drmModePropertyRes *pr = drmModeGetProperty(fd, conn->props[i]);
+        if (pr && !strcmp(pr->name, "DPMS")) dpms = pr->prop_id;
+        drmModeFreeProperty(pr);
+    }
+    struct fb a = make_fb(fd, mode.hdisplay, mode.vdisplay, DRM_FORMAT_XRGB8888, 0);
+    struct fb b = make_fb(fd, mode.hdisplay, mode.vdisplay, DRM_FORMAT_XRGB8888, 0);
+    // The kernel's object idr gives the lowest free id: a removed fb's id comes back.
+    uint32_t removed = b.id;
+    drmModeRmFB(fd, b.id);
+    b = make_fb(fd, mode.hdisplay, mode.vdisplay, DRM_FORMAT_XRGB8888, 0);
+    CHECK(b.id == removed, "an fb made after RMFB gets the freed id (%u, was %u)", b.id, removed);
+    CHECK(drmModeSetCrtc(fd, crtc, a.id, 0, 0, &cid, 1, &mode) == 0, "SetCrtc");
+
+    // Legacy cursor ioctls are not throttled to vblank (legacy_cursor_update).
+    uint32_t handle, pitch;
+    uint64_t size;
+    drmModeCreateDumbBuffer(fd, 64, 64, 32, 0, &handle, &pitch, &size);
+    CHECK(drmModeSetCursor(fd, crtc, handle, 64, 64) == 0, "SetCursor 64x64");
+    uint32_t before = vblank_seq(fd);
+    int moved = 0;
+    for (int i = 0; i < 120; i++) moved += drmModeMoveCursor(fd, crtc, i, i) == 0;
+    uint32_t after = vblank_seq(fd);
+    CHECK(moved == 120 && after - before < 120, "120 MoveCursor calls take fewer than 120 vblanks (%u)", after - before);
+    CHECK(cursor && plane_prop(fd, cursor, "CRTC_X") == 119 && plane_prop(fd, cursor, "CRTC_W") == 64 &&
+          plane_prop(fd, cursor, "SRC_W") == 64u << 16, "the cursor plane's atomic state follows the legacy cursor");
+    CHECK(drmModeSetCursor(fd, crtc, 0, 0, 0) == 0 && plane_prop(fd, cursor, "FB_ID") == 0 &&
+          plane_prop(fd, cursor, "CRTC_ID") == 0 && plane_prop(fd, cursor, "CRTC_W") == 0 && plane_prop(fd, cursor, "SRC_W") == 0 &&
+          plane_prop(fd, cursor, "CRTC_X") == 0, "SetCursor(0) disables the plane with every coordinate zeroed");
+    drmModeDestroyDumbBuffer(fd, handle);
+
+    // DPMS off makes the CRTC inactive: a legacy flip is refused, event or not.
+    CHECK(dpms && drmModeConnectorSetProperty(fd, cid, dpms, DRM_MODE_DPMS_OFF) == 0, "DPMS off");
+    CHECK(drmModePageFlip(fd, crtc, b.id, 0, NULL) == -EINVAL, "PAGE_FLIP without event on a DPMS-off CRTC -> EINVAL");
+    CHECK(drmModePageFlip(fd, crtc, b.id, DRM_MODE_PAGE_FLIP_EVENT, NULL) == -EINVAL, "PAGE_FLIP with event on a DPMS-off CRTC -> EINVAL");
+    CHECK(drmModeConnectorSetProperty(fd, cid, dpms, DRM_MODE_DPMS_ON) == 0 && drmModePageFlip(fd, crtc, b.id, 0, NULL) == 0,
+          "DPMS on: the flip goes through");
+    drmModeSetCrtc(fd, crtc, 0, 0, 0, NULL, 0, NULL);
+    drmModeFreePlaneResources(pres);
+    drmModeFreeConnector(conn);
+    drmModeFreeResources(res);
+}
+
 int main(void) {
     int fd = open("/dev/dri/card0", O_RDWR | O_CLOEXEC);
     if (fd < 0) { printf("FAIL - open /dev/dri/card0: %s\n", strerror(errno)); return 1; }
@@ -295,6 +367,7 @@ int main(void) {
     crc_checks(fd);
     fd_identity_checks(fd);
     auth_checks(fd);
+    legacy_checks(fd);
     close(fd);
     printf("%d failed\n", failures);
     return failures != 0;

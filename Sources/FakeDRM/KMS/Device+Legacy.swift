@@ -110,6 +110,8 @@ extension Device {
             let w = UInt64(cur.srcW >> 16) + UInt64(cur.srcX >> 16), h = UInt64(cur.srcH >> 16) + UInt64(cur.srcY >> 16)
             if w > UInt64(fb.width) || h > UInt64(fb.height) { throw .noSpace }
             if fb.format != curFB.format { throw .invalidArgument }
+            // page_flip_common: "disabled, rejecting legacy flip", event or not (DPMS off).
+            if !state.crtcs[c].active { throw .invalidArgument }
             if pendingCommits[c] != nil { throw .busy }
             var p = AtomicProposal(new: state)
             p.touchedPlanes.insert(primary)
@@ -170,7 +172,9 @@ extension Device {
         }
     }
 
-    /// CURSOR/CURSOR2 through the cursor plane (drm_mode_cursor_universal).
+    /// CURSOR/CURSOR2 through the cursor plane (drm_mode_cursor_universal): BO sets or clears
+    /// the image (a new internal fb), MOVE the position (else the last one is kept); no fb
+    /// disables the plane with every coordinate zeroed, as __drm_atomic_helper_disable_plane.
     public func cursor(_ file: FileContext, crtcID: ObjectID, flags: UInt32, x: Int32, y: Int32, width: UInt32, height: UInt32, handle: UInt32) throws(DRMError) {
         try lock.withLock { () throws(DRMError) in
             defer { runEagerClock() }
@@ -184,11 +188,10 @@ extension Device {
             var p = AtomicProposal(new: state)
             p.touchedPlanes.insert(ci)
             var s = p.new.planes[ci]
+            var fbID = s.fb
             if flags & bo != 0 {
-                if handle == 0 {
-                    s.fb = 0
-                    s.crtc = 0
-                } else {
+                fbID = 0
+                if handle != 0 {
                     if UInt64(width) > config.cursorWidth || UInt64(height) > config.cursorHeight || width == 0 || height == 0 {
                         throw .invalidArgument
                     }
@@ -200,28 +203,54 @@ extension Device {
                     // Internal fb: not listed anywhere, dies with the last state showing it.
                     fb.listed = false
                     framebuffers[fb.id] = fb
-                    s.fb = fb.id
-                    s.crtc = crtcID
-                    s.crtcW = width
-                    s.crtcH = height
-                    s.srcX = 0
-                    s.srcY = 0
-                    s.srcW = width << 16
-                    s.srcH = height << 16
+                    fbID = fb.id
                 }
             }
-            if flags & move != 0 {
-                s.crtcX = x
-                s.crtcY = y
+            if let fb = framebuffers[fbID], fbID != 0 {
+                s.fb = fbID
+                s.crtc = crtcID
+                s.crtcX = flags & move != 0 ? x : crtcs[c].cursorX
+                s.crtcY = flags & move != 0 ? y : crtcs[c].cursorY
+                s.crtcW = fb.width
+                s.crtcH = fb.height
+                (s.srcX, s.srcY, s.srcW, s.srcH) = (0, 0, fb.width << 16, fb.height << 16)
+            } else {
+                s.fb = 0
+                s.crtc = 0
+                (s.crtcX, s.crtcY, s.crtcW, s.crtcH) = (0, 0, 0, 0)
+                (s.srcX, s.srcY, s.srcW, s.srcH) = (0, 0, 0, 0)
             }
             p.new.planes[ci] = s
             do throws(DRMError) {
-                try commitProposal(p, file: file, flags: 0, userData: 0)
+                try commitLegacyCursor(p, crtcIndex: c, planeIndex: ci, file: file)
             } catch {
                 collectGarbage()
                 throw error
             }
+            if flags & move != 0 {
+                crtcs[c].cursorX = x
+                crtcs[c].cursorY = y
+            }
         }
+    }
+
+    /// Legacy cursor updates are unsynced (the kernel's legacy_cursor_update: no wait for the
+    /// vblank, no flip_done): with nothing pending on the CRTC the plane changes on screen at
+    /// once and shows from the next frame; compositors and IGT move cursors hundreds of times a
+    /// second. Behind a pending flip, or on a display that completes flips itself (virtio-gpu
+    /// sends cursors through its own queue), it goes through a normal commit.
+    private func commitLegacyCursor(_ p: AtomicProposal, crtcIndex c: Int, planeIndex ci: Int, file: FileContext) throws(DRMError) {
+        guard pendingCommits[c] == nil, !backend.completesFlips, state.crtcs[c].active else {
+            _ = try commitProposal(p, file: file, flags: 0, userData: 0)
+            return
+        }
+        try check(p, flags: 0, eventCRTCs: [])
+        if let e = commitFailFault(testOnly: false, file: file) { throw e }
+        state = p.new
+        latched.planes[ci] = p.new.planes[ci]
+        settleReleases(at: nowNs())
+        collectGarbage()
+        lock.broadcast()
     }
 
     public func gamma(_ file: FileContext, crtcID: ObjectID) throws(DRMError) -> (size: UInt32, lut: [UInt16]) {

@@ -9,7 +9,7 @@ public final class Device: @unchecked Sendable {
     public let config: DeviceConfig
     let lock = DeviceLock()
 
-    var nextObjectID: ObjectID = 1
+    var objectIDs = ObjectIDAllocator()
     var objectTypes: [ObjectID: ObjectType] = [:]
     var properties: [ObjectID: PropertyDef] = [:]
     var attachedProperties: [ObjectID: (all: [PropertyDef], legacy: [PropertyDef])] = [:]
@@ -136,13 +136,15 @@ public final class Device: @unchecked Sendable {
     }
 
     func allocateID(_ type: ObjectType) -> ObjectID {
-        let id = nextObjectID
-        nextObjectID += 1
+        let id = objectIDs.allocate()
         objectTypes[id] = type
         return id
     }
 
-    func freeID(_ id: ObjectID) { objectTypes[id] = nil }
+    func freeID(_ id: ObjectID) {
+        guard objectTypes.removeValue(forKey: id) != nil else { return }
+        objectIDs.free(id)
+    }
 
     /// drm_mode_object_find: a type mismatch is "not found".
     func objectType(_ id: ObjectID, expecting: ObjectType = .any) -> ObjectType? {

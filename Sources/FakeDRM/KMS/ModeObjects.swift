@@ -10,6 +10,9 @@ final class CRTCObject {
     let fenceContext: UInt64
     var fenceSeqno: UInt64 = 0
     var legacyGamma: [UInt16]
+    /// The last legacy cursor position (crtc->cursor_x/y): a CURSOR_BO without MOVE uses it.
+    var cursorX: Int32 = 0
+    var cursorY: Int32 = 0
 
     init(id: ObjectID, index: Int, gammaSize: UInt32, fenceContext: UInt64) {
         self.id = id
