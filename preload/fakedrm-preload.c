@@ -124,6 +124,10 @@ static struct conn *aux_conn;
 
 static void conn_unref_locked(struct conn *c) {
     if (--c->refs == 0) {
+        for (struct conn *s = c->spares, *n; s; s = n) {
+            n = s->spare_next;
+            conn_unref_locked(s);
+        }
         sys_close(c->sock);
         pthread_mutex_destroy(&c->mu);
         free(c);
@@ -840,6 +844,34 @@ static int remote_ioctl(struct conn *c, uint32_t target, uint64_t id, unsigned l
     return 0;
 }
 
+// An idle side connection of `m` (with the reference its list held), or a new one adopted
+// onto the same open file through the card fd; NULL: none to be had, use `m` and wait.
+static struct conn *side_get(struct conn *m, int fd) {
+    pthread_mutex_lock(&tab_lock);
+    struct conn *s = m->spares;
+    if (s) m->spares = s->spare_next;
+    char path[sizeof(sock_path)];
+    memcpy(path, sock_path[0] ? sock_path : attach_path, sizeof(path));
+    pthread_mutex_unlock(&tab_lock);
+    if (s) return s;
+    int evfd, err;
+    s = conn_connect_to(path, 0, m->nonblock, 0, fd, &evfd, &err);
+    if (!s) return NULL;
+    if (evfd >= 0) sys_close(evfd); // the client already holds the file's eventfd
+    s->refs = 1;
+    return s;
+}
+
+static void side_put(struct conn *m, struct conn *s) {
+    pthread_mutex_lock(&tab_lock);
+    if (s->dead) conn_unref_locked(s);
+    else {
+        s->spare_next = m->spares;
+        m->spares = s;
+    }
+    pthread_mutex_unlock(&tab_lock);
+}
+
 EXPORT int ioctl(int fd, unsigned long request, ...) {
     va_list ap;
     va_start(ap, request);
@@ -849,8 +881,17 @@ EXPORT int ioctl(int fd, unsigned long request, ...) {
     struct fdent e = lookup(fd);
     switch (e.kind) {
     case KIND_CARD: {
-        int r = remote_ioctl(e.conn, 0, 0, request, arg);
+        // A thread's ioctl never waits for another thread's on the same card fd (one may
+        // block in WAIT_VBLANK or a blocking commit for frames): when the connection is busy,
+        // the request goes over a side connection adopted onto the same open file.
+        struct conn *side = NULL;
+        if (!e.conn->attached) {
+            if (pthread_mutex_trylock(&e.conn->mu) == 0) pthread_mutex_unlock(&e.conn->mu);
+            else side = side_get(e.conn, fd);
+        }
+        int r = remote_ioctl(side ? side : e.conn, 0, 0, request, arg);
         int saved = errno;
+        if (side) side_put(e.conn, side);
         conn_unref(e.conn);
         errno = saved;
         return r;

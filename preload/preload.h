@@ -51,6 +51,8 @@ struct conn {
     int nonblock;      // O_NONBLOCK as the client set it (card connections)
     int aux;
     int attached;      // the client fd is a real CUSE fd (attach mode), not our eventfd
+    struct conn *spares; // idle side connections to the same open file (under tab_lock)
+    struct conn *spare_next;
     pthread_mutex_t mu; // one request at a time on the socket
     unsigned char buf[MAX_MSG];       // last received message
     unsigned char out[MAX_CHUNK + 16]; // outgoing payloads (under mu)

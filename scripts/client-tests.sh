@@ -172,7 +172,7 @@ else bad "leases (tests/clients/lease.c)" "$out"; fi
 
 # --- what IGT found: debugfs view + frame CRCs, card fds in /proc/self/fd, master/auth ------
 out="$work/conformance.txt"
-if cc -O2 -Wall -o "$work/conformance" tests/clients/conformance.c $(pkg-config --cflags --libs libdrm) 2>"$out" &&
+if cc -O2 -Wall -o "$work/conformance" tests/clients/conformance.c $(pkg-config --cflags --libs libdrm) -lpthread 2>"$out" &&
     chmod 0755 "$work/conformance" && timeout 60 "${RUN[@]}" -- "$work/conformance" >>"$out" 2>&1 && ! grep -q "^FAIL" "$out"; then
     ok "IGT's terms (tests/clients/conformance.c): debugfs mount point, name, clients, crc/control+data errnos, per-vblank CRCs, fd links, auth ($(grep -c '^ok' "$out") checks)"
 else bad "conformance (tests/clients/conformance.c)" "$out"; fi

@@ -3,12 +3,13 @@
 // and crc/data with drm_debugfs_crc.c's errnos and line format, one CRC per vblank with
 // consecutive frame counters), card fds that look like the card in /proc/self/fd, and the
 // master/auth rules of drm_auth.c. Prints one "ok"/"FAIL" line per check.
-// Build: cc -O2 -Wall -o conformance conformance.c $(pkg-config --cflags --libs libdrm)
+// Build: cc -O2 -Wall -o conformance conformance.c $(pkg-config --cflags --libs libdrm) -lpthread
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -306,6 +307,43 @@ static uint32_t vblank_seq(int fd) {
 }
 
 // Legacy paths as kms_flip, kms_atomic and kms_cursor_crc use them, and object id reuse.
+struct long_wait { int fd; volatile int done; };
+
+static void *wait_30_vblanks(void *arg) {
+    struct long_wait *w = arg;
+    drmVBlank vb = {.request = {.type = DRM_VBLANK_RELATIVE, .sequence = 30}};
+    drmWaitVBlank(w->fd, &vb);
+    w->done = 1;
+    return NULL;
+}
+
+// Two threads on one card fd: a short vblank wait is not queued behind a long one (kms_flip's
+// dpms-vs-vblank-race waits on one thread while another waits 20 frames).
+static void concurrency_checks(int fd) {
+    drmModeRes *res = drmModeGetResources(fd);
+    drmModeConnector *conn = res ? drmModeGetConnector(fd, res->connectors[0]) : NULL;
+    if (!conn) { CHECK(0, "resources"); return; }
+    drmModeModeInfo mode = conn->modes[0];
+    uint32_t cid = conn->connector_id;
+    struct fb a = make_fb(fd, mode.hdisplay, mode.vdisplay, DRM_FORMAT_XRGB8888, 0);
+    CHECK(drmModeSetCrtc(fd, res->crtcs[0], a.id, 0, 0, &cid, 1, &mode) == 0, "SetCrtc");
+    struct long_wait w = {fd, 0};
+    pthread_t t;
+    pthread_create(&t, NULL, wait_30_vblanks, &w);
+    usleep(50 * 1000);
+    uint32_t s1 = vblank_seq(fd);
+    drmVBlank vb = {.request = {.type = DRM_VBLANK_RELATIVE, .sequence = 1}};
+    int r = drmWaitVBlank(fd, &vb);
+    int other_done = w.done;
+    CHECK(r == 0 && !other_done && vb.reply.sequence == s1 + 1,
+          "a 1-vblank wait returns after one vblank while another thread waits for 30 on the same fd (%u -> %u)", s1, vb.reply.sequence);
+    pthread_join(t, NULL);
+    drmModeSetCrtc(fd, res->crtcs[0], 0, 0, 0, NULL, 0, NULL);
+    drmModeRmFB(fd, a.id);
+    drmModeFreeConnector(conn);
+    drmModeFreeResources(res);
+}
+
 static void legacy_checks(int fd) {
     // An atomic client, as IGT is: the plane's SRC_*/CRTC_* properties are atomic-only.
     drmSetClientCap(fd, DRM_CLIENT_CAP_ATOMIC, 1);
@@ -368,6 +406,7 @@ int main(void) {
     fd_identity_checks(fd);
     auth_checks(fd);
     legacy_checks(fd);
+    concurrency_checks(fd);
     close(fd);
     printf("%d failed\n", failures);
     return failures != 0;
