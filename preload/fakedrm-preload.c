@@ -84,7 +84,15 @@ static char card_dir[256] = "/dev/dri";
 static char sock_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 static unsigned card_minor;
 
+static pthread_mutex_t tab_lock; // defined with the fd table below
+
+// The table lock is held across fork(), so the child never inherits it locked by a thread
+// that does not exist there.
+static void atfork_prepare(void) { pthread_mutex_lock(&tab_lock); }
+static void atfork_release(void) { pthread_mutex_unlock(&tab_lock); }
+
 static void cfg_init(void) {
+    pthread_atfork(atfork_prepare, atfork_release, atfork_release);
     const char *c = getenv("FAKEDRM_CARD");
     if (c && *c && strlen(c) < sizeof(card_path)) snprintf(card_path, sizeof(card_path), "%s", c);
     snprintf(card_dir, sizeof(card_dir), "%s", card_path);
@@ -122,13 +130,44 @@ static struct fdent *tab;
 static int tab_cap;
 static struct conn *aux_conn;
 
+// Closing a card connection is synchronous, as the kernel's release of a drm_file runs
+// before close() returns: the daemon closes its end only after it has released the file (its
+// fbs, master, a lessee's lease), so a client that closes and then opens or leases again finds
+// that done. The sockets are collected under tab_lock and waited for after it is released.
+static __thread int closing[16];
+static __thread int nclosing;
+
+static void defer_close(int sock) {
+    if (sock < 0) return;
+    if (nclosing < (int)(sizeof(closing) / sizeof(closing[0]))) closing[nclosing++] = sock;
+    else sys_close(sock);
+}
+
+static void finish_closes(void) {
+    while (nclosing > 0) {
+        int s = closing[--nclosing];
+        syscall(SYS_shutdown, s, SHUT_WR);
+        // Bounded: a stuck daemon must not hang close() (a vblank-long release is normal).
+        for (int i = 0; i < 100; i++) {
+            struct pollfd p = {s, POLLIN, 0};
+            int r = poll(&p, 1, 20);
+            if (r < 0 && errno != EINTR) break;
+            if (r <= 0) continue;
+            char b[64];
+            ssize_t n = syscall(SYS_recvfrom, s, b, sizeof(b), MSG_DONTWAIT, NULL, NULL);
+            if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) break;
+        }
+        sys_close(s);
+    }
+}
+
 static void conn_unref_locked(struct conn *c) {
     if (--c->refs == 0) {
         for (struct conn *s = c->spares, *n; s; s = n) {
             n = s->spare_next;
             conn_unref_locked(s);
         }
-        sys_close(c->sock);
+        defer_close(c->sock);
         pthread_mutex_destroy(&c->mu);
         free(c);
     }
@@ -138,6 +177,50 @@ void conn_unref(struct conn *c) {
     pthread_mutex_lock(&tab_lock);
     conn_unref_locked(c);
     pthread_mutex_unlock(&tab_lock);
+    finish_closes();
+}
+
+// The socket of the first attached card: where the AUX connection goes when there is no
+// FAKEDRM_SOCKET (under tab_lock).
+static char attach_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+static struct conn *conn_connect_to(const char *path, int aux, int nonblock, uint64_t token, int adopt_fd, int *evfd, int *err);
+
+// fork(): the child shares the parent's sockets, and requests from both would interleave on
+// them. The child's first use of an inherited card fd connects again and adopts the same open
+// file through the fd (as the kernel shares the file description); the copies of the
+// parent's sockets are closed in the child only. Takes the caller's reference on `old`,
+// returns one on the connection to use.
+static struct conn *rebind_after_fork(int fd, struct conn *old) {
+    char path[sizeof(sock_path)];
+    pthread_mutex_lock(&tab_lock);
+    memcpy(path, sock_path[0] ? sock_path : attach_path, sizeof(path));
+    pthread_mutex_unlock(&tab_lock);
+    int evfd, err;
+    struct conn *n = conn_connect_to(path, 0, old->nonblock, 0, fd, &evfd, &err);
+    if (evfd >= 0) sys_close(evfd);
+    pthread_mutex_lock(&tab_lock);
+    if (!n) {
+        old->dead = 1; // never write into the parent's stream
+        pthread_mutex_unlock(&tab_lock);
+        return old;
+    }
+    n->refs = 1; // the caller's
+    for (int i = 0; i < tab_cap; i++) {
+        if (tab[i].kind == KIND_CARD && tab[i].conn == old) {
+            tab[i].conn = n;
+            n->refs++;
+            old->refs--;
+        }
+    }
+    if (old->sock >= 0) { sys_close(old->sock); old->sock = -1; }
+    for (struct conn *sp = old->spares; sp; sp = sp->spare_next)
+        if (sp->sock >= 0) { sys_close(sp->sock); sp->sock = -1; }
+    old->spares = NULL;
+    old->dead = 1;
+    conn_unref_locked(old); // the caller's reference
+    pthread_mutex_unlock(&tab_lock);
+    finish_closes();
+    return n;
 }
 
 // Looks an fd up; for a card fd the connection is returned with an extra reference.
@@ -150,6 +233,7 @@ struct fdent lookup(int fd) {
         if (e.conn) e.conn->refs++;
     }
     pthread_mutex_unlock(&tab_lock);
+    if (e.kind == KIND_CARD && e.conn && !e.conn->attached && e.conn->pid != getpid()) e.conn = rebind_after_fork(fd, e.conn);
     return e;
 }
 
@@ -177,6 +261,7 @@ void untrack(int fd) {
         }
     }
     pthread_mutex_unlock(&tab_lock);
+    finish_closes();
     if (last && e.kind >= KIND_SYNC && e.kind <= KIND_SYNCOBJ) release_export(e.kind, e.id);
 }
 
@@ -439,10 +524,6 @@ static ssize_t serve_callbacks(struct conn *c, uint32_t want, int *fd_out) {
 // ---------------------------------------------------------------------------------------------
 // Connections
 
-// The socket of the first attached card: where the AUX connection goes when there is no
-// FAKEDRM_SOCKET (under tab_lock).
-static char attach_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
-
 // `token` != 0: HELLO with the ATTACH flag, binding the connection to the CUSE open file the
 // token names instead of opening a new file.
 // `adopt_fd` >= 0: HELLO with the ADOPT flag, passing that fd (a card fd this process did not
@@ -464,6 +545,7 @@ static struct conn *conn_connect_to(const char *path, int aux, int nonblock, uin
     struct conn *c = calloc(1, sizeof(*c));
     if (!c) { sys_close(s); *err = ENOMEM; return NULL; }
     c->sock = s;
+    c->pid = getpid();
     c->refs = 0;
     c->aux = aux;
     c->nonblock = nonblock;
@@ -504,6 +586,12 @@ static struct conn *conn_connect(int aux, int nonblock, int *evfd, int *err) {
 // with the first card so exported objects outlive the card fd.
 struct conn *get_aux(void) {
     pthread_mutex_lock(&tab_lock);
+    if (aux_conn && aux_conn->pid != getpid()) {
+        // A forked child's copy of the parent's AUX connection (see rebind_after_fork).
+        if (aux_conn->sock >= 0) { sys_close(aux_conn->sock); aux_conn->sock = -1; }
+        aux_conn->dead = 1;
+        aux_conn = NULL;
+    }
     struct conn *c = aux_conn;
     if (c) c->refs++;
     pthread_mutex_unlock(&tab_lock);
@@ -720,6 +808,7 @@ done:
 // never exceeds the 16 KiB an older daemon accepts (it ignores bytes beyond the arg).
 #define PREFETCH_MAX (16 * 1024)
 #define IOCTL_MODE_ATOMIC 0xc03864bcu // DRM_IOWR(0xBC, struct drm_mode_atomic), 56 bytes
+#define IOCTL_MODE_CREATE_LEASE 0xc01864c6u // DRM_IOWR(0xC6, struct drm_mode_create_lease), fd at 20
 
 // Appends one record {u64 addr; u32 len; u8 data[len]} at dst + *used when it fits and the
 // range is readable.
@@ -870,6 +959,7 @@ static void side_put(struct conn *m, struct conn *s) {
         m->spares = s;
     }
     pthread_mutex_unlock(&tab_lock);
+    finish_closes();
 }
 
 EXPORT int ioctl(int fd, unsigned long request, ...) {
@@ -892,6 +982,12 @@ EXPORT int ioctl(int fd, unsigned long request, ...) {
         int r = remote_ioctl(side ? side : e.conn, 0, 0, request, arg);
         int saved = errno;
         if (side) side_put(e.conn, side);
+        // The lessee fd is adopted at once, so its close reaches the daemon and ends the lease
+        // as the kernel's last close does (the daemon keeps it if another process holds it).
+        if (r == 0 && (uint32_t)request == IOCTL_MODE_CREATE_LEASE) {
+            int32_t lessee;
+            if (safe_read(&lessee, (uint64_t)(uintptr_t)arg + 20, 4) == 0 && lessee >= 0) maybe_adopt(lessee);
+        }
         conn_unref(e.conn);
         errno = saved;
         return r;

@@ -51,6 +51,7 @@ struct conn {
     int nonblock;      // O_NONBLOCK as the client set it (card connections)
     int aux;
     int attached;      // the client fd is a real CUSE fd (attach mode), not our eventfd
+    pid_t pid;           // the process that made it: a forked child makes its own (fork rebinding)
     struct conn *spares; // idle side connections to the same open file (under tab_lock)
     struct conn *spare_next;
     pthread_mutex_t mu; // one request at a time on the socket

@@ -1,3 +1,5 @@
+import Glibc
+
 /// VERSION, caps, client caps, master and authentication.
 extension Device {
     public func capability(_ cap: UInt64) throws(DRMError) -> UInt64 {
@@ -55,15 +57,22 @@ extension Device {
     }
 
     /// drm_master_check_perm: the file was master before, or the caller is privileged
-    /// (CAP_SYS_ADMIN, approximated by uid 0 of the opener).
-    private func mayChangeMaster(_ file: FileContext) -> Bool { file.wasMaster || file.uid == 0 }
+    /// (CAP_SYS_ADMIN, approximated by the opener's uid: 0, or the card's owner unless
+    /// `ownerIsPrivileged` is off).
+    private func mayChangeMaster(_ file: FileContext) -> Bool {
+        file.wasMaster || file.uid == 0 || (config.ownerIsPrivileged && file.uid == Self.ownerUID)
+    }
+
+    static let ownerUID = geteuid()
 
     /// SET_MASTER: permission as above; another master → EBUSY.
     public func setMaster(_ file: FileContext) throws(DRMError) {
         try lock.withLock { () throws(DRMError) in
-            if master === file { return }
             guard mayChangeMaster(file) else { throw .permissionDenied }
+            if master === file || isActiveLessee(file) { return }
             if master != nil { throw .busy }
+            // "Attempt to set lessee as master": a lease's file never becomes the card's master.
+            if file.lease != nil { throw .invalidArgument }
             master = file
             file.wasMaster = true
             file.authenticated = true
@@ -73,7 +82,7 @@ extension Device {
     public func dropMaster(_ file: FileContext) throws(DRMError) {
         try lock.withLock { () throws(DRMError) in
             guard mayChangeMaster(file) else { throw .permissionDenied }
-            guard master === file else { throw .invalidArgument }
+            guard master === file, file.lease == nil else { throw .invalidArgument }
             master = nil
         }
     }

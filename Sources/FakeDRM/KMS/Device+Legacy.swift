@@ -23,6 +23,8 @@ extension Device {
             guard let primary = planes.firstIndex(where: { $0.type == .primary && $0.possibleCrtcs & (1 << UInt32(c)) != 0 }) else {
                 throw .invalidArgument
             }
+            // Disabling is allowed without the primary plane in the lease (drm_mode_setcrtc).
+            if r.mode != nil { try requireImplicitPlane(file, primary) }
             var p = AtomicProposal(new: state)
             p.touchedCRTCs.insert(c)
             p.touchedPlanes.insert(primary)
@@ -103,6 +105,7 @@ extension Device {
             if flags & (targetAbs | targetRel) != 0 { throw .invalidArgument }
             guard let primary = planes.firstIndex(where: { $0.type == .primary && state.planes.indices.contains($0.index) && state.planes[$0.index].crtc == crtcID })
                 ?? planes.firstIndex(where: { $0.type == .primary && $0.possibleCrtcs & (1 << UInt32(c)) != 0 }) else { throw .invalidArgument }
+            try requireImplicitPlane(file, primary)
             let cur = state.planes[primary]
             guard cur.fb != 0, let curFB = framebuffers[cur.fb] else { throw .busy }
             guard let fb = framebuffers[fbID] else { throw .notFound }
@@ -185,6 +188,7 @@ extension Device {
             guard let ci = planes.firstIndex(where: { $0.type == .cursor && $0.possibleCrtcs & (1 << UInt32(c)) != 0 }) else {
                 throw .noDeviceOrAddress
             }
+            try requireImplicitPlane(file, ci)
             var p = AtomicProposal(new: state)
             p.touchedPlanes.insert(ci)
             var s = p.new.planes[ci]

@@ -2,8 +2,10 @@
 extension Device {
     func requireSyncobj() throws(DRMError) { guard config.syncobj else { throw .notSupported } }
 
-    func syncobj(_ file: FileContext, _ h: UInt32) throws(DRMError) -> Syncobj {
-        guard let s = file.syncobjs[h] else { throw .invalidArgument }
+    /// drm_syncobj_find: an unknown handle is ENOENT for the array ioctls, transfer and the
+    /// sync-file paths; HANDLE_TO_FD of a plain syncobj says EINVAL (`missing`).
+    func syncobj(_ file: FileContext, _ h: UInt32, missing: DRMError = .notFound) throws(DRMError) -> Syncobj {
+        guard let s = file.syncobjs[h] else { throw missing }
         return s
     }
 
@@ -37,11 +39,11 @@ extension Device {
         let export = try lock.withLock { () throws(DRMError) -> ExportedFile in
             try requireSyncobj()
             guard flags & ~3 == 0 else { throw .invalidArgument }
-            let s = try syncobj(file, handle)
             if flags & 1 == 0 {
                 guard flags == 0 else { throw .invalidArgument }
-                return .syncobj(s)
+                return .syncobj(try syncobj(file, handle, missing: .invalidArgument))
             }
+            let s = try syncobj(file, handle)
             guard let f = s.fence(at: flags & 2 != 0 ? point : 0) else { throw .invalidArgument }
             return .syncFile(try SyncFile(fences: [f]))
         }
@@ -51,7 +53,9 @@ extension Device {
     public func syncobjFDToHandle(_ file: FileContext, fd: Int32, flags: UInt32, handle: UInt32, point: UInt64, env: ClientEnv) throws(DRMError) -> UInt32 {
         guard flags & ~3 == 0 else { throw .invalidArgument }
         try lock.withLock { () throws(DRMError) in try requireSyncobj() }
-        let looked = try env.files.lookup(fd: fd)
+        // fdget failing (a closed or negative fd) is EINVAL here, not EBADF.
+        let looked: ExportedFile?
+        do throws(DRMError) { looked = try env.files.lookup(fd: fd) } catch { throw .invalidArgument }
         return try lock.withLock { () throws(DRMError) -> UInt32 in
             if flags & 1 == 0 {
                 guard flags == 0, case .syncobj(let s)? = looked else { throw .invalidArgument }
@@ -104,7 +108,7 @@ extension Device {
         try lock.withLock { () throws(DRMError) in
             try requireSyncobj()
             guard pad == 0 else { throw .invalidArgument }
-            let s = try syncobj(file, src), d = try syncobj(file, dst)
+            let d = try syncobj(file, dst), s = try syncobj(file, src)
             guard let f = s.fence(at: srcPoint) else { throw .invalidArgument }
             if dstPoint == 0 { d.replace(f) } else { d.add(f, at: dstPoint) }
         }

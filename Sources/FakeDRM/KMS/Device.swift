@@ -55,6 +55,7 @@ public final class Device: @unchecked Sendable {
     /// Bumped on every connector change; front ends turn it into hotplug uevents.
     public internal(set) var hotplugGeneration: UInt64 = 0
     var hotplugObservers: [@Sendable (UInt64, ObjectID?) -> Void] = []
+    var leaseObservers: [@Sendable () -> Void] = []
     var shuttingDown = false
 
     public private(set) var backend: ScanoutBackend

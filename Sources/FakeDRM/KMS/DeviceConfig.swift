@@ -79,6 +79,10 @@ public struct DeviceConfig: Sendable, Codable, Equatable {
     public var vblank = "realtime"
     public var releaseFence = ReleaseFence()
     public var syncobj = true
+    /// The card's owner (the daemon's user) counts as CAP_SYS_ADMIN in drm_master_check_perm,
+    /// as root does on a kernel card: it is the owner's private card (docs/igt.md). false: only
+    /// uid 0 does, and a never-master file of another process gets EACCES from SET_MASTER.
+    public var ownerIsPrivileged = true
     /// Fault rules active from the start (docs/faults.md), and the seed of their generators.
     public struct Faults: Sendable, Codable, Equatable {
         public var seed: UInt64 = 1

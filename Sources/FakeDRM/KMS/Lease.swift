@@ -1,3 +1,4 @@
+import Dispatch
 import Glibc
 
 /// A DRM lease (drm_lease.c): a new open file, the lessee, that is master of a subset of the
@@ -49,8 +50,18 @@ extension Device {
 
     public func filterCrtcs(_ f: FileContext, _ mask: UInt32) -> UInt32 { lock.withLock { leaseFilterCrtcs(f, mask) } }
 
-    /// A lessee whose lease stands is master of it (lock held).
-    func isActiveLessee(_ f: FileContext) -> Bool { f.lease.map { !$0.revoked } ?? false }
+    /// A lessee is master of its lease while the lease stands and its lessor is the card's
+    /// current master (drm_is_current_master: the lease owner must be dev->master) (lock held).
+    func isActiveLessee(_ f: FileContext) -> Bool {
+        guard let l = f.lease, !l.revoked, let lessor = l.lessor else { return false }
+        return master === lessor
+    }
+
+    /// drm_lease_held on a plane the legacy ioctl implies (the CRTC's primary or cursor):
+    /// outside the lease it is EACCES, not ENOENT (lock held).
+    func requireImplicitPlane(_ f: FileContext, _ planeIndex: Int) throws(DRMError) {
+        guard leaseHeld(f, planes[planeIndex].id) else { throw .permissionDenied }
+    }
 
     /// DRM_IOCTL_MODE_CREATE_LEASE: the lessee file and its id. An empty list is a valid lease,
     /// as in the kernel; otherwise it needs a CRTC and a connector (and a plane for a
@@ -65,8 +76,18 @@ extension Device {
             for id in ids {
                 guard let t = objectTypes[id] else { throw .notFound }
                 guard Self.leaseRequired(t) else { throw .invalidArgument }
+            }
+            for id in ids {
+                guard let t = objectTypes[id] else { throw .notFound }
                 guard set.insert(id).inserted else { throw .noSpace }  // idr_alloc on a taken id
                 types.insert(t)
+                // fill_object_idr: a lessor without universal planes leases a CRTC's primary
+                // and cursor planes with it.
+                if t == .crtc, !f.universalPlanes, let c = crtcs.firstIndex(where: { $0.id == id }) {
+                    for p in planes where (p.type == .primary || p.type == .cursor) && p.possibleCrtcs & (1 << UInt32(c)) != 0 {
+                        guard set.insert(p.id).inserted else { throw .noSpace }
+                    }
+                }
             }
             if !ids.isEmpty {
                 if !types.contains(.crtc) || !types.contains(.connector) { throw .invalidArgument }
@@ -106,19 +127,42 @@ extension Device {
     public func revokeLease(_ f: FileContext, id: UInt32) throws(DRMError) {
         try lock.withLock { () throws(DRMError) in
             try requireMaster(f)
+            // _drm_find_lessee looks in the lease owner's table: a lessee naming itself (or a
+            // sibling) finds a lease that is not its own to revoke.
+            if let own = f.lease, let owner = own.lessor {
+                throw owner.lessees.contains(where: { $0.lease?.id == id }) ? .permissionDenied : .notFound
+            }
             guard let lessee = f.lessees.first(where: { $0.lease?.id == id }) else { throw .notFound }
             lessee.lease?.revoked = true
             f.lessees.removeAll { $0 === lessee }
+            announceLeaseChange()
             lock.broadcast()
         }
     }
 
     /// On close (lock held): a lessor's leases are revoked; a lessee leaves its lessor's list.
+    /// Either is a lease change (drm_sysfs_lease_event).
     func endLeases(of file: FileContext) {
+        let changed = !file.lessees.isEmpty || file.lease.map { !$0.revoked } == true
         for lessee in file.lessees { lessee.lease?.revoked = true }
         file.lessees = []
         if let l = file.lease { l.lessor?.lessees.removeAll { $0 === file } }
+        if changed { announceLeaseChange() }
     }
+
+    /// Runs `observer` (on a global queue, never under the device lock) after every lease
+    /// change: what the kernel announces as a uevent with LEASE=1.
+    public func addLeaseObserver(_ observer: @escaping @Sendable () -> Void) {
+        lock.withLock { leaseObservers.append(observer) }
+    }
+
+    private func announceLeaseChange() {
+        let observers = leaseObservers
+        DispatchQueue.global().async { for o in observers { o() } }
+    }
+
+    /// Whether `file` is a lease's lessee (made by CREATE_LEASE, not by an open).
+    public func isLessee(_ file: FileContext) -> Bool { lock.withLock { file.lease != nil } }
 
     /// Lessees of `file` made by CREATE_LEASE (front ends close the ones no process took up).
     public func lessees(of file: FileContext) -> [FileContext] { lock.withLock { file.lessees } }

@@ -6,6 +6,9 @@ enum LeaseHandlers {
     static func register(_ t: inout CodecTable) {
         t.add(0xC6, CreateLeaseArg.self) { d, f, a, env throws(DRMError) in
             let c = CreateLeaseArg.self
+            if a[c.flags] & ~UInt32(O_CLOEXEC | O_NONBLOCK) != 0 { throw .invalidArgument }
+            // memdup_user of count × 4 bytes: more than kmalloc can give is ENOMEM.
+            if UInt64(a[c.objectCount]) * 4 > 4 << 20 { throw .noMemory }
             let ids = try env.memory.readU32s(at: a[c.objectIds], count: a[c.objectCount])
             let (lessee, id) = try d.createLease(f, objects: ids, flags: a[c.flags])
             let fd: Int32

@@ -133,6 +133,16 @@ final class SocketConnection: @unchecked Sendable {
         if attached {
             server.attachedConnectionEnded(pid: pid)
         } else if let file, server.releaseShared(file) {
+            // A lessee's eventfd may live on in a process that has not used it yet: it stays
+            // open, unadopted, until that process adopts it or its lessor's file closes.
+            if server.device.isLessee(file), let id = SocketServer.eventfdID(file.readiness.fd.raw),
+               EventfdHolders.heldElsewhere(id: id, except: pid) {
+                server.registerLessee(file)
+                attachLock.withLock { self.file = nil }
+                if countedPid { server.registry.connectionClosed(pid: pid) }
+                server.ended(self)
+                return
+            }
             // The last connection of this open file (its opener and every adopter) is gone.
             let lessees = server.device.lessees(of: file)
             server.device.close(file)

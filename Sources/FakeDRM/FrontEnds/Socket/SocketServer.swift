@@ -51,6 +51,7 @@ public final class SocketServer: @unchecked Sendable {
         uevents = broadcaster
         debugfs = DebugfsView(device: device, minor: Int(minor))
         device.addHotplugObserver { _, connector in broadcaster.broadcast(connector: connector) }
+        device.addLeaseObserver { broadcaster.broadcast(lease: true) }
     }
 
     /// Binds (replacing a stale socket file, never another kind of file) and starts accepting.

@@ -34,10 +34,12 @@ final class UeventBroadcaster: @unchecked Sendable {
 
     var subscriberCount: Int { lock.withLock { ends.count } }
 
-    func broadcast(connector: ObjectID? = nil) {
+    /// `lease`: drm_sysfs_lease_event's LEASE=1 (a lease revoked or its lessee closed)
+    /// instead of a connector hotplug.
+    func broadcast(connector: ObjectID? = nil, lease: Bool = false) {
         lock.withLock {
             seqnum += 1
-            let message = Self.message(minor: minor, driver: driver, seqnum: seqnum, connector: connector)
+            let message = Self.message(minor: minor, driver: driver, seqnum: seqnum, connector: connector, lease: lease)
             ends.removeAll { end in
                 let r = message.withUnsafeBytes { send(end.raw, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT | MSG_NOSIGNAL)) }
                 // The client closed its end (or its process died): forget it.
@@ -48,10 +50,10 @@ final class UeventBroadcaster: @unchecked Sendable {
 
     /// systemd's monitor_netlink_header: "libudev\0", magic 0xfeedcafe and the four filter
     /// words big-endian, offsets little (host) endian; then the properties.
-    static func message(minor: UInt32, driver: String, seqnum: UInt64, connector: ObjectID?) -> [UInt8] {
+    static func message(minor: UInt32, driver: String, seqnum: UInt64, connector: ObjectID?, lease: Bool = false) -> [UInt8] {
         var props = [
             "ACTION=change", "DEVPATH=/devices/platform/\(driver)/drm/card\(minor)", "SUBSYSTEM=drm",
-            "HOTPLUG=1", "DEVNAME=/dev/dri/card\(minor)", "DEVTYPE=drm_minor", "SEQNUM=\(seqnum)",
+            lease ? "LEASE=1" : "HOTPLUG=1", "DEVNAME=/dev/dri/card\(minor)", "DEVTYPE=drm_minor", "SEQNUM=\(seqnum)",
             "MAJOR=226", "MINOR=\(minor)",
         ]
         if let connector { props.append("CONNECTOR=\(connector)") }

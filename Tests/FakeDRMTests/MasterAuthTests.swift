@@ -1,0 +1,49 @@
+import Glibc
+import Testing
+@testable import FakeDRM
+
+/// drm_auth.c's master and magic rules, and who counts as CAP_SYS_ADMIN on a fake card.
+@Suite struct MasterAuthTests {
+    @Test func neverMasterFileNeedsPrivilegeBeforeBusy() throws {
+        var cfg = DeviceConfig()
+        cfg.ownerIsPrivileged = false
+        let d = try makeDevice(cfg)
+        let first = try d.open(uid: 4242)
+        let second = try d.open(uid: 4242)
+        // drm_master_check_perm comes first: EACCES, not EBUSY, for an unprivileged opener.
+        #expect(throws: DRMError.permissionDenied) { try d.setMaster(second) }
+        #expect(throws: DRMError.permissionDenied) { try d.dropMaster(second) }
+        // The first opener was master: it may drop and take it back without privilege.
+        try d.dropMaster(first)
+        try d.setMaster(first)
+        // Root counts as CAP_SYS_ADMIN.
+        let root = try d.open(uid: 0)
+        #expect(throws: DRMError.busy) { try d.setMaster(root) }
+    }
+
+    @Test func cardOwnerCountsAsPrivilegedByDefault() throws {
+        let d = try makeDevice(DeviceConfig())
+        _ = try d.open(uid: geteuid())
+        let second = try d.open(uid: geteuid())
+        #expect(throws: DRMError.busy) { try d.setMaster(second) }
+        let stranger = try d.open(uid: geteuid() &+ 1)
+        #expect(throws: DRMError.permissionDenied) { try d.setMaster(stranger) }
+    }
+
+    @Test func magicsAreSmallUniqueAndAuthenticateOnce() throws {
+        let d = try makeDevice(DeviceConfig())
+        let master = try d.open()
+        let a = try d.open(), b = try d.open()
+        let ma = d.getMagic(a), mb = d.getMagic(b)
+        #expect(ma == 1 && mb == 2 && d.getMagic(a) == ma)
+        #expect(throws: DRMError.permissionDenied) { try d.authMagic(a, mb) }
+        try d.authMagic(master, mb)
+        #expect(throws: DRMError.invalidArgument) { try d.authMagic(master, mb) }
+        #expect(throws: DRMError.invalidArgument) { try d.authMagic(master, 0) }
+        #expect(d.isAuthenticated(b) && !d.isAuthenticated(a) && d.isAuthenticated(master))
+        // A closed file's magic is free again; an authenticated one stays taken.
+        d.close(a)
+        let c = try d.open()
+        #expect(d.getMagic(c) == ma)
+    }
+}
