@@ -262,7 +262,7 @@ void untrack(int fd) {
     }
     pthread_mutex_unlock(&tab_lock);
     finish_closes();
-    if (last && e.kind >= KIND_SYNC && e.kind <= KIND_SYNCOBJ) release_export(e.kind, e.id);
+    if (last && ((e.kind >= KIND_SYNC && e.kind <= KIND_SYNCOBJ) || e.kind == KIND_TIMELINE)) release_export(e.kind, e.id);
 }
 
 static void adopt_forget(int fd);
@@ -608,12 +608,18 @@ struct conn *get_aux(void) {
     return c;
 }
 
+// A timeline's release is waited for (SWSYNC_CLOSE → SWSYNC_CLOSED): its pending fences must
+// have failed with ENOENT when close() returns, as sw_sync's release does. The rest is fire and
+// forget.
 static void release_export(int kind, uint64_t id) {
-    (void)kind;
     struct conn *c = get_aux();
     if (!c) return;
     pthread_mutex_lock(&c->mu);
-    if (!c->dead && msg_send(c, OP_SYNC_RELEASE, &id, 8, NULL, 0, -1)) conn_kill(c);
+    if (kind == KIND_TIMELINE) {
+        uint32_t op;
+        if (c->dead || msg_send(c, OP_SWSYNC_CLOSE, &id, 8, NULL, 0, -1) || msg_recv(c, &op, NULL) != 4 || op != OP_SWSYNC_CLOSED)
+            conn_kill(c);
+    } else if (!c->dead && msg_send(c, OP_SYNC_RELEASE, &id, 8, NULL, 0, -1)) conn_kill(c);
     pthread_mutex_unlock(&c->mu);
     conn_unref(c);
 }
@@ -891,7 +897,7 @@ static int send_ioctl_direct(struct conn *c, const unsigned char *head, uint32_t
 }
 
 // Sends one IOCTL and serves callbacks; returns 0 or -1 with errno.
-static int remote_ioctl(struct conn *c, uint32_t target, uint64_t id, unsigned long request, void *arg) {
+int remote_ioctl(struct conn *c, uint32_t target, uint64_t id, unsigned long request, void *arg) {
     uint32_t req = (uint32_t)request;
     size_t size = _IOC_SIZE(req);
     unsigned dir = _IOC_DIR(req);
@@ -1010,6 +1016,16 @@ EXPORT int ioctl(int fd, unsigned long request, ...) {
     case KIND_SYNCOBJ:
         errno = ENOTTY;
         return -1;
+    case KIND_TIMELINE: {
+        if (_IOC_TYPE(request) != 'W') { errno = ENOTTY; return -1; }
+        struct conn *a = get_aux();
+        if (!a) { errno = ENODEV; return -1; }
+        int r = remote_ioctl(a, 2, e.id, request, arg);
+        int saved = errno;
+        conn_unref(a);
+        errno = saved;
+        return r;
+    }
     default:
         return get_ioctl()(fd, request, arg);
     }
@@ -1168,6 +1184,7 @@ static int hidden_vt(const char *path) {
 static int pre_open(int dirfd, const char **path, char *buf, int flags, int *result) {
     *path = debugfs_redirect(*path, buf, PATH_MAX);
     if (hidden_vt(*path)) { *result = -1; return 1; }
+    if ((*path)[0] == '/' && !(flags & O_PATH) && swsync_path(*path)) return swsync_open(flags, result);
     if (debugfs_open(dirfd, *path, flags, result)) return 1;
     if (at_card(dirfd, *path, flags) || (!(flags & O_PATH) && fdlink_card_fd(*path) >= 0)) {
         *result = card_open(flags);
@@ -1612,7 +1629,7 @@ EXPORT int access(const char *path, int mode) {
     char dbuf[PATH_MAX];
     path = debugfs_redirect(path, dbuf, sizeof(dbuf));
     if (hidden_vt(path)) return -1;
-    if (is_card_path(path)) return 0;
+    if (is_card_path(path) || swsync_path(path)) return 0;
     return get_access()(path, mode);
 }
 

@@ -33,9 +33,10 @@ enum {
     OP_FD_UNINSTALL, OP_FD_ACK, OP_READ, OP_READ_REPLY, OP_MAP, OP_MAP_REPLY, OP_SYNC_RELEASE,
     OP_UEVENT_SUBSCRIBE = 20, OP_UEVENT_REPLY,
     OP_DEBUGFS_OPEN = 22, OP_DEBUGFS_REPLY, OP_DEBUGFS_WRITE, OP_DEBUGFS_WRITTEN,
+    OP_SWSYNC_OPEN = 26, OP_SWSYNC_REPLY, OP_SWSYNC_CLOSE, OP_SWSYNC_CLOSED,
 };
 
-enum { KIND_NONE = 0, KIND_SYNC = 1, KIND_DMABUF = 2, KIND_SYNCOBJ = 3, KIND_NEW_CARD = 4, KIND_CARD = 100, KIND_UEVENT = 101,
+enum { KIND_NONE = 0, KIND_SYNC = 1, KIND_DMABUF = 2, KIND_SYNCOBJ = 3, KIND_NEW_CARD = 4, KIND_TIMELINE = 5, KIND_CARD = 100, KIND_UEVENT = 101,
        // debugfs crtc-N/crc/control (writes go to the daemon) and crc/data (id: the CRTC index)
        KIND_CRC_CONTROL = 102, KIND_CRC_DATA = 103 };
 
@@ -100,6 +101,11 @@ int debugfs_is_root(const char *path);
 int debugfs_open(int dirfd, const char *path, int flags, int *result);
 ssize_t debugfs_write(const struct fdent *e, const void *buf, size_t count);
 int debugfs_read_check(const struct fdent *e, size_t count);
+
+// swsync.c
+int swsync_path(const char *path);
+int swsync_open(int flags, int *result);
+int remote_ioctl(struct conn *c, uint32_t target, uint64_t id, unsigned long request, void *arg);
 
 // fdlink.c
 int fdlink_card_fd(const char *path);

@@ -177,6 +177,13 @@ if cc -O2 -Wall -o "$work/conformance" tests/clients/conformance.c $(pkg-config 
     ok "IGT's terms (tests/clients/conformance.c): debugfs mount point, name, clients, crc/control+data errnos, per-vblank CRCs, fd links, auth ($(grep -c '^ok' "$out") checks)"
 else bad "conformance (tests/clients/conformance.c)" "$out"; fi
 
+# --- sw_sync for clients: timelines, fences, ENOENT on close, a fence as IN_FENCE_FD ----------
+out="$work/swsync.txt"
+if cc -O2 -Wall -o "$work/swsync" tests/clients/swsync.c $(pkg-config --cflags --libs libdrm) 2>"$out" &&
+    chmod 0755 "$work/swsync" && timeout 60 "${RUN[@]}" -- "$work/swsync" >>"$out" 2>&1 && ! grep -q "^FAIL" "$out"; then
+    ok "sw_sync (tests/clients/swsync.c): /dev/sw_sync and debugfs timelines, INC, ENOENT on close, IN_FENCE_FD holds the flip ($(grep -c '^ok' "$out") checks)"
+else bad "sw_sync (tests/clients/swsync.c)" "$out"; fi
+
 # --- sway 1.7 / wlroots 0.15 (DRM backend, pixman, libseat builtin) --------------------------
 out="$work/sway.txt"
 if command -v sway >/dev/null && command -v swaybg >/dev/null && command -v wayland-info >/dev/null; then

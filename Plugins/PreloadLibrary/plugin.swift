@@ -9,7 +9,7 @@ import PackagePlugin
 struct PreloadLibrary: BuildToolPlugin {
     func createBuildCommands(context: PluginContext, target: Target) throws -> [Command] {
         let preload = context.package.directoryURL.appending(path: "preload")
-        let sources = ["fakedrm-preload.c", "debugfs.c", "fdlink.c"].map { preload.appending(path: $0) }
+        let sources = ["fakedrm-preload.c", "debugfs.c", "fdlink.c", "swsync.c"].map { preload.appending(path: $0) }
         let header = preload.appending(path: "preload.h")
         let out = context.pluginWorkDirectoryURL
         let library = out.appending(path: "libfakedrm-preload.so")

@@ -15,6 +15,8 @@ public enum ExportedFile: Sendable {
     case syncobj(Syncobj)
     /// A new open file of the card (a DRM lease's lessee).
     case card(FileContext)
+    /// A sw_sync timeline (an open of /dev/sw_sync).
+    case timeline(Timeline)
 }
 
 public protocol ClientFiles: AnyObject {

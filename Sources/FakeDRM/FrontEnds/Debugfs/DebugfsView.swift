@@ -103,11 +103,14 @@ public struct DebugfsView: Sendable {
         let fm = FileManager.default
         let base = "\(root)/dri/\(minor)"
         try fm.createDirectory(atPath: base, withIntermediateDirectories: true)
-        for f in ["name", "clients"] { fm.createFile(atPath: "\(base)/\(f)", contents: nil) }
+        for f in ["name", "clients"] { _ = fm.createFile(atPath: "\(base)/\(f)", contents: nil) }
+        // sw_sync's debugfs node (the library opens it as a timeline, like /dev/sw_sync).
+        try fm.createDirectory(atPath: "\(root)/sync", withIntermediateDirectories: true)
+        _ = fm.createFile(atPath: "\(root)/sync/sw_sync", contents: nil)
         for c in 0..<crtcCount {
             let dir = "\(base)/crtc-\(c)/crc"
             try fm.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            for f in ["control", "data"] { fm.createFile(atPath: "\(dir)/\(f)", contents: nil) }
+            for f in ["control", "data"] { _ = fm.createFile(atPath: "\(dir)/\(f)", contents: nil) }
         }
     }
 }

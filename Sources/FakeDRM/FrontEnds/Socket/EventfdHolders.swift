@@ -15,9 +15,11 @@ enum EventfdHolders {
             guard let pid = Int32(name), pid != me, pid != except else { continue }
             guard let fds = try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd") else { continue }
             for fd in fds {
-                var buf = [CChar](repeating: 0, count: 64)
-                let n = readlink("/proc/\(pid)/fd/\(fd)", &buf, buf.count - 1)
-                guard n > 0, String(cString: buf).hasPrefix("anon_inode:[eventfd]") else { continue }
+                var buf = [UInt8](repeating: 0, count: 64)
+                let n = buf.withUnsafeMutableBufferPointer { p in
+                    p.baseAddress.map { readlink("/proc/\(pid)/fd/\(fd)", UnsafeMutableRawPointer($0).assumingMemoryBound(to: CChar.self), 63) } ?? -1
+                }
+                guard n > 0, String(decoding: buf.prefix(n), as: UTF8.self).hasPrefix("anon_inode:[eventfd]") else { continue }
                 guard let info = try? String(contentsOfFile: "/proc/\(pid)/fdinfo/\(fd)", encoding: .utf8) else { continue }
                 for line in info.split(separator: "\n") where line.hasPrefix("eventfd-id:") {
                     if UInt64(line.dropFirst("eventfd-id:".count).trimmingCharacters(in: .whitespaces)) == id { return true }

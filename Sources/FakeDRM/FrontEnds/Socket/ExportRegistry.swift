@@ -21,7 +21,14 @@ final class ExportRegistry: @unchecked Sendable {
 
     func get(_ id: UInt64) -> ExportedFile? { lock.withLock { entries[id]?.file } }
 
-    func remove(_ id: UInt64) { lock.withLock { _ = entries.removeValue(forKey: id) } }
+    /// Runs (outside the lock) for every entry that goes: a timeline's last close signals
+    /// what it still has pending.
+    var onDrop: (@Sendable (ExportedFile) -> Void)?
+
+    func remove(_ id: UInt64) {
+        let gone = lock.withLock { entries.removeValue(forKey: id)?.file }
+        if let gone { onDrop?(gone) }
+    }
 
     var count: Int { lock.withLock { entries.count } }
 
@@ -30,15 +37,18 @@ final class ExportRegistry: @unchecked Sendable {
     /// When the last connection of a process closes, its exports go (the process is gone or
     /// has no way left to name them).
     func connectionClosed(pid: Int32) {
-        lock.withLock {
+        let gone: [ExportedFile] = lock.withLock {
             let n = (connectionsPerPid[pid] ?? 1) - 1
             if n > 0 {
                 connectionsPerPid[pid] = n
-                return
+                return []
             }
             connectionsPerPid[pid] = nil
+            let dropped = entries.values.filter { $0.pid == pid }.map(\.file)
             entries = entries.filter { $0.value.pid != pid }
+            return dropped
         }
+        for f in gone { onDrop?(f) }
     }
 }
 
@@ -49,6 +59,7 @@ extension ExportedFile {
         case .dmabuf: .dmabuf
         case .syncobj: .syncobj
         case .card: .card
+        case .timeline: .timeline
         }
     }
 }

@@ -237,6 +237,28 @@ final class SocketConnection: @unchecked Sendable {
                     w.i32(error.errno)
                     if !send(w.message) { broken = true }
                 }
+            case .swsyncOpen:
+                // A timeline per open (sw_sync_debugfs_open), named after the opener's comm.
+                let name = String(decoding: r.rest().prefix(32), as: UTF8.self)
+                var w = WireWriter(.swsyncReply)
+                let raw = cfd_eventfd(0, 1)
+                if raw >= 0 {
+                    let id = server.registry.add(.timeline(SwSync.timeline(named: name)), pid: pid)
+                    w.i32(0)
+                    w.u64(id)
+                    if !send(w.message, fd: raw) { broken = true }
+                    close(raw)
+                } else {
+                    w.i32(ENOMEM)
+                    w.u64(0)
+                    if !send(w.message) { broken = true }
+                }
+            case .swsyncClose:
+                // The timeline's last close: answered once its pending fences have failed.
+                server.registry.remove(try r.u64())
+                var w = WireWriter(.swsyncClosed)
+                w.i32(0)
+                if !send(w.message) { broken = true }
             case .debugfsWrite:
                 let pathLength = Int(try r.u32())
                 let path = String(decoding: try r.take(pathLength), as: UTF8.self)
@@ -266,6 +288,9 @@ final class SocketConnection: @unchecked Sendable {
         case 1:
             guard case .syncFile(let sf)? = server.registry.get(targetID) else { return IoctlReply(errno: EBADF, bytes: []) }
             return SyncFileCodec.ioctl(server.device, sf, request: request, arg: arg, env: env)
+        case 2:
+            guard case .timeline(let t)? = server.registry.get(targetID) else { return IoctlReply(errno: EBADF, bytes: []) }
+            return SwSyncCodec.ioctl(server.device, t, request: request, arg: arg, env: env)
         default:
             broken = true
             return IoctlReply(errno: EINVAL, bytes: [])
@@ -424,7 +449,8 @@ final class SocketClient: ClientMemory, ClientFiles {
         switch file {
         case .syncFile(let sf): fd = sf.readiness.fd.raw
         case .dmabuf(let bo): fd = bo.memory.fd.raw
-        case .card:
+        case .card, .timeline:
+            // Timelines come from SWSYNC_OPEN, not from an ioctl's FD_INSTALL.
             registry.remove(id)
             throw .invalidArgument
         case .syncobj:

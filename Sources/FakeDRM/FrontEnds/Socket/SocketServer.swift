@@ -52,6 +52,9 @@ public final class SocketServer: @unchecked Sendable {
         debugfs = DebugfsView(device: device, minor: Int(minor))
         device.addHotplugObserver { _, connector in broadcaster.broadcast(connector: connector) }
         device.addLeaseObserver { broadcaster.broadcast(lease: true) }
+        registry.onDrop = { [weak device] file in
+            if case .timeline(let t) = file, let device { SwSync.close(device, t) }
+        }
     }
 
     /// Binds (replacing a stale socket file, never another kind of file) and starts accepting.

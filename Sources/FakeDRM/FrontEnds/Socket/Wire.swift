@@ -6,6 +6,7 @@ enum WireOp: UInt32, Sendable {
     case read, readReply, map, mapReply, syncRelease
     case ueventSubscribe = 20, ueventReply
     case debugfsOpen = 22, debugfsReply, debugfsWrite, debugfsWritten
+    case swsyncOpen = 26, swsyncReply, swsyncClose, swsyncClosed
 }
 
 enum WireKind: UInt32, Sendable {
@@ -13,6 +14,8 @@ enum WireKind: UInt32, Sendable {
     /// A new card fd (a lease's lessee): the library leaves it untracked, so its first use
     /// adopts it as any card fd passed in from outside.
     case card = 4
+    /// A sw_sync timeline (SWSYNC_OPEN; never sent in FD_INSTALL).
+    case timeline = 5
 }
 
 enum Wire {

@@ -1,0 +1,143 @@
+// sw_sync for clients of a fake card (drivers/dma-buf/sw_sync.c's ioctls, no root, no
+// debugfs mount): timelines from /dev/sw_sync and <debugfs>/sync/sw_sync, fences as sync files
+// that signal on INC, the timeline's close failing what is pending with ENOENT, and a fence fed
+// to a commit as IN_FENCE_FD holding the flip until the timeline reaches it.
+// Build: cc -O2 -Wall -o swsync swsync.c $(pkg-config --cflags --libs libdrm)
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include <linux/sync_file.h>
+#include <xf86drm.h>
+#include <xf86drmMode.h>
+
+static int failures;
+#define CHECK(cond, ...) do { if (cond) { printf("ok   - "); } else { printf("FAIL - "); failures++; } printf(__VA_ARGS__); printf("\n"); } while (0)
+
+// The uAPI of sw_sync.c (not exported by the kernel headers).
+struct sw_sync_create_fence_data { uint32_t value; char name[32]; int32_t fence; };
+#define SW_SYNC_IOC_CREATE_FENCE _IOWR('W', 0, struct sw_sync_create_fence_data)
+#define SW_SYNC_IOC_INC _IOW('W', 1, uint32_t)
+
+static int create_fence(int tl, uint32_t value, const char *name) {
+    struct sw_sync_create_fence_data d = {.value = value};
+    snprintf(d.name, sizeof(d.name), "%s", name);
+    return ioctl(tl, SW_SYNC_IOC_CREATE_FENCE, &d) ? -errno : d.fence;
+}
+
+static int inc(int tl, uint32_t n) { return ioctl(tl, SW_SYNC_IOC_INC, &n); }
+
+static int readable(int fd, int ms) {
+    struct pollfd p = {fd, POLLIN, 0};
+    return poll(&p, 1, ms) == 1 && (p.revents & POLLIN);
+}
+
+// SYNC_IOC_FILE_INFO: the file's status and its one fence's driver/timeline names and status.
+static int info(int fd, char *name, char *driver, int *fence_status) {
+    struct sync_fence_info fi = {0};
+    struct sync_file_info i = {.num_fences = 1, .sync_fence_info = (uint64_t)(uintptr_t)&fi};
+    if (ioctl(fd, SYNC_IOC_FILE_INFO, &i)) return -1000 - errno;
+    if (name) snprintf(name, 32, "%s", i.name);
+    if (driver) snprintf(driver, 32, "%s", fi.driver_name);
+    if (fence_status) *fence_status = fi.status;
+    return i.status;
+}
+
+static uint32_t prop_id(int fd, uint32_t obj, uint32_t type, const char *name) {
+    drmModeObjectProperties *props = drmModeObjectGetProperties(fd, obj, type);
+    uint32_t id = 0;
+    for (uint32_t i = 0; props && i < props->count_props; i++) {
+        drmModePropertyRes *p = drmModeGetProperty(fd, props->props[i]);
+        if (p && !strcmp(p->name, name)) id = p->prop_id;
+        drmModeFreeProperty(p);
+    }
+    drmModeFreeObjectProperties(props);
+    return id;
+}
+
+static void timeline_checks(void) {
+    CHECK(access("/dev/sw_sync", R_OK | W_OK) == 0, "access(/dev/sw_sync, R_OK|W_OK)");
+    int tl = open("/dev/sw_sync", O_RDWR | O_CLOEXEC);
+    CHECK(tl >= 0, "open /dev/sw_sync: a timeline");
+    int f2 = create_fence(tl, 2, "two"), f1 = create_fence(tl, 1, "one");
+    CHECK(f1 >= 0 && f2 >= 0, "CREATE_FENCE at points 1 and 2");
+    char name[32] = "", driver[32] = "";
+    int fs = 9;
+    CHECK(info(f2, name, driver, &fs) == 0 && !strcmp(name, "two") && !strcmp(driver, "sw_sync") && fs == 0,
+          "an unsignalled fence: status 0, name 'two', driver '%s'", driver);
+    CHECK(!readable(f1, 0) && !readable(f2, 0), "neither is readable before INC");
+    CHECK(inc(tl, 1) == 0 && readable(f1, 100) && !readable(f2, 0), "INC 1 signals point 1 only");
+    CHECK(inc(tl, 1) == 0 && readable(f2, 100) && info(f2, NULL, NULL, &fs) == 1 && fs == 1, "INC 1 more signals point 2 (status 1)");
+    int past = create_fence(tl, 1, "past");
+    CHECK(past >= 0 && readable(past, 0), "a fence at a point already reached is signalled at once");
+    int pending = create_fence(tl, 10, "ten");
+    close(tl);
+    // Already when close() returns (IGT's timeline_closed polls with a zero timeout).
+    CHECK(readable(pending, 0) && info(pending, NULL, NULL, &fs) == -ENOENT && fs == -ENOENT,
+          "closing the timeline has signalled its pending fence with -ENOENT (status %d)", fs);
+    CHECK(ioctl(pending, SW_SYNC_IOC_INC, &(uint32_t){1}) == -1 && errno == ENOTTY, "sw_sync ioctls on a sync file -> ENOTTY");
+    close(f1); close(f2); close(past); close(pending);
+
+    int dbg = open("/sys/kernel/debug/sync/sw_sync", O_RDWR);
+    CHECK(dbg >= 0 && create_fence(dbg, 1, "d") >= 0, "<debugfs>/sync/sw_sync is a timeline too");
+    if (dbg >= 0) close(dbg);
+}
+
+// A commit whose plane waits for a sw_sync fence flips only once the timeline reaches it.
+static void in_fence_checks(void) {
+    int fd = open("/dev/dri/card0", O_RDWR | O_CLOEXEC);
+    drmSetClientCap(fd, DRM_CLIENT_CAP_ATOMIC, 1);
+    drmModeRes *res = drmModeGetResources(fd);
+    drmModeConnector *conn = res ? drmModeGetConnector(fd, res->connectors[0]) : NULL;
+    drmModePlaneRes *pres = drmModeGetPlaneResources(fd);
+    if (!conn || !pres) { CHECK(0, "resources"); return; }
+    drmModeModeInfo mode = conn->modes[0];
+    uint32_t crtc = res->crtcs[0], cid = conn->connector_id, primary = 0, fbs[2];
+    for (uint32_t i = 0; i < pres->count_planes; i++) {
+        drmModePlane *p = drmModeGetPlane(fd, pres->planes[i]);
+        if (p && p->possible_crtcs & 1 && !primary) primary = p->plane_id; // the primary comes first
+        drmModeFreePlane(p);
+    }
+    for (int i = 0; i < 2; i++) {
+        uint32_t h, pitch;
+        uint64_t size;
+        drmModeCreateDumbBuffer(fd, mode.hdisplay, mode.vdisplay, 32, 0, &h, &pitch, &size);
+        drmModeAddFB(fd, mode.hdisplay, mode.vdisplay, 24, 32, pitch, h, &fbs[i]);
+    }
+    CHECK(drmModeSetCrtc(fd, crtc, fbs[0], 0, 0, &cid, 1, &mode) == 0, "SetCrtc");
+    int tl = open("/dev/sw_sync", O_RDWR | O_CLOEXEC);
+    int fence = create_fence(tl, 1, "gate");
+    drmModeAtomicReq *req = drmModeAtomicAlloc();
+    drmModeAtomicAddProperty(req, primary, prop_id(fd, primary, DRM_MODE_OBJECT_PLANE, "FB_ID"), fbs[1]);
+    drmModeAtomicAddProperty(req, primary, prop_id(fd, primary, DRM_MODE_OBJECT_PLANE, "IN_FENCE_FD"), (uint64_t)fence);
+    int r = drmModeAtomicCommit(fd, req, DRM_MODE_ATOMIC_NONBLOCK | DRM_MODE_PAGE_FLIP_EVENT, NULL);
+    drmModeAtomicFree(req);
+    CHECK(r == 0, "nonblocking commit with a sw_sync fence as IN_FENCE_FD (%d)", r);
+    CHECK(!readable(fd, 200), "no flip event while the fence is unsignalled (200 ms, 12 frames)");
+    drmModeCrtc *c = drmModeGetCrtc(fd, crtc);
+    CHECK(c && c->buffer_id == fbs[1], "the commit is in the software state already (GETCRTC fb %u)", c ? c->buffer_id : 0);
+    drmModeFreeCrtc(c);
+    CHECK(inc(tl, 1) == 0 && readable(fd, 1000), "INC: the flip completes and its event arrives");
+    char ev[64];
+    CHECK(read(fd, ev, sizeof(ev)) == 32 && ((struct drm_event *)ev)->type == DRM_EVENT_FLIP_COMPLETE, "the event is FLIP_COMPLETE");
+    close(fence);
+    close(tl);
+    drmModeSetCrtc(fd, crtc, 0, 0, 0, NULL, 0, NULL);
+    drmModeFreePlaneResources(pres);
+    drmModeFreeConnector(conn);
+    drmModeFreeResources(res);
+    close(fd);
+}
+
+int main(void) {
+    timeline_checks();
+    in_fence_checks();
+    printf("%d failed\n", failures);
+    return failures != 0;
+}
