@@ -494,6 +494,18 @@ static ssize_t serve_callbacks(struct conn *c, uint32_t want, int *fd_out) {
             if (msg_send(c, OP_FD_INSTALLED, &res, 4, NULL, 0, -1)) goto bad;
             break;
         }
+        case OP_FD_FETCH: {
+            // SYNCOBJ_EVENTFD: the daemon needs the caller's eventfd itself. Our own fds
+            // (cards, sync files, ...) are never eventfds to the kernel: EINVAL.
+            if (n != 4) goto bad;
+            int32_t q = (int32_t)rd32(c->buf), err = 0;
+            struct fdent e = lookup(q);
+            if (e.conn) conn_unref(e.conn);
+            if (e.kind) err = EINVAL;
+            else if (q < 0 || sys_fcntl(q, F_GETFD, 0) < 0) err = EBADF;
+            if (msg_send(c, OP_FD_FETCHED, &err, 4, NULL, 0, err ? -1 : q)) goto bad;
+            break;
+        }
         case OP_FD_UNINSTALL: {
             if (n != 4) goto bad;
             int32_t q = (int32_t)rd32(c->buf), err = 0;

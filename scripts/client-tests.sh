@@ -184,6 +184,12 @@ if cc -O2 -Wall -o "$work/swsync" tests/clients/swsync.c $(pkg-config --cflags -
     ok "sw_sync (tests/clients/swsync.c): /dev/sw_sync and debugfs timelines, INC, ENOENT on close, IN_FENCE_FD holds the flip ($(grep -c '^ok' "$out") checks)"
 else bad "sw_sync (tests/clients/swsync.c)" "$out"; fi
 
+out="$work/syncobj.txt"
+if cc -O2 -Wall -o "$work/syncobj" tests/clients/syncobj.c $(pkg-config --cflags --libs libdrm) 2>"$out" &&
+    chmod 0755 "$work/syncobj" && timeout 60 "${RUN[@]}" -- "$work/syncobj" >>"$out" 2>&1 && ! grep -q "^FAIL" "$out"; then
+    ok "syncobj (tests/clients/syncobj.c): SYNCOBJ_EVENTFD on sw_sync-fed timeline points, WAIT_AVAILABLE, the errnos IGT probes ($(grep -c '^ok' "$out") checks)"
+else bad "syncobj (tests/clients/syncobj.c)" "$out"; fi
+
 # --- sway 1.7 / wlroots 0.15 (DRM backend, pixman, libseat builtin) --------------------------
 out="$work/sway.txt"
 if command -v sway >/dev/null && command -v swaybg >/dev/null && command -v wayland-info >/dev/null; then

@@ -510,4 +510,15 @@ final class CuseFiles: ClientFiles {
     }
 
     func uninstall(fd: Int32) {}
+
+    /// pidfd_getfd copies the caller's eventfd (the daemon needs ptrace rights over it; without
+    /// them the ioctl is EOPNOTSUPP here, as for the other fd-taking paths of a bare node).
+    func eventfd(fd: Int32) throws(DRMError) -> OwnedFD {
+        _ = try lookup(fd: fd)
+        let copy = Eventfd.copy(fromPid: pid, fd: fd)
+        guard copy >= 0 else { throw errno == EBADF ? .badFileDescriptor : .notSupported }
+        let owned = OwnedFD(copy)
+        guard Eventfd.isEventfd(copy) else { throw .invalidArgument }
+        return owned
+    }
 }

@@ -30,6 +30,8 @@ int cfd_connect_unix(const char *path);
 // stderr go to /dev/null when `quiet`. Returns 0 and the pid, or an errno value.
 int cfd_spawn_with_fd(char *const argv[], int childfd, int targetfd, int quiet, pid_t *pid);
 int cfd_pidfd_open(pid_t pid);
+// A copy of another process's fd (CLOEXEC), or -1 with errno (EPERM without ptrace rights).
+int cfd_pidfd_getfd(int pidfd, int targetfd);
 // SO_SNDBUFFORCE (root) falling back to SO_SNDBUF; returns the effective size or -1.
 int cfd_set_sndbuf(int fd, int bytes);
 // SO_SNDTIMEO / SO_RCVTIMEO in milliseconds.

@@ -27,6 +27,9 @@ public protocol ClientFiles: AnyObject {
     func lookup(fd: Int32) throws(DRMError) -> ExportedFile?
     /// Closes an fd installed earlier in this request, when the request fails after all.
     func uninstall(fd: Int32)
+    /// The caller's eventfd `fd`, as eventfd_ctx_fdget takes it: EBADF when not open, EINVAL
+    /// when it is not an eventfd (fds fakedrm made are sync files and cards, never eventfds).
+    func eventfd(fd: Int32) throws(DRMError) -> OwnedFD
 }
 
 public struct ClientEnv {

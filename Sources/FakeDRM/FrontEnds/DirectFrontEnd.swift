@@ -68,6 +68,17 @@ public final class DirectFiles: ClientFiles {
 
     public func uninstall(fd: Int32) { table[fd] = nil }
 
+    /// Fds of this table are fakedrm's (never eventfds); any other number is a real fd of this
+    /// process.
+    public func eventfd(fd: Int32) throws(DRMError) -> OwnedFD {
+        guard table[fd] == nil else { throw .invalidArgument }
+        guard fd >= 0, fcntl(fd, F_GETFD) >= 0 else { throw .badFileDescriptor }
+        guard Eventfd.isEventfd(fd) else { throw .invalidArgument }
+        let copy = fcntl(fd, F_DUPFD_CLOEXEC, 0)
+        guard copy >= 0 else { throw .noMemory }
+        return OwnedFD(copy)
+    }
+
     public func close(fd: Int32) { table[fd] = nil }
 
     public func syncFile(fd: Int32) -> SyncFile? {

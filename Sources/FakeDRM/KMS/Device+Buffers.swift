@@ -204,6 +204,7 @@ final class NoClientFiles: ClientFiles {
     func install(_ file: ExportedFile, cloexec: Bool) throws(DRMError) -> Int32 { throw .badFileDescriptor }
     func lookup(fd: Int32) throws(DRMError) -> ExportedFile? { throw .badFileDescriptor }
     func uninstall(fd: Int32) {}
+    func eventfd(fd: Int32) throws(DRMError) -> OwnedFD { throw .badFileDescriptor }
 }
 
 extension FileContext {

@@ -114,6 +114,21 @@ extension Device {
         }
     }
 
+    /// drm_syncobj_eventfd_ioctl, in its order of checks: flags other than WAIT_AVAILABLE or
+    /// a pad EINVAL, an unknown handle ENOENT, then the eventfd (EBADF, EINVAL when not one).
+    public func syncobjEventfd(_ file: FileContext, handle: UInt32, flags: UInt32, point: UInt64, fd: Int32, pad: UInt32, env: ClientEnv) throws(DRMError) {
+        let s = try lock.withLock { () throws(DRMError) -> Syncobj in
+            try requireSyncobj()
+            guard flags & ~4 == 0, pad == 0 else { throw .invalidArgument }
+            return try syncobj(file, handle)
+        }
+        // Fetched outside the lock: on the socket it is a round trip to the client.
+        let eventfd = try env.files.eventfd(fd: fd)
+        try lock.withLock { () throws(DRMError) in
+            try s.addEventfd(eventfd, point: point, availableOnly: flags & 4 != 0)
+        }
+    }
+
     /// WAIT/TIMELINE_WAIT. Flags: WAIT_ALL 1, WAIT_FOR_SUBMIT 2, WAIT_AVAILABLE 4. Returns
     /// the first signalled index. Timeout (absolute CLOCK_MONOTONIC) → ETIME.
     public func syncobjWait(_ file: FileContext, handles: [UInt32], points: [UInt64]?, timeoutNs: Int64, flags: UInt32) throws(DRMError) -> UInt32 {

@@ -66,3 +66,45 @@ public final class SharedMemory: @unchecked Sendable {
 
     deinit { munmap(base, size) }
 }
+
+/// What /proc/self/fdinfo says about an eventfd, and the write that signals one.
+public enum Eventfd {
+    /// The value of `key:` in the fd's fdinfo, nil when the fd has no such line.
+    static func fdinfo(_ fd: Int32, key: String) -> Substring? {
+        let f = open("/proc/self/fdinfo/\(fd)", O_RDONLY | O_CLOEXEC)
+        guard f >= 0 else { return nil }
+        defer { close(f) }
+        var buf = [UInt8](repeating: 0, count: 1024)
+        let n = buf.withUnsafeMutableBytes { read(f, $0.baseAddress, $0.count) }
+        guard n > 0 else { return nil }
+        let text = String(decoding: buf[0..<n], as: UTF8.self)
+        let prefix = key + ":"
+        for line in text.split(separator: "\n") where line.hasPrefix(prefix) {
+            return line.dropFirst(prefix.count)
+        }
+        return nil
+    }
+
+    /// The kernel's eventfd id (distinct per eventfd, shared by every fd of one).
+    public static func id(_ fd: Int32) -> UInt64? {
+        fdinfo(fd, key: "eventfd-id").flatMap { UInt64($0.drop(while: { $0 == " " || $0 == "\t" })) }
+    }
+
+    /// eventfd_ctx_fdget's test: only an eventfd has an `eventfd-count` line.
+    public static func isEventfd(_ fd: Int32) -> Bool { fdinfo(fd, key: "eventfd-count") != nil }
+
+    /// A copy of process `pid`'s fd `fd` (pidfd_getfd: needs ptrace rights over it); -1 and
+    /// errno on failure.
+    public static func copy(fromPid pid: Int32, fd: Int32) -> Int32 {
+        let pidfd = cfd_pidfd_open(pid)
+        guard pidfd >= 0 else { return -1 }
+        defer { close(pidfd) }
+        return cfd_pidfd_getfd(pidfd, fd)
+    }
+
+    /// eventfd_signal: adds 1 to the counter (a full counter, as the kernel's, stays full).
+    public static func signal(_ fd: Int32) {
+        var one: UInt64 = 1
+        _ = withUnsafeBytes(of: &one) { write(fd, $0.baseAddress, 8) }
+    }
+}

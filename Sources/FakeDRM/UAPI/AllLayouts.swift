@@ -13,6 +13,6 @@ public enum UAPILayouts {
         CreateLeaseArg.self, ListLesseesArg.self, GetLeaseArg.self, RevokeLeaseArg.self, ClipRectLayout.self, ModeRectLayout.self, ColorLutLayout.self, CloseFbArg.self,
         SyncMergeArg.self, SyncFenceInfoLayout.self, SyncFileInfoArg.self, SyncobjCreateArg.self,
         SyncobjDestroyArg.self, SyncobjHandleArg.self, SyncobjWaitArg.self, SyncobjTimelineWaitArg.self,
-        SyncobjArrayArg.self, SyncobjTimelineArrayArg.self, SyncobjTransferArg.self,
+        SyncobjArrayArg.self, SyncobjTimelineArrayArg.self, SyncobjTransferArg.self, SyncobjEventfdArg.self,
     ] }
 }

@@ -111,3 +111,14 @@ public enum SyncobjTransferArg: UAPIStruct {
     static let pad = Field<UInt32>("pad", 28)
     public static let fields = [srcHandle.info, dstHandle.info, srcPoint.info, dstPoint.info, flags.info, pad.info]
 }
+
+public enum SyncobjEventfdArg: UAPIStruct {
+    public static let cName = "struct drm_syncobj_eventfd", size = 24
+    public static let absentFromOldHeaders = true
+    static let handle = Field<UInt32>("handle", 0)
+    static let flags = Field<UInt32>("flags", 4)
+    static let point = Field<UInt64>("point", 8)
+    static let fd = Field<Int32>("fd", 16)
+    static let pad = Field<UInt32>("pad", 20)
+    public static let fields = [handle.info, flags.info, point.info, fd.info, pad.info]
+}

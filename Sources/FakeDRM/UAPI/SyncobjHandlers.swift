@@ -56,10 +56,9 @@ enum SyncobjHandlers {
             let x = SyncobjTransferArg.self
             try d.syncobjTransfer(f, src: a[x.srcHandle], srcPoint: a[x.srcPoint], dst: a[x.dstHandle], dstPoint: a[x.dstPoint], flags: a[x.flags], pad: a[x.pad])
         }
-        t.add(0xCF, size: 24) { d, _, _, _ throws(DRMError) in
-            try d.lock.withLock { () throws(DRMError) in try d.requireSyncobj() }
-            // SYNCOBJ_EVENTFD needs the caller's eventfd; not offered yet.
-            throw .notSupported
+        t.add(0xCF, SyncobjEventfdArg.self) { d, f, a, env throws(DRMError) in
+            let x = SyncobjEventfdArg.self
+            try d.syncobjEventfd(f, handle: a[x.handle], flags: a[x.flags], point: a[x.point], fd: a[x.fd], pad: a[x.pad], env: env)
         }
         t.add(0xD2, size: 8) { _, _, _, _ throws(DRMError) in throw .notSupported }
     }

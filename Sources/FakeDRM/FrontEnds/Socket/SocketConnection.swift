@@ -135,7 +135,7 @@ final class SocketConnection: @unchecked Sendable {
         } else if let file, server.releaseShared(file) {
             // A lessee's eventfd may live on in a process that has not used it yet: it stays
             // open, unadopted, until that process adopts it or its lessor's file closes.
-            if server.device.isLessee(file), let id = SocketServer.eventfdID(file.readiness.fd.raw),
+            if server.device.isLessee(file), let id = Eventfd.id(file.readiness.fd.raw),
                EventfdHolders.heldElsewhere(id: id, except: pid) {
                 server.registerLessee(file)
                 attachLock.withLock { self.file = nil }
@@ -356,6 +356,17 @@ final class SocketConnection: @unchecked Sendable {
 
     /// A callback round trip: sends, then expects exactly `reply` back.
     func call(_ message: [UInt8], fd: Int32? = nil, expect reply: WireOp) -> ArraySlice<UInt8>? {
+        roundTrip(message, fd: fd, expect: reply, keepFD: false)?.payload
+    }
+
+    /// A round trip whose reply may carry one fd (FD_FETCH); the fd is the caller's to close.
+    func callForFD(_ message: [UInt8], expect reply: WireOp) -> (ArraySlice<UInt8>, Int32?)? {
+        guard let m = roundTrip(message, fd: nil, expect: reply, keepFD: true) else { return nil }
+        for extra in m.fds.dropFirst() { close(extra) }
+        return (m.payload, m.fds.first)
+    }
+
+    private func roundTrip(_ message: [UInt8], fd: Int32?, expect reply: WireOp, keepFD: Bool) -> Message? {
         guard !broken, send(message, fd: fd) else { return nil }
         var p = pollfd(fd: sock, events: Int16(POLLIN), revents: 0)
         var r: Int32
@@ -365,12 +376,13 @@ final class SocketConnection: @unchecked Sendable {
             disconnect()
             return nil
         }
-        guard let m = receive() else { return nil }
+        guard let m = receive(keepFDs: keepFD) else { return nil }
         guard m.op == reply else {
+            m.closeFDs()
             broken = true
             return nil
         }
-        return m.payload
+        return m
     }
 
     func markBroken() { broken = true }
@@ -518,6 +530,23 @@ final class SocketClient: ClientMemory, ClientFiles {
             return nil
         }
         return f
+    }
+
+    /// FD_FETCH: the library sends the fd itself (SCM_RIGHTS) unless it is one of fakedrm's.
+    func eventfd(fd: Int32) throws(DRMError) -> OwnedFD {
+        var w = WireWriter(.fdFetch)
+        w.i32(fd)
+        guard let (p, got) = connection.callForFD(w.message, expect: .fdFetched) else { throw .badFileDescriptor }
+        let owned = got.map(OwnedFD.init)
+        var r = WireReader(p)
+        guard let err = try? r.i32() else {
+            connection.markBroken()
+            throw .badFileDescriptor
+        }
+        if err != 0 { throw DRMError(errno: err) ?? .badFileDescriptor }
+        guard let owned else { connection.markBroken(); throw .badFileDescriptor }
+        guard Eventfd.isEventfd(owned.raw) else { throw .invalidArgument }
+        return owned
     }
 
     func uninstall(fd: Int32) {

@@ -189,14 +189,14 @@ public final class SocketServer: @unchecked Sendable {
 
     /// A connection opened `file`: it is served by one connection so far.
     func registerOpen(_ file: FileContext) {
-        let id = Self.eventfdID(file.readiness.fd.raw)
+        let id = Eventfd.id(file.readiness.fd.raw)
         lock.withLock { shared[ObjectIdentifier(file)] = (file, id, 1) }
     }
 
     /// A lessee file handed to a client as a bare eventfd: nobody serves it until a process
     /// uses the fd and the library adopts it (refs 0 until then).
     func registerLessee(_ file: FileContext) {
-        let id = Self.eventfdID(file.readiness.fd.raw)
+        let id = Eventfd.id(file.readiness.fd.raw)
         lock.withLock { shared[ObjectIdentifier(file)] = (file, id, 0) }
     }
 
@@ -229,7 +229,7 @@ public final class SocketServer: @unchecked Sendable {
     /// files (same `eventfd-id` in /proc/self/fdinfo: the same eventfd, since ids are unique
     /// among live eventfds and we hold ours open), binds `conn` to that file and counts it.
     func adopt(fd: Int32, for conn: SocketConnection) -> Bool {
-        guard let id = Self.eventfdID(fd) else { return false }
+        guard let id = Eventfd.id(fd) else { return false }
         return lock.withLock {
             guard !stopped else { return false }
             for (key, e) in shared where e.eventfdID == id {
@@ -239,22 +239,6 @@ public final class SocketServer: @unchecked Sendable {
             }
             return false
         }
-    }
-
-    /// The `eventfd-id:` field of /proc/self/fdinfo/<fd> (added to Linux around 5.2; checked on 6.18), or nil when
-    /// `fd` is not an eventfd or the kernel does not report ids.
-    static func eventfdID(_ fd: Int32) -> UInt64? {
-        let f = open("/proc/self/fdinfo/\(fd)", O_RDONLY | O_CLOEXEC)
-        guard f >= 0 else { return nil }
-        defer { close(f) }
-        var buf = [UInt8](repeating: 0, count: 1024)
-        let n = buf.withUnsafeMutableBytes { read(f, $0.baseAddress, $0.count) }
-        guard n > 0 else { return nil }
-        let text = String(decoding: buf[0..<n], as: UTF8.self)
-        for line in text.split(separator: "\n") where line.hasPrefix("eventfd-id:") {
-            return UInt64(line.dropFirst("eventfd-id:".count).trimmingCharacters(in: .whitespaces))
-        }
-        return nil
     }
 
     /// An AUX connection from a process that holds an attached connection with the same uid.
