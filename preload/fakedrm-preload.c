@@ -980,6 +980,48 @@ static void side_put(struct conn *m, struct conn *s) {
     finish_closes();
 }
 
+// An ioctl on a sync file, timeline or dma-buf goes over the process's AUX connection, or over
+// a spare one while another thread is in a call there: DMA_BUF_IOCTL_SYNC may wait for fences
+// that an INC from another thread signals.
+static int aux_ioctl(uint32_t target, uint64_t id, unsigned long request, void *arg) {
+    struct conn *a = get_aux();
+    if (!a) { errno = ENODEV; return -1; }
+    struct conn *side = NULL;
+    if (pthread_mutex_trylock(&a->mu) == 0) pthread_mutex_unlock(&a->mu);
+    else {
+        pthread_mutex_lock(&tab_lock);
+        side = a->spares;
+        if (side) a->spares = side->spare_next;
+        char path[sizeof(sock_path)];
+        memcpy(path, sock_path[0] ? sock_path : attach_path, sizeof(path));
+        pthread_mutex_unlock(&tab_lock);
+        if (!side) {
+            int evfd, err;
+            side = conn_connect_to(path, 1, 0, 0, -1, &evfd, &err);
+            if (side) side->refs = 1;
+        }
+    }
+    int r = remote_ioctl(side ? side : a, target, id, request, arg);
+    int saved = errno;
+    if (side) side_put(a, side);
+    conn_unref(a);
+    errno = saved;
+    return r;
+}
+
+// DMA_BUF_SET_NAME (_A and _B encodings): the argument is the name itself; dma_buf_set_name's
+// strndup_user(name, DMA_BUF_NAME_LEN) fails with EFAULT on a bad pointer and EINVAL when the
+// name with its NUL does not fit in 32 bytes. The name is not shown anywhere else here.
+static int dmabuf_set_name(const void *name) {
+    char buf[32];
+    for (size_t i = 0; i < sizeof(buf); i++) {
+        if (safe_read(&buf[i], (uint64_t)(uintptr_t)name + i, 1)) { errno = EFAULT; return -1; }
+        if (!buf[i]) return 0;
+    }
+    errno = EINVAL;
+    return -1;
+}
+
 EXPORT int ioctl(int fd, unsigned long request, ...) {
     va_list ap;
     va_start(ap, request);
@@ -1010,34 +1052,20 @@ EXPORT int ioctl(int fd, unsigned long request, ...) {
         errno = saved;
         return r;
     }
-    case KIND_SYNC: {
+    case KIND_SYNC:
         if (_IOC_TYPE(request) != '>') { errno = ENOTTY; return -1; }
-        struct conn *a = get_aux();
-        if (!a) { errno = ENODEV; return -1; }
-        int r = remote_ioctl(a, 1, e.id, request, arg);
-        int saved = errno;
-        conn_unref(a);
-        errno = saved;
-        return r;
-    }
+        return aux_ioctl(1, e.id, request, arg);
     case KIND_DMABUF:
-        // DMA_BUF_IOCTL_SYNC / SET_NAME: the memory is coherent shared memory, nothing to do.
-        if (_IOC_TYPE(request) == 'b') return 0;
-        errno = ENOTTY;
-        return -1;
+        if (_IOC_TYPE(request) != 'b') { errno = ENOTTY; return -1; }
+        if (_IOC_NR(request) == 1 && _IOC_DIR(request) == _IOC_WRITE && (_IOC_SIZE(request) == 4 || _IOC_SIZE(request) == 8))
+            return dmabuf_set_name(arg);
+        return aux_ioctl(3, e.id, request, arg);
     case KIND_SYNCOBJ:
         errno = ENOTTY;
         return -1;
-    case KIND_TIMELINE: {
+    case KIND_TIMELINE:
         if (_IOC_TYPE(request) != 'W') { errno = ENOTTY; return -1; }
-        struct conn *a = get_aux();
-        if (!a) { errno = ENODEV; return -1; }
-        int r = remote_ioctl(a, 2, e.id, request, arg);
-        int saved = errno;
-        conn_unref(a);
-        errno = saved;
-        return r;
-    }
+        return aux_ioctl(2, e.id, request, arg);
     default:
         return get_ioctl()(fd, request, arg);
     }

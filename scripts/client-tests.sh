@@ -190,6 +190,12 @@ if cc -O2 -Wall -o "$work/syncobj" tests/clients/syncobj.c $(pkg-config --cflags
     ok "syncobj (tests/clients/syncobj.c): SYNCOBJ_EVENTFD on sw_sync-fed timeline points, WAIT_AVAILABLE, the errnos IGT probes ($(grep -c '^ok' "$out") checks)"
 else bad "syncobj (tests/clients/syncobj.c)" "$out"; fi
 
+out="$work/dmabuf.txt"
+if cc -O2 -Wall -o "$work/dmabuf" tests/clients/dmabuf.c $(pkg-config --cflags --libs libdrm) -lpthread 2>"$out" &&
+    chmod 0755 "$work/dmabuf" && timeout 60 "${RUN[@]}" -- "$work/dmabuf" >>"$out" 2>&1 && ! grep -q "^FAIL" "$out"; then
+    ok "dma-buf fences (tests/clients/dmabuf.c): SYNC flags and its wait for an imported writer, SET_NAME, EXPORT_SYNC_FILE busy while scanned out, IMPORT_SYNC_FILE holds the flip ($(grep -c '^ok' "$out") checks)"
+else bad "dma-buf fences (tests/clients/dmabuf.c)" "$out"; fi
+
 # --- sway 1.7 / wlroots 0.15 (DRM backend, pixman, libseat builtin) --------------------------
 out="$work/sway.txt"
 if command -v sway >/dev/null && command -v swaybg >/dev/null && command -v wayland-info >/dev/null; then

@@ -75,6 +75,7 @@ extension Device {
 
         // A fault in waiting for in-fences: a blocking commit waits before it swaps, so an
         // error ends it here with nothing applied; a nonblocking one ignores it, as the kernel.
+        try addImplicitInFences(&p)
         let inFault = p.inFences.isEmpty ? .none : inFenceFault(file: file)
         if case .error(let e) = inFault, flags & DRMConst.atomicNonblock == 0 { throw .injected(e) }
 
@@ -330,5 +331,6 @@ extension Device {
             }
         }
         releaseWaits = keep
+        settleScanoutWaits(at: ts)
     }
 }

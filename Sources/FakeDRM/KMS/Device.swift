@@ -41,6 +41,8 @@ public final class Device: @unchecked Sendable {
     var pendingCommits: [PendingCommit?] = []
     var vblankWaiters: [VblankWaiter] = []
     var releaseWaits: [ReleaseWait] = []
+    /// Fences of EXPORT_SYNC_FILE (write) on buffers the card is scanning out.
+    var scanoutWaits: [(buffer: BufferObject, fence: Fence)] = []
     var timedActions: [(dueNs: Int64, action: () -> Void)] = []
     var virtualTime: Bool
     /// Virtual time that steps itself whenever work is pending (fakedrm run --virtual-time).

@@ -291,6 +291,9 @@ final class SocketConnection: @unchecked Sendable {
         case 2:
             guard case .timeline(let t)? = server.registry.get(targetID) else { return IoctlReply(errno: EBADF, bytes: []) }
             return SwSyncCodec.ioctl(server.device, t, request: request, arg: arg, env: env)
+        case 3:
+            guard case .dmabuf(let bo)? = server.registry.get(targetID) else { return IoctlReply(errno: EBADF, bytes: []) }
+            return DmaBufCodec.ioctl(server.device, bo, request: request, arg: arg, env: env)
         default:
             broken = true
             return IoctlReply(errno: EINVAL, bytes: [])

@@ -1,0 +1,95 @@
+/// The dma-buf ioctls on a PRIME-exported buffer (drivers/dma-buf/dma-buf.c), over the buffer's
+/// reservation: fences clients imported, plus the card itself as a reader of what it scans out.
+///
+/// A real KMS driver puts no fence in the reservation for scanout; fakedrm answers an export
+/// for writing with one (signalled once the buffer is off the screen and out of pending flips),
+/// as the release fence does for commits. CPU access (SYNC) waits only for imported fences, so
+/// front-buffer rendering works as on vkms.
+extension Device {
+    static let dmabufSyncRead: UInt64 = 1, dmabufSyncWrite: UInt64 = 2, dmabufSyncEnd: UInt64 = 4
+
+    /// dma_resv_usage_rw: a writer waits for everything, a reader only for writers.
+    func reservationFences(_ bo: BufferObject, forWrite: Bool) -> [Fence] {
+        bo.reservation.removeAll { $0.fence.isSignalled }
+        return bo.reservation.filter { forWrite || $0.write }.map(\.fence)
+    }
+
+    /// DMA_BUF_IOCTL_SYNC: flags beyond RW|END or neither READ nor WRITE → EINVAL; START waits
+    /// (without a limit, as dma_buf_begin_cpu_access) for the fences the access conflicts with.
+    public func dmabufSync(_ bo: BufferObject, flags: UInt64) throws(DRMError) {
+        let rw = Self.dmabufSyncRead | Self.dmabufSyncWrite
+        guard flags & ~(rw | Self.dmabufSyncEnd) == 0, flags & rw != 0 else { throw .invalidArgument }
+        guard flags & Self.dmabufSyncEnd == 0 else { return }
+        let forWrite = flags & Self.dmabufSyncWrite != 0
+        try lock.withLock { () throws(DRMError) in
+            _ = waitUntil(timeoutNs: .max / 4, crtcIndex: nil) {
+                reservationFences(bo, forWrite: forWrite).isEmpty || shuttingDown
+            }
+            if shuttingDown { throw .noDevice }
+        }
+    }
+
+    /// DMA_BUF_IOCTL_EXPORT_SYNC_FILE: a sync file of the conflicting fences (a signalled stub
+    /// when there are none), flags as for IMPORT.
+    public func dmabufExportSyncFile(_ bo: BufferObject, flags: UInt32) throws(DRMError) -> SyncFile {
+        let rw = UInt32(Self.dmabufSyncRead | Self.dmabufSyncWrite)
+        guard flags & ~rw == 0, flags & rw != 0 else { throw .invalidArgument }
+        let forWrite = UInt64(flags) & Self.dmabufSyncWrite != 0
+        return try lock.withLock { () throws(DRMError) -> SyncFile in
+            var fences = reservationFences(bo, forWrite: forWrite)
+            if forWrite, isScannedOut(bo) { fences.append(scanoutFence(bo)) }
+            if fences.isEmpty { fences = [Fence.signalled(driverName: config.driver.name)] }
+            return try SyncFile(fences: fences)
+        }
+    }
+
+    /// DMA_BUF_IOCTL_IMPORT_SYNC_FILE: the sync file's fences join the reservation as writers
+    /// (WRITE set) or readers; a commit that scans the buffer out waits for the writers.
+    public func dmabufImportSyncFile(_ bo: BufferObject, flags: UInt32, syncFile: SyncFile?) throws(DRMError) {
+        let rw = UInt32(Self.dmabufSyncRead | Self.dmabufSyncWrite)
+        guard flags & ~rw == 0, flags & rw != 0, let syncFile else { throw .invalidArgument }
+        let write = UInt64(flags) & Self.dmabufSyncWrite != 0
+        lock.withLock {
+            for f in syncFile.fences where !f.isSignalled { bo.reservation.append((f, write)) }
+        }
+    }
+
+    /// The buffer is on a latched plane or in a commit still waiting for its vblank.
+    func isScannedOut(_ bo: BufferObject) -> Bool {
+        func shows(_ s: KMSState) -> Bool {
+            s.planes.contains { $0.fb != 0 && framebuffers[$0.fb]?.buffers.contains { $0 === bo } == true }
+        }
+        return shows(latched) || pendingCommits.contains { $0.map { shows($0.newState) } ?? false }
+    }
+
+    /// One fence per buffer while it stays busy; settled with the release fences.
+    func scanoutFence(_ bo: BufferObject) -> Fence {
+        if let w = scanoutWaits.first(where: { $0.buffer === bo }) { return w.fence }
+        let f = Fence(context: Fence.allocateContext(), seqno: 1, timelineName: "scanout", driverName: config.driver.name)
+        scanoutWaits.append((bo, f))
+        return f
+    }
+
+    func settleScanoutWaits(at ts: Int64) {
+        guard !scanoutWaits.isEmpty else { return }
+        scanoutWaits.removeAll { w in
+            guard !isScannedOut(w.buffer) else { return false }
+            w.fence.signal(at: ts)
+            return true
+        }
+    }
+
+    /// drm_gem_plane_helper_prepare_fb: a plane of the commit without an explicit IN_FENCE_FD
+    /// waits for the writers in its buffers' reservations (implicit sync).
+    func addImplicitInFences(_ p: inout AtomicProposal) throws(DRMError) {
+        for i in p.touchedPlanes.sorted() where p.inFences[i] == nil {
+            guard i < p.new.planes.count, let fb = framebuffers[p.new.planes[i].fb] else { continue }
+            var seen: [BufferObject] = [], fences: [Fence] = []
+            for case let bo? in fb.buffers where !seen.contains(where: { $0 === bo }) {
+                seen.append(bo)
+                fences += reservationFences(bo, forWrite: false)
+            }
+            if !fences.isEmpty { p.inFences[i] = try SyncFile(fences: fences) }
+        }
+    }
+}
