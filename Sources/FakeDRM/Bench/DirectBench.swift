@@ -75,6 +75,8 @@ public enum DirectBench {
             _ = poll(&p, 1, -1)
         })
 
+        try out += fenceRows(device, c, n)
+
         // The cost of the fault policy when rules exist but do not fire: every point still
         // consults them (ioctl entry, commit, arm, backend, fences, each vblank).
         for spec in ["ioctl name=MODE_RMFB errno=EIO", "ioctl name=SYNCOBJ_WAIT errno=EIO", "vblank-jitter us=1 crtc=7",
@@ -88,6 +90,62 @@ public enum DirectBench {
             let e = setup.commit(flags: DRMConst.atomicNonblock | DRMConst.atomicPageFlipEvent)
             precondition(e == 0, "bench commit failed: \(e)")
             precondition(((try? c.read()) ?? []).count == 32)
+        })
+        return out
+    }
+}
+
+extension DirectBench {
+    /// Fences for clients, each to its wake-up as a client sees it (poll on the fd it holds):
+    /// sw_sync INC through the codec to the fence's sync file, the same INC to an eventfd that
+    /// SYNCOBJ_EVENTFD registered for the point, and SYNCOBJ_EVENTFD on a signalled point.
+    static func fenceRows(_ device: Device, _ c: DirectClient, _ n: Int) throws -> [Measurement] {
+        var out: [Measurement] = []
+        let timeline = SwSync.timeline(named: "bench")
+        let inc = IoctlRequest(dir: 1, type: SwSyncCodec.type, nr: 1, size: 4).raw
+        let one = LE.bytes([UInt32(1)])
+        var next: UInt32 = 0
+        func waitReadable(_ fd: Int32) {
+            var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            _ = poll(&p, 1, -1)
+        }
+        out.append(try measure("sw_sync INC -> fence fd readable", n, setup: { () throws -> SyncFile in
+            next += 1
+            return try SwSync.createFence(device, on: timeline, value: next, name: "bench")
+        }) { sf in
+            _ = SwSyncCodec.ioctl(device, timeline, request: inc, arg: one, env: c.env)
+            waitReadable(sf.readiness.fd.raw)
+        })
+
+        // The eventfd the client registered, re-armed per sample (one eventfd, read back).
+        let efd = cfd_eventfd(0, 1)
+        defer { close(efd) }
+        let eventfdReq = IoctlRequest.drm(0xCF, size: 24).raw
+        let handle = try device.syncobjCreate(c.file, flags: 0)
+        func register(point: UInt64) -> Int32 {
+            var a = LE.bytes([handle, 0]) + LE.bytes([point]) + LE.bytes([UInt32(bitPattern: efd), 0])
+            return c.ioctl(eventfdReq, &a)
+        }
+        var point: UInt64 = 0
+        out.append(try measure("sw_sync INC -> SYNCOBJ_EVENTFD readable", n, setup: { () throws in
+            next += 1
+            point += 1
+            let sf = try SwSync.createFence(device, on: timeline, value: next, name: "bench")
+            let fd = try c.files.install(.syncFile(sf), cloexec: true)
+            _ = try device.syncobjFDToHandle(c.file, fd: fd, flags: 3, handle: handle, point: point, env: c.env)
+            c.files.close(fd: fd)
+            precondition(register(point: point) == 0, "SYNCOBJ_EVENTFD failed")
+        }) { _ in
+            _ = SwSyncCodec.ioctl(device, timeline, request: inc, arg: one, env: c.env)
+            waitReadable(efd)
+            var v: UInt64 = 0
+            _ = read(efd, &v, 8)
+        })
+        out.append(measure("SYNCOBJ_EVENTFD on a signalled point", n) {
+            precondition(register(point: point) == 0, "SYNCOBJ_EVENTFD failed")
+            waitReadable(efd)
+            var v: UInt64 = 0
+            _ = read(efd, &v, 8)
         })
         return out
     }

@@ -21,6 +21,13 @@ public final class Syncobj: @unchecked Sendable {
     /// by the kernel with a warning; we do the same).
     func add(_ fence: Fence, at point: UInt64) {
         if let last = chain.last, last.point >= point, point != 0 { return }
+        // dma_fence_chain collects signalled links as it is walked: keep only the last entry of
+        // the signalled prefix, which still answers for every point below it.
+        if let firstPending = chain.firstIndex(where: { !$0.fence.isSignalled }) {
+            if firstPending > 1 { chain.removeFirst(firstPending - 1) }
+        } else if chain.count > 1 {
+            chain.removeFirst(chain.count - 1)
+        }
         chain.append((point, fence))
         notifyEventfds()
     }
