@@ -126,4 +126,39 @@ import Testing
         var b = arg(handle: 1, point: 0, fd: efd)
         #expect(off.ioctl(Self.request, &b) == EOPNOTSUPP)
     }
+
+    @Test func oneFileCannotExhaustTheDaemon() throws {
+        let d = try makeDevice()
+        let c = try DirectClient(device: d)
+        let h = try d.syncobjCreate(c.file, flags: 0)
+        let efd = cfd_eventfd(0, 1)
+        defer { close(efd) }
+        // Each pending registration holds a daemon copy of the eventfd: 1024 per file.
+        for _ in 0..<1024 {
+            var a = arg(handle: h, point: 1, fd: efd)
+            #expect(c.ioctl(Self.request, &a) == 0)
+        }
+        var a = arg(handle: h, point: 1, fd: efd)
+        #expect(c.ioctl(Self.request, &a) == ENOMEM)
+        // Firing them gives the budget back.
+        try d.syncobjSignal(c.file, handles: [h], points: [1])
+        #expect(counter(efd) == 1024)
+        a = arg(handle: h, point: 1, fd: efd)
+        #expect(c.ioctl(Self.request, &a) == 0)
+        // Syncobj handles stop at 65536 per file.
+        for _ in 1..<Device.maxSyncobjsPerFile { _ = try d.syncobjCreate(c.file, flags: 0) }
+        #expect(throws: DRMError.noMemory) { try d.syncobjCreate(c.file, flags: 0) }
+        let other = try DirectClient(device: d)
+        #expect(try d.syncobjCreate(other.file, flags: 0) != 0)
+    }
+
+    @Test func exportsPerProcessAreBounded() throws {
+        let r = ExportRegistry(maxPerProcess: 3)
+        let ids = (0..<3).compactMap { _ in r.add(.timeline(Timeline(name: "t")), pid: 7) }
+        #expect(ids.count == 3)
+        #expect(r.add(.timeline(Timeline(name: "t")), pid: 7) == nil)
+        #expect(r.add(.timeline(Timeline(name: "t")), pid: 8) != nil)
+        r.remove(ids[0])
+        #expect(r.add(.timeline(Timeline(name: "t")), pid: 7) != nil)
+    }
 }

@@ -1,3 +1,5 @@
+import Synchronization
+
 /// A DRM syncobj: binary (one fence, point 0) or timeline (fences at increasing points).
 ///
 /// @unchecked Sendable: mutated only under the device lock (see Fence).
@@ -70,32 +72,56 @@ public final class Syncobj: @unchecked Sendable {
     // MARK: SYNCOBJ_EVENTFD
 
     /// Registered eventfds whose point has not been submitted yet (the kernel's ev_fd_list).
-    private var eventfds: [(fd: OwnedFD, point: UInt64, availableOnly: Bool)] = []
-    /// Daemon fds are finite: beyond this many pending eventfds on one syncobj, ENOMEM.
-    static let maxPendingEventfds = 1024
+    private var eventfds: [(target: EventfdTarget, point: UInt64, availableOnly: Bool)] = []
 
     /// syncobj_eventfd_entry_func: once `point` is submitted the entry leaves the syncobj and
     /// rides on the point's fences (a later reset does not cancel it); WAIT_AVAILABLE signals
     /// at submission, otherwise when every fence up to the point has signalled.
-    func addEventfd(_ fd: OwnedFD, point: UInt64, availableOnly: Bool) throws(DRMError) {
-        guard eventfds.count < Self.maxPendingEventfds else { throw .noMemory }
-        eventfds.append((fd, point, availableOnly))
+    func addEventfd(_ target: EventfdTarget, point: UInt64, availableOnly: Bool) {
+        eventfds.append((target, point, availableOnly))
         notifyEventfds()
     }
 
     private func notifyEventfds() {
         guard !eventfds.isEmpty else { return }
-        var pending: [(fd: OwnedFD, point: UInt64, availableOnly: Bool)] = []
+        var pending: [(target: EventfdTarget, point: UInt64, availableOnly: Bool)] = []
         for e in eventfds {
             guard let fences = fences(upTo: e.point) else { pending.append(e); continue }
-            if e.availableOnly { Eventfd.signal(e.fd.raw); continue }
-            Self.signal(e.fd, when: fences.filter { !$0.isSignalled })
+            if e.availableOnly { e.target.signal(); continue }
+            Self.signal(e.target, when: fences.filter { !$0.isSignalled })
         }
         eventfds = pending
     }
 
-    private static func signal(_ fd: OwnedFD, when fences: [Fence]) {
-        guard let first = fences.first else { return Eventfd.signal(fd.raw) }
-        first.onSignal { _ in signal(fd, when: Array(fences.dropFirst()).filter { !$0.isSignalled }) }
+    private static func signal(_ target: EventfdTarget, when fences: [Fence]) {
+        guard let first = fences.first else { return target.signal() }
+        first.onSignal { _ in signal(target, when: Array(fences.dropFirst()).filter { !$0.isSignalled }) }
     }
+}
+
+/// How many daemon copies of client eventfds one file holds: each registration keeps one until
+/// it fires (or its fence and syncobj go), so a client registering without bound gets ENOMEM.
+public final class EventfdBudget: Sendable {
+    let limit: Int
+    let live = Atomic<Int>(0)
+    init(limit: Int) { self.limit = limit }
+}
+
+/// One registration's eventfd, counted against its file's budget while it lives.
+final class EventfdTarget: @unchecked Sendable {
+    let fd: OwnedFD
+    private let budget: EventfdBudget
+
+    init(_ fd: OwnedFD, budget: EventfdBudget) throws(DRMError) {
+        guard budget.live.add(1, ordering: .relaxed).newValue <= budget.limit else {
+            budget.live.subtract(1, ordering: .relaxed)
+            throw .noMemory
+        }
+        self.fd = fd
+        self.budget = budget
+    }
+
+    func signal() { Eventfd.signal(fd.raw) }
+
+    deinit { budget.live.subtract(1, ordering: .relaxed) }
 }

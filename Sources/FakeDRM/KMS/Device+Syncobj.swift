@@ -9,7 +9,12 @@ extension Device {
         return s
     }
 
-    func addSyncobj(_ file: FileContext, _ s: Syncobj) -> UInt32 {
+    /// Handles per file: the kernel's bound is memory; one client's loop must not take the
+    /// daemon's, so creation past this many is ENOMEM.
+    static let maxSyncobjsPerFile = 65536
+
+    func addSyncobj(_ file: FileContext, _ s: Syncobj) throws(DRMError) -> UInt32 {
+        guard file.syncobjs.count < Self.maxSyncobjsPerFile else { throw .noMemory }
         var h = file.nextSyncobj
         while file.syncobjs[h] != nil || h == 0 { h &+= 1 }
         file.syncobjs[h] = s
@@ -21,7 +26,7 @@ extension Device {
         try lock.withLock { () throws(DRMError) -> UInt32 in
             try requireSyncobj()
             guard flags & ~1 == 0 else { throw .invalidArgument }
-            return addSyncobj(file, Syncobj(signalled: flags & 1 != 0))
+            return try addSyncobj(file, Syncobj(signalled: flags & 1 != 0))
         }
     }
 
@@ -59,7 +64,7 @@ extension Device {
         return try lock.withLock { () throws(DRMError) -> UInt32 in
             if flags & 1 == 0 {
                 guard flags == 0, case .syncobj(let s)? = looked else { throw .invalidArgument }
-                return addSyncobj(file, s)
+                return try addSyncobj(file, s)
             }
             guard case .syncFile(let sf)? = looked else { throw .invalidArgument }
             let s = try syncobj(file, handle)
@@ -123,10 +128,8 @@ extension Device {
             return try syncobj(file, handle)
         }
         // Fetched outside the lock: on the socket it is a round trip to the client.
-        let eventfd = try env.files.eventfd(fd: fd)
-        try lock.withLock { () throws(DRMError) in
-            try s.addEventfd(eventfd, point: point, availableOnly: flags & 4 != 0)
-        }
+        let target = try EventfdTarget(try env.files.eventfd(fd: fd), budget: file.eventfdBudget)
+        lock.withLock { s.addEventfd(target, point: point, availableOnly: flags & 4 != 0) }
     }
 
     /// WAIT/TIMELINE_WAIT. Flags: WAIT_ALL 1, WAIT_FOR_SUBMIT 2, WAIT_AVAILABLE 4. Returns

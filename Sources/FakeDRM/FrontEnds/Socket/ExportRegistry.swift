@@ -9,14 +9,28 @@ final class ExportRegistry: @unchecked Sendable {
     private var nextID: UInt64 = 1
     private var entries: [UInt64: (file: ExportedFile, pid: Int32)] = [:]
     private var connectionsPerPid: [Int32: Int] = [:]
+    private var entriesPerPid: [Int32: Int] = [:]
+    /// Each entry holds daemon fds (a sync file's eventfd, a dma-buf's memfd): one process
+    /// creating fences or timelines without bound gets ENOMEM here, not the daemon's EMFILE.
+    let maxPerProcess: Int
 
-    func add(_ file: ExportedFile, pid: Int32) -> UInt64 {
+    init(maxPerProcess: Int = 8192) { self.maxPerProcess = maxPerProcess }
+
+    /// nil when the process is at its limit.
+    func add(_ file: ExportedFile, pid: Int32) -> UInt64? {
         lock.withLock {
+            guard entriesPerPid[pid, default: 0] < maxPerProcess else { return nil }
             let id = nextID
             nextID += 1
             entries[id] = (file, pid)
+            entriesPerPid[pid, default: 0] += 1
             return id
         }
+    }
+
+    private func forget(pid: Int32) {
+        let n = entriesPerPid[pid, default: 1] - 1
+        entriesPerPid[pid] = n > 0 ? n : nil
     }
 
     func get(_ id: UInt64) -> ExportedFile? { lock.withLock { entries[id]?.file } }
@@ -26,7 +40,11 @@ final class ExportRegistry: @unchecked Sendable {
     var onDrop: (@Sendable (ExportedFile) -> Void)?
 
     func remove(_ id: UInt64) {
-        let gone = lock.withLock { entries.removeValue(forKey: id)?.file }
+        let gone = lock.withLock { () -> ExportedFile? in
+            guard let e = entries.removeValue(forKey: id) else { return nil }
+            forget(pid: e.pid)
+            return e.file
+        }
         if let gone { onDrop?(gone) }
     }
 
@@ -46,6 +64,7 @@ final class ExportRegistry: @unchecked Sendable {
             connectionsPerPid[pid] = nil
             let dropped = entries.values.filter { $0.pid == pid }.map(\.file)
             entries = entries.filter { $0.value.pid != pid }
+            entriesPerPid[pid] = nil
             return dropped
         }
         for f in gone { onDrop?(f) }

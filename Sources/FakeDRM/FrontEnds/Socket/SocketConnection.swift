@@ -242,13 +242,13 @@ final class SocketConnection: @unchecked Sendable {
                 let name = String(decoding: r.rest().prefix(32), as: UTF8.self)
                 var w = WireWriter(.swsyncReply)
                 let raw = cfd_eventfd(0, 1)
-                if raw >= 0 {
-                    let id = server.registry.add(.timeline(SwSync.timeline(named: name)), pid: pid)
+                if raw >= 0, let id = server.registry.add(.timeline(SwSync.timeline(named: name)), pid: pid) {
                     w.i32(0)
                     w.u64(id)
                     if !send(w.message, fd: raw) { broken = true }
                     close(raw)
                 } else {
+                    if raw >= 0 { close(raw) }
                     w.i32(ENOMEM)
                     w.u64(0)
                     if !send(w.message) { broken = true }
@@ -458,7 +458,7 @@ final class SocketClient: ClientMemory, ClientFiles {
     func install(_ file: ExportedFile, cloexec: Bool) throws(DRMError) -> Int32 {
         if case .card(let f) = file { return try installCard(f, cloexec: cloexec) }
         let registry = connection.server.registry
-        let id = registry.add(file, pid: connection.pid)
+        guard let id = registry.add(file, pid: connection.pid) else { throw .noMemory }
         var owned: OwnedFD? = nil
         let fd: Int32
         switch file {
