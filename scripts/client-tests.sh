@@ -33,7 +33,11 @@ assert list(d) == ["/dev/dri/card0"], list(d)
 n = d["/dev/dri/card0"]
 assert n["driver"]["name"] == "fakedrm", n["driver"]
 assert len(n["crtcs"]) == 1, len(n["crtcs"])
-assert len(n["connectors"]) == 1 and n["connectors"][0]["type"] == 15, n["connectors"]  # 15 = Virtual
+# drm_info sets WRITEBACK_CONNECTORS: Virtual-1 (15) and the CRTC's writeback connector (18), as vkms.
+assert [c["type"] for c in n["connectors"]] == [15, 18], [c["type"] for c in n["connectors"]]
+wb = n["connectors"][1]["properties"]
+assert {"WRITEBACK_FB_ID", "WRITEBACK_OUT_FENCE_PTR", "WRITEBACK_PIXEL_FORMATS"} <= set(wb), list(wb)
+assert wb["WRITEBACK_PIXEL_FORMATS"]["data"][0] == 0x34325258, wb["WRITEBACK_PIXEL_FORMATS"]  # XR24 first
 assert len(n["planes"]) == 3, len(n["planes"])
 assert n["device"]["bus_type"] == 2, n["device"]  # DRM_BUS_PLATFORM
 EOF

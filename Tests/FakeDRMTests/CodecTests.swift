@@ -112,7 +112,7 @@ import Testing
         c.setClientCap(DRMConst.clientCapAtomic, 1)
         var res = [UInt8](repeating: 0, count: 64)
         #expect(c.ioctl(req(0xA0, 64), &res) == 0)
-        #expect(LE.u32s(Array(res[32..<48])) == [0, 1, 1, 1])
+        #expect(LE.u32s(Array(res[32..<48])) == [0, 1, 1, 2])
         // GETCONNECTOR: modes all-or-nothing, props partial.
         let conn = c.connectorID
         let modesPtr = c.memory.alloc(68 * 2), propsPtr = c.memory.alloc(8), valsPtr = c.memory.alloc(16)

@@ -32,8 +32,12 @@ import Testing
         let d = try makeDevice()
         let c = try DirectClient(device: d)
         c.setClientCap(DRMConst.clientCapAtomic, 1)
+        // The writeback connector is hidden without DRM_CLIENT_CAP_WRITEBACK_CONNECTORS; its
+        // encoder is listed anyway (drm_mode_getresources filters connectors only).
         let res = d.resources(c.file)
-        #expect((res.crtcs.count, res.connectors.count, res.encoders.count) == (1, 1, 1))
+        #expect((res.crtcs.count, res.connectors.count, res.encoders.count) == (1, 1, 2))
+        c.setClientCap(DRMConst.clientCapWritebackConnectors, 1)
+        #expect(d.resources(c.file).connectors.count == 2)
         #expect(d.planeIDs(c.file).count == 3)
         let info = try d.connectorInfo(c.file, c.connectorID)
         #expect(info.type == 15 && info.typeID == 1 && info.connection == 1)

@@ -34,6 +34,10 @@ struct AtomicProposal {
     var inFences: [Int: SyncFile] = [:]
     var outFencePtrs: [Int: UInt64] = [:]
     var releaseFencePtrs: [Int: UInt64] = [:]
+    /// Writeback connectors given WRITEBACK_FB_ID in this commit (0: a job without a buffer),
+    /// and the WRITEBACK_OUT_FENCE_PTRs set, by connector index.
+    var writebackJobs: [Int: ObjectID] = [:]
+    var writebackFencePtrs: [Int: UInt64] = [:]
     var resolvedInFences: [Int32: SyncFile] = [:]
     /// Connector DPMS via legacy SETPROPERTY maps to ACTIVE; atomic callers may not set it.
     var allowDPMS = false

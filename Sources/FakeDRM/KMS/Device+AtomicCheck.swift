@@ -40,7 +40,32 @@ extension Device {
             if n.active && !n.enabled { throw .invalidArgument }
             if eventCRTCs.contains(c) && !n.active && !state.crtcs[c].active { throw .invalidArgument }
         }
+        try checkWritebackConnectors(p)
         try checkModeset(new, affected: affected, flags: flags)
+        try checkWritebackJobs(p)
+    }
+
+    /// drm_atomic_connector_check for writeback connectors: a buffer needs an active CRTC; an
+    /// out-fence needs a buffer.
+    private func checkWritebackConnectors(_ p: AtomicProposal) throws(DRMError) {
+        for (k, fb) in p.writebackJobs {
+            if fb == 0 {
+                if p.writebackFencePtrs[k] != nil { throw .invalidArgument }
+                continue
+            }
+            guard let c = crtcIndex(of: p.new.connectors[k].crtc) else { throw .invalidArgument }
+            if !p.new.crtcs[c].active { throw .invalidArgument }
+        }
+    }
+
+    /// vkms_wb_atomic_check: the buffer is the mode's size and of WRITEBACK_PIXEL_FORMATS.
+    private func checkWritebackJobs(_ p: AtomicProposal) throws(DRMError) {
+        for (k, id) in p.writebackJobs where id != 0 {
+            guard let engine = connectors[k].writeback, let fb = framebuffers[id],
+                  let c = crtcIndex(of: p.new.connectors[k].crtc), let mode = p.new.crtcs[c].mode else { throw .invalidArgument }
+            if fb.width != UInt32(mode.hdisplay) || fb.height != UInt32(mode.vdisplay) { throw .invalidArgument }
+            if !engine.formats.contains(fb.format) || fb.modifier != DRMConst.formatModLinear { throw .invalidArgument }
+        }
     }
 
     private func checkPlane(_ i: Int, _ new: KMSState) throws(DRMError) {

@@ -102,6 +102,7 @@ extension Device {
             installs.append(FenceInstall(pointer: ptr, syncFile: try SyncFile(fences: [f])))
             releaseFences[c] = f
         }
+        let writebacks = try prepareWritebacks(p, installs: &installs)
         if wantsEvent { file.eventSpace -= eventSize * affected.count }
 
         // Swap: the software state is the new one from now on.
@@ -114,6 +115,7 @@ extension Device {
                                    outFence: outFences[c], waitsForVblank: active, token: nextCommitToken)
             nextCommitToken += 1
             pc.ownerFile = file.id
+            pc.writebacks = writebacks[c] ?? []
             if case .never = inFault { pc.held = true }
             pendingCommits[c] = pc
         }
@@ -228,6 +230,7 @@ extension Device {
         pc.done = true
         if pendingCommits[pc.crtcIndex] === pc { pendingCommits[pc.crtcIndex] = nil }
         latch(pc)
+        runWritebacks(pc)
         if let f = pc.outFence { signalFence(f, .out, at: ts, error: pc.backendError) }
         for (file, ud) in pc.events where !file.closed {
             file.eventSpace += EventVblankLayout.size

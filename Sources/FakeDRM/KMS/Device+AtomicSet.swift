@@ -102,6 +102,12 @@ extension Device {
         case .dpms:
             guard p.allowDPMS else { throw .invalidArgument }
             if let c = crtcIndex(of: p.new.connectors[i].crtc) { p.new.crtcs[c].active = v == 0 }
+        case .writebackFBID:
+            // drm_writeback_set_fb: the job exists from here on, with or without a framebuffer.
+            p.writebackJobs[i] = ObjectID(v)
+        case .writebackOutFencePtr:
+            // Written -1 by the front end already; kept per connector as the kernel does.
+            p.writebackFencePtrs[i] = v == 0 ? nil : v
         default:
             throw .invalidArgument
         }
@@ -153,6 +159,8 @@ extension Device {
             case .crtcID: return UInt64(s.crtc)
             case .linkStatus: return s.linkStatus
             case .edid: return UInt64(connectors[i].edidBlob)
+            case .writebackPixelFormats: return UInt64(connectors[i].writeback?.formatsBlob ?? 0)
+            // WRITEBACK_FB_ID is one-shot ("write and forget") and reads 0, as the fence pointer.
             case .dpms:
                 let on = crtcIndex(of: s.crtc).map { state.crtcs[$0].active } ?? false
                 return on ? 0 : 3
@@ -188,9 +196,10 @@ extension Device {
         lock.withLock {
             var out: [(ObjectID, ObjectID, PropertyKind)] = []
             for obj in req.objects {
-                let attached = crtc(id: obj.id)?.properties ?? plane(id: obj.id)?.properties ?? []
+                let attached = crtc(id: obj.id)?.properties ?? plane(id: obj.id)?.properties ?? connector(id: obj.id)?.properties ?? []
                 for (propID, _) in obj.props where attached.contains(propID) {
-                    guard let kind = properties[propID]?.kind, [.inFenceFD, .outFencePtr, .releaseFencePtr].contains(kind) else { continue }
+                    guard let kind = properties[propID]?.kind,
+                          [.inFenceFD, .outFencePtr, .releaseFencePtr, .writebackOutFencePtr].contains(kind) else { continue }
                     if !out.contains(where: { $0.0 == obj.id && $0.1 == propID }) { out.append((obj.id, propID, kind)) }
                 }
             }

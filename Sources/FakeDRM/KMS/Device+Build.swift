@@ -90,6 +90,31 @@ extension Device {
             connectors.append(obj)
         }
 
+        // vkms_enable_writeback_connector: after the other objects, with its own encoder and the
+        // three writeback properties created with the first one.
+        var wbProps: (fb: PropertyDef, fence: PropertyDef, formats: PropertyDef)?
+        for (ci, c) in config.crtcs.enumerated() where c.writeback {
+            let props = wbProps ?? (prop("WRITEBACK_FB_ID", O | A, [UInt64(ObjectType.framebuffer.rawValue)], .writebackFBID),
+                                    prop("WRITEBACK_OUT_FENCE_PTR", R | A, [0, UInt64.max], .writebackOutFencePtr),
+                                    prop("WRITEBACK_PIXEL_FORMATS", B | A | I, [], .writebackPixelFormats))
+            wbProps = props
+            let enc = EncoderObject(id: allocateID(.encoder), index: encoders.count, kind: .virtual,
+                                    possibleCrtcs: 1 << UInt32(ci), possibleClones: 1 << UInt32(encoders.count))
+            encoders.append(enc)
+            typeCounts[.writeback, default: 0] += 1
+            let obj = ConnectorObject(id: allocateID(.connector), index: connectors.count, kind: .writeback,
+                                      typeIndex: typeCounts[.writeback] ?? 1, encoderIndex: enc.index, status: .connected,
+                                      modes: NoEDIDModes.list(maxWidth: Int(config.maxWidth), maxHeight: Int(config.maxHeight),
+                                                              preferredWidth: 1024, preferredHeight: 768),
+                                      mmWidth: 0, mmHeight: 0)
+            let engine = WritebackEngine(crtcIndex: ci, formats: WritebackEngine.defaultFormats,
+                                         timelineName: "CONNECTOR:\(obj.id)-Writeback-\(obj.typeIndex)")
+            engine.formatsBlob = makeKernelBlob(engine.formats.flatMap { LE.bytes([$0]) })
+            obj.writeback = engine
+            obj.properties = [dpms.id, linkStatus.id, nonDesktop.id, tile.id, crtcID.id, props.fence.id, props.fb.id, props.formats.id]
+            connectors.append(obj)
+        }
+
         var planeStates: [PlaneState] = []
         for p in planes {
             var s = PlaneState()

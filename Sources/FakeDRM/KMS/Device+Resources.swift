@@ -8,7 +8,9 @@ extension Device {
     public func resources(_ file: FileContext) -> Resources {
         lock.withLock {
             Resources(fbs: framebuffers.values.filter { $0.ownerFile == file.id && $0.listed }.map(\.id).sorted(),
-                      crtcs: crtcs.map(\.id).filter { leaseHeld(file, $0) }, connectors: connectors.map(\.id).filter { leaseHeld(file, $0) },
+                      crtcs: crtcs.map(\.id).filter { leaseHeld(file, $0) },
+                      // Writeback connectors only for files with DRM_CLIENT_CAP_WRITEBACK_CONNECTORS.
+                      connectors: connectors.filter { $0.writeback == nil || file.writebackConnectors }.map(\.id).filter { leaseHeld(file, $0) },
                       encoders: encoders.map(\.id),
                       minWidth: config.minWidth, maxWidth: config.maxWidth, minHeight: config.minHeight, maxHeight: config.maxHeight)
         }

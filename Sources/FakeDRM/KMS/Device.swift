@@ -43,6 +43,8 @@ public final class Device: @unchecked Sendable {
     var releaseWaits: [ReleaseWait] = []
     /// Fences of EXPORT_SYNC_FILE (write) on buffers the card is scanning out.
     var scanoutWaits: [(buffer: BufferObject, fence: Fence)] = []
+    /// Composes writeback frames off the lock, in commit order (vkms's composer worker).
+    let writebackQueue = DispatchQueue(label: "fakedrm.writeback")
     var timedActions: [(dueNs: Int64, action: () -> Void)] = []
     var virtualTime: Bool
     /// Virtual time that steps itself whenever work is pending (fakedrm run --virtual-time).

@@ -17,6 +17,8 @@ public struct DeviceConfig: Sendable, Codable, Equatable {
 
     public struct CRTC: Sendable, Codable, Equatable {
         public var gammaSize: UInt32 = 256
+        /// A writeback connector (and its encoder) for this CRTC, as vkms's enable_writeback.
+        public var writeback = true
         public init() {}
     }
 
@@ -109,7 +111,7 @@ public struct DeviceConfig: Sendable, Codable, Equatable {
     }
 
     private static var elementDefaults: [String: [String: Any]] { [
-        "crtcs": ["gammaSize": 256],
+        "crtcs": ["gammaSize": 256, "writeback": true],
         "encoders": ["type": "virtual", "crtcs": [0]],
         "connectors": ["type": "Virtual", "encoder": 0, "connected": true, "mmWidth": 0, "mmHeight": 0,
                        "preferredWidth": 1024, "preferredHeight": 768],
@@ -157,7 +159,8 @@ public struct DeviceConfig: Sendable, Codable, Equatable {
             if e.crtcs.isEmpty || e.crtcs.contains(where: { $0 < 0 || $0 >= crtcs.count }) { throw fail("encoders[\(i)].crtcs out of range") }
         }
         for (i, c) in connectors.enumerated() {
-            if ConnectorKind(name: c.type) == nil { throw fail("connectors[\(i)].type '\(c.type)' unknown") }
+            guard let kind = ConnectorKind(name: c.type) else { throw fail("connectors[\(i)].type '\(c.type)' unknown") }
+            if kind == .writeback { throw fail("connectors[\(i)]: writeback connectors come from crtcs[].writeback") }
             if c.encoder < 0 || c.encoder >= encoders.count { throw fail("connectors[\(i)].encoder out of range") }
             for (k, m) in (c.modes ?? []).enumerated() {
                 guard m.h.count == 4, m.v.count == 4 else { throw fail("connectors[\(i)].modes[\(k)] needs h and v of 4 values") }

@@ -59,6 +59,8 @@ final class ConnectorObject {
     var edidBlob: ObjectID = 0
     /// drm_connector's epoch_counter: bumped by every status, mode or EDID change.
     var epoch: UInt64 = 0
+    /// Set for a writeback connector: what its engine writes and its out-fence timeline.
+    var writeback: WritebackEngine?
 
     init(id: ObjectID, index: Int, kind: ConnectorKind, typeIndex: UInt32, encoderIndex: Int,
          status: ConnectorStatus, modes: [ModeInfo], mmWidth: UInt32, mmHeight: UInt32) {
@@ -92,4 +94,25 @@ final class PlaneObject {
         self.possibleCrtcs = possibleCrtcs
         self.formats = formats
     }
+}
+
+/// drm_writeback_connector's own state: its formats (WRITEBACK_PIXEL_FORMATS) and the fence
+/// timeline of WRITEBACK_OUT_FENCE_PTR.
+final class WritebackEngine {
+    let crtcIndex: Int
+    let formats: [UInt32]
+    var formatsBlob: ObjectID = 0
+    let fenceContext = Fence.allocateContext()
+    var fenceSeqno: UInt64 = 0
+    /// drm_writeback_connector_init names it "CONNECTOR:<id>-<name>".
+    let timelineName: String
+
+    init(crtcIndex: Int, formats: [UInt32], timelineName: String) {
+        self.crtcIndex = crtcIndex
+        self.formats = formats
+        self.timelineName = timelineName
+    }
+
+    /// vkms_wb_formats that this composer can write: XRGB8888 first (vkms 6.1's only one).
+    static let defaultFormats: [UInt32] = ["XR24", "AR24", "XB24", "AB24", "RG16"].compactMap(FourCC.parse)
 }

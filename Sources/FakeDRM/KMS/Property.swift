@@ -4,6 +4,7 @@ public enum PropertyKind: Sendable, Hashable {
     case inFormats, zpos, alpha, blendMode, damageClips
     case active, modeID, outFencePtr, vrrEnabled, gammaLUT, gammaLUTSize, releaseFencePtr
     case dpms, linkStatus, nonDesktop, tile, edid
+    case writebackFBID, writebackOutFencePtr, writebackPixelFormats
 }
 
 /// A property object (DRM_MODE_PROP_*), with the kernel's flag encoding.

@@ -53,6 +53,8 @@ final class PendingCommit {
     var backendError: Int32 = 0
     /// `fence-late which=in`: arms the commit when the delay is over (or its file closes).
     var deferredArm: (() -> Void)?
+    /// Writeback jobs of the CRTC's writeback connectors, run once the commit is on screen.
+    var writebacks: [WritebackJob] = []
 
     init(crtcIndex: Int, newState: KMSState, events: [(FileContext, UInt64)], outFence: Fence?, waitsForVblank: Bool, token: UInt64) {
         self.token = token
