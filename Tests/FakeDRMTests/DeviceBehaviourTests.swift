@@ -94,6 +94,15 @@ import Testing
         #expect(poll(&p, 1, 0) == 0)
     }
 
+    @Test func cursorStacksAboveOverlaysByDefault() throws {
+        // IGT's kms_plane_cursor@overlay: the cursor must show over the overlay, as vkms blends.
+        let d = try makeDevice()
+        let c = try DirectClient(device: d)
+        c.setClientCap(DRMConst.clientCapAtomic, 1)
+        let z = [PlaneType.primary, .overlay, .cursor].map { c.propValue(c.plane($0), "zpos") }
+        #expect(z == [0, 1, 2])
+    }
+
     @Test func syncobjBinaryAndTimeline() throws {
         let d = try makeDevice()
         let c = try DirectClient(device: d)

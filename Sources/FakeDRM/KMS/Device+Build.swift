@@ -115,12 +115,11 @@ extension Device {
             connectors.append(obj)
         }
 
-        var planeStates: [PlaneState] = []
-        for p in planes {
-            var s = PlaneState()
-            s.zpos = UInt64(p.index)
-            planeStates.append(s)
-        }
+        // Initial zpos: primaries at the bottom, overlays above them, cursors on top, each group
+        // in plane order, as vkms blends (its overlays are created before its cursor).
+        let stacking = planes.filter { $0.type == .primary } + planes.filter { $0.type == .overlay } + planes.filter { $0.type == .cursor }
+        var planeStates = planes.map { _ in PlaneState() }
+        for (z, p) in stacking.enumerated() { planeStates[p.index].zpos = UInt64(z) }
         state = KMSState(planes: planeStates, crtcs: crtcs.map { _ in CRTCState() }, connectors: connectors.map { _ in ConnectorState() })
         vblank = crtcs.map { _ in VblankClock() }
         pendingCommits = crtcs.map { _ in nil }
