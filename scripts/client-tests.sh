@@ -180,6 +180,12 @@ if cc -O2 -Wall -o "$work/conformance" tests/clients/conformance.c $(pkg-config 
     chmod 0755 "$work/conformance" && timeout 60 "${RUN[@]}" -- "$work/conformance" >>"$out" 2>&1 && ! grep -q "^FAIL" "$out"; then
     ok "IGT's terms (tests/clients/conformance.c): debugfs mount point, name, clients, crc/control+data errnos, per-vblank CRCs, fd links, auth ($(grep -c '^ok' "$out") checks)"
 else bad "conformance (tests/clients/conformance.c)" "$out"; fi
+out="$work/conformance-unpriv.txt"
+printf 'ownerIsPrivileged: false\n' >"$work/unpriv.yaml"
+chmod 0644 "$work/unpriv.yaml"
+if timeout 60 "${RUN[@]}" --config "$work/unpriv.yaml" -- env FAKEDRM_PROBE_UNPRIVILEGED=1 "$work/conformance" >"$out" 2>&1 && ! grep -q "^FAIL" "$out"; then
+    ok "drm_auth.c for an opener without CAP_SYS_ADMIN (ownerIsPrivileged: false): new files unauthenticated, SET_MASTER EACCES ($(grep -c '^ok' "$out") checks)"
+else bad "conformance, unprivileged opener" "$out"; fi
 
 # --- sw_sync for clients: timelines, fences, ENOENT on close, a fence as IN_FENCE_FD ----------
 out="$work/swsync.txt"

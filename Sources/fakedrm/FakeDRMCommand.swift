@@ -14,6 +14,7 @@ struct FakeDRMCommand: ParsableCommand {
         // A peer that goes away mid-write (a killed `fakedrm ctl`, a dead client) must give
         // EPIPE, not kill the daemon. Children get the default back (RunCommand.spawn).
         signal(SIGPIPE, SIG_IGN)
+        FDLimit.raise()
         do {
             var command = try parseAsRoot(CtlCommand.placingControlOption(Array(CommandLine.arguments.dropFirst())))
             try command.run()

@@ -79,7 +79,7 @@ struct RunCommand: ParsableCommand {
             for p in cEnv { free(p) }
         }
         var pid: pid_t = 0
-        let rc = posix_spawnp(&pid, argv[0], nil, &attr, cArgs, cEnv)
+        let rc = FDLimit.withOriginal { posix_spawnp(&pid, argv[0], nil, &attr, cArgs, cEnv) }
         guard rc == 0 else {
             throw ValidationError("cannot run \(argv[0]): \(String(cString: strerror(rc)))")
         }

@@ -30,10 +30,22 @@ import Testing
         #expect(throws: DRMError.permissionDenied) { try d.setMaster(stranger) }
     }
 
-    @Test func magicsAreSmallUniqueAndAuthenticateOnce() throws {
+    @Test func privilegedOpenersAreAuthenticatedAtOpen() throws {
+        // drm_file_alloc: authenticated = capable(CAP_SYS_ADMIN) (IGT's getclient-master-drop).
         let d = try makeDevice(DeviceConfig())
-        let master = try d.open()
-        let a = try d.open(), b = try d.open()
+        _ = try d.open(uid: geteuid())
+        #expect(d.isAuthenticated(try d.open(uid: geteuid())))
+        #expect(d.isAuthenticated(try d.open(uid: 0)))
+        #expect(!d.isAuthenticated(try d.open(uid: geteuid() &+ 1)))
+    }
+
+    @Test func magicsAreSmallUniqueAndAuthenticateOnce() throws {
+        var cfg = DeviceConfig()
+        cfg.ownerIsPrivileged = false
+        let d = try makeDevice(cfg)
+        let user: UInt32 = 4242
+        let master = try d.open(uid: user)
+        let a = try d.open(uid: user), b = try d.open(uid: user)
         let ma = d.getMagic(a), mb = d.getMagic(b)
         #expect(ma == 1 && mb == 2 && d.getMagic(a) == ma)
         #expect(throws: DRMError.permissionDenied) { try d.authMagic(a, mb) }
@@ -43,7 +55,7 @@ import Testing
         #expect(d.isAuthenticated(b) && !d.isAuthenticated(a) && d.isAuthenticated(master))
         // A closed file's magic is free again; an authenticated one stays taken.
         d.close(a)
-        let c = try d.open()
+        let c = try d.open(uid: user)
         #expect(d.getMagic(c) == ma)
     }
 }

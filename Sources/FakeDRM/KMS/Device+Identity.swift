@@ -60,7 +60,12 @@ extension Device {
     /// (CAP_SYS_ADMIN, approximated by the opener's uid: 0, or the card's owner unless
     /// `ownerIsPrivileged` is off).
     private func mayChangeMaster(_ file: FileContext) -> Bool {
-        file.wasMaster || file.uid == 0 || (config.ownerIsPrivileged && file.uid == Self.ownerUID)
+        file.wasMaster || isPrivileged(uid: file.uid)
+    }
+
+    /// capable(CAP_SYS_ADMIN) for an opener: uid 0, or the card's owner (ownerIsPrivileged).
+    func isPrivileged(uid: UInt32) -> Bool {
+        uid == 0 || (config.ownerIsPrivileged && uid == Self.ownerUID)
     }
 
     static let ownerUID = geteuid()

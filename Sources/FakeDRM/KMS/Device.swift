@@ -172,6 +172,8 @@ public final class Device: @unchecked Sendable {
             let f = try FileContext(id: nextFileID, pid: pid, uid: uid)
             nextFileID += 1
             files[f.id] = f
+            // drm_file_alloc: a CAP_SYS_ADMIN opener is authenticated from the start.
+            f.authenticated = isPrivileged(uid: uid)
             if master == nil {
                 // drm_new_set_master: the first opener is master and authenticated.
                 master = f

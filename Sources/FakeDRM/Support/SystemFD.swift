@@ -108,3 +108,32 @@ public enum Eventfd {
         _ = withUnsafeBytes(of: &one) { write(fd, $0.baseAddress, 8) }
     }
 }
+
+/// The daemon holds a few fds per client open file (its socket, the readiness eventfd, exports),
+/// so the default soft RLIMIT_NOFILE of 1024 would refuse opens long before a client's own
+/// limit does (IGT's core_auth@many-magics opens ~500 cards). The daemon raises its soft limit
+/// to the hard one; the commands it spawns get the original back.
+public enum FDLimit {
+    nonisolated(unsafe) private static var original: rlimit?
+
+    public static func raise() {
+        var r = rlimit()
+        guard getrlimit(RLIMIT_NOFILE_VALUE, &r) == 0, original == nil else { return }
+        original = r
+        var raised = r
+        raised.rlim_cur = r.rlim_max
+        _ = setrlimit(RLIMIT_NOFILE_VALUE, &raised)
+    }
+
+    /// Runs `body` (a spawn) with the soft limit the process started with.
+    public static func withOriginal<T>(_ body: () throws -> T) rethrows -> T {
+        guard var r = original else { return try body() }
+        var current = rlimit()
+        _ = getrlimit(RLIMIT_NOFILE_VALUE, &current)
+        _ = setrlimit(RLIMIT_NOFILE_VALUE, &r)
+        defer { _ = setrlimit(RLIMIT_NOFILE_VALUE, &current) }
+        return try body()
+    }
+
+    private static var RLIMIT_NOFILE_VALUE: __rlimit_resource_t { __rlimit_resource_t(RLIMIT_NOFILE.rawValue) }
+}
