@@ -195,9 +195,9 @@ if cc -O2 -Wall -o "$work/swsync" tests/clients/swsync.c $(pkg-config --cflags -
 else bad "sw_sync (tests/clients/swsync.c)" "$out"; fi
 
 out="$work/syncobj.txt"
-if cc -O2 -Wall -o "$work/syncobj" tests/clients/syncobj.c $(pkg-config --cflags --libs libdrm) 2>"$out" &&
+if cc -O2 -Wall -o "$work/syncobj" tests/clients/syncobj.c $(pkg-config --cflags --libs libdrm) -lpthread 2>"$out" &&
     chmod 0755 "$work/syncobj" && timeout 60 "${RUN[@]}" -- "$work/syncobj" >>"$out" 2>&1 && ! grep -q "^FAIL" "$out"; then
-    ok "syncobj (tests/clients/syncobj.c): SYNCOBJ_EVENTFD on sw_sync-fed timeline points, WAIT_AVAILABLE, the errnos IGT probes ($(grep -c '^ok' "$out") checks)"
+    ok "syncobj (tests/clients/syncobj.c): SYNCOBJ_EVENTFD on sw_sync-fed timeline points, WAIT_AVAILABLE, wait snapshots, the errnos IGT probes ($(grep -c '^ok' "$out") checks)"
 else bad "syncobj (tests/clients/syncobj.c)" "$out"; fi
 
 out="$work/dmabuf.txt"

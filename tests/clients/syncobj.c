@@ -2,7 +2,7 @@
 // the caller's eventfd when a timeline point (fed by a sw_sync fence) is submitted or signals,
 // and the errnos IGT's syncobj suites probe (an unknown handle is ENOENT for the array ioctls,
 // a closed fd is EINVAL for FD_TO_HANDLE, ...).
-// Build: cc -O2 -Wall -o syncobj syncobj.c $(pkg-config --cflags --libs libdrm)
+// Build: cc -O2 -Wall -o syncobj syncobj.c $(pkg-config --cflags --libs libdrm) -lpthread
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -12,6 +12,8 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <pthread.h>
+#include <time.h>
 #include <unistd.h>
 #include <xf86drm.h>
 
@@ -111,6 +113,62 @@ static void syncobj_errnos(int drm) {
     drmSyncobjDestroy(drm, h);
 }
 
+static int64_t abs_timeout(int64_t ns) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec + ns;
+}
+
+struct snapshot_wait { int drm; uint32_t handles[2]; int result; };
+
+static void *snapshot_waiter(void *p) {
+    struct snapshot_wait *w = p;
+    struct drm_syncobj_wait a = {.handles = (uintptr_t)w->handles, .count_handles = 2,
+                                 .timeout_nsec = abs_timeout(2000000000), .flags = DRM_SYNCOBJ_WAIT_FLAGS_WAIT_ALL};
+    w->result = drmIoctl(w->drm, DRM_IOCTL_SYNCOBJ_WAIT, &a) ? errno : 0;
+    return NULL;
+}
+
+// What IGT's syncobj_wait and syncobj_timeline found: a wait takes each syncobj's fence once
+// (a reset and a new never-signalled fence afterwards do not change it), WAIT_AVAILABLE may
+// wait for an unsubmitted point (ETIME, not EINVAL), a NULL points array means point 0.
+static void wait_semantics(int drm) {
+    uint32_t h[2];
+    drmSyncobjCreate(drm, 0, &h[0]);
+    drmSyncobjCreate(drm, 0, &h[1]);
+    int tl0 = open("/dev/sw_sync", O_RDWR | O_CLOEXEC), tl1 = open("/dev/sw_sync", O_RDWR | O_CLOEXEC);
+    int tl2 = open("/dev/sw_sync", O_RDWR | O_CLOEXEC);
+    int f0 = sw_fence(tl0, 1), f1 = sw_fence(tl1, 1), never = sw_fence(tl2, 1);
+    drmSyncobjImportSyncFile(drm, h[0], f0);
+    drmSyncobjImportSyncFile(drm, h[1], f1);
+    struct snapshot_wait w = {.drm = drm, .handles = {h[0], h[1]}, .result = -1};
+    pthread_t t;
+    pthread_create(&t, NULL, snapshot_waiter, &w);
+    usleep(50000);
+    inc(tl0);                                   // the first fence the wait took signals
+    usleep(50000);
+    drmSyncobjReset(drm, &h[0], 1);             // then the syncobj is reset ...
+    drmSyncobjImportSyncFile(drm, h[0], never); // ... and given a fence that never signals
+    usleep(50000);
+    inc(tl1);
+    pthread_join(t, NULL);
+    CHECK(w.result == 0, "WAIT_ALL keeps the fences it took: reset + a new fence do not make it time out (%d)", w.result);
+
+    uint64_t point = 5;
+    uint32_t first = 0;
+    int r = drmSyncobjTimelineWait(drm, &h[1], &point, 1, abs_timeout(20000000), DRM_SYNCOBJ_WAIT_FLAGS_WAIT_AVAILABLE, &first);
+    CHECK(r == -ETIME, "TIMELINE_WAIT WAIT_AVAILABLE on an unsubmitted point: ETIME after the timeout (%d)", r);
+    uint32_t zero = 0;
+    struct drm_syncobj_timeline_wait tw = {.handles = (uintptr_t)&zero, .count_handles = 1};
+    r = drmIoctl(drm, DRM_IOCTL_SYNCOBJ_TIMELINE_WAIT, &tw);
+    CHECK(r == -1 && errno == ENOENT, "TIMELINE_WAIT of handle 0 without points: ENOENT (%d)", r ? errno : 0);
+    struct drm_syncobj_timeline_array ts = {.handles = (uintptr_t)&h[1], .count_handles = 1};
+    CHECK(drmIoctl(drm, DRM_IOCTL_SYNCOBJ_TIMELINE_SIGNAL, &ts) == 0, "TIMELINE_SIGNAL without points signals point 0");
+    close(f0); close(f1); close(never); close(tl0); close(tl1); close(tl2);
+    drmSyncobjDestroy(drm, h[0]);
+    drmSyncobjDestroy(drm, h[1]);
+}
+
 int main(void) {
     int drm = open("/dev/dri/card0", O_RDWR | O_CLOEXEC);
     uint64_t cap = 0;
@@ -118,6 +176,7 @@ int main(void) {
     eventfd_checks(drm);
     eventfd_errnos(drm);
     syncobj_errnos(drm);
+    wait_semantics(drm);
     close(drm);
     printf("%d failed\n", failures);
     return failures != 0;

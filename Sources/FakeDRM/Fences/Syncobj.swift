@@ -82,7 +82,27 @@ public final class Syncobj: @unchecked Sendable {
         notifyEventfds()
     }
 
+    /// Host waits (SYNCOBJ_WAIT with WAIT_FOR_SUBMIT) that have not seen their point yet:
+    /// each takes the first fences submitted for it, as syncobj_wait_syncobj_func does.
+    private var submitWatchers: [(id: UInt64, point: UInt64, take: ([Fence]) -> Void)] = []
+    private var nextWatcher: UInt64 = 0
+
+    func watchSubmit(point: UInt64, _ take: @escaping ([Fence]) -> Void) -> UInt64 {
+        nextWatcher += 1
+        submitWatchers.append((nextWatcher, point, take))
+        return nextWatcher
+    }
+
+    func unwatch(_ id: UInt64) { submitWatchers.removeAll { $0.id == id } }
+
     private func notifyEventfds() {
+        if !submitWatchers.isEmpty {
+            submitWatchers.removeAll { w in
+                guard let fences = fences(upTo: w.point) else { return false }
+                w.take(fences)
+                return true
+            }
+        }
         guard !eventfds.isEmpty else { return }
         var pending: [(target: EventfdTarget, point: UInt64, availableOnly: Bool)] = []
         for e in eventfds {

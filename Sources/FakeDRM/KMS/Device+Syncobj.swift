@@ -70,6 +70,7 @@ extension Device {
             let s = try syncobj(file, handle)
             let fence = sf.fences.count == 1 ? sf.fences[0] : mergedFence(sf)
             if flags & 2 != 0 { s.add(fence, at: point) } else { s.replace(fence) }
+            lock.broadcast() // a wait for submission (WAIT_AVAILABLE, a signalled fence) may be done
             return handle
         }
     }
@@ -116,6 +117,7 @@ extension Device {
             let d = try syncobj(file, dst), s = try syncobj(file, src)
             guard let f = s.fence(at: srcPoint) else { throw .invalidArgument }
             if dstPoint == 0 { d.replace(f) } else { d.add(f, at: dstPoint) }
+            lock.broadcast()
         }
     }
 
@@ -133,19 +135,29 @@ extension Device {
     }
 
     /// WAIT/TIMELINE_WAIT. Flags: WAIT_ALL 1, WAIT_FOR_SUBMIT 2, WAIT_AVAILABLE 4. Returns
-    /// the first signalled index. Timeout (absolute CLOCK_MONOTONIC) → ETIME.
+    /// the first signalled index. Timeout (absolute CLOCK_MONOTONIC) → ETIME. Each point's
+    /// fences are taken once, at the start or (WAIT_FOR_SUBMIT) at their first submission, as
+    /// drm_syncobj_array_wait_timeout does: a later reset or replacement does not change what
+    /// the wait is waiting for (IGT's wait-*-snapshot).
     public func syncobjWait(_ file: FileContext, handles: [UInt32], points: [UInt64]?, timeoutNs: Int64, flags: UInt32) throws(DRMError) -> UInt32 {
         try lock.withLock { () throws(DRMError) -> UInt32 in
             try requireSyncobj()
-            guard flags & ~7 == 0, !handles.isEmpty else { throw .invalidArgument }
+            // WAIT_DEADLINE (8) is a hint to the signaller; none here needs it.
+            guard flags & ~15 == 0, !handles.isEmpty else { throw .invalidArgument }
             let objs = try handles.map { (h) throws(DRMError) -> Syncobj in try syncobj(file, h) }
             let pts = points ?? Array(repeating: 0, count: objs.count)
             let waitAll = flags & 1 != 0, forSubmit = flags & 2 != 0, available = flags & 4 != 0
-            if !forSubmit {
-                for (i, s) in objs.enumerated() where s.fence(at: pts[i]) == nil { throw .invalidArgument }
+            let taken = WaitSnapshot(objs.indices.map { objs[$0].fences(upTo: pts[$0]) })
+            // An unsubmitted point is EINVAL unless the wait may wait for it to appear.
+            if !forSubmit && !available, taken.fences.contains(where: { $0 == nil }) { throw .invalidArgument }
+            var watches: [(Syncobj, UInt64)] = []
+            defer { for (s, id) in watches { s.unwatch(id) } }
+            for i in objs.indices where taken.fences[i] == nil {
+                watches.append((objs[i], objs[i].watchSubmit(point: pts[i]) { taken.fences[i] = $0 }))
             }
             func ready(_ i: Int) -> Bool {
-                available ? objs[i].fence(at: pts[i]) != nil : objs[i].isSignalled(at: pts[i])
+                guard let f = taken.fences[i] else { return false }
+                return available || f.allSatisfy(\.isSignalled)
             }
             func done() -> Bool { waitAll ? objs.indices.allSatisfy(ready) : objs.indices.contains(where: ready) }
             if !done() {
@@ -159,4 +171,10 @@ extension Device {
             return UInt32(objs.indices.first(where: ready) ?? 0)
         }
     }
+}
+
+/// The fences one host wait took per syncobj (nil: not submitted yet).
+final class WaitSnapshot {
+    var fences: [[Fence]?]
+    init(_ fences: [[Fence]?]) { self.fences = fences }
 }

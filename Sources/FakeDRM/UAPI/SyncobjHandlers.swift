@@ -27,7 +27,8 @@ enum SyncobjHandlers {
             let w = SyncobjTimelineWaitArg.self
             guard a[w.pad] == 0 else { throw .invalidArgument }
             let handles = try env.memory.readU32s(at: a[w.handles], count: a[w.countHandles])
-            let points = try env.memory.readU64s(at: a[w.points], count: a[w.countHandles])
+            // No points array means point 0 for every handle (drm_syncobj_array_wait_timeout).
+            let points = a[w.points] == 0 ? nil : try env.memory.readU64s(at: a[w.points], count: a[w.countHandles])
             a[w.firstSignaled] = try d.syncobjWait(f, handles: handles, points: points, timeoutNs: a[w.timeoutNsec], flags: a[w.flags])
         }
         t.add(0xC4, SyncobjArrayArg.self) { d, f, a, env throws(DRMError) in
@@ -42,7 +43,7 @@ enum SyncobjHandlers {
             let x = SyncobjTimelineArrayArg.self
             guard a[x.flags] == 0, a[x.countHandles] > 0 else { throw .invalidArgument }
             let handles = try env.memory.readU32s(at: a[x.handles], count: a[x.countHandles])
-            let points = try env.memory.readU64s(at: a[x.points], count: a[x.countHandles])
+            let points = a[x.points] == 0 ? nil : try env.memory.readU64s(at: a[x.points], count: a[x.countHandles])
             try d.syncobjSignal(f, handles: handles, points: points)
         }
         t.add(0xCB, SyncobjTimelineArrayArg.self) { d, f, a, env throws(DRMError) in
