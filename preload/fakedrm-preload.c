@@ -470,6 +470,12 @@ static ssize_t serve_callbacks(struct conn *c, uint32_t want, int *fd_out) {
             uint64_t id = 0;
             struct fdent e = lookup(q);
             if (e.conn) conn_unref(e.conn);
+            e.conn = NULL;
+            // An fd another process sent (a sync file for IN_FENCE_FD...): adopt it first.
+            if (!e.kind && maybe_adopt_export(q)) {
+                e = lookup(q);
+                if (e.conn) conn_unref(e.conn);
+            }
             if (e.kind && e.kind != KIND_CARD) { kind = (uint32_t)e.kind; id = e.id; }
             else if (!e.kind && (q < 0 || sys_fcntl(q, F_GETFD, 0) < 0)) err = EBADF;
             memcpy(out, &err, 4); memcpy(out + 4, &kind, 4); memcpy(out + 8, &id, 8);
@@ -983,30 +989,72 @@ static void side_put(struct conn *m, struct conn *s) {
 // An ioctl on a sync file, timeline or dma-buf goes over the process's AUX connection, or over
 // a spare one while another thread is in a call there: DMA_BUF_IOCTL_SYNC may wait for fences
 // that an INC from another thread signals.
-static int aux_ioctl(uint32_t target, uint64_t id, unsigned long request, void *arg) {
+// The AUX connection, or a spare one when another thread is in a call there (or this thread
+// is, answering a callback on it). Release with aux_release.
+static struct conn *aux_acquire(struct conn **side) {
+    *side = NULL;
     struct conn *a = get_aux();
-    if (!a) { errno = ENODEV; return -1; }
-    struct conn *side = NULL;
+    if (!a) return NULL;
     if (pthread_mutex_trylock(&a->mu) == 0) pthread_mutex_unlock(&a->mu);
     else {
         pthread_mutex_lock(&tab_lock);
-        side = a->spares;
-        if (side) a->spares = side->spare_next;
+        struct conn *s = a->spares;
+        if (s) a->spares = s->spare_next;
         char path[sizeof(sock_path)];
         memcpy(path, sock_path[0] ? sock_path : attach_path, sizeof(path));
         pthread_mutex_unlock(&tab_lock);
-        if (!side) {
+        if (!s) {
             int evfd, err;
-            side = conn_connect_to(path, 1, 0, 0, -1, &evfd, &err);
-            if (side) side->refs = 1;
+            s = conn_connect_to(path, 1, 0, 0, -1, &evfd, &err);
+            if (s) s->refs = 1;
         }
+        *side = s;
     }
-    int r = remote_ioctl(side ? side : a, target, id, request, arg);
-    int saved = errno;
+    return a;
+}
+
+static void aux_release(struct conn *a, struct conn *side) {
     if (side) side_put(a, side);
     conn_unref(a);
+}
+
+static int aux_ioctl(uint32_t target, uint64_t id, unsigned long request, void *arg) {
+    struct conn *side, *a = aux_acquire(&side);
+    if (!a) { errno = ENODEV; return -1; }
+    int r = remote_ioctl(side ? side : a, target, id, request, arg);
+    int saved = errno;
+    aux_release(a, side);
     errno = saved;
     return r;
+}
+
+// EXPORT_ADOPT (docs/socket-protocol.md): a sync file, dma-buf, syncobj or timeline fd that
+// came from another process (SCM_RIGHTS, or a copy of the fd received after fork) is an
+// eventfd or memfd this library has not seen. The daemon knows it by its identity and makes
+// it this process's too. 1 when fd is now tracked; errno is preserved.
+int maybe_adopt_export(int fd) {
+    if (fd < 0) return 0;
+    struct stat st;
+    if (get_fstat()(fd, &st) != 0) return 0;
+    int anon = (st.st_mode & S_IFMT) == 0, memfd = S_ISREG(st.st_mode) && st.st_nlink == 0;
+    if (!(anon && eventfd_key(fd)) && !memfd) return 0;
+    int saved = errno, ok = 0;
+    struct conn *side, *a = aux_acquire(&side);
+    if (!a) { errno = saved; return 0; }
+    struct conn *c = side ? side : a;
+    pthread_mutex_lock(&c->mu);
+    uint32_t op = 0;
+    ssize_t n = -1;
+    if (!c->dead && msg_send(c, OP_EXPORT_ADOPT, NULL, 0, NULL, 0, fd) == 0) n = msg_recv(c, &op, NULL);
+    if (n >= 0 && (n != 16 || op != OP_EXPORT_ADOPTED)) conn_kill(c);
+    int32_t err = n == 16 ? (int32_t)rd32(c->buf) : -1;
+    uint32_t kind = n == 16 ? rd32(c->buf + 4) : 0;
+    uint64_t id = n == 16 ? rd64(c->buf + 8) : 0;
+    pthread_mutex_unlock(&c->mu);
+    aux_release(a, side);
+    if (err == 0 && kind >= KIND_SYNC && kind <= KIND_TIMELINE && kind != KIND_NEW_CARD && track(fd, (int)kind, NULL, id) == 0) ok = 1;
+    errno = saved;
+    return ok;
 }
 
 // DMA_BUF_SET_NAME (_A and _B encodings): the argument is the name itself; dma_buf_set_name's
@@ -1027,7 +1075,10 @@ EXPORT int ioctl(int fd, unsigned long request, ...) {
     va_start(ap, request);
     void *arg = va_arg(ap, void *);
     va_end(ap);
-    if (!quick_tracked(fd) && !maybe_adopt(fd)) return get_ioctl()(fd, request, arg);
+    if (!quick_tracked(fd) && !maybe_adopt(fd)) {
+        int t = _IOC_TYPE(request);
+        if (!((t == '>' || t == 'W' || t == 'b') && maybe_adopt_export(fd))) return get_ioctl()(fd, request, arg);
+    }
     struct fdent e = lookup(fd);
     switch (e.kind) {
     case KIND_CARD: {

@@ -34,7 +34,7 @@ enum {
     OP_UEVENT_SUBSCRIBE = 20, OP_UEVENT_REPLY,
     OP_DEBUGFS_OPEN = 22, OP_DEBUGFS_REPLY, OP_DEBUGFS_WRITE, OP_DEBUGFS_WRITTEN,
     OP_SWSYNC_OPEN = 26, OP_SWSYNC_REPLY, OP_SWSYNC_CLOSE, OP_SWSYNC_CLOSED,
-    OP_FD_FETCH = 30, OP_FD_FETCHED,
+    OP_FD_FETCH = 30, OP_FD_FETCHED, OP_EXPORT_ADOPT, OP_EXPORT_ADOPTED,
 };
 
 enum { KIND_NONE = 0, KIND_SYNC = 1, KIND_DMABUF = 2, KIND_SYNCOBJ = 3, KIND_NEW_CARD = 4, KIND_TIMELINE = 5, KIND_CARD = 100, KIND_UEVENT = 101,
@@ -91,6 +91,7 @@ void conn_kill(struct conn *c);
 struct conn *get_aux(void);
 int msg_send(struct conn *c, uint32_t op, const void *a, size_t alen, const void *b, size_t blen, int sendfd);
 ssize_t msg_recv(struct conn *c, uint32_t *op, int *fd);
+int maybe_adopt_export(int fd);
 int safe_read(void *dst, uint64_t addr, size_t len);
 uint32_t rd32(const unsigned char *p);
 int card_open(int flags);

@@ -191,7 +191,7 @@ else bad "conformance, unprivileged opener" "$out"; fi
 out="$work/swsync.txt"
 if cc -O2 -Wall -o "$work/swsync" tests/clients/swsync.c $(pkg-config --cflags --libs libdrm) 2>"$out" &&
     chmod 0755 "$work/swsync" && timeout 60 "${RUN[@]}" -- "$work/swsync" >>"$out" 2>&1 && ! grep -q "^FAIL" "$out"; then
-    ok "sw_sync (tests/clients/swsync.c): /dev/sw_sync and debugfs timelines, INC, ENOENT on close, IN_FENCE_FD holds the flip ($(grep -c '^ok' "$out") checks)"
+    ok "sw_sync (tests/clients/swsync.c): /dev/sw_sync and debugfs timelines, INC, ENOENT on close, IN_FENCE_FD holds the flip, fds passed to a forked child ($(grep -c '^ok' "$out") checks)"
 else bad "sw_sync (tests/clients/swsync.c)" "$out"; fi
 
 out="$work/syncobj.txt"

@@ -13,6 +13,8 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <linux/sync_file.h>
 #include <xf86drm.h>
 #include <xf86drmMode.h>
@@ -135,9 +137,64 @@ static void in_fence_checks(void) {
     close(fd);
 }
 
+static void send_fd(int sock, int fd) {
+    char c = 'x', ctl[CMSG_SPACE(sizeof(int))] = {0};
+    struct iovec io = {&c, 1};
+    struct msghdr m = {.msg_iov = &io, .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof(ctl)};
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+    sendmsg(sock, &m, 0);
+}
+
+static int recv_fd(int sock) {
+    char c, ctl[CMSG_SPACE(sizeof(int))];
+    struct iovec io = {&c, 1};
+    struct msghdr m = {.msg_iov = &io, .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof(ctl)};
+    if (recvmsg(sock, &m, 0) <= 0) return -1;
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
+    int fd = -1;
+    if (cm && cm->cmsg_type == SCM_RIGHTS) memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+    return fd;
+}
+
+// IGT's sync_busy_fork_unixsocket: a timeline fd sent to a forked child over SCM_RIGHTS is a
+// new fd number there; the child's INC must reach the same timeline, and the child's exit must
+// not close the timeline the parent still holds. A sync file sent the same way is one too.
+static void passed_fd_checks(void) {
+    int tl = open("/dev/sw_sync", O_RDWR | O_CLOEXEC);
+    int fence = create_fence(tl, 1, "passed");
+    int sv[2];
+    socketpair(AF_UNIX, SOCK_DGRAM, 0, sv);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(sv[0]);
+        int t = recv_fd(sv[1]), f = recv_fd(sv[1]);
+        int ok = t >= 0 && t != tl && inc(t, 1) == 0 && f >= 0 && info(f, NULL, NULL, NULL) == 1;
+        _exit(ok ? 0 : 1);
+    }
+    close(sv[1]);
+    send_fd(sv[0], tl);
+    send_fd(sv[0], fence);
+    int status = -1;
+    waitpid(pid, &status, 0);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the child INCs the timeline through the fd it received and reads the passed sync file signalled");
+    CHECK(readable(fence, 1000) && info(fence, NULL, NULL, NULL) == 1, "the parent's fence signalled from the child's INC");
+    int second = create_fence(tl, 2, "after");
+    CHECK(second >= 0 && !readable(second, 0) && inc(tl, 1) == 0 && readable(second, 1000),
+          "the timeline outlives the child's copy: a new fence, INC, signalled");
+    close(second);
+    close(fence);
+    close(sv[0]);
+    close(tl);
+}
+
 int main(void) {
     timeline_checks();
     in_fence_checks();
+    passed_fd_checks();
     printf("%d failed\n", failures);
     return failures != 0;
 }

@@ -1,13 +1,18 @@
+import Glibc
+
 /// Objects installed as fds in clients (sync files, dma-bufs, syncobjs), by wire id. Shared by
 /// every connection of a server, so a sync file exported on one connection is usable on
 /// another (the preload library sends sync-file ioctls on its process-wide AUX connection).
 /// An entry lives until SYNC_RELEASE names it or every connection of its process is gone.
+/// An fd that reaches another process (SCM_RIGHTS, fork) is adopted there by its identity
+/// (EXPORT_ADOPT): a second entry for the same object, which goes only with the last entry.
 ///
 /// @unchecked Sendable: all state is guarded by `lock`.
 final class ExportRegistry: @unchecked Sendable {
     private let lock = DeviceLock()
     private var nextID: UInt64 = 1
-    private var entries: [UInt64: (file: ExportedFile, pid: Int32)] = [:]
+    /// `identity`: what names the fd the client holds (its eventfd-id, or a memfd's inode).
+    private var entries: [UInt64: (file: ExportedFile, pid: Int32, identity: UInt64?)] = [:]
     private var connectionsPerPid: [Int32: Int] = [:]
     private var entriesPerPid: [Int32: Int] = [:]
     /// Each entry holds daemon fds (a sync file's eventfd, a dma-buf's memfd): one process
@@ -17,15 +22,40 @@ final class ExportRegistry: @unchecked Sendable {
     init(maxPerProcess: Int = 8192) { self.maxPerProcess = maxPerProcess }
 
     /// nil when the process is at its limit.
-    func add(_ file: ExportedFile, pid: Int32) -> UInt64? {
+    func add(_ file: ExportedFile, pid: Int32, identity: UInt64? = nil) -> UInt64? {
+        lock.withLock { addLocked(file, pid: pid, identity: identity) }
+    }
+
+    private func addLocked(_ file: ExportedFile, pid: Int32, identity: UInt64?) -> UInt64? {
+        guard entriesPerPid[pid, default: 0] < maxPerProcess else { return nil }
+        let id = nextID
+        nextID += 1
+        entries[id] = (file, pid, identity)
+        entriesPerPid[pid, default: 0] += 1
+        return id
+    }
+
+    /// EXPORT_ADOPT: the object whose fd has `identity`, as a new entry of `pid`.
+    func adopt(identity: UInt64, pid: Int32) -> (id: UInt64, file: ExportedFile)? {
         lock.withLock {
-            guard entriesPerPid[pid, default: 0] < maxPerProcess else { return nil }
-            let id = nextID
-            nextID += 1
-            entries[id] = (file, pid)
-            entriesPerPid[pid, default: 0] += 1
-            return id
+            guard let e = entries.values.first(where: { $0.identity == identity }),
+                  let id = addLocked(e.file, pid: pid, identity: identity) else { return nil }
+            return (id, e.file)
         }
+    }
+
+    /// The identity of an fd handed to a client: an eventfd's id, else (memfd) its inode with
+    /// the top bit set, so that the two never collide.
+    static func identity(of fd: Int32) -> UInt64? {
+        if let id = Eventfd.id(fd) { return id }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { return nil }
+        return UInt64(st.st_ino) | 1 << 63
+    }
+
+    /// Objects some entry still names are not dropped with another entry of theirs.
+    private func stillHeld(_ f: ExportedFile) -> Bool {
+        entries.values.contains { $0.file.object === f.object }
     }
 
     private func forget(pid: Int32) {
@@ -43,7 +73,7 @@ final class ExportRegistry: @unchecked Sendable {
         let gone = lock.withLock { () -> ExportedFile? in
             guard let e = entries.removeValue(forKey: id) else { return nil }
             forget(pid: e.pid)
-            return e.file
+            return stillHeld(e.file) ? nil : e.file
         }
         if let gone { onDrop?(gone) }
     }
@@ -65,13 +95,24 @@ final class ExportRegistry: @unchecked Sendable {
             let dropped = entries.values.filter { $0.pid == pid }.map(\.file)
             entries = entries.filter { $0.value.pid != pid }
             entriesPerPid[pid] = nil
-            return dropped
+            return dropped.filter { !stillHeld($0) }
         }
         for f in gone { onDrop?(f) }
     }
 }
 
 extension ExportedFile {
+    /// The object behind the fd (entries of two processes may name the same one).
+    var object: AnyObject {
+        switch self {
+        case .syncFile(let o): o
+        case .dmabuf(let o): o
+        case .syncobj(let o): o
+        case .card(let o): o
+        case .timeline(let o): o
+        }
+    }
+
     var wireKind: WireKind {
         switch self {
         case .syncFile: .syncFile

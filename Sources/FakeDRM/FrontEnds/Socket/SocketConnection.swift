@@ -124,8 +124,11 @@ final class SocketConnection: @unchecked Sendable {
         guard send(w.message, fd: readiness), err == 0 else { return }
         server.registry.connectionOpened(pid: pid)
         countedPid = true
-        while !broken, let m = receive() {
+        // Requests keep their fds (EXPORT_ADOPT carries one); whatever a handler did not take
+        // is closed after it.
+        while !broken, let m = receive(keepFDs: true) {
             handle(m)
+            m.closeFDs()
         }
     }
 
@@ -242,7 +245,7 @@ final class SocketConnection: @unchecked Sendable {
                 let name = String(decoding: r.rest().prefix(32), as: UTF8.self)
                 var w = WireWriter(.swsyncReply)
                 let raw = cfd_eventfd(0, 1)
-                if raw >= 0, let id = server.registry.add(.timeline(SwSync.timeline(named: name)), pid: pid) {
+                if raw >= 0, let id = server.registry.add(.timeline(SwSync.timeline(named: name)), pid: pid, identity: Eventfd.id(raw)) {
                     w.i32(0)
                     w.u64(id)
                     if !send(w.message, fd: raw) { broken = true }
@@ -253,6 +256,21 @@ final class SocketConnection: @unchecked Sendable {
                     w.u64(0)
                     if !send(w.message) { broken = true }
                 }
+            case .exportAdopt:
+                // An fd of a sync file, dma-buf, syncobj or timeline that reached this process
+                // from another one (SCM_RIGHTS, fork): possession of the fd names the object.
+                var w = WireWriter(.exportAdopted)
+                if m.fds.count == 1, let identity = ExportRegistry.identity(of: m.fds[0]),
+                   let (id, file) = server.registry.adopt(identity: identity, pid: pid) {
+                    w.i32(0)
+                    w.u32(file.wireKind.rawValue)
+                    w.u64(id)
+                } else {
+                    w.i32(ENOENT)
+                    w.u32(0)
+                    w.u64(0)
+                }
+                if !send(w.message) { broken = true }
             case .swsyncClose:
                 // The timeline's last close: answered once its pending fences have failed.
                 server.registry.remove(try r.u64())
@@ -458,7 +476,6 @@ final class SocketClient: ClientMemory, ClientFiles {
     func install(_ file: ExportedFile, cloexec: Bool) throws(DRMError) -> Int32 {
         if case .card(let f) = file { return try installCard(f, cloexec: cloexec) }
         let registry = connection.server.registry
-        guard let id = registry.add(file, pid: connection.pid) else { throw .noMemory }
         var owned: OwnedFD? = nil
         let fd: Int32
         switch file {
@@ -466,18 +483,16 @@ final class SocketClient: ClientMemory, ClientFiles {
         case .dmabuf(let bo): fd = bo.memory.fd.raw
         case .card, .timeline:
             // Timelines come from SWSYNC_OPEN, not from an ioctl's FD_INSTALL.
-            registry.remove(id)
             throw .invalidArgument
         case .syncobj:
             // A syncobj fd only names the object: any pollable placeholder will do.
             let e = cfd_eventfd(0, 0)
-            guard e >= 0 else {
-                registry.remove(id)
-                throw .noMemory
-            }
+            guard e >= 0 else { throw .noMemory }
             owned = OwnedFD(e)
             fd = e
         }
+        // The fd's identity lets another process that receives it adopt the same object.
+        guard let id = registry.add(file, pid: connection.pid, identity: ExportRegistry.identity(of: fd)) else { throw .noMemory }
         var w = WireWriter(.fdInstall)
         w.u32(file.wireKind.rawValue)
         w.u32(cloexec ? 1 : 0)

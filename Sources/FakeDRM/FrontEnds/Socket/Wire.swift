@@ -7,7 +7,7 @@ enum WireOp: UInt32, Sendable {
     case ueventSubscribe = 20, ueventReply
     case debugfsOpen = 22, debugfsReply, debugfsWrite, debugfsWritten
     case swsyncOpen = 26, swsyncReply, swsyncClose, swsyncClosed
-    case fdFetch = 30, fdFetched
+    case fdFetch = 30, fdFetched, exportAdopt, exportAdopted
 }
 
 enum WireKind: UInt32, Sendable {
