@@ -348,8 +348,9 @@ if want hotplug || want connector; then
         wait $u; cat $W/modes-uevents.txt
         e1=$($F ctl state | $PY -c "import json,sys; print(json.load(sys.stdin)[\"hotplug_epoch\"])")
         echo "epoch before=$e0 after=$e1"; $K info; drm_info >$W/di-modes.txt 2>&1'
-    # drm_info: the mode lines under the connector's "Modes" node
-    dimodes=$(awk '/───Modes/{m=1; next} m && /───[0-9]+x[0-9]+@/{sub(/.*───/, ""); printf "%s%s", (n++ ? "," : ""), $1; next} m{m=0} END{print ""}' "$work/di-modes.txt")
+    # drm_info: the mode lines under the first connector's (Virtual-1's) "Modes" node; the
+    # writeback connector that follows has its own.
+    dimodes=$(awk '/───Modes/ && !d {m=1; next} m && /───[0-9]+x[0-9]+@/{sub(/.*───/, ""); printf "%s%s", (n++ ? "," : ""), $1; next} m{m=0; d=1} END{print ""}' "$work/di-modes.txt")
     echo "drm_info_modes=$dimodes" >>"$o"
     check "$o" "connector-modes: GETCONNECTOR lists $(grep -o 'modes=[^ ]*' "$o" | grep x | tail -1), one HOTPLUG uevent, epoch +1, drm_info: $dimodes" \
         'one("connector")["nmodes"] == 2' 'sorted(one("connector")["modes"].replace("*", "").split(",")) == ["1280x720@50", "800x600@60"]' \
