@@ -110,14 +110,7 @@ int debugfs_open(int dirfd, const char *path, int flags, int *result) {
     else err = (int32_t)rd32(c->buf);
     pthread_mutex_unlock(&c->mu);
     conn_unref(c);
-    if (!err && fd < 0) err = EIO;
-    if (err) {
-        if (fd >= 0) sys_close(fd);
-        *result = -1;
-        errno = err;
-        return 1;
-    }
-    if (!(flags & O_CLOEXEC)) sys_fcntl(fd, F_SETFD, 0);
+    if (open_answered(err, fd, flags, result) < 0) return 1;
     if (flags & O_NONBLOCK) sys_fcntl(fd, F_SETFL, sys_fcntl(fd, F_GETFL, 0) | O_NONBLOCK);
     int crtc;
     if ((crtc = crc_crtc(rel, "control")) >= 0) track(fd, KIND_CRC_CONTROL, NULL, (uint64_t)crtc);

@@ -710,6 +710,19 @@ out:
     errno = saved;
 }
 
+int open_answered(int err, int fd, int flags, int *result) {
+    if (!err && fd < 0) err = EIO;
+    if (err) {
+        if (fd >= 0) sys_close(fd);
+        *result = -1;
+        errno = err;
+        return -1;
+    }
+    if (!(flags & O_CLOEXEC)) sys_fcntl(fd, F_SETFD, 0);
+    *result = fd;
+    return fd;
+}
+
 int card_open(int flags) {
     int evfd, err;
     struct conn *c = conn_connect(0, (flags & O_NONBLOCK) != 0, &evfd, &err);
@@ -959,13 +972,19 @@ int remote_ioctl(struct conn *c, uint32_t target, uint64_t id, unsigned long req
 
 // An idle side connection of `m` (with the reference its list held), or a new one adopted
 // onto the same open file through the card fd; NULL: none to be had, use `m` and wait.
-static struct conn *side_get(struct conn *m, int fd) {
+// An idle spare of `m` if it has one; otherwise NULL and the daemon's path in `path`.
+static struct conn *spare_pop(struct conn *m, char path[sizeof(sock_path)]) {
     pthread_mutex_lock(&tab_lock);
     struct conn *s = m->spares;
     if (s) m->spares = s->spare_next;
-    char path[sizeof(sock_path)];
-    memcpy(path, sock_path[0] ? sock_path : attach_path, sizeof(path));
+    memcpy(path, sock_path[0] ? sock_path : attach_path, sizeof(sock_path));
     pthread_mutex_unlock(&tab_lock);
+    return s;
+}
+
+static struct conn *side_get(struct conn *m, int fd) {
+    char path[sizeof(sock_path)];
+    struct conn *s = spare_pop(m, path);
     if (s) return s;
     int evfd, err;
     s = conn_connect_to(path, 0, m->nonblock, 0, fd, &evfd, &err);
@@ -997,12 +1016,8 @@ static struct conn *aux_acquire(struct conn **side) {
     if (!a) return NULL;
     if (pthread_mutex_trylock(&a->mu) == 0) pthread_mutex_unlock(&a->mu);
     else {
-        pthread_mutex_lock(&tab_lock);
-        struct conn *s = a->spares;
-        if (s) a->spares = s->spare_next;
         char path[sizeof(sock_path)];
-        memcpy(path, sock_path[0] ? sock_path : attach_path, sizeof(path));
-        pthread_mutex_unlock(&tab_lock);
+        struct conn *s = spare_pop(a, path);
         if (!s) {
             int evfd, err;
             s = conn_connect_to(path, 1, 0, 0, -1, &evfd, &err);

@@ -91,6 +91,9 @@ void conn_kill(struct conn *c);
 struct conn *get_aux(void);
 int msg_send(struct conn *c, uint32_t op, const void *a, size_t alen, const void *b, size_t blen, int sendfd);
 ssize_t msg_recv(struct conn *c, uint32_t *op, int *fd);
+// The end of an open the daemon answered with an fd: an error (EIO when no fd came) becomes
+// *result -1 and errno; otherwise the fd gets the open's O_CLOEXEC and is *result. Returns it.
+int open_answered(int err, int fd, int flags, int *result);
 int maybe_adopt_export(int fd);
 int safe_read(void *dst, uint64_t addr, size_t len);
 uint32_t rd32(const unsigned char *p);

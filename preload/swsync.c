@@ -39,14 +39,7 @@ int swsync_open(int flags, int *result) {
     }
     pthread_mutex_unlock(&c->mu);
     conn_unref(c);
-    if (!err && fd < 0) err = EIO;
-    if (err) {
-        if (fd >= 0) sys_close(fd);
-        *result = -1;
-        errno = err;
-        return 1;
-    }
-    if (!(flags & O_CLOEXEC)) sys_fcntl(fd, F_SETFD, 0);
+    if (open_answered(err, fd, flags, result) < 0) return 1;
     if (track(fd, KIND_TIMELINE, NULL, id)) { sys_close(fd); *result = -1; errno = ENOMEM; return 1; }
     *result = fd;
     return 1;

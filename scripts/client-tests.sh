@@ -174,37 +174,29 @@ if cc -O2 -Wall -o "$work/lease" tests/clients/lease.c $(pkg-config --cflags --l
     ok "leases: CREATE_LEASE/LIST_LESSEES/GET_LEASE/REVOKE_LEASE errnos, the lessee sees only its objects, lights its CRTC and gets the flip event ($(grep -c '^ok' "$out") checks), no file left"
 else bad "leases (tests/clients/lease.c)" "$out"; fi
 
-# --- what IGT found: debugfs view + frame CRCs, card fds in /proc/self/fd, master/auth ------
-out="$work/conformance.txt"
-if cc -O2 -Wall -o "$work/conformance" tests/clients/conformance.c $(pkg-config --cflags --libs libdrm) -lpthread 2>"$out" &&
-    chmod 0755 "$work/conformance" && timeout 60 "${RUN[@]}" -- "$work/conformance" >>"$out" 2>&1 && ! grep -q "^FAIL" "$out"; then
-    ok "IGT's terms (tests/clients/conformance.c): debugfs mount point, name, clients, crc/control+data errnos, per-vblank CRCs, fd links, auth ($(grep -c '^ok' "$out") checks)"
-else bad "conformance (tests/clients/conformance.c)" "$out"; fi
-out="$work/conformance-unpriv.txt"
+# --- C probes on the kernel's terms: one "ok"/"FAIL" line per check (tests/clients/probe.h) ---
+# probe NAME DESCRIPTION [RUN-ARGS...]: builds tests/clients/NAME.c once, runs it under
+# `fakedrm run RUN-ARGS --`, passes when nothing printed FAIL.
+probe() {
+    local name=$1 desc=$2 out="$work/$1${PROBE_TAG:-}.txt"
+    shift 2
+    if { [ -x "$work/$name" ] || { cc -O2 -Wall -o "$work/$name" "tests/clients/$name.c" $(pkg-config --cflags --libs libdrm) -lpthread 2>"$out" &&
+            chmod 0755 "$work/$name"; }; } &&
+        timeout 60 "${RUN[@]}" "$@" -- ${PROBE_ENV:-} "$work/$name" >>"$out" 2>&1 && ! grep -q "^FAIL" "$out"; then
+        ok "$desc ($(grep -c '^ok' "$out") checks)"
+    else bad "$desc" "$out"; fi
+}
+
+# What IGT found: debugfs view + frame CRCs, card fds in /proc/self/fd, master/auth, leases.
+probe conformance "IGT's terms (tests/clients/conformance.c): debugfs mount point, name, clients, crc/control+data errnos, per-vblank CRCs, fd links, auth, read EFAULT"
 printf 'ownerIsPrivileged: false\n' >"$work/unpriv.yaml"
 chmod 0644 "$work/unpriv.yaml"
-if timeout 60 "${RUN[@]}" --config "$work/unpriv.yaml" -- env FAKEDRM_PROBE_UNPRIVILEGED=1 "$work/conformance" >"$out" 2>&1 && ! grep -q "^FAIL" "$out"; then
-    ok "drm_auth.c for an opener without CAP_SYS_ADMIN (ownerIsPrivileged: false): new files unauthenticated, SET_MASTER EACCES ($(grep -c '^ok' "$out") checks)"
-else bad "conformance, unprivileged opener" "$out"; fi
-
-# --- sw_sync for clients: timelines, fences, ENOENT on close, a fence as IN_FENCE_FD ----------
-out="$work/swsync.txt"
-if cc -O2 -Wall -o "$work/swsync" tests/clients/swsync.c $(pkg-config --cflags --libs libdrm) 2>"$out" &&
-    chmod 0755 "$work/swsync" && timeout 60 "${RUN[@]}" -- "$work/swsync" >>"$out" 2>&1 && ! grep -q "^FAIL" "$out"; then
-    ok "sw_sync (tests/clients/swsync.c): /dev/sw_sync and debugfs timelines, INC, ENOENT on close, IN_FENCE_FD holds the flip, fds passed to a forked child ($(grep -c '^ok' "$out") checks)"
-else bad "sw_sync (tests/clients/swsync.c)" "$out"; fi
-
-out="$work/syncobj.txt"
-if cc -O2 -Wall -o "$work/syncobj" tests/clients/syncobj.c $(pkg-config --cflags --libs libdrm) -lpthread 2>"$out" &&
-    chmod 0755 "$work/syncobj" && timeout 60 "${RUN[@]}" -- "$work/syncobj" >>"$out" 2>&1 && ! grep -q "^FAIL" "$out"; then
-    ok "syncobj (tests/clients/syncobj.c): SYNCOBJ_EVENTFD on sw_sync-fed timeline points, WAIT_AVAILABLE, wait snapshots, the errnos IGT probes ($(grep -c '^ok' "$out") checks)"
-else bad "syncobj (tests/clients/syncobj.c)" "$out"; fi
-
-out="$work/dmabuf.txt"
-if cc -O2 -Wall -o "$work/dmabuf" tests/clients/dmabuf.c $(pkg-config --cflags --libs libdrm) -lpthread 2>"$out" &&
-    chmod 0755 "$work/dmabuf" && timeout 60 "${RUN[@]}" -- "$work/dmabuf" >>"$out" 2>&1 && ! grep -q "^FAIL" "$out"; then
-    ok "dma-buf fences (tests/clients/dmabuf.c): SYNC flags and its wait for an imported writer, SET_NAME, EXPORT_SYNC_FILE busy while scanned out, IMPORT_SYNC_FILE holds the flip ($(grep -c '^ok' "$out") checks)"
-else bad "dma-buf fences (tests/clients/dmabuf.c)" "$out"; fi
+PROBE_TAG=-unpriv PROBE_ENV="env FAKEDRM_PROBE_UNPRIVILEGED=1" \
+    probe conformance "drm_auth.c for an opener without CAP_SYS_ADMIN (ownerIsPrivileged: false): new files unauthenticated, SET_MASTER EACCES" --config "$work/unpriv.yaml"
+# Fences for clients.
+probe swsync "sw_sync (tests/clients/swsync.c): /dev/sw_sync and debugfs timelines, INC, ENOENT on close, IN_FENCE_FD holds the flip, fds passed to a forked child"
+probe syncobj "syncobj (tests/clients/syncobj.c): SYNCOBJ_EVENTFD on sw_sync-fed timeline points, WAIT_AVAILABLE, wait snapshots, the errnos IGT probes"
+probe dmabuf "dma-buf fences (tests/clients/dmabuf.c): SYNC flags and its wait for an imported writer, SET_NAME, EXPORT_SYNC_FILE busy while scanned out, IMPORT_SYNC_FILE holds the flip"
 
 # --- sway 1.7 / wlroots 0.15 (DRM backend, pixman, libseat builtin) --------------------------
 out="$work/sway.txt"

@@ -22,9 +22,8 @@
 #include <xf86drm.h>
 #include <xf86drmMode.h>
 #include <drm_fourcc.h>
+#include "probe.h"
 
-static int failures;
-#define CHECK(cond, ...) do { if (cond) { printf("ok   - "); } else { printf("FAIL - "); failures++; } printf(__VA_ARGS__); printf("\n"); } while (0)
 
 #define DEBUGFS "/sys/kernel/debug/dri/0"
 #define LINE_LEN 23 // drm_debugfs_crc.c LINE_LEN(1): "0x%08x 0x%08x\n" and its NUL

@@ -18,25 +18,7 @@
 #include <linux/dma-buf.h>
 #include <xf86drm.h>
 #include <xf86drmMode.h>
-
-static int failures;
-#define CHECK(cond, ...) do { if (cond) { printf("ok   - "); } else { printf("FAIL - "); failures++; } printf(__VA_ARGS__); printf("\n"); } while (0)
-
-struct sw_sync_create_fence_data { uint32_t value; char name[32]; int32_t fence; };
-#define SW_SYNC_IOC_CREATE_FENCE _IOWR('W', 0, struct sw_sync_create_fence_data)
-#define SW_SYNC_IOC_INC _IOW('W', 1, uint32_t)
-
-static int sw_fence(int tl, uint32_t value) {
-    struct sw_sync_create_fence_data d = {.value = value, .name = "probe"};
-    return ioctl(tl, SW_SYNC_IOC_CREATE_FENCE, &d) ? -errno : d.fence;
-}
-
-static int inc(int tl) { uint32_t one = 1; return ioctl(tl, SW_SYNC_IOC_INC, &one); }
-
-static int readable(int fd, int ms) {
-    struct pollfd p = {fd, POLLIN, 0};
-    return poll(&p, 1, ms) == 1 && (p.revents & POLLIN);
-}
+#include "probe.h"
 
 static int sync_ioctl(int buf, uint64_t flags) {
     struct dma_buf_sync s = {flags};
@@ -53,18 +35,6 @@ static int export_sync(int buf, uint32_t flags, int *fd) {
 static int import_sync(int buf, uint32_t flags, int fd) {
     struct dma_buf_import_sync_file a = {.flags = flags, .fd = fd};
     return ioctl(buf, DMA_BUF_IOCTL_IMPORT_SYNC_FILE, &a) ? errno : 0;
-}
-
-static uint32_t prop_id(int fd, uint32_t obj, uint32_t type, const char *name) {
-    drmModeObjectProperties *props = drmModeObjectGetProperties(fd, obj, type);
-    uint32_t id = 0;
-    for (uint32_t i = 0; props && i < props->count_props; i++) {
-        drmModePropertyRes *p = drmModeGetProperty(fd, props->props[i]);
-        if (p && !strcmp(p->name, name)) id = p->prop_id;
-        drmModeFreeProperty(p);
-    }
-    drmModeFreeObjectProperties(props);
-    return id;
 }
 
 static int64_t now_ms(void) {
@@ -84,24 +54,9 @@ static void *sync_start_read(void *p) {
 
 int main(void) {
     int fd = open("/dev/dri/card0", O_RDWR | O_CLOEXEC);
-    drmSetClientCap(fd, DRM_CLIENT_CAP_ATOMIC, 1);
-    drmModeRes *res = drmModeGetResources(fd);
-    drmModeConnector *conn = res ? drmModeGetConnector(fd, res->connectors[0]) : NULL;
-    drmModePlaneRes *pres = drmModeGetPlaneResources(fd);
-    if (!conn || !pres) { printf("FAIL - resources\n"); return 1; }
-    drmModeModeInfo mode = conn->modes[0];
-    uint32_t crtc = res->crtcs[0], cid = conn->connector_id, primary = 0, fbs[2], handles[2];
-    for (uint32_t i = 0; i < pres->count_planes && !primary; i++) {
-        drmModePlane *p = drmModeGetPlane(fd, pres->planes[i]);
-        if (p && p->possible_crtcs & 1) primary = p->plane_id; // the primary comes first
-        drmModeFreePlane(p);
-    }
-    for (int i = 0; i < 2; i++) {
-        uint32_t pitch;
-        uint64_t size;
-        drmModeCreateDumbBuffer(fd, mode.hdisplay, mode.vdisplay, 32, 0, &handles[i], &pitch, &size);
-        drmModeAddFB(fd, mode.hdisplay, mode.vdisplay, 24, 32, pitch, handles[i], &fbs[i]);
-    }
+    struct scene sc;
+    if (!scene_light(fd, &sc)) { printf("FAIL - resources\n"); return 1; }
+    uint32_t crtc = sc.crtc, primary = sc.primary, *fbs = sc.fbs, *handles = sc.handles;
     int buf = -1;
     CHECK(drmPrimeHandleToFD(fd, handles[1], DRM_CLOEXEC | DRM_RDWR, &buf) == 0, "PRIME export of the second buffer");
 
@@ -126,13 +81,12 @@ int main(void) {
     // A writer from sw_sync: SYNC START|READ waits for it (INC comes from this thread while
     // another is blocked in the ioctl), EXPORT for READ carries it.
     int tl = open("/dev/sw_sync", O_RDWR | O_CLOEXEC);
-    int fence = sw_fence(tl, 1);
+    int fence = create_fence(tl, 1, "probe");
     CHECK((e = import_sync(buf, 0, fence)) == EINVAL, "IMPORT_SYNC_FILE flags 0: EINVAL (%d)", e);
     CHECK((e = import_sync(buf, DMA_BUF_SYNC_WRITE, fence)) == 0, "IMPORT_SYNC_FILE WRITE of a sw_sync fence (%d)", e);
     CHECK(export_sync(buf, DMA_BUF_SYNC_READ, &sf) == 0 && !readable(sf, 0), "EXPORT_SYNC_FILE READ now carries the unsignalled writer");
 
     // Implicit sync: a flip to the buffer waits for its writer.
-    CHECK(drmModeSetCrtc(fd, crtc, fbs[0], 0, 0, &cid, 1, &mode) == 0, "SetCrtc on the first buffer");
     drmModeAtomicReq *req = drmModeAtomicAlloc();
     drmModeAtomicAddProperty(req, primary, prop_id(fd, primary, DRM_MODE_OBJECT_PLANE, "FB_ID"), fbs[1]);
     int r = drmModeAtomicCommit(fd, req, DRM_MODE_ATOMIC_NONBLOCK | DRM_MODE_PAGE_FLIP_EVENT, NULL);
@@ -146,7 +100,7 @@ int main(void) {
     usleep(100000);
     int64_t inc_ms = now_ms();
     CHECK(w.done_ms == 0, "SYNC START|READ blocks while the writer is unsignalled (100 ms)");
-    CHECK(inc(tl) == 0, "INC the timeline from another thread");
+    CHECK(inc(tl, 1) == 0, "INC the timeline from another thread");
     pthread_join(t, NULL);
     CHECK(w.result == 0 && w.done_ms >= inc_ms, "SYNC START|READ returns 0 after the INC (%d)", w.result);
     CHECK(readable(sf, 1000), "the exported READ sync file signals");
@@ -166,10 +120,7 @@ int main(void) {
     close(fence);
     close(tl);
     close(buf);
-    drmModeSetCrtc(fd, crtc, 0, 0, 0, NULL, 0, NULL);
-    drmModeFreePlaneResources(pres);
-    drmModeFreeConnector(conn);
-    drmModeFreeResources(res);
+    scene_dark(fd, &sc);
     close(fd);
     printf("%d failed\n", failures);
     return failures != 0;

@@ -18,27 +18,7 @@
 #include <linux/sync_file.h>
 #include <xf86drm.h>
 #include <xf86drmMode.h>
-
-static int failures;
-#define CHECK(cond, ...) do { if (cond) { printf("ok   - "); } else { printf("FAIL - "); failures++; } printf(__VA_ARGS__); printf("\n"); } while (0)
-
-// The uAPI of sw_sync.c (not exported by the kernel headers).
-struct sw_sync_create_fence_data { uint32_t value; char name[32]; int32_t fence; };
-#define SW_SYNC_IOC_CREATE_FENCE _IOWR('W', 0, struct sw_sync_create_fence_data)
-#define SW_SYNC_IOC_INC _IOW('W', 1, uint32_t)
-
-static int create_fence(int tl, uint32_t value, const char *name) {
-    struct sw_sync_create_fence_data d = {.value = value};
-    snprintf(d.name, sizeof(d.name), "%s", name);
-    return ioctl(tl, SW_SYNC_IOC_CREATE_FENCE, &d) ? -errno : d.fence;
-}
-
-static int inc(int tl, uint32_t n) { return ioctl(tl, SW_SYNC_IOC_INC, &n); }
-
-static int readable(int fd, int ms) {
-    struct pollfd p = {fd, POLLIN, 0};
-    return poll(&p, 1, ms) == 1 && (p.revents & POLLIN);
-}
+#include "probe.h"
 
 // SYNC_IOC_FILE_INFO: the file's status and its one fence's driver/timeline names and status.
 static int info(int fd, char *name, char *driver, int *fence_status) {
@@ -51,17 +31,6 @@ static int info(int fd, char *name, char *driver, int *fence_status) {
     return i.status;
 }
 
-static uint32_t prop_id(int fd, uint32_t obj, uint32_t type, const char *name) {
-    drmModeObjectProperties *props = drmModeObjectGetProperties(fd, obj, type);
-    uint32_t id = 0;
-    for (uint32_t i = 0; props && i < props->count_props; i++) {
-        drmModePropertyRes *p = drmModeGetProperty(fd, props->props[i]);
-        if (p && !strcmp(p->name, name)) id = p->prop_id;
-        drmModeFreeProperty(p);
-    }
-    drmModeFreeObjectProperties(props);
-    return id;
-}
 
 static void timeline_checks(void) {
     CHECK(access("/dev/sw_sync", R_OK | W_OK) == 0, "access(/dev/sw_sync, R_OK|W_OK)");
@@ -94,46 +63,26 @@ static void timeline_checks(void) {
 // A commit whose plane waits for a sw_sync fence flips only once the timeline reaches it.
 static void in_fence_checks(void) {
     int fd = open("/dev/dri/card0", O_RDWR | O_CLOEXEC);
-    drmSetClientCap(fd, DRM_CLIENT_CAP_ATOMIC, 1);
-    drmModeRes *res = drmModeGetResources(fd);
-    drmModeConnector *conn = res ? drmModeGetConnector(fd, res->connectors[0]) : NULL;
-    drmModePlaneRes *pres = drmModeGetPlaneResources(fd);
-    if (!conn || !pres) { CHECK(0, "resources"); return; }
-    drmModeModeInfo mode = conn->modes[0];
-    uint32_t crtc = res->crtcs[0], cid = conn->connector_id, primary = 0, fbs[2];
-    for (uint32_t i = 0; i < pres->count_planes; i++) {
-        drmModePlane *p = drmModeGetPlane(fd, pres->planes[i]);
-        if (p && p->possible_crtcs & 1 && !primary) primary = p->plane_id; // the primary comes first
-        drmModeFreePlane(p);
-    }
-    for (int i = 0; i < 2; i++) {
-        uint32_t h, pitch;
-        uint64_t size;
-        drmModeCreateDumbBuffer(fd, mode.hdisplay, mode.vdisplay, 32, 0, &h, &pitch, &size);
-        drmModeAddFB(fd, mode.hdisplay, mode.vdisplay, 24, 32, pitch, h, &fbs[i]);
-    }
-    CHECK(drmModeSetCrtc(fd, crtc, fbs[0], 0, 0, &cid, 1, &mode) == 0, "SetCrtc");
+    struct scene sc;
+    CHECK(scene_light(fd, &sc), "SetCrtc");
     int tl = open("/dev/sw_sync", O_RDWR | O_CLOEXEC);
     int fence = create_fence(tl, 1, "gate");
     drmModeAtomicReq *req = drmModeAtomicAlloc();
-    drmModeAtomicAddProperty(req, primary, prop_id(fd, primary, DRM_MODE_OBJECT_PLANE, "FB_ID"), fbs[1]);
-    drmModeAtomicAddProperty(req, primary, prop_id(fd, primary, DRM_MODE_OBJECT_PLANE, "IN_FENCE_FD"), (uint64_t)fence);
+    drmModeAtomicAddProperty(req, sc.primary, prop_id(fd, sc.primary, DRM_MODE_OBJECT_PLANE, "FB_ID"), sc.fbs[1]);
+    drmModeAtomicAddProperty(req, sc.primary, prop_id(fd, sc.primary, DRM_MODE_OBJECT_PLANE, "IN_FENCE_FD"), (uint64_t)fence);
     int r = drmModeAtomicCommit(fd, req, DRM_MODE_ATOMIC_NONBLOCK | DRM_MODE_PAGE_FLIP_EVENT, NULL);
     drmModeAtomicFree(req);
     CHECK(r == 0, "nonblocking commit with a sw_sync fence as IN_FENCE_FD (%d)", r);
     CHECK(!readable(fd, 200), "no flip event while the fence is unsignalled (200 ms, 12 frames)");
-    drmModeCrtc *c = drmModeGetCrtc(fd, crtc);
-    CHECK(c && c->buffer_id == fbs[1], "the commit is in the software state already (GETCRTC fb %u)", c ? c->buffer_id : 0);
+    drmModeCrtc *c = drmModeGetCrtc(fd, sc.crtc);
+    CHECK(c && c->buffer_id == sc.fbs[1], "the commit is in the software state already (GETCRTC fb %u)", c ? c->buffer_id : 0);
     drmModeFreeCrtc(c);
     CHECK(inc(tl, 1) == 0 && readable(fd, 1000), "INC: the flip completes and its event arrives");
     char ev[64];
     CHECK(read(fd, ev, sizeof(ev)) == 32 && ((struct drm_event *)ev)->type == DRM_EVENT_FLIP_COMPLETE, "the event is FLIP_COMPLETE");
     close(fence);
     close(tl);
-    drmModeSetCrtc(fd, crtc, 0, 0, 0, NULL, 0, NULL);
-    drmModeFreePlaneResources(pres);
-    drmModeFreeConnector(conn);
-    drmModeFreeResources(res);
+    scene_dark(fd, &sc);
     close(fd);
 }
 

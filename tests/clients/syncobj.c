@@ -16,30 +16,12 @@
 #include <time.h>
 #include <unistd.h>
 #include <xf86drm.h>
-
-static int failures;
-#define CHECK(cond, ...) do { if (cond) { printf("ok   - "); } else { printf("FAIL - "); failures++; } printf(__VA_ARGS__); printf("\n"); } while (0)
-
-struct sw_sync_create_fence_data { uint32_t value; char name[32]; int32_t fence; };
-#define SW_SYNC_IOC_CREATE_FENCE _IOWR('W', 0, struct sw_sync_create_fence_data)
-#define SW_SYNC_IOC_INC _IOW('W', 1, uint32_t)
+#include "probe.h"
 
 // Linux 6.6's uAPI; Debian 12's libdrm 2.4.114 headers predate it.
 struct syncobj_eventfd { uint32_t handle, flags; uint64_t point; int32_t fd; uint32_t pad; };
 #define IOCTL_SYNCOBJ_EVENTFD DRM_IOWR(0xCF, struct syncobj_eventfd)
 #define WAIT_AVAILABLE 4
-
-static int sw_fence(int tl, uint32_t value) {
-    struct sw_sync_create_fence_data d = {.value = value, .name = "probe"};
-    return ioctl(tl, SW_SYNC_IOC_CREATE_FENCE, &d) ? -errno : d.fence;
-}
-
-static int inc(int tl) { uint32_t one = 1; return ioctl(tl, SW_SYNC_IOC_INC, &one); }
-
-static int readable(int fd, int ms) {
-    struct pollfd p = {fd, POLLIN, 0};
-    return poll(&p, 1, ms) == 1 && (p.revents & POLLIN);
-}
 
 static int sync_eventfd(int drm, uint32_t handle, uint32_t flags, uint64_t point, int fd, uint32_t pad) {
     struct syncobj_eventfd a = {handle, flags, point, fd, pad};
@@ -54,7 +36,7 @@ static void eventfd_checks(int drm) {
     CHECK(sync_eventfd(drm, h, 0, 1, efd, 0) == 0, "SYNCOBJ_EVENTFD for point 1 before it exists");
     CHECK(sync_eventfd(drm, h, WAIT_AVAILABLE, 1, avail, 0) == 0, "SYNCOBJ_EVENTFD WAIT_AVAILABLE for point 1");
     CHECK(!readable(efd, 50) && !readable(avail, 0), "neither eventfd is readable before the point is submitted");
-    int fence = sw_fence(tl, 1);
+    int fence = create_fence(tl, 1, "probe");
     // Submit point 1: the sw_sync fence at timeline point 1 (TRANSFER from a binary syncobj).
     uint32_t bin = 0;
     drmSyncobjCreate(drm, 0, &bin);
@@ -62,7 +44,7 @@ static void eventfd_checks(int drm) {
     CHECK(drmSyncobjTransfer(drm, h, 1, bin, 0, 0) == 0, "TRANSFER it to point 1");
     CHECK(readable(avail, 1000), "WAIT_AVAILABLE eventfd readable at submission");
     CHECK(!readable(efd, 100), "the other stays unreadable while the fence is unsignalled (100 ms)");
-    CHECK(inc(tl) == 0 && readable(efd, 1000), "INC: the eventfd becomes readable");
+    CHECK(inc(tl, 1) == 0 && readable(efd, 1000), "INC: the eventfd becomes readable");
     uint64_t v = 0;
     CHECK(read(efd, &v, 8) == 8 && v == 1, "its counter is 1 (%llu)", (unsigned long long)v);
     // An already signalled point fires at once.
@@ -138,19 +120,19 @@ static void wait_semantics(int drm) {
     drmSyncobjCreate(drm, 0, &h[1]);
     int tl0 = open("/dev/sw_sync", O_RDWR | O_CLOEXEC), tl1 = open("/dev/sw_sync", O_RDWR | O_CLOEXEC);
     int tl2 = open("/dev/sw_sync", O_RDWR | O_CLOEXEC);
-    int f0 = sw_fence(tl0, 1), f1 = sw_fence(tl1, 1), never = sw_fence(tl2, 1);
+    int f0 = create_fence(tl0, 1, "probe"), f1 = create_fence(tl1, 1, "probe"), never = create_fence(tl2, 1, "probe");
     drmSyncobjImportSyncFile(drm, h[0], f0);
     drmSyncobjImportSyncFile(drm, h[1], f1);
     struct snapshot_wait w = {.drm = drm, .handles = {h[0], h[1]}, .result = -1};
     pthread_t t;
     pthread_create(&t, NULL, snapshot_waiter, &w);
     usleep(50000);
-    inc(tl0);                                   // the first fence the wait took signals
+    inc(tl0, 1);                                   // the first fence the wait took signals
     usleep(50000);
     drmSyncobjReset(drm, &h[0], 1);             // then the syncobj is reset ...
     drmSyncobjImportSyncFile(drm, h[0], never); // ... and given a fence that never signals
     usleep(50000);
-    inc(tl1);
+    inc(tl1, 1);
     pthread_join(t, NULL);
     CHECK(w.result == 0, "WAIT_ALL keeps the fences it took: reset + a new fence do not make it time out (%d)", w.result);
 

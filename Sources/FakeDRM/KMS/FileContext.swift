@@ -25,7 +25,7 @@ public final class FileContext: @unchecked Sendable {
     var syncobjs: [UInt32: Syncobj] = [:]
     var nextSyncobj: UInt32 = 1
     /// SYNCOBJ_EVENTFD registrations of this file still holding a daemon copy of an eventfd.
-    let eventfdBudget = EventfdBudget(limit: 1024)
+    var eventfdBudget = EventfdBudget(limit: 1024)
     /// Set on a lessee file (CREATE_LEASE); its lessor lists it in `lessees`.
     var lease: Lease?
     var lessees: [FileContext] = []
