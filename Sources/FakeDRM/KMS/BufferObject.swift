@@ -6,9 +6,8 @@ public final class BufferObject: @unchecked Sendable {
     var mapOffset: UInt64 = 0
     /// Identity used for PRIME: repeated exports name the same buffer.
     public let serial: UInt64
-    /// The dma_resv: fences clients attached with DMA_BUF_IOCTL_IMPORT_SYNC_FILE (writers and
-    /// readers). Mutated under the device lock; signalled entries are dropped as they are seen.
-    var reservation: [(fence: Fence, write: Bool)] = []
+    /// The dma_resv (DMA_BUF_IOCTL_IMPORT/EXPORT_SYNC_FILE).
+    let reservation = Reservation()
 
     init(size: Int, serial: UInt64) throws(DRMError) {
         memory = try SharedMemory(size: size, name: "fakedrm-gem")

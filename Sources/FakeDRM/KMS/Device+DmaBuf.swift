@@ -8,12 +8,6 @@
 extension Device {
     static let dmabufSyncRead: UInt64 = 1, dmabufSyncWrite: UInt64 = 2, dmabufSyncEnd: UInt64 = 4
 
-    /// dma_resv_usage_rw: a writer waits for everything, a reader only for writers.
-    func reservationFences(_ bo: BufferObject, forWrite: Bool) -> [Fence] {
-        bo.reservation.removeAll { $0.fence.isSignalled }
-        return bo.reservation.filter { forWrite || $0.write }.map(\.fence)
-    }
-
     /// DMA_BUF_IOCTL_SYNC: flags beyond RW|END or neither READ nor WRITE → EINVAL; START waits
     /// (without a limit, as dma_buf_begin_cpu_access) for the fences the access conflicts with.
     public func dmabufSync(_ bo: BufferObject, flags: UInt64) throws(DRMError) {
@@ -23,7 +17,7 @@ extension Device {
         let forWrite = flags & Self.dmabufSyncWrite != 0
         try lock.withLock { () throws(DRMError) in
             _ = waitUntil(timeoutNs: .max / 4, crtcIndex: nil) {
-                reservationFences(bo, forWrite: forWrite).isEmpty || shuttingDown
+                bo.reservation.conflicting(forWrite: forWrite).isEmpty || shuttingDown
             }
             if shuttingDown { throw .noDevice }
         }
@@ -36,7 +30,7 @@ extension Device {
         guard flags & ~rw == 0, flags & rw != 0 else { throw .invalidArgument }
         let forWrite = UInt64(flags) & Self.dmabufSyncWrite != 0
         return try lock.withLock { () throws(DRMError) -> SyncFile in
-            var fences = reservationFences(bo, forWrite: forWrite)
+            var fences = bo.reservation.conflicting(forWrite: forWrite)
             if forWrite, isScannedOut(bo) { fences.append(scanoutFence(bo)) }
             if fences.isEmpty { fences = [Fence.signalled(driverName: config.driver.name)] }
             return try SyncFile(fences: fences)
@@ -50,7 +44,7 @@ extension Device {
         guard flags & ~rw == 0, flags & rw != 0, let syncFile else { throw .invalidArgument }
         let write = UInt64(flags) & Self.dmabufSyncWrite != 0
         lock.withLock {
-            for f in syncFile.fences where !f.isSignalled { bo.reservation.append((f, write)) }
+            bo.reservation.add(syncFile.fences, write: write)
         }
     }
 
@@ -87,7 +81,7 @@ extension Device {
             var seen: [BufferObject] = [], fences: [Fence] = []
             for case let bo? in fb.buffers where !seen.contains(where: { $0 === bo }) {
                 seen.append(bo)
-                fences += reservationFences(bo, forWrite: false)
+                fences += bo.reservation.writers
             }
             if !fences.isEmpty { p.inFences[i] = try SyncFile(fences: fences) }
         }
