@@ -607,6 +607,9 @@ struct conn *get_aux(void) {
     if (aux_conn && aux_conn->pid != getpid()) {
         // A forked child's copy of the parent's AUX connection (see rebind_after_fork).
         if (aux_conn->sock >= 0) { sys_close(aux_conn->sock); aux_conn->sock = -1; }
+        for (struct conn *sp = aux_conn->spares; sp; sp = sp->spare_next)
+            if (sp->sock >= 0) { sys_close(sp->sock); sp->sock = -1; sp->dead = 1; }
+        aux_conn->spares = NULL;
         aux_conn->dead = 1;
         aux_conn = NULL;
     }
@@ -629,9 +632,17 @@ struct conn *get_aux(void) {
 // A timeline's release is waited for (SWSYNC_CLOSE → SWSYNC_CLOSED): its pending fences must
 // have failed with ENOENT when close() returns, as sw_sync's release does. The rest is fire and
 // forget.
+static struct conn *aux_acquire(struct conn **side, int force_side, int *busy);
+static void aux_release(struct conn *a, struct conn *side);
+
 static void release_export(int kind, uint64_t id) {
-    struct conn *c = get_aux();
-    if (!c) return;
+    // Also reached from a callback answered on the AUX connection (FD_INSTALL reusing a stale
+    // number): aux_acquire then gives a spare instead of the mutex this thread holds.
+    int busy;
+    struct conn *side, *a = aux_acquire(&side, 0, &busy);
+    if (!a) return;
+    if (busy) { aux_release(a, side); return; }
+    struct conn *c = side ? side : a;
     pthread_mutex_lock(&c->mu);
     if (kind == KIND_TIMELINE) {
         uint32_t op;
@@ -639,7 +650,7 @@ static void release_export(int kind, uint64_t id) {
             conn_kill(c);
     } else if (!c->dead && msg_send(c, OP_SYNC_RELEASE, &id, 8, NULL, 0, -1)) conn_kill(c);
     pthread_mutex_unlock(&c->mu);
-    conn_unref(c);
+    aux_release(a, side);
 }
 
 // DRM_IOCTL_FAKEDRM_ATTACH (docs/cuse.md): DRM_IOWR(0x40, struct drm_fakedrm_attach).
@@ -1010,11 +1021,15 @@ static void side_put(struct conn *m, struct conn *s) {
 // that an INC from another thread signals.
 // The AUX connection, or a spare one when another thread is in a call there (or this thread
 // is, answering a callback on it). Release with aux_release.
-static struct conn *aux_acquire(struct conn **side) {
+// force_side: a call that may block for long (DMA_BUF_IOCTL_SYNC) always takes a spare, so
+// the AUX connection itself only carries short calls. *busy: AUX is held and no spare could be
+// had (the caller may wait for AUX, or must not if this thread may be the holder).
+static struct conn *aux_acquire(struct conn **side, int force_side, int *busy) {
     *side = NULL;
+    *busy = 0;
     struct conn *a = get_aux();
     if (!a) return NULL;
-    if (pthread_mutex_trylock(&a->mu) == 0) pthread_mutex_unlock(&a->mu);
+    if (!force_side && pthread_mutex_trylock(&a->mu) == 0) pthread_mutex_unlock(&a->mu);
     else {
         char path[sizeof(sock_path)];
         struct conn *s = spare_pop(a, path);
@@ -1024,6 +1039,7 @@ static struct conn *aux_acquire(struct conn **side) {
             if (s) s->refs = 1;
         }
         *side = s;
+        *busy = !s;
     }
     return a;
 }
@@ -1033,8 +1049,9 @@ static void aux_release(struct conn *a, struct conn *side) {
     conn_unref(a);
 }
 
-static int aux_ioctl(uint32_t target, uint64_t id, unsigned long request, void *arg) {
-    struct conn *side, *a = aux_acquire(&side);
+static int aux_ioctl(uint32_t target, uint64_t id, unsigned long request, void *arg, int force_side) {
+    int busy;
+    struct conn *side, *a = aux_acquire(&side, force_side, &busy);
     if (!a) { errno = ENODEV; return -1; }
     int r = remote_ioctl(side ? side : a, target, id, request, arg);
     int saved = errno;
@@ -1053,21 +1070,25 @@ int maybe_adopt_export(int fd) {
     if (get_fstat()(fd, &st) != 0) return 0;
     int anon = (st.st_mode & S_IFMT) == 0, memfd = S_ISREG(st.st_mode) && st.st_nlink == 0;
     if (!(anon && eventfd_key(fd)) && !memfd) return 0;
-    int saved = errno, ok = 0;
-    struct conn *side, *a = aux_acquire(&side);
+    int saved = errno, ok = 0, busy;
+    struct conn *side, *a = aux_acquire(&side, 0, &busy);
     if (!a) { errno = saved; return 0; }
+    if (busy) { aux_release(a, side); errno = saved; return 0; } // this thread may hold AUX
     struct conn *c = side ? side : a;
     pthread_mutex_lock(&c->mu);
     uint32_t op = 0;
     ssize_t n = -1;
     if (!c->dead && msg_send(c, OP_EXPORT_ADOPT, NULL, 0, NULL, 0, fd) == 0) n = msg_recv(c, &op, NULL);
-    if (n >= 0 && (n != 16 || op != OP_EXPORT_ADOPTED)) conn_kill(c);
+    if (n != 16 || op != OP_EXPORT_ADOPTED) conn_kill(c);
     int32_t err = n == 16 ? (int32_t)rd32(c->buf) : -1;
     uint32_t kind = n == 16 ? rd32(c->buf + 4) : 0;
     uint64_t id = n == 16 ? rd64(c->buf + 8) : 0;
     pthread_mutex_unlock(&c->mu);
     aux_release(a, side);
-    if (err == 0 && kind >= KIND_SYNC && kind <= KIND_TIMELINE && kind != KIND_NEW_CARD && track(fd, (int)kind, NULL, id) == 0) ok = 1;
+    if (err == 0 && kind >= KIND_SYNC && kind <= KIND_TIMELINE && kind != KIND_NEW_CARD) {
+        if (track(fd, (int)kind, NULL, id) == 0) ok = 1;
+        else release_export((int)kind, id);
+    }
     errno = saved;
     return ok;
 }
@@ -1120,18 +1141,18 @@ EXPORT int ioctl(int fd, unsigned long request, ...) {
     }
     case KIND_SYNC:
         if (_IOC_TYPE(request) != '>') { errno = ENOTTY; return -1; }
-        return aux_ioctl(1, e.id, request, arg);
+        return aux_ioctl(1, e.id, request, arg, 0);
     case KIND_DMABUF:
         if (_IOC_TYPE(request) != 'b') { errno = ENOTTY; return -1; }
         if (_IOC_NR(request) == 1 && _IOC_DIR(request) == _IOC_WRITE && (_IOC_SIZE(request) == 4 || _IOC_SIZE(request) == 8))
             return dmabuf_set_name(arg);
-        return aux_ioctl(3, e.id, request, arg);
+        return aux_ioctl(3, e.id, request, arg, _IOC_NR(request) == 0); // SYNC may wait
     case KIND_SYNCOBJ:
         errno = ENOTTY;
         return -1;
     case KIND_TIMELINE:
         if (_IOC_TYPE(request) != 'W') { errno = ENOTTY; return -1; }
-        return aux_ioctl(2, e.id, request, arg);
+        return aux_ioctl(2, e.id, request, arg, 0);
     default:
         return get_ioctl()(fd, request, arg);
     }

@@ -140,6 +140,9 @@ static void wait_semantics(int drm) {
     uint32_t first = 0;
     int r = drmSyncobjTimelineWait(drm, &h[1], &point, 1, abs_timeout(20000000), DRM_SYNCOBJ_WAIT_FLAGS_WAIT_AVAILABLE, &first);
     CHECK(r == -ETIME, "TIMELINE_WAIT WAIT_AVAILABLE on an unsubmitted point: ETIME after the timeout (%d)", r);
+    struct drm_syncobj_wait bw = {.handles = (uintptr_t)&h[1], .count_handles = 1, .flags = DRM_SYNCOBJ_WAIT_FLAGS_WAIT_AVAILABLE};
+    r = drmIoctl(drm, DRM_IOCTL_SYNCOBJ_WAIT, &bw);
+    CHECK(r == -1 && errno == EINVAL, "plain SYNCOBJ_WAIT refuses WAIT_AVAILABLE (TIMELINE_WAIT's flag): EINVAL (%d)", r ? errno : 0);
     uint32_t zero = 0;
     struct drm_syncobj_timeline_wait tw = {.handles = (uintptr_t)&zero, .count_handles = 1};
     r = drmIoctl(drm, DRM_IOCTL_SYNCOBJ_TIMELINE_WAIT, &tw);

@@ -6,6 +6,13 @@ public protocol ClientMemory: AnyObject {
     func read(at address: UInt64, count: Int) throws(DRMError) -> [UInt8]
     /// Writes at a client address; EFAULT when not writable.
     func write(_ bytes: [UInt8], at address: UInt64) throws(DRMError)
+    /// The caller is gone (its connection hung up): an unbounded wait for it ends, as a
+    /// kernel wait is interrupted when the process is killed.
+    var isGone: Bool { get }
+}
+
+extension ClientMemory {
+    public var isGone: Bool { false }
 }
 
 /// An object the kernel would install as a new fd in the caller.

@@ -10,14 +10,17 @@ extension Device {
 
     /// DMA_BUF_IOCTL_SYNC: flags beyond RW|END or neither READ nor WRITE → EINVAL; START waits
     /// (without a limit, as dma_buf_begin_cpu_access) for the fences the access conflicts with.
-    public func dmabufSync(_ bo: BufferObject, flags: UInt64) throws(DRMError) {
+    /// `callerGone` ends the wait when the client goes (checked every 100 ms): EINTR, as for a
+    /// killed process.
+    public func dmabufSync(_ bo: BufferObject, flags: UInt64, callerGone: () -> Bool = { false }) throws(DRMError) {
         let rw = Self.dmabufSyncRead | Self.dmabufSyncWrite
         guard flags & ~(rw | Self.dmabufSyncEnd) == 0, flags & rw != 0 else { throw .invalidArgument }
         guard flags & Self.dmabufSyncEnd == 0 else { return }
         let forWrite = flags & Self.dmabufSyncWrite != 0
         try lock.withLock { () throws(DRMError) in
-            _ = waitUntil(timeoutNs: .max / 4, crtcIndex: nil) {
-                bo.reservation.conflicting(forWrite: forWrite).isEmpty || shuttingDown
+            func done() -> Bool { bo.reservation.conflicting(forWrite: forWrite).isEmpty || shuttingDown }
+            while !waitUntil(timeoutNs: 100_000_000, crtcIndex: nil, done) {
+                if callerGone() { throw .interrupted }
             }
             if shuttingDown { throw .noDevice }
         }

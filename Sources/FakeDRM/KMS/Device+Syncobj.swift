@@ -142,8 +142,10 @@ extension Device {
     public func syncobjWait(_ file: FileContext, handles: [UInt32], points: [UInt64]?, timeoutNs: Int64, flags: UInt32) throws(DRMError) -> UInt32 {
         try lock.withLock { () throws(DRMError) -> UInt32 in
             try requireSyncobj()
-            // WAIT_DEADLINE (8) is a hint to the signaller; none here needs it.
-            guard flags & ~15 == 0, !handles.isEmpty else { throw .invalidArgument }
+            // WAIT_DEADLINE (8) is a hint to the signaller; none here needs it. WAIT_AVAILABLE
+            // (4) is TIMELINE_WAIT's only (drm_syncobj_wait_ioctl refuses it).
+            let allowed: UInt32 = points == nil ? 1 | 2 | 8 : 1 | 2 | 4 | 8
+            guard flags & ~allowed == 0, !handles.isEmpty else { throw .invalidArgument }
             let objs = try handles.map { (h) throws(DRMError) -> Syncobj in try syncobj(file, h) }
             let pts = points ?? Array(repeating: 0, count: objs.count)
             let waitAll = flags & 1 != 0, forSubmit = flags & 2 != 0, available = flags & 4 != 0

@@ -102,8 +102,12 @@ public enum Eventfd {
         return cfd_pidfd_getfd(pidfd, fd)
     }
 
-    /// eventfd_signal: adds 1 to the counter (a full counter, as the kernel's, stays full).
+    /// eventfd_signal: adds 1 to the counter and never blocks. The fd shares the client's file
+    /// description, which may be blocking: a counter too full to take 1 is left as it is (it
+    /// is readable already), as the kernel's saturating signal.
     public static func signal(_ fd: Int32) {
+        var p = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+        guard poll(&p, 1, 0) == 1, p.revents & Int16(POLLOUT) != 0 else { return }
         var one: UInt64 = 1
         _ = withUnsafeBytes(of: &one) { write(fd, $0.baseAddress, 8) }
     }

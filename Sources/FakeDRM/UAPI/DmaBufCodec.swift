@@ -11,8 +11,8 @@ public enum DmaBufCodec {
         switch (req.nr, req.size) {
         case (0, 8):
             // struct dma_buf_sync { __u64 flags; }
-            entry = UAPICodec.Entry(size: 8) { d, _, a, _ throws(DRMError) in
-                try d.dmabufSync(bo, flags: a.load(UInt64.self, at: 0))
+            entry = UAPICodec.Entry(size: 8) { d, _, a, env throws(DRMError) in
+                try d.dmabufSync(bo, flags: a.load(UInt64.self, at: 0)) { env.memory.isGone }
             }
         case (2, 8):
             // struct dma_buf_export_sync_file { __u32 flags; __s32 fd; }

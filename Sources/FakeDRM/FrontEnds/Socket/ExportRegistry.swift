@@ -12,7 +12,8 @@ final class ExportRegistry: @unchecked Sendable {
     private let lock = DeviceLock()
     private var nextID: UInt64 = 1
     /// `identity`: what names the fd the client holds (its eventfd-id, or a memfd's inode).
-    private var entries: [UInt64: (file: ExportedFile, pid: Int32, identity: UInt64?)] = [:]
+    /// `kept`: a placeholder fd (timelines, syncobjs) held open so its identity stays unique.
+    private var entries: [UInt64: (file: ExportedFile, pid: Int32, identity: UInt64?, kept: OwnedFD?)] = [:]
     private var connectionsPerPid: [Int32: Int] = [:]
     private var entriesPerPid: [Int32: Int] = [:]
     /// Each entry holds daemon fds (a sync file's eventfd, a dma-buf's memfd): one process
@@ -22,15 +23,15 @@ final class ExportRegistry: @unchecked Sendable {
     init(maxPerProcess: Int = 8192) { self.maxPerProcess = maxPerProcess }
 
     /// nil when the process is at its limit.
-    func add(_ file: ExportedFile, pid: Int32, identity: UInt64? = nil) -> UInt64? {
-        lock.withLock { addLocked(file, pid: pid, identity: identity) }
+    func add(_ file: ExportedFile, pid: Int32, identity: UInt64? = nil, keeping kept: OwnedFD? = nil) -> UInt64? {
+        lock.withLock { addLocked(file, pid: pid, identity: identity, kept: kept) }
     }
 
-    private func addLocked(_ file: ExportedFile, pid: Int32, identity: UInt64?) -> UInt64? {
+    private func addLocked(_ file: ExportedFile, pid: Int32, identity: UInt64?, kept: OwnedFD?) -> UInt64? {
         guard entriesPerPid[pid, default: 0] < maxPerProcess else { return nil }
         let id = nextID
         nextID += 1
-        entries[id] = (file, pid, identity)
+        entries[id] = (file, pid, identity, kept)
         entriesPerPid[pid, default: 0] += 1
         return id
     }
@@ -39,19 +40,22 @@ final class ExportRegistry: @unchecked Sendable {
     func adopt(identity: UInt64, pid: Int32) -> (id: UInt64, file: ExportedFile)? {
         lock.withLock {
             guard let e = entries.values.first(where: { $0.identity == identity }),
-                  let id = addLocked(e.file, pid: pid, identity: identity) else { return nil }
+                  let id = addLocked(e.file, pid: pid, identity: identity, kept: e.kept) else { return nil }
             return (id, e.file)
         }
     }
 
-    /// The identity of an fd handed to a client: an eventfd's id, else (memfd) its inode with
-    /// the top bit set, so that the two never collide.
+    /// The identity of an fd handed to a client: an eventfd's id, else (memfd) its device and
+    /// inode with the top bit set, so that the two never collide.
     static func identity(of fd: Int32) -> UInt64? {
         if let id = Eventfd.id(fd) { return id }
         var st = stat()
         guard fstat(fd, &st) == 0 else { return nil }
-        return UInt64(st.st_ino) | 1 << 63
+        return (UInt64(st.st_ino) ^ UInt64(st.st_dev) << 40) | 1 << 63
     }
+
+    /// Whether `identity` names one of the fds handed out.
+    func contains(identity: UInt64) -> Bool { lock.withLock { entries.values.contains { $0.identity == identity } } }
 
     /// Objects some entry still names are not dropped with another entry of theirs.
     private func stillHeld(_ f: ExportedFile) -> Bool {
@@ -69,9 +73,11 @@ final class ExportRegistry: @unchecked Sendable {
     /// what it still has pending.
     var onDrop: (@Sendable (ExportedFile) -> Void)?
 
-    func remove(_ id: UInt64) {
+    /// Removes `id` when it is an entry of `pid` (any pid when nil).
+    func remove(_ id: UInt64, pid: Int32? = nil) {
         let gone = lock.withLock { () -> ExportedFile? in
-            guard let e = entries.removeValue(forKey: id) else { return nil }
+            guard let e = entries[id], pid == nil || e.pid == pid else { return nil }
+            entries[id] = nil
             forget(pid: e.pid)
             return stillHeld(e.file) ? nil : e.file
         }

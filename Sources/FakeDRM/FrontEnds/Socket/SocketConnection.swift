@@ -90,10 +90,7 @@ final class SocketConnection: @unchecked Sendable {
         // (docs/socket-protocol.md, "Adopt"); possession of the fd is the credential.
         let adopt = flags & 4 != 0
         var err: Int32 = 0
-        if adopt && (aux || attach) {
-            hello.closeFDs()
-            return
-        }
+        if adopt && (aux || attach) { return } // the deferred closeFDs closes the fd
         if version != 1 {
             err = EPROTO
         } else if adopt {
@@ -217,7 +214,8 @@ final class SocketConnection: @unchecked Sendable {
                     if !send(w.message) { broken = true }
                 }
             case .syncRelease:
-                server.registry.remove(try r.u64())
+                // Only this process's entry: a forked child's close names its parent's ids.
+                server.registry.remove(try r.u64(), pid: pid)
             case .ueventSubscribe:
                 var w = WireWriter(.ueventReply)
                 if let end = server.uevents.subscribe() {
@@ -245,13 +243,14 @@ final class SocketConnection: @unchecked Sendable {
                 let name = String(decoding: r.rest().prefix(32), as: UTF8.self)
                 var w = WireWriter(.swsyncReply)
                 let raw = cfd_eventfd(0, 1)
-                if raw >= 0, let id = server.registry.add(.timeline(SwSync.timeline(named: name)), pid: pid, identity: Eventfd.id(raw)) {
+                // The registry keeps the placeholder open, so its eventfd-id names only it.
+                let placeholder = raw >= 0 ? OwnedFD(raw) : nil
+                if let placeholder, let id = server.registry.add(.timeline(SwSync.timeline(named: name)), pid: pid,
+                                                                 identity: Eventfd.id(raw), keeping: placeholder) {
                     w.i32(0)
                     w.u64(id)
-                    if !send(w.message, fd: raw) { broken = true }
-                    close(raw)
+                    if !send(w.message, fd: placeholder.raw) { broken = true }
                 } else {
-                    if raw >= 0 { close(raw) }
                     w.i32(ENOMEM)
                     w.u64(0)
                     if !send(w.message) { broken = true }
@@ -273,7 +272,7 @@ final class SocketConnection: @unchecked Sendable {
                 if !send(w.message) { broken = true }
             case .swsyncClose:
                 // The timeline's last close: answered once its pending fences have failed.
-                server.registry.remove(try r.u64())
+                server.registry.remove(try r.u64(), pid: pid)
                 var w = WireWriter(.swsyncClosed)
                 w.i32(0)
                 if !send(w.message) { broken = true }
@@ -407,6 +406,13 @@ final class SocketConnection: @unchecked Sendable {
     }
 
     func markBroken() { broken = true }
+
+    /// The client closed its end (or died): POLLRDHUP on the socket.
+    var peerHungUp: Bool {
+        let rdhup: Int16 = 0x2000 // POLLRDHUP, which Glibc's Swift import leaves out
+        var p = pollfd(fd: sock, events: rdhup, revents: 0)
+        return poll(&p, 1, 0) == 1 && p.revents & (rdhup | Int16(POLLHUP | POLLERR)) != 0
+    }
 }
 
 /// The client's memory and fd table, reached through callbacks on the connection while one
@@ -451,6 +457,8 @@ final class SocketClient: ClientMemory, ClientFiles {
         return out
     }
 
+    var isGone: Bool { connection.peerHungUp }
+
     func write(_ bytes: [UInt8], at address: UInt64) throws(DRMError) {
         // A later read of these bytes must see the write: forget overlapping prefetched ranges.
         if !prefetched.isEmpty, !bytes.isEmpty {
@@ -492,7 +500,7 @@ final class SocketClient: ClientMemory, ClientFiles {
             fd = e
         }
         // The fd's identity lets another process that receives it adopt the same object.
-        guard let id = registry.add(file, pid: connection.pid, identity: ExportRegistry.identity(of: fd)) else { throw .noMemory }
+        guard let id = registry.add(file, pid: connection.pid, identity: ExportRegistry.identity(of: fd), keeping: owned) else { throw .noMemory }
         var w = WireWriter(.fdInstall)
         w.u32(file.wireKind.rawValue)
         w.u32(cloexec ? 1 : 0)
@@ -564,6 +572,9 @@ final class SocketClient: ClientMemory, ClientFiles {
         if err != 0 { throw DRMError(errno: err) ?? .badFileDescriptor }
         guard let owned else { connection.markBroken(); throw .badFileDescriptor }
         guard Eventfd.isEventfd(owned.raw) else { throw .invalidArgument }
+        // An fd of ours the process has not used yet (a sync file or card received from
+        // another process) is not an eventfd to the kernel either.
+        if let id = Eventfd.id(owned.raw), connection.server.isOwnEventfd(id: id) { throw .invalidArgument }
         return owned
     }
 

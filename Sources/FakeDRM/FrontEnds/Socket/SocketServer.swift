@@ -225,6 +225,11 @@ public final class SocketServer: @unchecked Sendable {
         }
     }
 
+    /// Whether an eventfd id is one of ours: an open file's readiness or an installed export.
+    func isOwnEventfd(id: UInt64) -> Bool {
+        lock.withLock { shared.values.contains { $0.eventfdID == id } } || registry.contains(identity: id)
+    }
+
     /// `fd` came with an ADOPT HELLO. When it is the readiness eventfd of one of our open
     /// files (same `eventfd-id` in /proc/self/fdinfo: the same eventfd, since ids are unique
     /// among live eventfds and we hold ours open), binds `conn` to that file and counts it.
