@@ -16,7 +16,7 @@ public final class Syncobj: @unchecked Sendable {
 
     func replace(_ fence: Fence?) {
         if let fence { chain = [(point: UInt64(0), fence: fence)] } else { chain = [] }
-        notifyEventfds()
+        notifySubmitted()
     }
 
     /// Adds a point; points must grow, as dma_fence_chain requires (a smaller point is ignored
@@ -31,7 +31,7 @@ public final class Syncobj: @unchecked Sendable {
             chain.removeFirst(chain.count - 1)
         }
         chain.append((point, fence))
-        notifyEventfds()
+        notifySubmitted()
     }
 
     /// The fence that covers `point`: the first entry at or past it (nil: not submitted yet).
@@ -79,7 +79,7 @@ public final class Syncobj: @unchecked Sendable {
     /// at submission, otherwise when every fence up to the point has signalled.
     func addEventfd(_ target: EventfdTarget, point: UInt64, availableOnly: Bool) {
         eventfds.append((target, point, availableOnly))
-        notifyEventfds()
+        notifySubmitted()
     }
 
     /// Host waits (SYNCOBJ_WAIT with WAIT_FOR_SUBMIT) that have not seen their point yet:
@@ -95,7 +95,8 @@ public final class Syncobj: @unchecked Sendable {
 
     func unwatch(_ id: UInt64) { submitWatchers.removeAll { $0.id == id } }
 
-    private func notifyEventfds() {
+    /// After every change of the chain: watchers and eventfds whose point is now submitted.
+    private func notifySubmitted() {
         if !submitWatchers.isEmpty {
             submitWatchers.removeAll { w in
                 guard let fences = fences(upTo: w.point) else { return false }

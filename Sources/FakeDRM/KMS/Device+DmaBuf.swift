@@ -29,9 +29,7 @@ extension Device {
     /// DMA_BUF_IOCTL_EXPORT_SYNC_FILE: a sync file of the conflicting fences (a signalled stub
     /// when there are none), flags as for IMPORT.
     public func dmabufExportSyncFile(_ bo: BufferObject, flags: UInt32) throws(DRMError) -> SyncFile {
-        let rw = UInt32(Self.dmabufSyncRead | Self.dmabufSyncWrite)
-        guard flags & ~rw == 0, flags & rw != 0 else { throw .invalidArgument }
-        let forWrite = UInt64(flags) & Self.dmabufSyncWrite != 0
+        let forWrite = try Self.syncFileAccessIsWrite(flags)
         return try lock.withLock { () throws(DRMError) -> SyncFile in
             var fences = bo.reservation.conflicting(forWrite: forWrite)
             if forWrite, isScannedOut(bo) { fences.append(scanoutFence(bo)) }
@@ -43,12 +41,18 @@ extension Device {
     /// DMA_BUF_IOCTL_IMPORT_SYNC_FILE: the sync file's fences join the reservation as writers
     /// (WRITE set) or readers; a commit that scans the buffer out waits for the writers.
     public func dmabufImportSyncFile(_ bo: BufferObject, flags: UInt32, syncFile: SyncFile?) throws(DRMError) {
-        let rw = UInt32(Self.dmabufSyncRead | Self.dmabufSyncWrite)
-        guard flags & ~rw == 0, flags & rw != 0, let syncFile else { throw .invalidArgument }
-        let write = UInt64(flags) & Self.dmabufSyncWrite != 0
+        let write = try Self.syncFileAccessIsWrite(flags)
+        guard let syncFile else { throw .invalidArgument }
         lock.withLock {
             bo.reservation.add(syncFile.fences, write: write)
         }
+    }
+
+    /// EXPORT/IMPORT_SYNC_FILE's flags: READ and/or WRITE, nothing else (EINVAL); true for WRITE.
+    static func syncFileAccessIsWrite(_ flags: UInt32) throws(DRMError) -> Bool {
+        let rw = UInt32(dmabufSyncRead | dmabufSyncWrite)
+        guard flags & ~rw == 0, flags & rw != 0 else { throw .invalidArgument }
+        return UInt64(flags) & dmabufSyncWrite != 0
     }
 
     /// The buffer is on a latched plane or in a commit still waiting for its vblank.

@@ -69,29 +69,27 @@ public final class SharedMemory: @unchecked Sendable {
 
 /// What /proc/self/fdinfo says about an eventfd, and the write that signals one.
 public enum Eventfd {
-    /// The value of `key:` in the fd's fdinfo, nil when the fd has no such line.
-    static func fdinfo(_ fd: Int32, key: String) -> Substring? {
+    /// What one read of the fd's fdinfo says: whether it is an eventfd (eventfd_ctx_fdget's
+    /// test: only an eventfd has an `eventfd-count` line) and its `eventfd-id` if shown.
+    public static func probe(_ fd: Int32) -> (isEventfd: Bool, id: UInt64?) {
         let f = open("/proc/self/fdinfo/\(fd)", O_RDONLY | O_CLOEXEC)
-        guard f >= 0 else { return nil }
+        guard f >= 0 else { return (false, nil) }
         defer { close(f) }
         var buf = [UInt8](repeating: 0, count: 1024)
         let n = buf.withUnsafeMutableBytes { read(f, $0.baseAddress, $0.count) }
-        guard n > 0 else { return nil }
-        let text = String(decoding: buf[0..<n], as: UTF8.self)
-        let prefix = key + ":"
-        for line in text.split(separator: "\n") where line.hasPrefix(prefix) {
-            return line.dropFirst(prefix.count)
+        guard n > 0 else { return (false, nil) }
+        var isEventfd = false, id: UInt64?
+        for line in String(decoding: buf[0..<n], as: UTF8.self).split(separator: "\n") {
+            if line.hasPrefix("eventfd-count:") { isEventfd = true }
+            if line.hasPrefix("eventfd-id:") { id = UInt64(line.dropFirst("eventfd-id:".count).drop(while: { $0 == " " || $0 == "\t" })) }
         }
-        return nil
+        return (isEventfd, id)
     }
 
     /// The kernel's eventfd id (distinct per eventfd, shared by every fd of one).
-    public static func id(_ fd: Int32) -> UInt64? {
-        fdinfo(fd, key: "eventfd-id").flatMap { UInt64($0.drop(while: { $0 == " " || $0 == "\t" })) }
-    }
+    public static func id(_ fd: Int32) -> UInt64? { probe(fd).id }
 
-    /// eventfd_ctx_fdget's test: only an eventfd has an `eventfd-count` line.
-    public static func isEventfd(_ fd: Int32) -> Bool { fdinfo(fd, key: "eventfd-count") != nil }
+    public static func isEventfd(_ fd: Int32) -> Bool { probe(fd).isEventfd }
 
     /// A copy of process `pid`'s fd `fd` (pidfd_getfd: needs ptrace rights over it); -1 and
     /// errno on failure.

@@ -571,10 +571,11 @@ final class SocketClient: ClientMemory, ClientFiles {
         }
         if err != 0 { throw DRMError(errno: err) ?? .badFileDescriptor }
         guard let owned else { connection.markBroken(); throw .badFileDescriptor }
-        guard Eventfd.isEventfd(owned.raw) else { throw .invalidArgument }
+        let info = Eventfd.probe(owned.raw)
+        guard info.isEventfd else { throw .invalidArgument }
         // An fd of ours the process has not used yet (a sync file or card received from
         // another process) is not an eventfd to the kernel either.
-        if let id = Eventfd.id(owned.raw), connection.server.isOwnEventfd(id: id) { throw .invalidArgument }
+        if let id = info.id, connection.server.isOwnEventfd(id: id) { throw .invalidArgument }
         return owned
     }
 
