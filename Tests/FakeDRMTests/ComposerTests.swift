@@ -56,28 +56,54 @@ extension PixelFormat: CustomTestStringConvertible {
 }
 
 @Test func formatTableIsComplete() throws {
-    let expected: [(UInt32, String, Int, Int, Int, Bool)] = [
-        // fourcc, name, cpp, bpp, legacy depth, alpha
-        (0x3432_5258, "XR24", 4, 32, 24, false),
-        (0x3432_5241, "AR24", 4, 32, 32, true),
-        (0x3432_4258, "XB24", 4, 32, 0, false),
-        (0x3432_4241, "AB24", 4, 32, 0, true),
-        (0x3631_4752, "RG16", 2, 16, 16, false),
-        (0x3432_4752, "RG24", 3, 24, 24, false),
-        (0x3033_5258, "XR30", 4, 32, 30, false),
-        (0x3033_5241, "AR30", 4, 32, 0, true),
+    // From the kernel's drm_format_info table (drm_fourcc.c), written out by hand.
+    let expected: [(UInt32, String, planes: Int, cpp: Int, bpp: Int, depth: Int, alpha: Bool, hsub: Int, vsub: Int)] = [
+        (0x3432_5258, "XR24", 1, 4, 32, 24, false, 1, 1),
+        (0x3432_5241, "AR24", 1, 4, 32, 32, true, 1, 1),
+        (0x3432_4258, "XB24", 1, 4, 32, 0, false, 1, 1),
+        (0x3432_4241, "AB24", 1, 4, 32, 0, true, 1, 1),
+        (0x3631_4752, "RG16", 1, 2, 16, 16, false, 1, 1),
+        (0x3432_4752, "RG24", 1, 3, 24, 24, false, 1, 1),
+        (0x3033_5258, "XR30", 1, 4, 32, 30, false, 1, 1),
+        (0x3033_5241, "AR30", 1, 4, 32, 0, true, 1, 1),
+        (0x3834_5258, "XR48", 1, 8, 64, 0, false, 1, 1),
+        (0x3834_5241, "AR48", 1, 8, 64, 0, true, 1, 1),
+        (0x3231_564e, "NV12", 2, 1, 12, 0, false, 2, 2),
+        (0x3631_564e, "NV16", 2, 1, 16, 0, false, 2, 1),
+        (0x3432_564e, "NV24", 2, 1, 24, 0, false, 1, 1),
+        (0x3132_564e, "NV21", 2, 1, 12, 0, false, 2, 2),
+        (0x3136_564e, "NV61", 2, 1, 16, 0, false, 2, 1),
+        (0x3234_564e, "NV42", 2, 1, 24, 0, false, 1, 1),
+        (0x3231_5559, "YU12", 3, 1, 12, 0, false, 2, 2),
+        (0x3631_5559, "YU16", 3, 1, 16, 0, false, 2, 1),
+        (0x3432_5559, "YU24", 3, 1, 24, 0, false, 1, 1),
+        (0x3231_5659, "YV12", 3, 1, 12, 0, false, 2, 2),
+        (0x3631_5659, "YV16", 3, 1, 16, 0, false, 2, 1),
+        (0x3432_5659, "YV24", 3, 1, 24, 0, false, 1, 1),
+        (0x2020_3152, "R1  ", 1, 0, 1, 1, false, 1, 1),
+        (0x2020_3252, "R2  ", 1, 0, 2, 2, false, 1, 1),
+        (0x2020_3452, "R4  ", 1, 0, 4, 4, false, 1, 1),
+        (0x2020_3852, "R8  ", 1, 1, 8, 8, false, 1, 1),
     ]
     #expect(PixelFormat.all.map(\.fourcc) == expected.map(\.0))
-    for (fourcc, name, cpp, bpp, depth, alpha) in expected {
-        let format = try #require(PixelFormat.lookup(fourcc))
-        #expect(PixelFormat.name(fourcc) == name)
-        #expect(format.bytesPerPixel == cpp)
-        #expect(format.bitsPerPixel == bpp)
-        #expect(format.depth == depth)
-        #expect(format.hasAlpha == alpha)
-        #expect(format.minPitch(width: 1920) == UInt64(1920 * cpp))
+    for e in expected {
+        let format = try #require(PixelFormat.lookup(e.0))
+        #expect(PixelFormat.name(e.0) == e.1)
+        #expect(format.planeCount == e.planes)
+        #expect(format.bytesPerPixel == e.cpp)
+        #expect(format.bitsPerPixel == e.bpp)
+        #expect(format.depth == e.depth)
+        #expect(format.hasAlpha == e.alpha)
+        #expect(format.hsub == e.hsub && format.vsub == e.vsub)
+        #expect(format.isYUV == (e.planes > 1))
+        // drm_format_info_min_pitch: bits per pixel of plane 0, rounded up to whole bytes.
+        #expect(format.minPitch(width: 1921) == (UInt64(1921) * UInt64(e.bpp <= 8 ? e.bpp : (e.planes > 1 ? 8 : e.bpp)) + 7) / 8)
     }
-    #expect(PixelFormat.lookup(0x3231_564e) == nil)  // NV12: not a packed RGB format
+    // Chroma: NV12's 1921-wide luma has 961 CbCr pairs of 2 bytes; YU12's 961 Cb bytes.
+    #expect(PixelFormat.nv12.minPitch(width: PixelFormat.nv12.planeWidth(1921, plane: 1), plane: 1) == 1922)
+    #expect(PixelFormat.yuv420.minPitch(width: PixelFormat.yuv420.planeWidth(1921, plane: 1), plane: 2) == 961)
+    #expect(PixelFormat.nv12.planeHeight(1081, plane: 1) == 541)
+    #expect(PixelFormat.lookup(0x5659_5559) == nil)  // YUYV: packed YUV, not offered
     #expect(PixelFormat.name(0) == "????")
     #expect(PixelFormat.xrgb8888.minPitch(width: .max) == UInt64(UInt32.max) * 4)
 }
@@ -372,27 +398,42 @@ private func coordinateMemory(width: Int = 4, height: Int = 4) -> Memory {
             let format = PixelFormat.all[next(PixelFormat.all.count)]
             let fbWidth = 1 + next(20)
             let fbHeight = 1 + next(20)
-            let pitch = fbWidth * format.bytesPerPixel + (hostile() ? next(8) - 4 : next(8))
-            let offset = hostile() ? next(16) : 0
-            let needed = offset + (fbHeight - 1) * pitch + fbWidth * format.bytesPerPixel
-            let size = max(0, hostile() ? needed - 1 - next(8) : needed + next(8))
-            let block = Memory((0..<size).map { UInt8(truncatingIfNeeded: $0 &* 37) })
-            memory.append(block)
+            // Every plane of the format gets its own block, sized right or (hostile) short.
+            var memories: [PlaneMemory] = []
+            for k in 0..<format.planeCount {
+                let columns = k == 0 ? fbWidth : max(1, fbWidth / format.hsub)
+                let rows = k == 0 ? fbHeight : max(1, fbHeight / format.vsub)
+                let rowBytes = Int(format.minPitch(width: UInt32(columns), plane: k))
+                let pitch = rowBytes + (hostile() ? next(8) - 4 : next(8))
+                let offset = hostile() ? next(16) : 0
+                let needed = offset + (rows - 1) * pitch + rowBytes
+                let size = max(0, hostile() ? needed - 1 - next(8) : needed + next(8))
+                let block = Memory((0..<size).map { UInt8(truncatingIfNeeded: $0 &* 37) })
+                memory.append(block)
+                memories.append(PlaneMemory(base: UnsafeRawPointer(block.raw.baseAddress!), size: size, offset: offset, pitch: pitch))
+            }
             let srcX = hostile() ? next(fbWidth + 4) : next(fbWidth)
             let srcY = hostile() ? next(fbHeight + 4) : next(fbHeight)
             let srcW = hostile() ? next(fbWidth + 4) : 1 + next(max(1, fbWidth - srcX))
             let srcH = hostile() ? next(fbHeight + 4) : 1 + next(max(1, fbHeight - srcY))
+            let rotation = hostile() ? UInt32(next(64)) : UInt32(1 << next(4) | next(4) << 4)
+            let quarter = rotation & (ComposerPlane.rotate90 | ComposerPlane.rotate270) != 0
+            let (outW, outH) = quarter ? (srcH, srcW) : (srcW, srcH)
             let scaled = hostile()
-            planes.append(
-                ComposerPlane(
-                    base: UnsafeRawPointer(block.raw.baseAddress!), bufferSize: size, offset: offset, pitch: pitch,
-                    format: format.fourcc, fbWidth: UInt32(fbWidth), fbHeight: UInt32(fbHeight),
-                    srcX: fixed(srcX), srcY: fixed(srcY), srcW: fixed(srcW), srcH: fixed(srcH),
-                    crtcX: Int32(hostile() ? next(width + 40) - 20 : next(width) - srcW / 2),
-                    crtcY: Int32(hostile() ? next(height + 40) - 20 : next(height) - srcH / 2),
-                    crtcW: UInt32(scaled ? next(width + 10) : srcW), crtcH: UInt32(scaled ? next(height + 10) : srcH),
-                    zpos: UInt32(next(3)), alpha: hostile() ? UInt16(next(0x10000)) : 0xffff,
-                    blendMode: UInt8(hostile() ? next(4) : next(3))))
+            var plane = ComposerPlane(
+                base: memories[0].base, bufferSize: memories[0].size, offset: memories[0].offset, pitch: memories[0].pitch,
+                format: format.fourcc, fbWidth: UInt32(fbWidth), fbHeight: UInt32(fbHeight),
+                srcX: fixed(srcX), srcY: fixed(srcY), srcW: fixed(srcW), srcH: fixed(srcH),
+                crtcX: Int32(hostile() ? next(width + 40) - 20 : next(width) - outW / 2),
+                crtcY: Int32(hostile() ? next(height + 40) - 20 : next(height) - outH / 2),
+                crtcW: UInt32(scaled ? next(width + 10) : outW), crtcH: UInt32(scaled ? next(height + 10) : outH),
+                zpos: UInt32(next(3)), alpha: hostile() ? UInt16(next(0x10000)) : 0xffff,
+                blendMode: UInt8(hostile() ? next(4) : next(3)))
+            plane.chroma = Array(memories.dropFirst(hostile() ? 1 : 0).dropFirst())
+            plane.rotation = rotation
+            plane.colorEncoding = ColorEncoding(rawValue: UInt8(next(3))) ?? .bt601
+            plane.colorRange = ColorRange(rawValue: UInt8(next(2))) ?? .full
+            planes.append(plane)
         }
         let background = UInt32(truncatingIfNeeded: next(1 << 30)) | 0xff00_0000
         let frame = compose(memory, width: width, height: height, planes, background: background)

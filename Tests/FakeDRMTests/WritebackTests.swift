@@ -71,7 +71,7 @@ import Testing
         let (scan, _) = try c.makeFB()
         let (target, _) = try c.makeFB()
         let (small, _) = try c.makeFB(640, 480)
-        let (wrongFormat, _) = try c.makeFB(format: 0x3033_5258) // XR30: not a writeback format
+        let (wrongFormat, _) = try c.makeFB(format: 0x2020_3852) // R8: a plane format, not a writeback one
         let fencePtr = c.memory.alloc(4)
         let modeset = DRMConst.atomicAllowModeset
         // A buffer without a CRTC, and one on an inactive CRTC.

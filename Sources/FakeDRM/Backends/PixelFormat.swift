@@ -34,44 +34,112 @@ public struct Pixel16: Sendable, Hashable {
     }
 }
 
-/// A packed RGB DRM format: what ADDFB needs to validate a buffer and what the composer needs
-/// to read one line of it. Adding a format means adding one row to `all`; the composer never
-/// looks at the fourcc.
+/// Where a reader finds one line of a framebuffer: the row of every plane that holds it, and
+/// the first column. Rows point at column 0 so sub-byte formats (R1/R2/R4) can find the bit
+/// of column `x`, and chroma planes the sample of column `x / hsub`.
+public struct LineSource {
+    public var rows: (UnsafeRawPointer, UnsafeRawPointer, UnsafeRawPointer)
+    /// First column to read.
+    public var x: Int
+    /// Last chroma column a read may touch: the size check guarantees `width / hsub` columns
+    /// (drm_gem_fb_init_with_funcs truncates), so a subsampled read of an odd width's last
+    /// pixel reuses the column before it.
+    public var lastChromaColumn: Int
+    /// Y'CbCr → RGB for YUV formats; nil for RGB ones.
+    public var ycbcr: YCbCrConversion?
+
+    public init(row: UnsafeRawPointer, x: Int = 0) {
+        rows = (row, row, row)
+        self.x = x
+        lastChromaColumn = 0
+        ycbcr = nil
+    }
+
+    public init(rows: (UnsafeRawPointer, UnsafeRawPointer, UnsafeRawPointer), x: Int, lastChromaColumn: Int, ycbcr: YCbCrConversion?) {
+        self.rows = rows
+        self.x = x
+        self.lastChromaColumn = lastChromaColumn
+        self.ycbcr = ycbcr
+    }
+}
+
+/// A DRM format as the kernel's drm_format_info describes it (planes, bytes per block,
+/// subsampling) plus the reader that turns one line of it into `Pixel16`. Adding a format means
+/// adding one row to `all`; the composer never looks at the fourcc.
 public struct PixelFormat: Sendable {
-    /// Converts `count` pixels starting at `source` (no alignment assumed) into `destination`.
-    /// Formats without alpha write `a = 0xffff`.
+    /// Converts `count` pixels of the line `source` names into `destination`. Formats without
+    /// alpha write `a = 0xffff`; YUV formats convert through `source.ycbcr`.
     public typealias LineReader = @Sendable (
-        _ source: UnsafeRawPointer, _ count: Int, _ destination: UnsafeMutablePointer<Pixel16>
+        _ source: LineSource, _ count: Int, _ destination: UnsafeMutablePointer<Pixel16>
     ) -> Void
 
     public let fourcc: UInt32
-    /// Bytes per pixel (the kernel's `cpp`).
-    public let bytesPerPixel: Int
+    /// Bytes per block of each plane (the kernel's `char_per_block`); its count is the
+    /// number of planes.
+    public let blockBytes: [Int]
+    /// Pixels per block along a row, plane 0 (8 for R1: eight pixels per byte).
+    public let blockWidth: Int
+    public let hsub: Int
+    public let vsub: Int
     public let bitsPerPixel: Int
     /// Legacy ADDFB depth that maps to this format, or 0 when no (bpp, depth) pair does.
     public let depth: Int
     public let hasAlpha: Bool
+    public let isYUV: Bool
     /// The bytes of one pixel, read as a little-endian word, already are 0x??RRGGBB, so
     /// scanout can copy rows and force the top byte instead of converting pixels.
     public let isXRGB8888Layout: Bool
     public let readLine: LineReader
 
-    /// Reads `count` pixels into a new array. For tests and tools; the composer reads into
-    /// preallocated lines through `readLine` instead.
+    init(fourcc: UInt32, blockBytes: [Int], blockWidth: Int = 1, hsub: Int = 1, vsub: Int = 1, bitsPerPixel: Int, depth: Int,
+         hasAlpha: Bool = false, isYUV: Bool = false, isXRGB8888Layout: Bool = false, readLine: @escaping LineReader) {
+        self.fourcc = fourcc
+        self.blockBytes = blockBytes
+        self.blockWidth = blockWidth
+        self.hsub = hsub
+        self.vsub = vsub
+        self.bitsPerPixel = bitsPerPixel
+        self.depth = depth
+        self.hasAlpha = hasAlpha
+        self.isYUV = isYUV
+        self.isXRGB8888Layout = isXRGB8888Layout
+        self.readLine = readLine
+    }
+
+    public var planeCount: Int { blockBytes.count }
+
+    /// Bytes per pixel of plane 0 (the kernel's `cpp[0]`); 0 for formats packing several
+    /// pixels into a byte.
+    public var bytesPerPixel: Int { blockWidth == 1 ? blockBytes[0] : 0 }
+
+    /// Reads `count` pixels of a single-plane RGB line into a new array. For tests and tools;
+    /// the composer reads into preallocated lines through `readLine` instead.
     public func read(_ source: UnsafeRawPointer, count: Int) -> [Pixel16] {
         guard count > 0 else { return [] }
         return [Pixel16](unsafeUninitializedCapacity: count) { buffer, initialized in
             // Pixel16 is a trivial type, so letting the reader store into uninitialized
             // memory is sound.
-            if let start = buffer.baseAddress { readLine(source, count, start) }
+            if let start = buffer.baseAddress { readLine(LineSource(row: source), count, start) }
             initialized = count
         }
     }
 
-    /// Smallest pitch a buffer `width` pixels wide can have. UInt64 because width × cpp can
-    /// exceed UInt32 for hostile widths and the caller compares against a 32-bit pitch.
-    public func minPitch(width: UInt32) -> UInt64 {
-        UInt64(width) * UInt64(bytesPerPixel)
+    /// Width in pixels of plane `plane` for a framebuffer `width` wide, rounded up
+    /// (fb_plane_width).
+    public func planeWidth(_ width: UInt32, plane: Int) -> UInt32 {
+        plane == 0 ? width : UInt32((UInt64(width) + UInt64(hsub) - 1) / UInt64(hsub))
+    }
+
+    public func planeHeight(_ height: UInt32, plane: Int) -> UInt32 {
+        plane == 0 ? height : UInt32((UInt64(height) + UInt64(vsub) - 1) / UInt64(vsub))
+    }
+
+    /// Smallest pitch plane `plane` can have for `width` of its own pixels
+    /// (drm_format_info_min_pitch). UInt64 because width × cpp can exceed UInt32 for hostile
+    /// widths and the caller compares against a 32-bit pitch.
+    public func minPitch(width: UInt32, plane: Int = 0) -> UInt64 {
+        let perBlock = plane == 0 ? UInt64(blockWidth) : 1
+        return (UInt64(width) * UInt64(blockBytes[plane]) + perBlock - 1) / perBlock
     }
 
     public static func lookup(_ fourcc: UInt32) -> PixelFormat? {
@@ -89,131 +157,74 @@ public struct PixelFormat: Sendable {
         return text
     }
 
+    /// fourcc_code(): first character in the lowest byte.
+    static func code(_ s: StaticString) -> UInt32 {
+        s.withUTF8Buffer { b in b.enumerated().reduce(UInt32(0)) { $0 | UInt32($1.element) << (8 * UInt32($1.offset)) } }
+    }
+
+    // MARK: packed RGB
+
     public static let xrgb8888 = PixelFormat(
-        fourcc: 0x3432_5258, bytesPerPixel: 4, bitsPerPixel: 32, depth: 24, hasAlpha: false,
-        isXRGB8888Layout: true, readLine: readXRGB8888)
+        fourcc: code("XR24"), blockBytes: [4], bitsPerPixel: 32, depth: 24, isXRGB8888Layout: true, readLine: FormatReaders.xrgb8888)
     public static let argb8888 = PixelFormat(
-        fourcc: 0x3432_5241, bytesPerPixel: 4, bitsPerPixel: 32, depth: 32, hasAlpha: true,
-        isXRGB8888Layout: true, readLine: readARGB8888)
+        fourcc: code("AR24"), blockBytes: [4], bitsPerPixel: 32, depth: 32, hasAlpha: true, isXRGB8888Layout: true,
+        readLine: FormatReaders.argb8888)
     public static let xbgr8888 = PixelFormat(
-        fourcc: 0x3432_4258, bytesPerPixel: 4, bitsPerPixel: 32, depth: 0, hasAlpha: false,
-        isXRGB8888Layout: false, readLine: readXBGR8888)
+        fourcc: code("XB24"), blockBytes: [4], bitsPerPixel: 32, depth: 0, readLine: FormatReaders.xbgr8888)
     public static let abgr8888 = PixelFormat(
-        fourcc: 0x3432_4241, bytesPerPixel: 4, bitsPerPixel: 32, depth: 0, hasAlpha: true,
-        isXRGB8888Layout: false, readLine: readABGR8888)
+        fourcc: code("AB24"), blockBytes: [4], bitsPerPixel: 32, depth: 0, hasAlpha: true, readLine: FormatReaders.abgr8888)
     public static let rgb565 = PixelFormat(
-        fourcc: 0x3631_4752, bytesPerPixel: 2, bitsPerPixel: 16, depth: 16, hasAlpha: false,
-        isXRGB8888Layout: false, readLine: readRGB565)
+        fourcc: code("RG16"), blockBytes: [2], bitsPerPixel: 16, depth: 16, readLine: FormatReaders.rgb565)
     public static let rgb888 = PixelFormat(
-        fourcc: 0x3432_4752, bytesPerPixel: 3, bitsPerPixel: 24, depth: 24, hasAlpha: false,
-        isXRGB8888Layout: false, readLine: readRGB888)
+        fourcc: code("RG24"), blockBytes: [3], bitsPerPixel: 24, depth: 24, readLine: FormatReaders.rgb888)
     public static let xrgb2101010 = PixelFormat(
-        fourcc: 0x3033_5258, bytesPerPixel: 4, bitsPerPixel: 32, depth: 30, hasAlpha: false,
-        isXRGB8888Layout: false, readLine: readXRGB2101010)
+        fourcc: code("XR30"), blockBytes: [4], bitsPerPixel: 32, depth: 30, readLine: FormatReaders.xrgb2101010)
     public static let argb2101010 = PixelFormat(
-        fourcc: 0x3033_5241, bytesPerPixel: 4, bitsPerPixel: 32, depth: 0, hasAlpha: true,
-        isXRGB8888Layout: false, readLine: readARGB2101010)
+        fourcc: code("AR30"), blockBytes: [4], bitsPerPixel: 32, depth: 0, hasAlpha: true, readLine: FormatReaders.argb2101010)
+    public static let xrgb16161616 = PixelFormat(
+        fourcc: code("XR48"), blockBytes: [8], bitsPerPixel: 64, depth: 0, readLine: FormatReaders.xrgb16161616)
+    public static let argb16161616 = PixelFormat(
+        fourcc: code("AR48"), blockBytes: [8], bitsPerPixel: 64, depth: 0, hasAlpha: true, readLine: FormatReaders.argb16161616)
+
+    // MARK: single-channel (vkms shows them as grey)
+
+    public static let r1 = PixelFormat(fourcc: code("R1  "), blockBytes: [1], blockWidth: 8, bitsPerPixel: 1, depth: 1,
+                                       readLine: FormatReaders.grey(bits: 1))
+    public static let r2 = PixelFormat(fourcc: code("R2  "), blockBytes: [1], blockWidth: 4, bitsPerPixel: 2, depth: 2,
+                                       readLine: FormatReaders.grey(bits: 2))
+    public static let r4 = PixelFormat(fourcc: code("R4  "), blockBytes: [1], blockWidth: 2, bitsPerPixel: 4, depth: 4,
+                                       readLine: FormatReaders.grey(bits: 4))
+    public static let r8 = PixelFormat(fourcc: code("R8  "), blockBytes: [1], bitsPerPixel: 8, depth: 8, readLine: FormatReaders.grey8)
+
+    // MARK: Y'CbCr, semi-planar (Y plane, then one plane of interleaved chroma)
+
+    static func semiPlanar(_ name: StaticString, hsub: Int, vsub: Int, crFirst: Bool) -> PixelFormat {
+        PixelFormat(fourcc: code(name), blockBytes: [1, 2], hsub: hsub, vsub: vsub, bitsPerPixel: 8 + 16 / (hsub * vsub), depth: 0,
+                    isYUV: true, readLine: FormatReaders.semiPlanar(hsub: hsub, crFirst: crFirst))
+    }
+
+    static func planar(_ name: StaticString, hsub: Int, vsub: Int, crFirst: Bool) -> PixelFormat {
+        PixelFormat(fourcc: code(name), blockBytes: [1, 1, 1], hsub: hsub, vsub: vsub, bitsPerPixel: 8 + 16 / (hsub * vsub), depth: 0,
+                    isYUV: true, readLine: FormatReaders.planar(hsub: hsub, crFirst: crFirst))
+    }
+
+    public static let nv12 = semiPlanar("NV12", hsub: 2, vsub: 2, crFirst: false)
+    public static let nv21 = semiPlanar("NV21", hsub: 2, vsub: 2, crFirst: true)
+    public static let nv16 = semiPlanar("NV16", hsub: 2, vsub: 1, crFirst: false)
+    public static let nv61 = semiPlanar("NV61", hsub: 2, vsub: 1, crFirst: true)
+    public static let nv24 = semiPlanar("NV24", hsub: 1, vsub: 1, crFirst: false)
+    public static let nv42 = semiPlanar("NV42", hsub: 1, vsub: 1, crFirst: true)
+    public static let yuv420 = planar("YU12", hsub: 2, vsub: 2, crFirst: false)
+    public static let yvu420 = planar("YV12", hsub: 2, vsub: 2, crFirst: true)
+    public static let yuv422 = planar("YU16", hsub: 2, vsub: 1, crFirst: false)
+    public static let yvu422 = planar("YV16", hsub: 2, vsub: 1, crFirst: true)
+    public static let yuv444 = planar("YU24", hsub: 1, vsub: 1, crFirst: false)
+    public static let yvu444 = planar("YV24", hsub: 1, vsub: 1, crFirst: true)
 
     public static let all: [PixelFormat] = [
         xrgb8888, argb8888, xbgr8888, abgr8888, rgb565, rgb888, xrgb2101010, argb2101010,
+        xrgb16161616, argb16161616,
+        nv12, nv16, nv24, nv21, nv61, nv42, yuv420, yuv422, yuv444, yvu420, yvu422, yvu444,
+        r1, r2, r4, r8,
     ]
-}
-
-// MARK: - Channel widening
-//
-// Widening is bit replication (the n-bit value repeated until 16 bits are filled): it maps
-// 0 to 0 and full scale to 0xffff, and its top byte is the usual n→8 expansion.
-
-@inline(__always) private func widen8(_ v: UInt32) -> UInt16 {
-    UInt16(truncatingIfNeeded: v & 0xff) &* 257
-}
-
-@inline(__always) private func widen5(_ v: UInt32) -> UInt16 {
-    let v = v & 0x1f
-    return UInt16(truncatingIfNeeded: v << 11 | v << 6 | v << 1 | v >> 4)
-}
-
-@inline(__always) private func widen6(_ v: UInt32) -> UInt16 {
-    let v = v & 0x3f
-    return UInt16(truncatingIfNeeded: v << 10 | v << 4 | v >> 2)
-}
-
-@inline(__always) private func widen10(_ v: UInt32) -> UInt16 {
-    let v = v & 0x3ff
-    return UInt16(truncatingIfNeeded: v << 6 | v >> 4)
-}
-
-@inline(__always) private func widen2(_ v: UInt32) -> UInt16 {
-    UInt16(truncatingIfNeeded: v & 0x3) &* 0x5555
-}
-
-// MARK: - Readers
-//
-// DRM formats name channels from the most significant bit of a little-endian word, so each
-// reader loads the word with `littleEndian:` and shifts; unaligned loads because pitch and
-// offset come from the client.
-
-@inline(__always)
-private func word32(_ source: UnsafeRawPointer, _ index: Int) -> UInt32 {
-    UInt32(littleEndian: source.loadUnaligned(fromByteOffset: index &* 4, as: UInt32.self))
-}
-
-private func readXRGB8888(_ source: UnsafeRawPointer, _ count: Int, _ out: UnsafeMutablePointer<Pixel16>) {
-    for i in 0..<count {
-        let w = word32(source, i)
-        out[i] = Pixel16(a: 0xffff, r: widen8(w >> 16), g: widen8(w >> 8), b: widen8(w))
-    }
-}
-
-private func readARGB8888(_ source: UnsafeRawPointer, _ count: Int, _ out: UnsafeMutablePointer<Pixel16>) {
-    for i in 0..<count {
-        let w = word32(source, i)
-        out[i] = Pixel16(a: widen8(w >> 24), r: widen8(w >> 16), g: widen8(w >> 8), b: widen8(w))
-    }
-}
-
-private func readXBGR8888(_ source: UnsafeRawPointer, _ count: Int, _ out: UnsafeMutablePointer<Pixel16>) {
-    for i in 0..<count {
-        let w = word32(source, i)
-        out[i] = Pixel16(a: 0xffff, r: widen8(w), g: widen8(w >> 8), b: widen8(w >> 16))
-    }
-}
-
-private func readABGR8888(_ source: UnsafeRawPointer, _ count: Int, _ out: UnsafeMutablePointer<Pixel16>) {
-    for i in 0..<count {
-        let w = word32(source, i)
-        out[i] = Pixel16(a: widen8(w >> 24), r: widen8(w), g: widen8(w >> 8), b: widen8(w >> 16))
-    }
-}
-
-private func readRGB565(_ source: UnsafeRawPointer, _ count: Int, _ out: UnsafeMutablePointer<Pixel16>) {
-    for i in 0..<count {
-        let w = UInt32(UInt16(littleEndian: source.loadUnaligned(fromByteOffset: i &* 2, as: UInt16.self)))
-        out[i] = Pixel16(a: 0xffff, r: widen5(w >> 11), g: widen6(w >> 5), b: widen5(w))
-    }
-}
-
-private func readRGB888(_ source: UnsafeRawPointer, _ count: Int, _ out: UnsafeMutablePointer<Pixel16>) {
-    // [23:0] R:G:B little-endian, so memory holds B, G, R.
-    for i in 0..<count {
-        let p = i &* 3
-        let b = UInt32(source.load(fromByteOffset: p, as: UInt8.self))
-        let g = UInt32(source.load(fromByteOffset: p &+ 1, as: UInt8.self))
-        let r = UInt32(source.load(fromByteOffset: p &+ 2, as: UInt8.self))
-        out[i] = Pixel16(a: 0xffff, r: widen8(r), g: widen8(g), b: widen8(b))
-    }
-}
-
-private func readXRGB2101010(_ source: UnsafeRawPointer, _ count: Int, _ out: UnsafeMutablePointer<Pixel16>) {
-    for i in 0..<count {
-        let w = word32(source, i)
-        out[i] = Pixel16(a: 0xffff, r: widen10(w >> 20), g: widen10(w >> 10), b: widen10(w))
-    }
-}
-
-private func readARGB2101010(_ source: UnsafeRawPointer, _ count: Int, _ out: UnsafeMutablePointer<Pixel16>) {
-    for i in 0..<count {
-        let w = word32(source, i)
-        out[i] = Pixel16(a: widen2(w >> 30), r: widen10(w >> 20), g: widen10(w >> 10), b: widen10(w))
-    }
 }

@@ -4,8 +4,12 @@ public struct Scanout: Sendable {
     public var height: Int
     public var active: Bool
     public var planes: [ComposerPlane]
-    /// Keeps the buffers alive while a backend holds this scanout.
+    /// The CRTC's GAMMA_LUT, applied after blending; nil when none is set.
+    public var gamma: GammaLUT? = nil
+    /// Plane 0's buffer of each entry of `planes`, alive while a backend holds this scanout.
     public var buffers: [BufferObject]
+    /// The chroma planes' buffers, held for the same reason.
+    public var chromaBuffers: [BufferObject] = []
 }
 
 /// A display behind the card. Calls come under the device lock; implementations must not call
@@ -35,9 +39,15 @@ extension Device {
         let crtcID = crtcs[c].id
         var out: [ComposerPlane] = []
         var bos: [BufferObject] = []
+        var chroma: [BufferObject] = []
         for (i, ps) in source.planes.enumerated() where ps.crtc == crtcID && ps.fb != 0 {
             guard let fb = framebuffers[ps.fb], let bo = fb.buffers.first ?? nil else { continue }
+            let memory = fb.buffers.indices.compactMap { k -> PlaneMemory? in
+                guard let b = fb.buffers[k] else { return nil }
+                return PlaneMemory(base: UnsafeRawPointer(b.memory.base), size: b.size, offset: Int(fb.offsets[k]), pitch: Int(fb.pitches[k]))
+            }
             bos.append(bo)
+            chroma += fb.buffers.dropFirst().compactMap { $0 }
             var plane = ComposerPlane(
                 base: UnsafeRawPointer(bo.memory.base), bufferSize: bo.size, offset: Int(fb.offsets[0]), pitch: Int(fb.pitches[0]),
                 format: fb.format, fbWidth: fb.width, fbHeight: fb.height,
@@ -45,10 +55,16 @@ extension Device {
                 crtcX: ps.crtcX, crtcY: ps.crtcY, crtcW: ps.crtcW, crtcH: ps.crtcH,
                 zpos: UInt32(truncatingIfNeeded: ps.zpos), alpha: UInt16(truncatingIfNeeded: ps.alpha),
                 blendMode: UInt8(truncatingIfNeeded: ps.blendMode))
+            plane.chroma = Array(memory.dropFirst())
+            plane.rotation = UInt32(truncatingIfNeeded: ps.rotation)
+            plane.colorEncoding = ColorEncoding(rawValue: UInt8(truncatingIfNeeded: ps.colorEncoding)) ?? .bt601
+            plane.colorRange = ColorRange(rawValue: UInt8(truncatingIfNeeded: ps.colorRange)) ?? .full
             plane.isCursor = i < planes.count && planes[i].type == .cursor
             out.append(plane)
         }
-        return Scanout(width: Int(s.mode?.hdisplay ?? 0), height: Int(s.mode?.vdisplay ?? 0), active: s.active && s.mode != nil, planes: out, buffers: bos)
+        let gamma = s.gammaBlob == 0 ? nil : blobs[s.gammaBlob].flatMap { GammaLUT(blob: $0.data) }
+        return Scanout(width: Int(s.mode?.hdisplay ?? 0), height: Int(s.mode?.vdisplay ?? 0), active: s.active && s.mode != nil,
+                       planes: out, gamma: gamma, buffers: bos, chromaBuffers: chroma)
     }
 
     /// Composes what CRTC `c` shows now (tests, capture, CRC).
@@ -57,7 +73,7 @@ extension Device {
             guard c < crtcs.count else { return nil }
             let s = scanout(for: c)
             guard s.active else { return nil }
-            return Composer.compose(width: s.width, height: s.height, planes: s.planes)
+            return Composer.compose(s)
         }
     }
 }

@@ -26,7 +26,7 @@ public final class VirtualBackend: ScanoutBackend, @unchecked Sendable {
         }
         guard let dir = captureDirectory, scanout.active, n % captureEvery == 0 else { return }
         // Copy the planes' pixels now: the client may draw into the buffer after release.
-        let frame = Composer.compose(width: scanout.width, height: scanout.height, planes: scanout.planes)
+        let frame = Composer.compose(scanout)
         let path = "\(dir)/crtc\(crtcIndex)-frame\(String(format: "%06d", n)).png"
         queue.async { try? PNGWriter.write(frame, to: path) }
     }

@@ -137,7 +137,7 @@ public final class CRCCapture: @unchecked Sendable {
             return (s, f.first, f.last, taps[crtc].generation)
         }
         guard let (scanout, first, last, generation) = job else { return }
-        let frame = Composer.compose(width: scanout.width, height: scanout.height, planes: scanout.planes)
+        let frame = Composer.compose(scanout)
         let crc = frame.crc32
         withExtendedLifetime(scanout.buffers) {}
         lock.withLock {

@@ -96,9 +96,12 @@ extension Device {
                 }
             }
         }
-        // vkms: no scaling (DRM_PLANE_NO_SCALING) for a plane that will be visible.
+        // vkms: no scaling (DRM_PLANE_NO_SCALING) for a plane that will be visible, measured
+        // on the source as rotated (drm_rect_rotate before drm_rect_calc_hscale).
         if new.crtcs[c].enabled, s.crtcW != 0 || s.srcW != 0 {
-            if UInt64(s.srcW) != UInt64(s.crtcW) << 16 || UInt64(s.srcH) != UInt64(s.crtcH) << 16 { throw .outOfRange }
+            let quarterTurn = s.rotation & UInt64(ComposerPlane.rotate90 | ComposerPlane.rotate270) != 0
+            let (w, h) = quarterTurn ? (s.srcH, s.srcW) : (s.srcW, s.srcH)
+            if UInt64(w) != UInt64(s.crtcW) << 16 || UInt64(h) != UInt64(s.crtcH) << 16 { throw .outOfRange }
         }
     }
 

@@ -45,6 +45,12 @@ extension Device {
         case .zpos: p.new.planes[i].zpos = v
         case .alpha: p.new.planes[i].alpha = v
         case .blendMode: p.new.planes[i].blendMode = v
+        case .rotation:
+            // drm_atomic_plane_set_property: exactly one rotation, any reflections.
+            if (v & UInt64(ComposerPlane.rotateMask)).nonzeroBitCount != 1 { throw .invalidArgument }
+            p.new.planes[i].rotation = v
+        case .colorEncoding: p.new.planes[i].colorEncoding = v
+        case .colorRange: p.new.planes[i].colorRange = v
         case .damageClips:
             if v != 0, let b = blobs[ObjectID(v)], b.data.count % ModeRectLayout.size != 0 { throw .invalidArgument }
             p.new.planes[i].damageBlob = ObjectID(v)
@@ -138,6 +144,9 @@ extension Device {
             case .zpos: return s.zpos
             case .alpha: return s.alpha
             case .blendMode: return s.blendMode
+            case .rotation: return s.rotation
+            case .colorEncoding: return s.colorEncoding
+            case .colorRange: return s.colorRange
             case .damageClips: return UInt64(s.damageBlob)
             default: return 0
             }

@@ -74,38 +74,52 @@ extension Device {
         }
     }
 
-    /// ADDFB2 with the checks of drm_mode_addfb2 / framebuffer_check, in the kernel's order.
+    /// ADDFB2 with the checks of drm_internal_framebuffer_create, framebuffer_check and
+    /// drm_gem_fb_init_with_funcs, in the kernel's order.
     public func addFramebuffer(_ file: FileContext, _ spec: FramebufferSpec) throws(DRMError) -> ObjectID {
         try lock.withLock { () throws(DRMError) -> ObjectID in
             if spec.flags & ~(DRMConst.fbInterlaced | DRMConst.fbModifiers) != 0 { throw .invalidArgument }
             if spec.width < config.minWidth || spec.width > config.maxWidth || spec.height < config.minHeight || spec.height > config.maxHeight {
                 throw .invalidArgument
             }
-            guard let fmt = PixelFormat.lookup(spec.format) else { throw .invalidArgument }
+            guard let fmt = PixelFormat.lookup(spec.format), spec.width > 0, spec.height > 0 else { throw .invalidArgument }
             let hasMods = spec.flags & DRMConst.fbModifiers != 0
-            // Single-plane formats only: plane 0 is used, the rest must be empty.
-            var bos: [BufferObject?] = [nil, nil, nil, nil]
-            for k in 0..<4 {
-                if k == 0 {
-                    if spec.handles[0] == 0 { throw .invalidArgument }
-                    if UInt64(spec.pitches[0]) < fmt.minPitch(width: spec.width) { throw .invalidArgument }
-                    let (end, o) = UInt64(spec.height).multipliedReportingOverflow(by: UInt64(spec.pitches[0]))
-                    if o || end + UInt64(spec.offsets[0]) > UInt64(UInt32.max) { throw .outOfRange }
-                    if !hasMods && spec.modifiers[0] != 0 { throw .invalidArgument }
-                } else {
-                    if spec.modifiers[k] != 0 && (!hasMods || spec.modifiers[k] != spec.modifiers[0]) { throw .invalidArgument }
-                    if hasMods && (spec.handles[k] != 0 || spec.pitches[k] != 0 || spec.offsets[k] != 0) { throw .invalidArgument }
-                    if !hasMods && spec.modifiers[k] != 0 { throw .invalidArgument }
-                }
+            let n = fmt.planeCount
+            for k in 0..<n {
+                let width = fmt.planeWidth(spec.width, plane: k), height = fmt.planeHeight(spec.height, plane: k)
+                let minPitch = fmt.minPitch(width: width, plane: k)
+                if spec.handles[k] == 0 { throw .invalidArgument }
+                if minPitch > UInt64(UInt32.max) { throw .outOfRange }
+                if UInt64(height) * UInt64(spec.pitches[k]) + UInt64(spec.offsets[k]) > UInt64(UInt32.max) { throw .outOfRange }
+                if UInt64(spec.pitches[k]) < minPitch { throw .invalidArgument }
+                if spec.modifiers[k] != 0 && !hasMods { throw .invalidArgument }
+                if hasMods && spec.modifiers[k] != spec.modifiers[0] { throw .invalidArgument }
             }
-            guard let bo = file.handles[spec.handles[0]] else { throw .notFound }
-            let needed = UInt64(spec.offsets[0]) + UInt64(spec.pitches[0]) * UInt64(spec.height - 1) + fmt.minPitch(width: spec.width)
-            if needed > UInt64(bo.size) { throw .invalidArgument }
-            // Only linear buffers can be scanned out by the software composer.
-            if hasMods && spec.modifiers[0] != DRMConst.formatModLinear { throw .invalidArgument }
-            bos[0] = bo
+            for k in n..<4 {
+                if spec.modifiers[k] != 0 { throw .invalidArgument }
+                // Userspace from before FB_MODIFIERS did not clear the unused entries.
+                if !hasMods { continue }
+                if spec.handles[k] != 0 || spec.pitches[k] != 0 || spec.offsets[k] != 0 { throw .invalidArgument }
+            }
+            // drm_gem_fb_create: a format and modifier some plane takes (only linear ones here).
+            let modifier = hasMods ? spec.modifiers[0] : DRMConst.formatModLinear
+            if modifier != DRMConst.formatModLinear || !planes.contains(where: { $0.formats.contains(spec.format) }) {
+                throw .invalidArgument
+            }
+            var bos: [BufferObject?] = [nil, nil, nil, nil]
+            for k in 0..<n {
+                guard let bo = file.handles[spec.handles[k]] else { throw .notFound }
+                // The kernel sizes chroma planes by truncating division here (but rounds up
+                // for the pitch check above); an empty plane still needs one row and column.
+                let width = k == 0 ? spec.width : max(1, spec.width / UInt32(fmt.hsub))
+                let height = k == 0 ? spec.height : max(1, spec.height / UInt32(fmt.vsub))
+                let needed = UInt64(spec.offsets[k]) + UInt64(spec.pitches[k]) * UInt64(height - 1) + fmt.minPitch(width: width, plane: k)
+                if needed > UInt64(bo.size) { throw .invalidArgument }
+                bos[k] = bo
+            }
             let fb = Framebuffer(id: allocateID(.framebuffer), ownerFile: file.id, width: spec.width, height: spec.height,
-                                 format: spec.format, flags: spec.flags, buffers: bos, pitches: spec.pitches, offsets: spec.offsets,
+                                 format: spec.format, flags: spec.flags, buffers: bos,
+                                 pitches: (0..<4).map { $0 < n ? spec.pitches[$0] : 0 }, offsets: (0..<4).map { $0 < n ? spec.offsets[$0] : 0 },
                                  modifier: hasMods ? spec.modifiers[0] : 0,
                                  bpp: spec.bpp != 0 ? spec.bpp : UInt32(fmt.bitsPerPixel), depth: spec.depth != 0 ? spec.depth : UInt32(fmt.depth))
             framebuffers[fb.id] = fb
@@ -177,19 +191,32 @@ extension Device {
         public var width, height, format, flags: UInt32
         public var handles: [UInt32], pitches: [UInt32], offsets: [UInt32], modifiers: [UInt64]
         public var bpp, depth: UInt32
+        public var planeCount: Int
     }
 
     /// GETFB/GETFB2: new handles only for the master (the kernel's CAP_SYS_ADMIN or master rule).
-    public func framebufferInfo(_ file: FileContext, _ id: ObjectID) throws(DRMError) -> FramebufferInfo {
+    /// `legacy`: GETFB, which cannot describe multi-planar framebuffers (EINVAL).
+    public func framebufferInfo(_ file: FileContext, _ id: ObjectID, legacy: Bool = false) throws(DRMError) -> FramebufferInfo {
         try lock.withLock { () throws(DRMError) -> FramebufferInfo in
             guard let fb = framebuffers[id] else { throw .notFound }
             var handles: [UInt32] = [0, 0, 0, 0]
-            if master === file, let bo = fb.buffers[0] {
-                handles[0] = file.newHandle(bo)
+            let planeCount = fb.buffers.filter { $0 != nil }.count
+            if legacy && planeCount > 1 { throw .invalidArgument }
+            if master === file {
+                // drm_mode_getfb2_ioctl: a buffer shared by several planes gets one handle.
+                for k in 0..<planeCount {
+                    guard let bo = fb.buffers[k] else { continue }
+                    if let same = (0..<k).first(where: { fb.buffers[$0] === bo }) {
+                        handles[k] = handles[same]
+                    } else {
+                        handles[k] = file.newHandle(bo)
+                    }
+                }
             }
             return FramebufferInfo(width: fb.width, height: fb.height, format: fb.format, flags: fb.flags, handles: handles,
                                    pitches: fb.pitches, offsets: fb.offsets,
-                                   modifiers: [fb.modifier, 0, 0, 0], bpp: fb.bpp, depth: fb.depth)
+                                   modifiers: (0..<4).map { $0 < planeCount ? fb.modifier : 0 }, bpp: fb.bpp, depth: fb.depth,
+                                   planeCount: planeCount)
         }
     }
 }

@@ -40,6 +40,10 @@ extension Device {
         let zpos = prop("zpos", R, [0, UInt64(max(config.planes.count - 1, 0))], .zpos)
         let alpha = prop("alpha", R, [0, 0xffff], .alpha)
         let blend = prop("pixel blend mode", E, PropertyDef.enumBlend.map(\.0), enums: PropertyDef.enumBlend, .blendMode)
+        let X = PropertyDef.bitmask
+        let rotation = prop("rotation", X, PropertyDef.enumRotation.map(\.0), enums: PropertyDef.enumRotation, .rotation)
+        let colorEncoding = prop("COLOR_ENCODING", E, PropertyDef.enumColorEncoding.map(\.0), enums: PropertyDef.enumColorEncoding, .colorEncoding)
+        let colorRange = prop("COLOR_RANGE", E, PropertyDef.enumColorRange.map(\.0), enums: PropertyDef.enumColorRange, .colorRange)
         let release: PropertyDef? = config.releaseFence.enabled ? prop("RELEASE_FENCE_PTR", R | A, [0, UInt64.max], .releaseFencePtr) : nil
 
         for (i, c) in config.crtcs.enumerated() {
@@ -55,7 +59,8 @@ extension Device {
             let obj = PlaneObject(id: allocateID(.plane), index: i, type: type, possibleCrtcs: mask, formats: formats)
             obj.inFormatsBlob = makeKernelBlob(Device.inFormatsBlob(formats: formats))
             obj.properties = [planeType.id, fbID.id, inFence.id, crtcID.id, crtcX.id, crtcY.id, crtcW.id, crtcH.id,
-                              srcX.id, srcY.id, srcW.id, srcH.id, inFormats.id, damage.id, zpos.id, alpha.id, blend.id]
+                              srcX.id, srcY.id, srcW.id, srcH.id, inFormats.id, damage.id, zpos.id, alpha.id, blend.id,
+                              rotation.id, colorEncoding.id, colorRange.id]
             planes.append(obj)
         }
         for (i, e) in config.encoders.enumerated() {

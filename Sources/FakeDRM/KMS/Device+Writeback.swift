@@ -28,7 +28,7 @@ extension Device {
         pc.writebacks = []
         let scanout = scanout(for: pc.crtcIndex)
         writebackQueue.async { [weak self] in
-            let frame = Composer.compose(width: scanout.width, height: scanout.height, planes: scanout.planes)
+            let frame = Composer.compose(scanout)
             withExtendedLifetime(scanout.buffers) {}
             for job in jobs { job.write(frame) }
             guard let self else { return }

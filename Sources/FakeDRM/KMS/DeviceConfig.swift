@@ -95,8 +95,14 @@ public struct DeviceConfig: Sendable, Codable, Equatable {
 
     public init() {}
 
-    public static let defaultPrimaryFormats = ["XR24", "AR24", "XB24", "AB24", "RG16"]
-    public static let defaultCursorFormats = ["AR24"]
+    /// Every plane type gets the formats of current vkms (vkms_plane.c), plus XB24 which
+    /// fakedrm has always offered.
+    public static let defaultPrimaryFormats = [
+        "XR24", "AR24", "XB24", "AB24", "XR48", "AR48", "RG16",
+        "NV12", "NV16", "NV24", "NV21", "NV61", "NV42", "YU12", "YU16", "YU24", "YV12", "YV16", "YV24",
+        "R1", "R2", "R4", "R8",
+    ]
+    public static let defaultCursorFormats = defaultPrimaryFormats
 
     /// Decodes a partial YAML document: every key left out takes the default's value, and
     /// each element of crtcs/encoders/connectors/planes/modes starts from a default element.
@@ -218,10 +224,12 @@ public enum ConnectorKind: UInt32, Sendable, CaseIterable {
 }
 
 public enum FourCC {
-    /// "XR24" → 0x34325258.
+    /// "XR24" → 0x34325258; shorter codes are padded with spaces as drm_fourcc.h's are
+    /// ("R8" is 'R', '8', ' ', ' ').
     public static func parse(_ s: String) -> UInt32? {
-        let b = Array(s.utf8)
-        guard b.count == 4 else { return nil }
+        var b = Array(s.utf8)
+        guard (1...4).contains(b.count) else { return nil }
+        b += Array(repeating: 0x20, count: 4 - b.count)
         let v = UInt32(b[0]) | UInt32(b[1]) << 8 | UInt32(b[2]) << 16 | UInt32(b[3]) << 24
         return PixelFormat.lookup(v) == nil ? nil : v
     }

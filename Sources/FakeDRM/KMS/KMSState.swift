@@ -11,6 +11,10 @@ public struct PlaneState: Equatable, Sendable {
     public var alpha: UInt64 = 0xffff
     public var blendMode: UInt64 = 0
     public var damageBlob: ObjectID = 0
+    /// "rotation" (DRM_MODE_ROTATE_0), COLOR_ENCODING (BT.601), COLOR_RANGE (full): vkms's defaults.
+    public var rotation: UInt64 = 1
+    public var colorEncoding: UInt64 = 0
+    public var colorRange: UInt64 = 1
 }
 
 public struct CRTCState: Equatable, Sendable {

@@ -1,7 +1,7 @@
 /// What a property controls; the atomic decoder and the getters switch on this.
 public enum PropertyKind: Sendable, Hashable {
     case planeType, fbID, crtcID, inFenceFD, crtcX, crtcY, crtcW, crtcH, srcX, srcY, srcW, srcH
-    case inFormats, zpos, alpha, blendMode, damageClips
+    case inFormats, zpos, alpha, blendMode, damageClips, rotation, colorEncoding, colorRange
     case active, modeID, outFencePtr, vrrEnabled, gammaLUT, gammaLUTSize, releaseFencePtr
     case dpms, linkStatus, nonDesktop, tile, edid
     case writebackFBID, writebackOutFencePtr, writebackPixelFormats
@@ -59,4 +59,10 @@ extension PropertyDef {
     static let enumDPMS: [(UInt64, String)] = [(0, "On"), (1, "Standby"), (2, "Suspend"), (3, "Off")]
     static let enumPlaneType: [(UInt64, String)] = [(0, "Overlay"), (1, "Primary"), (2, "Cursor")]
     static let enumBlend: [(UInt64, String)] = [(2, "None"), (0, "Pre-multiplied"), (1, "Coverage")]
+    /// Bit positions, as a BITMASK property lists them (drm_plane_create_rotation_property).
+    static let enumRotation: [(UInt64, String)] = [
+        (0, "rotate-0"), (1, "rotate-90"), (2, "rotate-180"), (3, "rotate-270"), (4, "reflect-x"), (5, "reflect-y"),
+    ]
+    static let enumColorEncoding: [(UInt64, String)] = [(0, "ITU-R BT.601 YCbCr"), (1, "ITU-R BT.709 YCbCr"), (2, "ITU-R BT.2020 YCbCr")]
+    static let enumColorRange: [(UInt64, String)] = [(0, "YCbCr limited range"), (1, "YCbCr full range")]
 }

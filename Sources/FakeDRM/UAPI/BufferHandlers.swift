@@ -25,7 +25,7 @@ enum BufferHandlers {
         t.add(0xB4, DestroyDumbArg.self) { d, f, a, _ throws(DRMError) in try d.closeHandle(f, a[DestroyDumbArg.handle]) }
         t.add(0xAD, FbCmdArg.self) { d, f, a, _ throws(DRMError) in
             let c = FbCmdArg.self
-            let info = try d.framebufferInfo(f, a[c.fbId])
+            let info = try d.framebufferInfo(f, a[c.fbId], legacy: true)
             a[c.width] = info.width
             a[c.height] = info.height
             a[c.pitch] = info.pitches[0]

@@ -153,7 +153,7 @@ public final class VirtioDisplay: @unchecked Sendable {
         }
         guard fdWidth > 0, fdHeight > 0, fdWidth <= maxD, fdHeight <= maxD, stride >= fdWidth * 4, stride <= maxD * 8,
               x >= 0, y >= 0, width <= maxD, height <= maxD, x + width <= fdWidth, y + height <= fdHeight,
-              PixelFormat.lookup(fourcc)?.bytesPerPixel == 4 else {
+              PixelFormat.lookup(fourcc).map({ $0.planeCount == 1 && $0.bytesPerPixel == 4 }) == true else {
             note("DMABUF_SCANOUT \(width)x\(height)+\(x)+\(y) of \(fdWidth)x\(fdHeight) stride \(stride) fourcc \(fourcc): rejected")
             return false
         }

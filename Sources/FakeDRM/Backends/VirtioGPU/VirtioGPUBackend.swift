@@ -262,12 +262,12 @@ public final class VirtioGPUBackend: ScanoutBackend, VirtioTransportDelegate, @u
         let frameIndices = indices.filter { $0 != cursorIndex }
 
         var target: (resource: UInt32, fourcc: UInt32)?
-        if frameIndices.count == 1, let i = frameIndices.first, i < scanout.buffers.count,
+        if frameIndices.count == 1, let i = frameIndices.first, i < scanout.buffers.count, scanout.gamma == nil,
            let r = directResource(scanout.planes[i], scanout.buffers[i], width: w, height: h, reserve: pools[s] == nil ? 1 : 0) {
             target = (r, scanout.planes[i].format)
             stat { $0.directFlips += 1 }
         } else if !dead, let pool = pool(for: s, width: w, height: h) {
-            let frame = Composer.compose(width: w, height: h, planes: frameIndices.map { scanout.planes[$0] })
+            let frame = Composer.compose(width: w, height: h, planes: frameIndices.map { scanout.planes[$0] }, gamma: scanout.gamma)
             frame.pixels.withUnsafeBytes { px in
                 if let p = px.baseAddress { pool.memory.base.copyMemory(from: p, byteCount: min(px.count, pool.memory.size)) }
             }
@@ -322,6 +322,7 @@ public final class VirtioGPUBackend: ScanoutBackend, VirtioTransportDelegate, @u
         guard let vformat = VirtioGPUWire.format(drmFourcc: p.format), p.offset == 0, p.pitch % 4 == 0,
               p.srcX == 0, p.srcY == 0, p.srcW == UInt32(w) << 16, p.srcH == UInt32(h) << 16,
               p.crtcX == 0, p.crtcY == 0, p.crtcW == UInt32(w), p.crtcH == UInt32(h), p.alpha == 0xffff,
+              p.rotation == ComposerPlane.rotate0,
               p.pitch / 4 >= w, Int(p.fbHeight) >= h else { return nil }
         let resW = p.pitch / 4, resH = Int(p.fbHeight)
         let (bytes, o) = p.pitch.multipliedReportingOverflow(by: resH)
@@ -469,7 +470,7 @@ public final class VirtioGPUBackend: ScanoutBackend, VirtioTransportDelegate, @u
     /// The cursor plane's 64×64 ARGB8888 image (cropped at the source origin, transparent
     /// beyond the fb); nil for formats the cursor channel cannot carry.
     private func cursorImage(_ p: ComposerPlane) -> [UInt8]? {
-        guard p.format == 0x3432_5241 || p.format == 0x3432_5258, p.crtcW > 0, p.crtcH > 0 else { return nil }
+        guard p.format == 0x3432_5241 || p.format == 0x3432_5258, p.rotation == ComposerPlane.rotate0, p.crtcW > 0, p.crtcH > 0 else { return nil }
         var out = [UInt8](repeating: 0, count: 64 * 64 * 4)
         let sx = Int(p.srcX >> 16), sy = Int(p.srcY >> 16)
         let w = min(64, Int(p.fbWidth) - sx, Int(p.srcW >> 16)), h = min(64, Int(p.fbHeight) - sy, Int(p.srcH >> 16))
