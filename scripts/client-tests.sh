@@ -299,6 +299,37 @@ if command -v kmscube >/dev/null; then
     else bad "kmscube (rc=$rc, $n captures)" "$out"; fi
 fi
 
+# --- GStreamer's kmssink: videotestsrc in NV12 and I420 straight on a plane ---------------------
+# videotestsrc writes BT.601 limited-range Y'CbCr; kmssink sets COLOR_RANGE through its
+# plane-properties, so the captured bars must be SMPTE 75% colours (0.75 × 255 ≈ 191).
+if command -v gst-launch-1.0 >/dev/null && gst-inspect-1.0 kmssink >/dev/null 2>&1; then
+    for fmt in NV12 I420; do
+        gcap="$work/kmssink-$fmt"
+        mkdir -m 0777 "$gcap"
+        out="$work/kmssink-$fmt.txt"
+        timeout 60 "${RUN[@]}" --capture "$gcap" -- gst-launch-1.0 -q videotestsrc num-buffers=10 pattern=smpte75 \
+            ! "video/x-raw,format=$fmt,width=640,height=480" ! kmssink driver-name=fakedrm 'plane-properties=s,COLOR_RANGE=0' >"$out" 2>&1
+        rc=$?
+        png=$(ls "$gcap"/*.png 2>/dev/null | sed -n 5p)
+        if [ $rc = 0 ] && [ -n "$png" ] && "$PY" - "$png" "$root/tests/clients" >>"$out" 2>&1 <<'EOF2'
+import sys; sys.path.insert(0, sys.argv[2]); from pngread import load
+w, h, px = load(sys.argv[1])
+assert (w, h) == (640, 480), (w, h)
+# The seven 75% bars: white, yellow, cyan, green, magenta, red, blue. GStreamer quantises to
+# 8-bit Y'CbCr, so allow a few steps per channel.
+level = round(0.75 * 255)
+bars = [(1, 1, 1), (1, 1, 0), (0, 1, 1), (0, 1, 0), (1, 0, 1), (1, 0, 0), (0, 0, 1)]
+for k, bar in enumerate(bars):
+    for y in (h // 4, h // 2, h * 3 // 4):
+        got = px(w * (2 * k + 1) // 14, y)
+        assert all(abs(g - level * b) <= 3 for g, b in zip(got, bar)), (k, y, got)
+print("7 bars checked at 3 heights")
+EOF2
+        then ok "GStreamer kmssink: videotestsrc $fmt 640x480 on a plane, COLOR_RANGE limited, SMPTE 75% bars in the captured frame"
+        else bad "kmssink $fmt (rc=$rc, png=${png:-none})" "$out"; fi
+    done
+fi
+
 # --- fds made by the daemon: PRIME dma-buf, syncobj -> sync file, SYNC_IOC_* ----------------------
 out="$work/fds.txt"
 timeout 30 "${RUN[@]}" -- "$PY" - >"$out" 2>&1 <<'EOF'

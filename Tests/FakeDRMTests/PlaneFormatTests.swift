@@ -183,4 +183,27 @@ import Testing
         #expect(c.atomic(0, [(c.crtcID, [("GAMMA_LUT", UInt64(bad))])]) == EINVAL)
         #expect(c.propValue(c.crtcID, "GAMMA_LUT") == UInt64(blob))
     }
+
+    /// kmssink sets plane properties, then SETCRTC: __drm_atomic_helper_set_config keeps them,
+    /// and reads a quarter-turned primary's source transposed.
+    @Test func setCrtcKeepsThePrimarysRotationAndColour() throws {
+        let (d, c) = try client()
+        try d.setMaster(c.file)
+        let primary = c.plane(.primary)
+        #expect(c.atomic(0, [(primary, [("rotation", 0x8), ("COLOR_RANGE", 0)])]) == 0)
+        let mode = try d.connectorInfo(c.file, c.connectorID).modes[0]
+        let (wide, _) = try c.makeFB(1024, 768)
+        let (tall, _) = try c.makeFB(768, 1024)
+        func setCrtc(_ fb: UInt32) -> DRMError? {
+            do { try d.setCrtc(c.file, .init(crtcID: c.crtcID, fbID: fb, x: 0, y: 0, mode: mode, connectors: [c.connectorID])) }
+            catch { return error }
+            return nil
+        }
+        #expect(setCrtc(wide) == .noSpace)  // drm_crtc_check_viewport on the rotated view
+        #expect(setCrtc(tall) == nil)
+        #expect(c.propValue(primary, "rotation") == 0x8)
+        #expect(c.propValue(primary, "COLOR_RANGE") == 0)
+        #expect(c.propValue(primary, "SRC_W") == 768 << 16 && c.propValue(primary, "SRC_H") == 1024 << 16)
+        #expect(c.propValue(primary, "CRTC_W") == 1024 && c.propValue(primary, "CRTC_H") == 768)
+    }
 }

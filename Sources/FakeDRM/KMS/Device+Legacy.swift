@@ -51,7 +51,10 @@ extension Device {
             guard mode.isValid else { throw .invalidArgument }
             if !file.aspectRatio && mode.flags & ModeInfo.flagPicARMask != 0 { throw .invalidArgument }
             guard planes[primary].formats.contains(fb.format) else { throw .invalidArgument }
-            if UInt64(r.x) + UInt64(mode.hdisplay) > UInt64(fb.width) || UInt64(r.y) + UInt64(mode.vdisplay) > UInt64(fb.height) {
+            // drm_crtc_check_viewport: a quarter-turned primary covers the mode transposed.
+            let turned = state.planes[primary].rotation & UInt64(ComposerPlane.rotate90 | ComposerPlane.rotate270) != 0
+            let (viewW, viewH) = turned ? (UInt64(mode.vdisplay), UInt64(mode.hdisplay)) : (UInt64(mode.hdisplay), UInt64(mode.vdisplay))
+            if UInt64(r.x) + viewW > UInt64(fb.width) || UInt64(r.y) + viewH > UInt64(fb.height) {
                 throw .noSpace
             }
             guard !r.connectors.isEmpty else { throw .invalidArgument }
@@ -66,10 +69,19 @@ extension Device {
             p.new.crtcs[c].mode = m
             p.new.crtcs[c].modeBlob = makeLegacyModeBlob(m)
             p.new.crtcs[c].active = true
-            p.new.planes[primary] = PlaneState(crtc: crtcID, fb: fbID, crtcX: 0, crtcY: 0, crtcW: UInt32(m.hdisplay), crtcH: UInt32(m.vdisplay),
-                                               srcX: r.x << 16, srcY: r.y << 16, srcW: UInt32(m.hdisplay) << 16, srcH: UInt32(m.vdisplay) << 16,
-                                               zpos: state.planes[primary].zpos, alpha: state.planes[primary].alpha,
-                                               blendMode: state.planes[primary].blendMode)
+            // __drm_atomic_helper_set_config: the primary's other properties (zpos, alpha,
+            // rotation, colour) stay; a quarter-turned primary reads the mode's size transposed.
+            var primaryState = state.planes[primary]
+            let quarterTurn = primaryState.rotation & UInt64(ComposerPlane.rotate90 | ComposerPlane.rotate270) != 0
+            primaryState.crtc = crtcID
+            primaryState.fb = fbID
+            (primaryState.crtcX, primaryState.crtcY) = (0, 0)
+            (primaryState.crtcW, primaryState.crtcH) = (UInt32(m.hdisplay), UInt32(m.vdisplay))
+            (primaryState.srcX, primaryState.srcY) = (r.x << 16, r.y << 16)
+            (primaryState.srcW, primaryState.srcH) = quarterTurn
+                ? (UInt32(m.vdisplay) << 16, UInt32(m.hdisplay) << 16) : (UInt32(m.hdisplay) << 16, UInt32(m.vdisplay) << 16)
+            primaryState.damageBlob = 0
+            p.new.planes[primary] = primaryState
             for k in connectors.indices {
                 let wanted = targets.contains(k)
                 if wanted || p.new.connectors[k].crtc == crtcID {
