@@ -35,6 +35,21 @@ struct BenchCommand: ParsableCommand {
         for m in r {
             print(m.name.padding(toLength: 42, withPad: " ", startingAt: 0) + String(format: " %10d %10d %8.2f", m.median, m.p99, Double(m.median) / Double(max(floor, 1))))
         }
+        printComposition()
+    }
+
+    /// The composer at 1080p on this thread, next to a plain copy of one frame.
+    private func printComposition() {
+        let rows = ComposeBench.run(samples: min(iterations, 60))
+        let pixels = Double(ComposeBench.width * ComposeBench.height)
+        let copy = Double(max(rows.first?.medianNs ?? 1, 1))
+        print("\ncomposition, \(ComposeBench.width)x\(ComposeBench.height) on one core (median of \(min(iterations, 60)) frames)")
+        print("frame".padding(toLength: 42, withPad: " ", startingAt: 0) + "    ms/frame   frames/s   ns/pixel  x memcpy")
+        for row in rows {
+            let ns = Double(max(row.medianNs, 1))
+            print(row.name.padding(toLength: 42, withPad: " ", startingAt: 0)
+                  + String(format: " %10.3f %10.1f %10.3f %9.2f", ns / 1e6, 1e9 / ns, ns / pixels, ns / copy))
+        }
     }
 
     private func runSocket() throws {

@@ -36,6 +36,7 @@ public enum Composer {
             source.deallocate()
         }
 
+        let gamma = gamma.map(GammaLUT.Expanded.init)
         let backgroundWord = background | 0xff00_0000
         let background16 = Pixel16(argb8888: backgroundWord)
 
@@ -85,10 +86,7 @@ public enum Composer {
                     }
                 }
                 for layer in layers where layer.y0 <= y && y < layer.y1 {
-                    guard layer.fetch(y, into: fetched, scratch: source) else { continue }
-                    blend(
-                        into: line + layer.x0, from: fetched, count: layer.x1 - layer.x0,
-                        planeAlpha: layer.alpha, mode: layer.blendMode)
+                    draw(layer, row: y, into: line, fetched: fetched, scratch: source)
                 }
                 narrow(line + spanStart, to: row + spanStart, count: spanEnd - spanStart)
             }
@@ -106,9 +104,23 @@ public enum Composer {
             line.update(repeating: background16, count: width)
         }
         for layer in layers where layer.y0 <= y && y < layer.y1 {
-            guard layer.fetch(y, into: fetched, scratch: scratch) else { continue }
-            blend(into: line + layer.x0, from: fetched, count: layer.x1 - layer.x0, planeAlpha: layer.alpha, mode: layer.blendMode)
+            draw(layer, row: y, into: line, fetched: fetched, scratch: scratch)
         }
+    }
+
+    /// One layer's part of row `y` onto `line`. An opaque layer's blend is its own pixels
+    /// (every equation reduces to fg.rgb), so it is read straight into the line.
+    @inline(__always)
+    private static func draw(
+        _ layer: Layer, row y: Int, into line: UnsafeMutablePointer<Pixel16>,
+        fetched: UnsafeMutablePointer<Pixel16>, scratch: UnsafeMutablePointer<Pixel16>
+    ) {
+        if layer.isOpaque {
+            _ = layer.fetch(y, into: line + layer.x0, scratch: scratch)
+            return
+        }
+        guard layer.fetch(y, into: fetched, scratch: scratch) else { return }
+        blend(into: line + layer.x0, from: fetched, count: layer.x1 - layer.x0, planeAlpha: layer.alpha, mode: layer.blendMode)
     }
 
     // MARK: - Line helpers

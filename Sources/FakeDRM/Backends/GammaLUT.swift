@@ -36,14 +36,26 @@ public struct GammaLUT: Sendable, Equatable {
         return UInt16(truncatingIfNeeded: a + (step + (step >= 0 ? 32767 : -32767)) / 65535)
     }
 
-    func apply(to line: UnsafeMutablePointer<Pixel16>, count: Int) {
-        red.withUnsafeBufferPointer { r in
-            green.withUnsafeBufferPointer { g in
-                blue.withUnsafeBufferPointer { b in
-                    for i in 0..<count {
-                        let p = line[i]
-                        line[i] = Pixel16(a: p.a, r: Self.lookup(p.r, r), g: Self.lookup(p.g, g), b: Self.lookup(p.b, b))
-                    }
+    /// Every 16-bit input of each channel through its table, built once per frame so a pixel
+    /// costs three loads instead of three interpolations.
+    struct Expanded {
+        private let table: [UInt16]
+
+        init(_ lut: GammaLUT) {
+            var t = [UInt16](repeating: 0, count: 3 * 65536)
+            for (k, channel) in [lut.red, lut.green, lut.blue].enumerated() {
+                channel.withUnsafeBufferPointer { c in
+                    for v in 0...65535 { t[k * 65536 + v] = GammaLUT.lookup(UInt16(v), c) }
+                }
+            }
+            table = t
+        }
+
+        func apply(to line: UnsafeMutablePointer<Pixel16>, count: Int) {
+            table.withUnsafeBufferPointer { t in
+                for i in 0..<count {
+                    let p = line[i]
+                    line[i] = Pixel16(a: p.a, r: t[Int(p.r)], g: t[65536 &+ Int(p.g)], b: t[131_072 &+ Int(p.b)])
                 }
             }
         }
