@@ -206,4 +206,25 @@ import Testing
         #expect(c.propValue(primary, "SRC_W") == 768 << 16 && c.propValue(primary, "SRC_H") == 1024 << 16)
         #expect(c.propValue(primary, "CRTC_W") == 1024 && c.propValue(primary, "CRTC_H") == 768)
     }
+
+    /// IGT kms_atomic@plane-overlay-legacy: a legacy SETPLANE disable is
+    /// __drm_atomic_helper_disable_plane, which zeroes both rectangles; the plane's colour
+    /// properties set through OBJ_SETPROPERTY in between stay.
+    @Test func legacyDisableZeroesThePlaneRectangles() throws {
+        let (d, c) = try client()
+        try d.setMaster(c.file)
+        let (fb, _) = try c.makeFB()
+        #expect(try c.modeset(fb: fb) == 0)
+        let overlay = c.plane(.overlay)
+        let (small, _) = try c.makeFB(512, 384)
+        try d.setPlane(c.file, .init(planeID: overlay, crtcID: c.crtcID, fbID: small, crtcX: 256, crtcY: 192, crtcW: 512, crtcH: 384,
+                                     srcX: 0, srcY: 0, srcW: 512 << 16, srcH: 384 << 16))
+        try d.setObjectProperty(c.file, objectID: overlay, objectType: ObjectType.plane.rawValue, propID: c.prop(overlay, "COLOR_ENCODING"), value: 1)
+        try d.setPlane(c.file, .init(planeID: overlay, crtcID: 0, fbID: 0, crtcX: 0, crtcY: 0, crtcW: 0, crtcH: 0, srcX: 0, srcY: 0, srcW: 0, srcH: 0))
+        for name in ["FB_ID", "CRTC_ID", "CRTC_X", "CRTC_Y", "CRTC_W", "CRTC_H", "SRC_X", "SRC_Y", "SRC_W", "SRC_H"] {
+            #expect(c.propValue(overlay, name) == 0, "\(name)")
+        }
+        #expect(c.propValue(overlay, "COLOR_ENCODING") == 1)
+    }
 }
+

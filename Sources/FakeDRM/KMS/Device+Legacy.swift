@@ -151,8 +151,11 @@ extension Device {
             var p = AtomicProposal(new: state)
             p.touchedPlanes.insert(i)
             if r.fbID == 0 {
+                // __drm_atomic_helper_disable_plane: no fb, no CRTC, both rectangles zeroed.
                 p.new.planes[i].fb = 0
                 p.new.planes[i].crtc = 0
+                (p.new.planes[i].crtcX, p.new.planes[i].crtcY, p.new.planes[i].crtcW, p.new.planes[i].crtcH) = (0, 0, 0, 0)
+                (p.new.planes[i].srcX, p.new.planes[i].srcY, p.new.planes[i].srcW, p.new.planes[i].srcH) = (0, 0, 0, 0)
                 try commitProposal(p, file: file, flags: 0, userData: 0)
                 return
             }
