@@ -64,12 +64,26 @@ import Testing
         #expect(errno(addFB(d, c, 64, 48, yu12, handles: [y, u, v, y], pitches: [64, 32, 32, 0])) == 0)  // pre-modifier garbage
         #expect(errno(addFB(d, c, 64, 48, yu12, handles: [y, u, v, 0], pitches: [64, 32, 32, 0], flags: DRMConst.fbModifiers,
                             modifiers: [0, 0, 1, 0])) == EINVAL)
-        // A format the card knows but no plane takes (RG24), and one it does not know.
-        #expect(errno(addFB(d, c, 64, 48, 0x3432_4752, handles: [h, 0, 0, 0], pitches: [192, 0, 0, 0])) == EINVAL)
+        // A format the card does not know.
         #expect(errno(addFB(d, c, 16, 16, 0x5659_5559, handles: [h, 0, 0, 0], pitches: [64, 0, 0, 0])) == EINVAL)
         // R1: eight pixels per byte, so 64 pixels need an 8-byte pitch.
         #expect(errno(addFB(d, c, 64, 16, 0x2020_3152, handles: [h, 0, 0, 0], pitches: [7, 0, 0, 0])) == EINVAL)
         #expect(errno(addFB(d, c, 64, 16, 0x2020_3152, handles: [h, 0, 0, 0], pitches: [8, 0, 0, 0])) == 0)
+    }
+
+    /// drm_gem_fb_init_with_funcs: a format the card can read but no plane offers is refused.
+    @Test func addFBNeedsAPlaneThatTakesTheFormat() throws {
+        var config = DeviceConfig()
+        for i in config.planes.indices { config.planes[i].formats = ["XR24", "AR24"] }
+        let d = try makeDevice(config)
+        let c = try DirectClient(device: d)
+        let h = try buffer(d, c, bytes: 64 * 48 * 4)
+        #expect(errno(addFB(d, c, 64, 48, 0x3631_4752, handles: [h, 0, 0, 0], pitches: [128, 0, 0, 0])) == EINVAL)  // RG16
+        #expect(errno(addFB(d, c, 64, 48, xr24, handles: [h, 0, 0, 0], pitches: [256, 0, 0, 0])) == 0)
+        // Legacy ADDFB maps (16, 16) to RG16: refused the same way.
+        #expect(throws: DRMError.invalidArgument) {
+            try d.addLegacyFramebuffer(c.file, width: 64, height: 48, pitch: 128, bpp: 16, depth: 16, handle: h)
+        }
     }
 
     @Test func getFBOfMultiPlanarBuffers() throws {

@@ -95,12 +95,13 @@ public struct DeviceConfig: Sendable, Codable, Equatable {
 
     public init() {}
 
-    /// Every plane type gets the formats of current vkms (vkms_plane.c), plus XB24 which
-    /// fakedrm has always offered.
+    /// Every plane type gets the formats of current vkms (vkms_plane.c), plus XB24, RG24,
+    /// XR30 and AR30, which fakedrm offered before. ADDFB refuses a format no plane takes
+    /// (drm_gem_fb_init_with_funcs), and IGT's kms_writeback creates XR30 framebuffers.
     public static let defaultPrimaryFormats = [
         "XR24", "AR24", "XB24", "AB24", "XR48", "AR48", "RG16",
         "NV12", "NV16", "NV24", "NV21", "NV61", "NV42", "YU12", "YU16", "YU24", "YV12", "YV16", "YV24",
-        "R1", "R2", "R4", "R8",
+        "R1", "R2", "R4", "R8", "RG24", "XR30", "AR30",
     ]
     public static let defaultCursorFormats = defaultPrimaryFormats
 
