@@ -299,6 +299,22 @@ if command -v kmscube >/dev/null; then
     else bad "kmscube (rc=$rc, $n captures)" "$out"; fi
 fi
 
+# --- connectors plugged in and unplugged at runtime (ctl connector add/remove), seen by modetest ---
+out="$work/topology.txt"
+timeout 60 "${RUN[@]}" --config "$root/tests/clients/two-heads.yaml" -- sh -c '
+    "$1" ctl connector add HDMI-A --encoder 1 --modes 1280x720@60 && modetest -M fakedrm -c >"$2/topology-added.txt" &&
+    (sleep 2; echo) | modetest -M fakedrm -s HDMI-A-1:1280x720 >"$2/topology-set.txt" 2>&1 &
+    sleep 1; "$1" ctl connector remove HDMI-A-1 && modetest -M fakedrm -c >"$2/topology-removed.txt"; wait' sh "$FAKEDRM_BIN" "$work" >"$out" 2>&1
+rc=$?
+if [ $rc = 0 ] && grep -Eq "[[:space:]]connected[[:space:]]+HDMI-A-1[[:space:]]" "$work/topology-added.txt" &&
+    grep -q "#0 1280x720" "$work/topology-added.txt" && grep -q "setting mode 1280x720" "$work/topology-set.txt" &&
+    ! grep -q "HDMI-A-1" "$work/topology-removed.txt" && grep -q "Virtual-1" "$work/topology-removed.txt"; then
+    ok "ctl connector add HDMI-A: modetest lists HDMI-A-1 connected with 1280x720 and lights it; ctl connector remove while lit: gone from modetest -c"
+else
+    cat "$work"/topology-*.txt >>"$out" 2>/dev/null
+    bad "runtime connectors (rc=$rc)" "$out"
+fi
+
 # --- GStreamer's kmssink: videotestsrc in NV12 and I420 straight on a plane ---------------------
 # videotestsrc writes BT.601 limited-range Y'CbCr; kmssink sets COLOR_RANGE through its
 # plane-properties, so the captured bars must be SMPTE 75% colours (0.75 × 255 ≈ 191).

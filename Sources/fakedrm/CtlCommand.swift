@@ -15,7 +15,7 @@ struct CtlCommand: ParsableCommand {
             2 no daemon; 64 bad command line.
             Socket and state JSON: docs/control.md. Fault specs: docs/faults.md.
             """,
-        subcommands: [State.self, Stats.self, Hotplug.self, Vblank.self, Capture.self, Fault.self])
+        subcommands: [State.self, Stats.self, Hotplug.self, Connector.self, Vblank.self, Capture.self, Fault.self])
 
     /// `fakedrm ctl --control PATH state` reads better than `fakedrm ctl state --control PATH`,
     /// but argument-parser only gives options to the command that declares them: move the
@@ -90,6 +90,33 @@ struct CtlCommand: ParsableCommand {
         func run() throws {
             let path = edid.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
             try target.send(.hotplug(connector: connector, connected: status == "connected", modes: modes, edidPath: path))
+        }
+    }
+
+    struct Connector: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Plug in or unplug a connector at runtime, as a DisplayPort MST hub does; clients get a HOTPLUG uevent.",
+            discussion: """
+                CRTCs, planes and encoders stay what the config file made: the kernel never changes them on a \
+                registered device. Example: fakedrm ctl connector add HDMI-A --encoder 1 --modes 1920x1080@60
+                """,
+            subcommands: [Add.self, Remove.self])
+
+        struct Add: ParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Add a connector; prints its name (HDMI-A-2).")
+            @OptionGroup var target: Target
+            @Argument(help: "Connector type, as in the config file (Virtual, HDMI-A, DP, eDP, DVI-D, VGA...).") var type: String
+            @Option(help: "Index of the encoder (in the config's encoders) that drives it.") var encoder = 0
+            @Option(help: "Mode list: WxH[@HZ],... (the first is preferred); default: the config's no-EDID list.") var modes: String?
+            @Flag(help: "Plug it in disconnected.") var disconnected = false
+            func run() throws { try target.send(.connectorAdd(type: type, encoder: encoder, connected: !disconnected, modes: modes)) }
+        }
+
+        struct Remove: ParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Unplug a connector: taken off its CRTC, then gone (ENOENT).")
+            @OptionGroup var target: Target
+            @Argument(help: "Connector name (HDMI-A-2) or object id.") var connector: String
+            func run() throws { try target.send(.connectorRemove(connector: connector)) }
         }
     }
 

@@ -3,6 +3,8 @@ public enum ControlRequest: Codable, Sendable, Equatable {
     case state
     case stats
     case hotplug(connector: String, connected: Bool, modes: String?, edidPath: String?)
+    case connectorAdd(type: String, encoder: Int, connected: Bool, modes: String?)
+    case connectorRemove(connector: String)
     case vblankStep(count: Int, crtc: Int?)
     case vblankRate(hz: Double)
     case capture(crtc: Int, path: String)

@@ -29,6 +29,32 @@ public final class ControlService: Sendable {
             } catch {
                 return .failure(error.message)
             }
+        case .connectorAdd(let type, let encoder, let connected, let modes):
+            var spec = DeviceConfig.Connector()
+            spec.type = type
+            spec.encoder = encoder
+            spec.connected = connected
+            do throws(FaultSpec.ParseError) {
+                let infos = try modes.map { text throws(FaultSpec.ParseError) in
+                    try FaultSpec.modes(text).enumerated().map {
+                        ModeInfo.make(width: $0.element.width, height: $0.element.height, refresh: $0.element.refresh, preferred: $0.offset == 0)
+                    }
+                }
+                do throws(Device.TopologyError) {
+                    return .success(try device.addConnector(spec, modes: infos))
+                } catch {
+                    return .failure(error.message)
+                }
+            } catch {
+                return .failure(error.message)
+            }
+        case .connectorRemove(let name):
+            do throws(Device.TopologyError) {
+                try device.removeConnector(named: name)
+                return .success("ok")
+            } catch {
+                return .failure(error.message)
+            }
         case .vblankStep(let count, let crtc):
             guard device.isVirtualTime else { return .failure("vblank step needs virtual time (--virtual-time or --manual-vblank)") }
             guard (1...100_000).contains(count) else { return .failure("step count must be 1...100000") }

@@ -97,7 +97,7 @@ extension Device {
     public func stateDump() -> StateDump {
         lock.withLock {
             createdBuffers.removeAll { $0.object == nil }
-            let conns = connectors.map { c in
+            let conns = connectors.filter { !$0.removed }.map { c in
                 StateDump.Connector(id: c.id, name: c.name, type: c.kind.kernelName,
                                     status: c.status == .connected ? "connected" : c.status == .disconnected ? "disconnected" : "unknown",
                                     crtcID: state.connectors[c.index].crtc, edidBlob: c.edidBlob, epoch: c.epoch,

@@ -48,12 +48,12 @@ extension Device {
     /// A connector by name (`Virtual-1`, `HDMI-A-1`), object id, or index.
     public func connectorIndex(named name: String) throws(FaultSpec.ParseError) -> Int {
         let found = lock.withLock { () -> Int? in
-            if let k = connectors.firstIndex(where: { $0.name == name }) { return k }
-            if let id = UInt32(name), let k = connectors.firstIndex(where: { $0.id == id }) { return k }
+            if let k = connectors.firstIndex(where: { $0.name == name && !$0.removed }) { return k }
+            if let id = UInt32(name), let k = connectorIndex(id: id) { return k }
             return nil
         }
         guard let found else {
-            let names = lock.withLock { connectors.map(\.name) }.joined(separator: ", ")
+            let names = lock.withLock { connectors.filter { !$0.removed }.map(\.name) }.joined(separator: ", ")
             throw FaultSpec.ParseError(message: "no connector '\(name)' (have: \(names))")
         }
         return found

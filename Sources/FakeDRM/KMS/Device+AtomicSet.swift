@@ -11,7 +11,7 @@ extension Device {
         } else if let i = crtcs.firstIndex(where: { $0.id == objectID }) {
             p.touchedCRTCs.insert(i)
             try setCRTCProperty(&p, i, prop, value)
-        } else if let i = connectors.firstIndex(where: { $0.id == objectID }) {
+        } else if let i = connectorIndex(id: objectID) {
             p.touchedConnectors.insert(i)
             try setConnectorProperty(&p, i, prop, value)
         } else {
@@ -162,7 +162,7 @@ extension Device {
             default: return 0
             }
         }
-        if let i = connectors.firstIndex(where: { $0.id == objectID }) {
+        if let i = connectorIndex(id: objectID) {
             let s = state.connectors[i]
             switch prop.kind {
             case .crtcID: return UInt64(s.crtc)

@@ -61,7 +61,7 @@ extension Device {
             if r.connectors.count > connectors.count { throw .invalidArgument }
             var targets: [Int] = []
             for id in r.connectors {
-                guard let k = connectors.firstIndex(where: { $0.id == id }) else { throw .notFound }
+                guard let k = connectorIndex(id: id) else { throw .notFound }
                 targets.append(k)
             }
             var m = mode

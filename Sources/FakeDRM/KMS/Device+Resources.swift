@@ -10,7 +10,7 @@ extension Device {
             Resources(fbs: framebuffers.values.filter { $0.ownerFile == file.id && $0.listed }.map(\.id).sorted(),
                       crtcs: crtcs.map(\.id).filter { leaseHeld(file, $0) },
                       // Writeback connectors only for files with DRM_CLIENT_CAP_WRITEBACK_CONNECTORS.
-                      connectors: connectors.filter { $0.writeback == nil || file.writebackConnectors }.map(\.id).filter { leaseHeld(file, $0) },
+                      connectors: connectors.filter { !$0.removed && ($0.writeback == nil || file.writebackConnectors) }.map(\.id).filter { leaseHeld(file, $0) },
                       encoders: encoders.map(\.id),
                       minWidth: config.minWidth, maxWidth: config.maxWidth, minHeight: config.minHeight, maxHeight: config.maxHeight)
         }
@@ -47,7 +47,7 @@ extension Device {
     /// GETCONNECTOR: aspect-ratio flags stripped (and such duplicates dropped) without the cap.
     public func connectorInfo(_ file: FileContext, _ id: ObjectID) throws(DRMError) -> ConnectorInfo {
         try lock.withLock { () throws(DRMError) -> ConnectorInfo in
-            guard let k = connectors.firstIndex(where: { $0.id == id }) else { throw .notFound }
+            guard let k = connectorIndex(id: id) else { throw .notFound }
             let c = connectors[k]
             var modes: [ModeInfo] = []
             if c.status == .connected {

@@ -160,7 +160,9 @@ public final class Device: @unchecked Sendable {
 
     func crtc(id: ObjectID) -> CRTCObject? { crtcs.first { $0.id == id } }
     func plane(id: ObjectID) -> PlaneObject? { planes.first { $0.id == id } }
-    func connector(id: ObjectID) -> ConnectorObject? { connectors.first { $0.id == id } }
+    func connector(id: ObjectID) -> ConnectorObject? { connectors.first { $0.id == id && !$0.removed } }
+    /// The index of a connector clients can still see.
+    func connectorIndex(id: ObjectID) -> Int? { connectors.firstIndex { $0.id == id && !$0.removed } }
     func encoder(id: ObjectID) -> EncoderObject? { encoders.first { $0.id == id } }
 
     // MARK: files

@@ -61,6 +61,9 @@ final class ConnectorObject {
     var epoch: UInt64 = 0
     /// Set for a writeback connector: what its engine writes and its out-fence timeline.
     var writeback: WritebackEngine?
+    /// Unplugged at runtime (`ctl connector remove`): no longer an object clients can find. The
+    /// entry stays so connector indices (and the state arrays they index) never shift.
+    var removed = false
 
     init(id: ObjectID, index: Int, kind: ConnectorKind, typeIndex: UInt32, encoderIndex: Int,
          status: ConnectorStatus, modes: [ModeInfo], mmWidth: UInt32, mmHeight: UInt32) {

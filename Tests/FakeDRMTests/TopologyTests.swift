@@ -1,0 +1,95 @@
+import Glibc
+import Testing
+@testable import FakeDRM
+
+/// Connectors plugged in and unplugged on a running card (`ctl connector add/remove`), on the
+/// kernel's terms for MST connectors: a HOTPLUG, the new object in GETRESOURCES with the next
+/// free connector_type_id, and a removed one gone (ENOENT) after it is taken off its CRTC.
+@Suite struct TopologyTests {
+    /// Two CRTCs, each with its own encoder; one Virtual connector on the first.
+    func twoCRTCs() throws -> (Device, DirectClient) {
+        let config = try DeviceConfig.load(yaml: """
+            crtcs: [{writeback: false}, {writeback: false}]
+            encoders: [{crtcs: [0]}, {crtcs: [1]}]
+            connectors: [{encoder: 0}]
+            planes: [{type: primary, crtcs: [0]}, {type: primary, crtcs: [1]}]
+            """)
+        let d = try makeDevice(config)
+        let c = try DirectClient(device: d)
+        c.setClientCap(DRMConst.clientCapAtomic, 1)
+        return (d, c)
+    }
+
+    func hdmi(encoder: Int = 1) -> DeviceConfig.Connector {
+        var spec = DeviceConfig.Connector()
+        spec.type = "HDMI-A"
+        spec.encoder = encoder
+        return spec
+    }
+
+    @Test func pluggedConnectorIsAnObjectClientsCanDrive() throws {
+        let (d, c) = try twoCRTCs()
+        let before = d.hotplugGeneration
+        let mode = ModeInfo.make(width: 1280, height: 720, refresh: 60, preferred: true)
+        #expect(try d.addConnector(hdmi(), modes: [mode]) == "HDMI-A-1")
+        #expect(d.hotplugGeneration == before + 1)
+        let ids = d.resources(c.file).connectors
+        #expect(ids.count == 2)
+        let id = try #require(ids.last)
+        let info = try d.connectorInfo(c.file, id)
+        #expect(info.type == 11 && info.typeID == 1 && info.connection == 1)
+        #expect(info.modes.first?.hdisplay == 1280 && info.modes.first?.vdisplay == 720)
+        #expect(c.propValue(id, "EDID").map { $0 != 0 } == true)
+        // Driven like any connector: a modeset of the second CRTC through it.
+        let crtc2 = d.resources(c.file).crtcs[1]
+        let primary2 = d.lock.withLock { d.planes.filter { $0.type == .primary }[1].id }
+        let (fb, _) = try c.makeFB(1280, 720)
+        let blob = try d.createBlob(c.file, data: mode.encode())
+        #expect(c.atomic(DRMConst.atomicAllowModeset, [
+            (id, [("CRTC_ID", UInt64(crtc2))]),
+            (crtc2, [("MODE_ID", UInt64(blob)), ("ACTIVE", 1)]),
+            (primary2, [("FB_ID", UInt64(fb)), ("CRTC_ID", UInt64(crtc2)), ("CRTC_W", 1280), ("CRTC_H", 720),
+                        ("SRC_W", 1280 << 16), ("SRC_H", 720 << 16)]),
+        ]) == 0)
+        #expect(d.composeLatched(crtcIndex: 1)?.width == 1280)
+        // The same checks as the config file: an encoder that does not exist, a writeback type.
+        #expect(throws: Device.TopologyError.self) { try d.addConnector(hdmi(encoder: 5)) }
+        var wb = DeviceConfig.Connector()
+        wb.type = "Writeback"
+        #expect(throws: Device.TopologyError.self) { try d.addConnector(wb) }
+        #expect(d.resources(c.file).connectors.count == 2)
+    }
+
+    @Test func unpluggedConnectorIsTakenOffItsCRTCThenGone() throws {
+        let (d, c) = try twoCRTCs()
+        _ = try d.addConnector(hdmi())
+        let id = try #require(d.resources(c.file).connectors.last)
+        let crtc2 = d.resources(c.file).crtcs[1]
+        let primary2 = d.lock.withLock { d.planes.filter { $0.type == .primary }[1].id }
+        let mode = try d.connectorInfo(c.file, id).modes[0]
+        let (fb, _) = try c.makeFB(UInt32(mode.hdisplay), UInt32(mode.vdisplay))
+        let blob = try d.createBlob(c.file, data: mode.encode())
+        let crtcProp = c.prop(id, "CRTC_ID")
+        #expect(c.atomic(DRMConst.atomicAllowModeset, [
+            (id, [("CRTC_ID", UInt64(crtc2))]),
+            (crtc2, [("MODE_ID", UInt64(blob)), ("ACTIVE", 1)]),
+            (primary2, c.planeProps(fb: fb, w: UInt32(mode.hdisplay), h: UInt32(mode.vdisplay)).map { $0.0 == "CRTC_ID" ? ($0.0, UInt64(crtc2)) : $0 }),
+        ]) == 0)
+        let before = d.hotplugGeneration
+        try d.removeConnector(named: "HDMI-A-1")
+        #expect(d.hotplugGeneration == before + 1)
+        // The CRTC it drove is off, with its plane; the first head is untouched.
+        #expect(c.propValue(crtc2, "ACTIVE") == 0 && c.propValue(primary2, "FB_ID") == 0)
+        #expect(!d.resources(c.file).connectors.contains(id))
+        #expect(throws: DRMError.notFound) { try d.connectorInfo(c.file, id) }
+        #expect(c.atomicRaw(0, objs: [id], counts: [1], props: [crtcProp], values: [0]) == ENOENT)
+        #expect(throws: Device.TopologyError.self) { try d.removeConnector(named: "HDMI-A-1") }
+        // Plugged in again: a new object, the same name (the lowest free connector_type_id).
+        #expect(try d.addConnector(hdmi()) == "HDMI-A-1")
+        let again = try #require(d.resources(c.file).connectors.last)
+        #expect(again != id)
+        // The card's last connector stays.
+        try d.removeConnector(named: "HDMI-A-1")
+        #expect(throws: Device.TopologyError.self) { try d.removeConnector(named: "Virtual-1") }
+    }
+}
