@@ -40,8 +40,17 @@ assert {"WRITEBACK_FB_ID", "WRITEBACK_OUT_FENCE_PTR", "WRITEBACK_PIXEL_FORMATS"}
 assert wb["WRITEBACK_PIXEL_FORMATS"]["data"][0] == 0x34325258, wb["WRITEBACK_PIXEL_FORMATS"]  # XR24 first
 assert len(n["planes"]) == 3, len(n["planes"])
 assert n["device"]["bus_type"] == 2, n["device"]  # DRM_BUS_PLATFORM
+# Every plane as current vkms's: its formats (NV12 and YU12 among them), a rotation bitmask with
+# reflections, COLOR_ENCODING/COLOR_RANGE defaulting to BT.601 / full range.
+fourcc = lambda s: int.from_bytes(s.ljust(4).encode(), "little")
+for p in n["planes"]:
+    assert {fourcc("NV12"), fourcc("YU12"), fourcc("XR48"), fourcc("R8")} <= set(p["formats"]), p["formats"]
+    props = p["properties"]
+    assert [e["name"] for e in props["rotation"]["spec"]] == ["rotate-0", "rotate-90", "rotate-180", "rotate-270", "reflect-x", "reflect-y"]
+    assert props["rotation"]["value"] == 1 and props["COLOR_ENCODING"]["value"] == 0 and props["COLOR_RANGE"]["value"] == 1, props
+assert {"GAMMA_LUT", "GAMMA_LUT_SIZE"} <= set(n["crtcs"][0]["properties"])
 EOF
-then ok "drm_info -j: 1 CRTC, 1 Virtual connector, 3 planes, platform device"
+then ok "drm_info -j: 1 CRTC, 1 Virtual connector + writeback, 3 planes with vkms's formats, rotation and colour properties, platform device"
 else bad "drm_info -j" "$work/drm_info.err"; fi
 
 # --- libudev enumeration (subsystem drm, sysname card*) ----------------------------------------
