@@ -149,7 +149,7 @@ import Testing
         a = arg(handle: h, point: 1, fd: efd)
         #expect(c.ioctl(Self.request, &a) == 0)
         // Syncobj handles stop at 65536 per file.
-        for _ in 1..<Device.maxSyncobjsPerFile { _ = try d.syncobjCreate(c.file, flags: 0) }
+        for _ in 1..<d.config.limits.syncobjsPerFile { _ = try d.syncobjCreate(c.file, flags: 0) }
         #expect(throws: DRMError.noMemory) { try d.syncobjCreate(c.file, flags: 0) }
         let other = try DirectClient(device: d)
         #expect(try d.syncobjCreate(other.file, flags: 0) != 0)

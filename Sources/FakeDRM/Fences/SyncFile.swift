@@ -11,7 +11,7 @@ public final class SyncFile: @unchecked Sendable {
     public init(name: String? = nil, fences: [Fence]) throws(DRMError) {
         self.fences = fences
         self.name = name ?? fences.first.map { "\($0.driverName)-\($0.timelineName)\($0.context)-\($0.seqno)" } ?? "stub"
-        readiness = try ReadinessFlag()
+        readiness = try ReadinessFlag(reserving: true)
         remaining = fences.count
         if remaining == 0 { readiness.set() }
         for f in fences {

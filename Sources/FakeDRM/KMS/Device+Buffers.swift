@@ -12,6 +12,7 @@ extension Device {
         guard !o1, pitch <= UInt64(UInt32.max), raw <= 1 << 31 else { throw .invalidArgument }
         let size = (raw + 4095) & ~4095
         return try lock.withLock { () throws(DRMError) -> DumbBuffer in
+            try admitHandle(file, size: Int(size))
             let bo = try BufferObject(size: Int(size), serial: nextBOSerial)
             nextBOSerial += 1
             createdBuffers.removeAll { $0.object == nil }
@@ -41,7 +42,8 @@ extension Device {
     /// DESTROY_DUMB and GEM_CLOSE: drop the handle (unknown → EINVAL).
     public func closeHandle(_ file: FileContext, _ handle: UInt32) throws(DRMError) {
         try lock.withLock { () throws(DRMError) in
-            guard file.handles.removeValue(forKey: handle) != nil else { throw .invalidArgument }
+            guard let bo = file.handles.removeValue(forKey: handle) else { throw .invalidArgument }
+            file.handleBytes -= bo.size
         }
     }
 
@@ -59,7 +61,19 @@ extension Device {
 
     public func primeImport(_ file: FileContext, fd: Int32, env: ClientEnv) throws(DRMError) -> UInt32 {
         guard case .dmabuf(let bo)? = try env.files.lookup(fd: fd) else { throw .invalidArgument }
-        return lock.withLock { file.addHandle(bo) }
+        return try lock.withLock { () throws(DRMError) -> UInt32 in
+            // One handle per buffer per file: importing twice gives the same handle.
+            if let h = file.handle(for: bo) { return h }
+            try admitHandle(file, size: bo.size)
+            return file.newHandle(bo)
+        }
+    }
+
+    /// limits.buffersPerFile and bufferMiBPerFile, checked before a handle is made.
+    func admitHandle(_ file: FileContext, size: Int) throws(DRMError) {
+        if file.handles.count >= config.limits.buffersPerFile || file.handleBytes + size > config.limits.bufferMiBPerFile << 20 {
+            throw .noMemory
+        }
     }
 
     // MARK: framebuffers
@@ -105,6 +119,9 @@ extension Device {
             let modifier = hasMods ? spec.modifiers[0] : DRMConst.formatModLinear
             if modifier != DRMConst.formatModLinear || !planes.contains(where: { $0.formats.contains(spec.format) }) {
                 throw .invalidArgument
+            }
+            if framebuffers.values.lazy.filter({ $0.listed && $0.ownerFile == file.id }).count >= config.limits.framebuffersPerFile {
+                throw .noMemory
             }
             var bos: [BufferObject?] = [nil, nil, nil, nil]
             for k in 0..<n {
@@ -209,6 +226,7 @@ extension Device {
                     if let same = (0..<k).first(where: { fb.buffers[$0] === bo }) {
                         handles[k] = handles[same]
                     } else {
+                        try admitHandle(file, size: bo.size)
                         handles[k] = file.newHandle(bo)
                     }
                 }

@@ -108,6 +108,10 @@ extension Device {
 
     public func createBlob(_ file: FileContext, data: [UInt8]) throws(DRMError) -> ObjectID {
         try lock.withLock { () throws(DRMError) -> ObjectID in
+            let own = blobs.values.lazy.filter { $0.listed && $0.ownerFile == file.id }
+            if own.count >= config.limits.blobsPerFile || own.reduce(data.count, { $0 + $1.data.count }) > config.limits.blobKiBPerFile << 10 {
+                throw .noMemory
+            }
             let b = Blob(id: allocateID(.blob), data: data, ownerFile: file.id)
             blobs[b.id] = b
             return b.id

@@ -9,12 +9,10 @@ extension Device {
         return s
     }
 
-    /// Handles per file: the kernel's bound is memory; one client's loop must not take the
-    /// daemon's, so creation past this many is ENOMEM.
-    static let maxSyncobjsPerFile = 65536
-
+    /// Handles per file (limits.syncobjsPerFile): the kernel's bound is memory; one client's
+    /// loop must not take the daemon's, so creation past it is ENOMEM.
     func addSyncobj(_ file: FileContext, _ s: Syncobj) throws(DRMError) -> UInt32 {
-        guard file.syncobjs.count < Self.maxSyncobjsPerFile else { throw .noMemory }
+        guard file.syncobjs.count < config.limits.syncobjsPerFile else { throw .noMemory }
         var h = file.nextSyncobj
         while file.syncobjs[h] != nil || h == 0 { h &+= 1 }
         file.syncobjs[h] = s

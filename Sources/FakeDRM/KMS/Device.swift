@@ -90,6 +90,7 @@ public final class Device: @unchecked Sendable {
     public init(config: DeviceConfig = DeviceConfig(), backend: ScanoutBackend? = nil, virtualTime: Bool? = nil) throws {
         try config.validate()
         self.config = config
+        FDReserve.set(config.limits.fdReserve)
         self.backend = backend ?? VirtualBackend()
         self.virtualTime = virtualTime ?? (config.vblank == "virtual")
         state = KMSState(planes: [], crtcs: [], connectors: [])
@@ -172,6 +173,7 @@ public final class Device: @unchecked Sendable {
     public func open(pid: Int32 = getpid(), uid: UInt32 = getuid()) throws(DRMError) -> FileContext {
         try lock.withLock { () throws(DRMError) -> FileContext in
             let f = try FileContext(id: nextFileID, pid: pid, uid: uid)
+            f.eventfdBudget = EventfdBudget(limit: config.limits.eventfdsPerFile)
             nextFileID += 1
             files[f.id] = f
             // drm_file_alloc: a CAP_SYS_ADMIN opener is authenticated from the start.
@@ -210,6 +212,7 @@ public final class Device: @unchecked Sendable {
             vblankWaiters.removeAll { $0.file === file }
             for i in pendingCommits.indices { pendingCommits[i]?.dropEvents(for: file) }
             file.handles = [:]
+            file.handleBytes = 0
             file.syncobjs = [:]
             file.events = []
             file.readiness.clear()

@@ -92,6 +92,7 @@ public struct DeviceConfig: Sendable, Codable, Equatable {
         public init() {}
     }
     public var faults = Faults()
+    public var limits = Limits()
 
     public init() {}
 
@@ -188,6 +189,7 @@ public struct DeviceConfig: Sendable, Codable, Equatable {
         if planes.count > 32 { throw fail("at most 32 planes") }
         if !["realtime", "virtual"].contains(vblank) { throw fail("vblank must be realtime or virtual") }
         if releaseFence.hostDelayMs < 0 || releaseFence.hostDelayMs > 10_000 { throw fail("releaseFence.hostDelayMs must be 0..10000") }
+        try limits.validate()
     }
 }
 

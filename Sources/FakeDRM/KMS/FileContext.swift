@@ -21,6 +21,8 @@ public final class FileContext: @unchecked Sendable {
     var readInterrupted = false
 
     var handles: [UInt32: BufferObject] = [:]
+    /// Bytes behind `handles` (a buffer with two handles counts twice): limits.bufferMiBPerFile.
+    var handleBytes = 0
     var nextHandle: UInt32 = 1
     var syncobjs: [UInt32: Syncobj] = [:]
     var nextSyncobj: UInt32 = 1
@@ -54,17 +56,13 @@ public final class FileContext: @unchecked Sendable {
         handles.first(where: { $0.value === bo })?.key
     }
 
-    /// PRIME import: one handle per buffer per file (importing twice gives the same handle).
-    func addHandle(_ bo: BufferObject) -> UInt32 {
-        handle(for: bo) ?? newHandle(bo)
-    }
-
     /// A fresh handle (CREATE_DUMB, GETFB): handles start at 1 and are never 0.
     func newHandle(_ bo: BufferObject) -> UInt32 {
         while handles[nextHandle] != nil || nextHandle == 0 { nextHandle &+= 1 }
         let h = nextHandle
         nextHandle &+= 1
         handles[h] = bo
+        handleBytes += bo.size
         return h
     }
 }

@@ -95,7 +95,9 @@ extension Device {
                 // `lessees` holds standing leases only (revoke and close take them out).
                 if f.lessees.contains(where: { !($0.lease?.objects.isDisjoint(with: set) ?? true) }) { throw .busy }
             }
+            if f.lessees.count >= config.limits.leasesPerFile { throw .noMemory }
             let lessee = try FileContext(id: nextFileID, pid: f.pid, uid: f.uid)
+            lessee.eventfdBudget = EventfdBudget(limit: config.limits.eventfdsPerFile)
             nextFileID += 1
             f.nextLesseeID += 1
             lessee.lease = Lease(id: f.nextLesseeID, lessor: f, objects: set)

@@ -1,5 +1,6 @@
 import CFakeDRMSys
 import Glibc
+import Synchronization
 
 public enum Monotonic {
     public static func nowNs() -> Int64 {
@@ -17,15 +18,33 @@ public final class OwnedFD: @unchecked Sendable {
     deinit { close(raw) }
 }
 
+/// The file descriptors kept free for what must not fail (a client's open, `fakedrm ctl`, the
+/// next request of every other client) when clients' buffers and fences use up the rest. fds
+/// are numbered lowest-free first, so a new fd's number is about the count of open fds: a
+/// client-driven allocation whose fd lands in the reserve is undone (ENOMEM).
+public enum FDReserve {
+    private static let reserve = Atomic<Int>(512)
+
+    public static func set(_ count: Int) { reserve.store(count, ordering: .relaxed) }
+
+    public static func admits(_ fd: Int32) -> Bool {
+        var r = rlimit()
+        guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &r) == 0, r.rlim_cur != rlim_t.max else { return true }
+        return UInt64(fd) + UInt64(reserve.load(ordering: .relaxed)) < UInt64(r.rlim_cur)
+    }
+}
+
 /// An eventfd used as a level-triggered readiness flag that another process can poll.
 public final class ReadinessFlag: @unchecked Sendable {
     public let fd: OwnedFD
     private var isSet = false
 
-    public init() throws(DRMError) {
+    /// `reserving`: a flag a client can make many of (a sync file's), held to `FDReserve`.
+    public init(reserving: Bool = false) throws(DRMError) {
         let raw = cfd_eventfd(0, 1)
         guard raw >= 0 else { throw .noMemory }
         fd = OwnedFD(raw)
+        if reserving && !FDReserve.admits(raw) { throw .noMemory }
     }
 
     /// Callers serialise set/clear (the device lock); the flag only mirrors a queue state.
@@ -55,6 +74,7 @@ public final class SharedMemory: @unchecked Sendable {
         let raw = cfd_memfd_create(name, 1)
         guard raw >= 0 else { throw .noMemory }
         let owned = OwnedFD(raw)
+        guard FDReserve.admits(raw) else { throw .noMemory }
         guard ftruncate(raw, off_t(size)) == 0 else { throw .noMemory }
         guard let p = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_SHARED, raw, 0), p != MAP_FAILED else {
             throw .noMemory
