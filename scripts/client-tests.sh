@@ -308,6 +308,30 @@ if command -v kmscube >/dev/null; then
     else bad "kmscube (rc=$rc, $n captures)" "$out"; fi
 fi
 
+# --- one client exhausts what it can make the daemon hold; another is not affected ------------
+# tests/clients/exhaust.c: buffers, blobs, framebuffers, syncobjs and unread vblank events to
+# ENOMEM while a second client opens, allocates, flips 60 times and reads its events; then the
+# card's state is what it was before. Once with this machine's fd limit, once with the daemon
+# held to 2048 fds, so the fd reserve and the per-client share of fds are what stop the first.
+if cc -O2 -Wall -o "$work/exhaust" tests/clients/exhaust.c $(pkg-config --cflags --libs libdrm) 2>"$work/exhaust-build.txt" &&
+    chmod 0755 "$work/exhaust"; then
+    for fds in default 2048; do
+        out="$work/exhaust-$fds.txt"
+        limit=(); [ "$fds" = default ] || limit=(prlimit --nofile="$fds:$fds")
+        timeout 120 "${limit[@]}" "${RUN[@]}" -- sh -c '"$1" ctl state >"$2/exhaust-before.json" && "$3"; rc=$?
+            "$1" ctl state >"$2/exhaust-after.json"; exit $rc' sh "$FAKEDRM_BIN" "$work" "$work/exhaust" >"$out" 2>&1
+        rc=$?
+        if [ $rc = 0 ] && ! grep -q "^FAIL" "$out" && "$PY" - "$work/exhaust-before.json" "$work/exhaust-after.json" >>"$out" 2>&1 <<'EOF2'
+import json, sys
+before, after = (json.load(open(p))["summary"] for p in sys.argv[1:3])
+for key in ("files", "buffers", "framebuffers", "user_blobs", "queued_events", "pending_commits", "objects"):
+    assert after[key] == before[key], (key, before, after)
+EOF2
+        then ok "exhaustion ($fds fds): $(grep -o 'dumb buffers: [0-9]*' "$out"), blobs, fbs, syncobjs, 128 unread events all ENOMEM; the other client opened, allocated, flipped 60 times; state back to baseline"
+        else bad "exhaustion ($fds fds, rc=$rc)" "$out"; fi
+    done
+else bad "exhaust.c does not build" "$work/exhaust-build.txt"; fi
+
 # --- connectors plugged in and unplugged at runtime (ctl connector add/remove), seen by modetest ---
 out="$work/topology.txt"
 timeout 60 "${RUN[@]}" --config "$root/tests/clients/two-heads.yaml" -- sh -c '

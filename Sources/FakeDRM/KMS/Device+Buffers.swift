@@ -15,7 +15,11 @@ extension Device {
             try admitHandle(file, size: Int(size))
             let bo = try BufferObject(size: Int(size), serial: nextBOSerial)
             nextBOSerial += 1
-            createdBuffers.removeAll { $0.object == nil }
+            // Compacted when it doubles, so a client making many buffers costs O(1) each.
+            if createdBuffers.count >= createdBuffersCompactAt {
+                createdBuffers.removeAll { $0.object == nil }
+                createdBuffersCompactAt = max(64, createdBuffers.count * 2)
+            }
             createdBuffers.append(WeakBufferObject(object: bo))
             return DumbBuffer(handle: file.newHandle(bo), pitch: UInt32(pitch), size: size)
         }
@@ -69,11 +73,11 @@ extension Device {
         }
     }
 
-    /// limits.buffersPerFile and bufferMiBPerFile, checked before a handle is made.
+    /// limits.buffersPerFile (and at most the file's share of the daemon's fds) and
+    /// bufferMiBPerFile, checked before a handle is made.
     func admitHandle(_ file: FileContext, size: Int) throws(DRMError) {
-        if file.handles.count >= config.limits.buffersPerFile || file.handleBytes + size > config.limits.bufferMiBPerFile << 20 {
-            throw .noMemory
-        }
+        let count = min(config.limits.buffersPerFile, FDReserve.perClientShare)
+        if file.handles.count >= count || file.handleBytes + size > config.limits.bufferMiBPerFile << 20 { throw .noMemory }
     }
 
     // MARK: framebuffers
@@ -120,9 +124,7 @@ extension Device {
             if modifier != DRMConst.formatModLinear || !planes.contains(where: { $0.formats.contains(spec.format) }) {
                 throw .invalidArgument
             }
-            if framebuffers.values.lazy.filter({ $0.listed && $0.ownerFile == file.id }).count >= config.limits.framebuffersPerFile {
-                throw .noMemory
-            }
+            if file.framebufferCount >= config.limits.framebuffersPerFile { throw .noMemory }
             var bos: [BufferObject?] = [nil, nil, nil, nil]
             for k in 0..<n {
                 guard let bo = file.handles[spec.handles[k]] else { throw .notFound }
@@ -140,6 +142,7 @@ extension Device {
                                  modifier: hasMods ? spec.modifiers[0] : 0,
                                  bpp: spec.bpp != 0 ? spec.bpp : UInt32(fmt.bitsPerPixel), depth: spec.depth != 0 ? spec.depth : UInt32(fmt.depth))
             framebuffers[fb.id] = fb
+            file.framebufferCount += 1
             return fb.id
         }
     }
@@ -170,11 +173,12 @@ extension Device {
         }
     }
 
-    func removeFramebuffer(_ id: ObjectID, by file: FileContext, disablePlanes: Bool) throws(DRMError) {
+    func removeFramebuffer(_ id: ObjectID, by file: FileContext, disablePlanes: Bool, collect: Bool = true) throws(DRMError) {
         guard let fb = framebuffers[id], fb.listed, fb.ownerFile == file.id else { throw .notFound }
         fb.listed = false
+        file.framebufferCount -= 1
         if disablePlanes { disableFramebufferEverywhere(id) }
-        collectGarbage()
+        if collect { collectGarbage() }
     }
 
     /// drm_framebuffer_remove: a commit that takes the fb off every plane; if the CRTC cannot

@@ -108,11 +108,12 @@ extension Device {
 
     public func createBlob(_ file: FileContext, data: [UInt8]) throws(DRMError) -> ObjectID {
         try lock.withLock { () throws(DRMError) -> ObjectID in
-            let own = blobs.values.lazy.filter { $0.listed && $0.ownerFile == file.id }
-            if own.count >= config.limits.blobsPerFile || own.reduce(data.count, { $0 + $1.data.count }) > config.limits.blobKiBPerFile << 10 {
+            if file.blobCount >= config.limits.blobsPerFile || file.blobBytes + data.count > config.limits.blobKiBPerFile << 10 {
                 throw .noMemory
             }
             let b = Blob(id: allocateID(.blob), data: data, ownerFile: file.id)
+            file.blobCount += 1
+            file.blobBytes += data.count
             blobs[b.id] = b
             return b.id
         }
@@ -124,6 +125,8 @@ extension Device {
             guard let b = blobs[id], b.listed, b.ownerFile != nil else { throw .notFound }
             guard b.ownerFile == file.id else { throw .notPermitted }
             b.listed = false
+            file.blobCount -= 1
+            file.blobBytes -= b.data.count
             collectGarbage()
         }
     }

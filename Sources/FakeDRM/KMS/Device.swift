@@ -36,6 +36,7 @@ public final class Device: @unchecked Sendable {
     /// the client's own mapping holds the memfd, not this table.
     var mapOffsets: [UInt64: WeakBufferObject] = [:]
     var createdBuffers: [WeakBufferObject] = []
+    var createdBuffersCompactAt = 64
 
     var vblank: [VblankClock] = []
     var pendingCommits: [PendingCommit?] = []
@@ -207,8 +208,10 @@ public final class Device: @unchecked Sendable {
                 if pc.held { releaseHeld(pc) }
             }
             let owned = framebuffers.values.filter { $0.ownerFile == file.id && $0.listed }.map(\.id).sorted()
-            for fbID in owned { try? removeFramebuffer(fbID, by: file, disablePlanes: true) }
+            // One garbage collection for all of them (below), not one per framebuffer.
+            for fbID in owned { try? removeFramebuffer(fbID, by: file, disablePlanes: true, collect: false) }
             for b in blobs.values where b.ownerFile == file.id { b.listed = false }
+            (file.blobCount, file.blobBytes) = (0, 0)
             vblankWaiters.removeAll { $0.file === file }
             for i in pendingCommits.indices { pendingCommits[i]?.dropEvents(for: file) }
             file.handles = [:]

@@ -23,6 +23,10 @@ public final class FileContext: @unchecked Sendable {
     var handles: [UInt32: BufferObject] = [:]
     /// Bytes behind `handles` (a buffer with two handles counts twice): limits.bufferMiBPerFile.
     var handleBytes = 0
+    /// Framebuffers and blobs this file created and has not removed, and the blobs' bytes.
+    var framebufferCount = 0
+    var blobCount = 0
+    var blobBytes = 0
     var nextHandle: UInt32 = 1
     var syncobjs: [UInt32: Syncobj] = [:]
     var nextSyncobj: UInt32 = 1

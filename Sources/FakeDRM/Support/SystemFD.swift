@@ -28,9 +28,19 @@ public enum FDReserve {
     public static func set(_ count: Int) { reserve.store(count, ordering: .relaxed) }
 
     public static func admits(_ fd: Int32) -> Bool {
+        UInt64(fd) + UInt64(reserve.load(ordering: .relaxed)) < softLimit
+    }
+
+    /// The most buffers one client may hold: half of what the reserve leaves (each buffer is
+    /// an fd), so a single client cannot starve the next one of buffers either.
+    public static var perClientShare: Int {
+        Int(min(softLimit - min(softLimit, UInt64(reserve.load(ordering: .relaxed))), UInt64(Int.max)) / 2)
+    }
+
+    private static var softLimit: UInt64 {
         var r = rlimit()
-        guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &r) == 0, r.rlim_cur != rlim_t.max else { return true }
-        return UInt64(fd) + UInt64(reserve.load(ordering: .relaxed)) < UInt64(r.rlim_cur)
+        guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &r) == 0, r.rlim_cur != rlim_t.max else { return UInt64(Int32.max) }
+        return UInt64(r.rlim_cur)
     }
 }
 
