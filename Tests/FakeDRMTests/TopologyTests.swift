@@ -92,4 +92,36 @@ import Testing
         try d.removeConnector(named: "HDMI-A-1")
         #expect(throws: Device.TopologyError.self) { try d.removeConnector(named: "Virtual-1") }
     }
+
+    /// A commit built before the removal (one that waited behind a flip while `ctl connector
+    /// remove` ran) must not put the connector back on a CRTC: "is not registered", EINVAL.
+    /// Nor does a display report bring a removed connector back.
+    @Test func staleStateCannotBringAnUnpluggedConnectorBack() throws {
+        let (d, c) = try twoCRTCs()
+        _ = try d.addConnector(hdmi())
+        let id = try #require(d.resources(c.file).connectors.last)
+        let crtc2 = d.resources(c.file).crtcs[1]
+        let primary2 = d.lock.withLock { d.planes.filter { $0.type == .primary }[1].id }
+        let mode = try d.connectorInfo(c.file, id).modes[0]
+        let (fb, _) = try c.makeFB(UInt32(mode.hdisplay), UInt32(mode.vdisplay))
+        let blob = try d.createBlob(c.file, data: mode.encode())
+        #expect(c.atomic(DRMConst.atomicAllowModeset, [
+            (id, [("CRTC_ID", UInt64(crtc2))]),
+            (crtc2, [("MODE_ID", UInt64(blob)), ("ACTIVE", 1)]),
+            (primary2, c.planeProps(fb: fb, w: UInt32(mode.hdisplay), h: UInt32(mode.vdisplay)).map { $0.0 == "CRTC_ID" ? ($0.0, UInt64(crtc2)) : $0 }),
+        ]) == 0)
+        let lit = d.lock.withLock { d.state }
+        let k = try #require(d.lock.withLock { d.connectors.firstIndex { $0.id == id } })
+        try d.removeConnector(named: "HDMI-A-1")
+        var p = AtomicProposal(new: lit)
+        p.touchedConnectors.insert(k)
+        p.touchedCRTCs.insert(1)
+        #expect(throws: DRMError.invalidArgument) {
+            try d.lock.withLock { () throws(DRMError) in try d.check(p, flags: DRMConst.atomicAllowModeset, eventCRTCs: []) }
+        }
+        let generation = d.hotplugGeneration
+        d.setConnector(index: k, connected: true)
+        #expect(d.hotplugGeneration == generation && !d.resources(c.file).connectors.contains(id))
+    }
 }
+

@@ -36,7 +36,7 @@ public enum Composer {
             source.deallocate()
         }
 
-        let gamma = gamma.map(GammaLUT.Expanded.init)
+        let gamma = gamma?.expanded
         let backgroundWord = background | 0xff00_0000
         let background16 = Pixel16(argb8888: backgroundWord)
 

@@ -5,12 +5,20 @@ public struct GammaLUT: Sendable, Equatable {
     public let red: [UInt16]
     public let green: [UInt16]
     public let blue: [UInt16]
+    /// Every 16-bit input through the tables, built once per LUT (the device caches LUTs per
+    /// blob, so a CRTC composing 60 frames a second does not rebuild it each frame).
+    let expanded: Expanded
 
     public init?(red: [UInt16], green: [UInt16], blue: [UInt16]) {
         guard !red.isEmpty, red.count == green.count, red.count == blue.count else { return nil }
         self.red = red
         self.green = green
         self.blue = blue
+        expanded = Expanded(red: red, green: green, blue: blue)
+    }
+
+    public static func == (a: GammaLUT, b: GammaLUT) -> Bool {
+        a.red == b.red && a.green == b.green && a.blue == b.blue
     }
 
     /// From a blob of drm_color_lut entries (red, green, blue, reserved: four u16 each).
@@ -36,14 +44,14 @@ public struct GammaLUT: Sendable, Equatable {
         return UInt16(truncatingIfNeeded: a + (step + (step >= 0 ? 32767 : -32767)) / 65535)
     }
 
-    /// Every 16-bit input of each channel through its table, built once per frame so a pixel
-    /// costs three loads instead of three interpolations.
-    struct Expanded {
+    /// Every 16-bit input of each channel through its table, so a pixel costs three loads
+    /// instead of three interpolations.
+    struct Expanded: Sendable {
         private let table: [UInt16]
 
-        init(_ lut: GammaLUT) {
+        init(red: [UInt16], green: [UInt16], blue: [UInt16]) {
             var t = [UInt16](repeating: 0, count: 3 * 65536)
-            for (k, channel) in [lut.red, lut.green, lut.blue].enumerated() {
+            for (k, channel) in [red, green, blue].enumerated() {
                 channel.withUnsafeBufferPointer { c in
                     for v in 0...65535 { t[k * 65536 + v] = GammaLUT.lookup(UInt16(v), c) }
                 }

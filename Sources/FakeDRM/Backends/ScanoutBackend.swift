@@ -62,9 +62,19 @@ extension Device {
             plane.isCursor = i < planes.count && planes[i].type == .cursor
             out.append(plane)
         }
-        let gamma = s.gammaBlob == 0 ? nil : blobs[s.gammaBlob].flatMap { GammaLUT(blob: $0.data) }
+        let gamma = s.gammaBlob == 0 ? nil : blobs[s.gammaBlob].flatMap(gammaLUT(for:))
         return Scanout(width: Int(s.mode?.hdisplay ?? 0), height: Int(s.mode?.vdisplay ?? 0), active: s.active && s.mode != nil,
                        planes: out, gamma: gamma, buffers: bos, chromaBuffers: chroma)
+    }
+
+    /// The LUT of a GAMMA_LUT blob, cached: building one costs 196,608 interpolations. Keyed by
+    /// the blob's bytes, since a freed blob's id may come back with other contents.
+    func gammaLUT(for blob: Blob) -> GammaLUT? {
+        if let hit = gammaLUTs.first(where: { $0.data == blob.data }) { return hit.lut }
+        guard let lut = GammaLUT(blob: blob.data) else { return nil }
+        if gammaLUTs.count >= 4 { gammaLUTs.removeFirst() }
+        gammaLUTs.append((blob.data, lut))
+        return lut
     }
 
     /// Composes what CRTC `c` shows now (tests, capture, CRC).

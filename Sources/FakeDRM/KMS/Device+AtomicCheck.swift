@@ -112,6 +112,9 @@ extension Device {
                 if new.connectors[k].crtc != 0 { throw .invalidArgument }
                 continue
             }
+            // update_connector_routing: "[CONNECTOR] is not registered" (a commit that waited
+            // while `ctl connector remove` ran must not put the connector back).
+            if connectors[k].removed { throw .invalidArgument }
             let enc = encoders[connectors[k].encoderIndex]
             if enc.possibleCrtcs & (1 << UInt32(c)) == 0 { throw .invalidArgument }
             if !usedEncoders.insert(enc.index).inserted { throw .invalidArgument }

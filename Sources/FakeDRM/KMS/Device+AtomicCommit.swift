@@ -287,7 +287,7 @@ extension Device {
             }
             for w in releaseWaits { w.fence.signal(at: ts, error: error) }
             releaseWaits = []
-            for k in connectors.indices where connectors[k].status != .disconnected {
+            for k in connectors.indices where connectors[k].status != .disconnected && !connectors[k].removed {
                 connectors[k].status = .disconnected
                 connectors[k].epoch += 1
             }
@@ -302,7 +302,7 @@ extension Device {
     /// `connected: nil` keeps the status (a mode list or EDID change alone).
     public func setConnector(index k: Int, connected: Bool?, modes: [ModeInfo]? = nil, edid: [UInt8]? = nil) {
         lock.withLock {
-            guard k >= 0, k < connectors.count else { return }
+            guard k >= 0, k < connectors.count, !connectors[k].removed else { return }
             if let connected { connectors[k].status = connected ? .connected : .disconnected }
             if let modes, !modes.isEmpty { connectors[k].modes = NoEDIDModes.sortModes(modes) }
             if let edid, connectors[k].edidBlob != 0 {

@@ -199,7 +199,7 @@ extension Device {
             for c in affectedCRTCs(p) {
                 p.touchedCRTCs.insert(c)
                 p.new.crtcs[c] = CRTCState()
-                for k in connectors.indices where p.new.connectors[k].crtc == crtcs[c].id {
+                for k in p.new.connectors.indices where p.new.connectors[k].crtc == crtcs[c].id {
                     p.new.connectors[k].crtc = 0
                     p.touchedConnectors.insert(k)
                 }

@@ -69,11 +69,13 @@ extension Device {
         do { k = try connectorIndex(named: name) } catch { throw TopologyError(message: error.message) }
         try lock.withLock { () throws(TopologyError) in
             let obj = connectors[k]
+            try waitForQuiescence()
+            // Checked after the wait, which lets go of the lock: another removal may have run.
+            if obj.removed { throw TopologyError(message: "\(obj.name) is already unplugged") }
             if obj.writeback != nil { throw TopologyError(message: "\(obj.name) is a writeback connector; crtcs[].writeback makes those") }
             if connectors.filter({ !$0.removed && $0.writeback == nil }).count == 1 {
                 throw TopologyError(message: "\(obj.name) is the card's last connector")
             }
-            try waitForQuiescence()
             if let c = crtcIndex(of: state.connectors[k].crtc) {
                 var p = AtomicProposal(new: state)
                 p.touchedConnectors.insert(k)

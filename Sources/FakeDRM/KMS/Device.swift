@@ -37,6 +37,8 @@ public final class Device: @unchecked Sendable {
     var mapOffsets: [UInt64: WeakBufferObject] = [:]
     var createdBuffers: [WeakBufferObject] = []
     var createdBuffersCompactAt = 64
+    /// GAMMA_LUTs built from blobs lately scanned out (Device.gammaLUT(for:)).
+    var gammaLUTs: [(data: [UInt8], lut: GammaLUT)] = []
 
     var vblank: [VblankClock] = []
     var pendingCommits: [PendingCommit?] = []

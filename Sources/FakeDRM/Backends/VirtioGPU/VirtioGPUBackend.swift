@@ -258,7 +258,11 @@ public final class VirtioGPUBackend: ScanoutBackend, VirtioTransportDelegate, @u
             return
         }
         let indices = scanout.planes.indices
-        let cursorIndex = indices.first { scanout.planes[$0].isCursor }
+        // The cursor queue carries an unrotated ARGB/XRGB image as it is; any other cursor (a
+        // format, a rotation or a GAMMA_LUT the queue cannot express) is composed into the frame.
+        let cursorIndex = indices.first {
+            scanout.planes[$0].isCursor && scanout.gamma == nil && cursorImage(scanout.planes[$0]) != nil
+        }
         let frameIndices = indices.filter { $0 != cursorIndex }
 
         var target: (resource: UInt32, fourcc: UInt32)?
