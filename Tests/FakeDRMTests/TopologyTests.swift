@@ -20,6 +20,23 @@ import Testing
         return (d, c)
     }
 
+    /// A modeset of the second CRTC, its primary plane showing a new fb, through `connector`
+    /// at the connector's first mode; returns (CRTC, primary plane).
+    func lightSecondHead(_ d: Device, _ c: DirectClient, through connector: UInt32) throws -> (UInt32, UInt32) {
+        let crtc2 = d.resources(c.file).crtcs[1]
+        let primary2 = d.lock.withLock { d.planes.filter { $0.type == .primary }[1].id }
+        let mode = try d.connectorInfo(c.file, connector).modes[0]
+        let (fb, _) = try c.makeFB(UInt32(mode.hdisplay), UInt32(mode.vdisplay))
+        let blob = try d.createBlob(c.file, data: mode.encode())
+        let w = UInt64(mode.hdisplay), h = UInt64(mode.vdisplay)
+        #expect(c.atomic(DRMConst.atomicAllowModeset, [
+            (connector, [("CRTC_ID", UInt64(crtc2))]),
+            (crtc2, [("MODE_ID", UInt64(blob)), ("ACTIVE", 1)]),
+            (primary2, [("FB_ID", UInt64(fb)), ("CRTC_ID", UInt64(crtc2)), ("CRTC_W", w), ("CRTC_H", h), ("SRC_W", w << 16), ("SRC_H", h << 16)]),
+        ]) == 0)
+        return (crtc2, primary2)
+    }
+
     func hdmi(encoder: Int = 1) -> DeviceConfig.Connector {
         var spec = DeviceConfig.Connector()
         spec.type = "HDMI-A"
@@ -64,17 +81,8 @@ import Testing
         let (d, c) = try twoCRTCs()
         _ = try d.addConnector(hdmi())
         let id = try #require(d.resources(c.file).connectors.last)
-        let crtc2 = d.resources(c.file).crtcs[1]
-        let primary2 = d.lock.withLock { d.planes.filter { $0.type == .primary }[1].id }
-        let mode = try d.connectorInfo(c.file, id).modes[0]
-        let (fb, _) = try c.makeFB(UInt32(mode.hdisplay), UInt32(mode.vdisplay))
-        let blob = try d.createBlob(c.file, data: mode.encode())
         let crtcProp = c.prop(id, "CRTC_ID")
-        #expect(c.atomic(DRMConst.atomicAllowModeset, [
-            (id, [("CRTC_ID", UInt64(crtc2))]),
-            (crtc2, [("MODE_ID", UInt64(blob)), ("ACTIVE", 1)]),
-            (primary2, c.planeProps(fb: fb, w: UInt32(mode.hdisplay), h: UInt32(mode.vdisplay)).map { $0.0 == "CRTC_ID" ? ($0.0, UInt64(crtc2)) : $0 }),
-        ]) == 0)
+        let (crtc2, primary2) = try lightSecondHead(d, c, through: id)
         let before = d.hotplugGeneration
         try d.removeConnector(named: "HDMI-A-1")
         #expect(d.hotplugGeneration == before + 1)
@@ -100,16 +108,7 @@ import Testing
         let (d, c) = try twoCRTCs()
         _ = try d.addConnector(hdmi())
         let id = try #require(d.resources(c.file).connectors.last)
-        let crtc2 = d.resources(c.file).crtcs[1]
-        let primary2 = d.lock.withLock { d.planes.filter { $0.type == .primary }[1].id }
-        let mode = try d.connectorInfo(c.file, id).modes[0]
-        let (fb, _) = try c.makeFB(UInt32(mode.hdisplay), UInt32(mode.vdisplay))
-        let blob = try d.createBlob(c.file, data: mode.encode())
-        #expect(c.atomic(DRMConst.atomicAllowModeset, [
-            (id, [("CRTC_ID", UInt64(crtc2))]),
-            (crtc2, [("MODE_ID", UInt64(blob)), ("ACTIVE", 1)]),
-            (primary2, c.planeProps(fb: fb, w: UInt32(mode.hdisplay), h: UInt32(mode.vdisplay)).map { $0.0 == "CRTC_ID" ? ($0.0, UInt64(crtc2)) : $0 }),
-        ]) == 0)
+        _ = try lightSecondHead(d, c, through: id)
         let lit = d.lock.withLock { d.state }
         let k = try #require(d.lock.withLock { d.connectors.firstIndex { $0.id == id } })
         try d.removeConnector(named: "HDMI-A-1")

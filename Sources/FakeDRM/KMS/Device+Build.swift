@@ -72,25 +72,8 @@ extension Device {
         for (i, c) in config.connectors.enumerated() {
             let kind = ConnectorKind(name: c.type) ?? .virtual
             typeCounts[kind, default: 0] += 1
-            let modes: [ModeInfo]
-            if let custom = c.modes {
-                modes = NoEDIDModes.sortModes(custom.map { m in
-                    ModeInfo(clock: m.clock, h: (m.h[0], m.h[1], m.h[2], m.h[3]), v: (m.v[0], m.v[1], m.v[2], m.v[3]), flags: m.flags,
-                             type: ModeInfo.typeDriver | (m.preferred ? ModeInfo.typePreferred : 0))
-                })
-            } else {
-                modes = NoEDIDModes.list(maxWidth: Int(config.maxWidth), maxHeight: Int(config.maxHeight),
-                                         preferredWidth: c.preferredWidth, preferredHeight: c.preferredHeight)
-            }
-            let obj = ConnectorObject(id: allocateID(.connector), index: i, kind: kind, typeIndex: typeCounts[kind] ?? 1,
-                                      encoderIndex: c.encoder, status: c.connected ? .connected : .disconnected,
-                                      modes: modes, mmWidth: c.mmWidth, mmHeight: c.mmHeight)
-            // The kernel attaches EDID to every connector but Virtual and Writeback ones.
-            let hasEDID = kind != .virtual && kind != .writeback
-            if hasEDID {
-                let preferred = modes.first { $0.type & ModeInfo.typePreferred != 0 } ?? modes.first
-                obj.edidBlob = makeKernelBlob(EDID.baseBlock(preferred: preferred, mmWidth: c.mmWidth, mmHeight: c.mmHeight, serial: UInt32(i + 1)))
-            }
+            let obj = makeConnector(c, kind: kind, index: i, typeIndex: typeCounts[kind] ?? 1, modes: nil)
+            let hasEDID = obj.edidBlob != 0
             obj.properties = (hasEDID ? [edid.id] : []) + [dpms.id, linkStatus.id, nonDesktop.id, tile.id, crtcID.id]
             connectors.append(obj)
         }
@@ -128,6 +111,31 @@ extension Device {
         state = KMSState(planes: planeStates, crtcs: crtcs.map { _ in CRTCState() }, connectors: connectors.map { _ in ConnectorState() })
         vblank = crtcs.map { _ in VblankClock() }
         pendingCommits = crtcs.map { _ in nil }
+    }
+
+    /// A connector as the config describes it: its modes (`modes` overrides the config's list)
+    /// and, for every kind but Virtual and Writeback, the EDID the kernel attaches.
+    func makeConnector(_ c: DeviceConfig.Connector, kind: ConnectorKind, index: Int, typeIndex: UInt32, modes override: [ModeInfo]?) -> ConnectorObject {
+        let modes: [ModeInfo]
+        if let override, !override.isEmpty {
+            modes = NoEDIDModes.sortModes(override)
+        } else if let custom = c.modes {
+            modes = NoEDIDModes.sortModes(custom.map { m in
+                ModeInfo(clock: m.clock, h: (m.h[0], m.h[1], m.h[2], m.h[3]), v: (m.v[0], m.v[1], m.v[2], m.v[3]), flags: m.flags,
+                         type: ModeInfo.typeDriver | (m.preferred ? ModeInfo.typePreferred : 0))
+            })
+        } else {
+            modes = NoEDIDModes.list(maxWidth: Int(config.maxWidth), maxHeight: Int(config.maxHeight),
+                                     preferredWidth: c.preferredWidth, preferredHeight: c.preferredHeight)
+        }
+        let obj = ConnectorObject(id: allocateID(.connector), index: index, kind: kind, typeIndex: typeIndex,
+                                  encoderIndex: c.encoder, status: c.connected ? .connected : .disconnected,
+                                  modes: modes, mmWidth: c.mmWidth, mmHeight: c.mmHeight)
+        if kind != .virtual && kind != .writeback {
+            let preferred = modes.first { $0.type & ModeInfo.typePreferred != 0 } ?? modes.first
+            obj.edidBlob = makeKernelBlob(EDID.baseBlock(preferred: preferred, mmWidth: c.mmWidth, mmHeight: c.mmHeight, serial: UInt32(index + 1)))
+        }
+        return obj
     }
 
     func makeKernelBlob(_ data: [UInt8]) -> ObjectID {

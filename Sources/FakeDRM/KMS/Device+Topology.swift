@@ -20,31 +20,12 @@ extension Device {
         guard let kind = ConnectorKind(name: spec.type) else { throw TopologyError(message: "unknown connector type \(spec.type)") }
         return try lock.withLock { () throws(TopologyError) -> String in
             try waitForQuiescence()
-            let modes: [ModeInfo]
-            if let override, !override.isEmpty {
-                modes = NoEDIDModes.sortModes(override)
-            } else if let custom = spec.modes {
-                modes = NoEDIDModes.sortModes(custom.map { m in
-                    ModeInfo(clock: m.clock, h: (m.h[0], m.h[1], m.h[2], m.h[3]), v: (m.v[0], m.v[1], m.v[2], m.v[3]), flags: m.flags,
-                             type: ModeInfo.typeDriver | (m.preferred ? ModeInfo.typePreferred : 0))
-                })
-            } else {
-                modes = NoEDIDModes.list(maxWidth: Int(config.maxWidth), maxHeight: Int(config.maxHeight),
-                                         preferredWidth: spec.preferredWidth, preferredHeight: spec.preferredHeight)
-            }
             // connector_type_id comes from an ida: the lowest number no live connector of the
             // kind holds, so a replugged HDMI-A-2 is HDMI-A-2 again.
             let taken = Set(connectors.filter { $0.kind == kind && !$0.removed }.map(\.typeIndex))
             let typeIndex = (1...).first { !taken.contains($0) } ?? 1
-            let obj = ConnectorObject(id: allocateID(.connector), index: connectors.count, kind: kind, typeIndex: typeIndex,
-                                      encoderIndex: spec.encoder, status: spec.connected ? .connected : .disconnected,
-                                      modes: modes, mmWidth: spec.mmWidth, mmHeight: spec.mmHeight)
-            let hasEDID = kind != .virtual
-            if hasEDID {
-                let preferred = modes.first { $0.type & ModeInfo.typePreferred != 0 } ?? modes.first
-                obj.edidBlob = makeKernelBlob(EDID.baseBlock(preferred: preferred, mmWidth: spec.mmWidth, mmHeight: spec.mmHeight,
-                                                             serial: UInt32(obj.index + 1)))
-            }
+            let obj = makeConnector(spec, kind: kind, index: connectors.count, typeIndex: typeIndex, modes: override)
+            let hasEDID = obj.edidBlob != 0
             let kinds: [PropertyKind] = (hasEDID ? [.edid] : []) + [.dpms, .linkStatus, .nonDesktop, .tile, .crtcID]
             obj.properties = kinds.compactMap { propertyByKind[$0]?.id }
             connectors.append(obj)
