@@ -57,24 +57,24 @@ struct CPointer: @unchecked Sendable {
 public final class CuseFrontEnd: @unchecked Sendable {
     public let device: Device
     let options: CuseOptions
-    let files = Mutex<[UInt64: OpenFile]>([:])
+    let files = Locked<[UInt64: OpenFile]>([:])
     let nextFH = Atomic<UInt64>(1)
     let notifier: PollNotifier
     let ready = Atomic<Bool>(false)
-    let session = Mutex<CPointer?>(nil)
+    let session = Locked<CPointer?>(nil)
     let stopping = Atomic<Bool>(false)
     let stopFD: Int32
     let workers = 4
     let loopFailure = Atomic<Int32>(0)
     /// The workers blocked in read(/dev/cuse), to be woken for shutdown.
-    let workerThreads = Mutex<[Int: pthread_t]>([:])
+    let workerThreads = Locked<[Int: pthread_t]>([:])
     let nextWorker = Atomic<Int>(0)
     /// The worker that reads /dev/cuse (its pthread_t; 0: none, a follower may take over).
     let reader = Atomic<UInt>(0)
     /// One permit while no worker is the reader.
     let readerRole = DispatchSemaphore(value: 1)
     /// Serves attached client-library connections; set once in `run()` when it started.
-    let attachServer = Mutex<SocketServer?>(nil)
+    let attachServer = Locked<SocketServer?>(nil)
 
     public init(device: Device, options: CuseOptions) throws(CuseError) {
         self.device = device

@@ -16,7 +16,7 @@ final class PollNotifier: @unchecked Sendable {
         let handle: CPointer
     }
     private let wake: Int32
-    private let armed = Mutex<[UInt64: Armed]>([:])
+    private let armed = Locked<[UInt64: Armed]>([:])
     private let stopping = Atomic<Bool>(false)
     private let finished = DispatchSemaphore(value: 0)
     private let started = Atomic<Bool>(false)

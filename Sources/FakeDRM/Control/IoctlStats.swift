@@ -1,4 +1,3 @@
-import Synchronization
 
 /// Per-ioctl counts and latencies (handler time inside the daemon, not the round trip) for
 /// `fakedrm ctl stats`. The last `window` latencies of each ioctl give the median and p99.
@@ -22,7 +21,7 @@ public final class IoctlStats: Sendable {
 
     static let window = 1024
     /// Indexed by nr and mutated in place: copying an entry out would copy its samples.
-    private let entries = Mutex<[Entry]>(Array(repeating: Entry(), count: 256))
+    private let entries = Locked<[Entry]>(Array(repeating: Entry(), count: 256))
 
     func record(nr: UInt8, ns: Int64, failed: Bool) {
         entries.withLock { all in

@@ -1,5 +1,4 @@
 import Glibc
-import Synchronization
 
 /// A mutex with one condition variable on CLOCK_MONOTONIC: the device's single serialisation
 /// point, as the kernel's mode_config mutex plus its wait queues.
@@ -45,7 +44,7 @@ public final class DeviceLock: @unchecked Sendable {
     /// Called on the waiting thread before every wait below (a blocking read, commit, vblank
     /// or fence wait may sleep for long): the CUSE front end hands its /dev/cuse reader role to
     /// another worker there, so one client's blocking call does not stall the others.
-    public static let willWait = Mutex<(@Sendable () -> Void)?>(nil)
+    public static let willWait = Locked<(@Sendable () -> Void)?>(nil)
 
     /// Waits (lock held) until woken or until the absolute monotonic deadline passes.
     /// Returns false on timeout.
