@@ -42,7 +42,7 @@ public final class FaultPolicy: Sendable {
         var injectionCount = 0
     }
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
     /// Rules present: lets the common case (no rules) skip the mutex at every ioctl and vblank.
     private let ruleCount = Atomic<Int>(0)
     private let startNs = Monotonic.nowNs()
