@@ -30,6 +30,8 @@ let package = Package(
             dependencies: ["FakeDRM", "FakeDRMCuse", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             plugins: ["PreloadLibrary"]
         ),
+        // libFuzzer's target with -DFUZZING -sanitize=fuzzer, a replayer of recordings otherwise.
+        .executableTarget(name: "FakeDRMFuzz", dependencies: ["FakeDRM"]),
         // Compiles preload/fakedrm-preload.c with cc (no Swift runtime in preloaded processes).
         .plugin(name: "PreloadLibrary", capability: .buildTool()),
         .testTarget(name: "FakeDRMTests", dependencies: ["FakeDRM", "CFakeDRMSys"]),

@@ -332,6 +332,43 @@ EOF2
     done
 else bad "exhaust.c does not build" "$work/exhaust-build.txt"; fi
 
+# --- two users on one shared daemon (serve --allow-uid) -------------------------------------
+# tests/clients/two-users.c: the owner's handles, fb, blob, flink name and syncobj as a second
+# uid sees them (per-file handles ENOENT/EINVAL, RMFB ENOENT, blob EPERM, GEM_OPEN EACCES,
+# GETFB without a handle), the second uid exhausting its own buffers, the owner unaffected; the
+# control socket refuses the second uid. Needs root (a second uid).
+if [ "$(id -u)" = 0 ]; then
+    if cc -O2 -Wall -o "$work/two-users" tests/clients/two-users.c $(pkg-config --cflags --libs libdrm) 2>"$work/two-build.txt" &&
+        chmod 0755 "$work/two-users"; then
+        tsock="$work/two.sock" out="$work/two-users.txt"
+        "${AS[@]}" "$FAKEDRM_BIN" serve --socket "$tsock" --allow-uid 4242 2>"$work/two-serve.log" &
+        tpid=$!
+        for _ in $(seq 50); do [ -S "$tsock" ] && break; sleep 0.1; done
+        mkfifo -m 0666 "$work/two.fifo"
+        "${AS[@]}" LD_PRELOAD="$LIB" FAKEDRM_SOCKET="$tsock" "$work/two-users" owner <"$work/two.fifo" >"$work/two-owner.txt" 2>&1 &
+        opid=$!
+        exec 7>"$work/two.fifo"
+        for _ in $(seq 100); do grep -q "^ids" "$work/two-owner.txt" && break; sleep 0.1; done
+        ids=$(sed -n 's/^ids //p' "$work/two-owner.txt")
+        other=(setpriv --reuid=4242 --regid=4242 --clear-groups env HOME="$work" LD_PRELOAD="$LIB" FAKEDRM_SOCKET="$tsock")
+        # shellcheck disable=SC2086
+        timeout 120 "${other[@]}" "$work/two-users" other $ids >"$out" 2>&1
+        rc=$?
+        if timeout 10 "${other[@]}" "$FAKEDRM_BIN" ctl --control "$tsock.control" state >>"$out" 2>&1; then
+            echo "FAIL - the control socket answered the second uid" >>"$out"
+        else echo "ok   - the control socket refuses the second uid" >>"$out"; fi
+        echo done >&7
+        exec 7>&-
+        wait $opid
+        orc=$?
+        cat "$work/two-owner.txt" >>"$out"
+        kill $tpid 2>/dev/null; wait $tpid 2>/dev/null
+        if [ $rc = 0 ] && [ $orc = 0 ] && [ -n "$ids" ] && ! grep -q "^FAIL" "$out"; then
+            ok "two users on a shared daemon: $(grep -c '^ok' "$out") checks (handles, fb, blob, flink, syncobj out of reach; $(grep -o "dumb buffers: [0-9]*" "$out") of its own, then ENOMEM; owner unaffected; ctl refused)"
+        else bad "two users (rc=$rc owner=$orc)" "$out"; fi
+    else bad "two-users.c does not build" "$work/two-build.txt"; fi
+else echo "skip - two users on a shared daemon (needs root for a second uid)"; fi
+
 # --- connectors plugged in and unplugged at runtime (ctl connector add/remove), seen by modetest ---
 out="$work/topology.txt"
 timeout 60 "${RUN[@]}" --config "$root/tests/clients/two-heads.yaml" -- sh -c '

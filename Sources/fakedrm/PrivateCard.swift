@@ -14,21 +14,27 @@ final class PrivateCard {
     private var scanout = ScanoutChoice?.none
     var socketPath: String { server.path }
 
-    init(config: String?, capture: String?, virtualTime: Bool, manualVblank: Bool = false, backend: String? = nil) throws {
+    init(config: String?, capture: String?, virtualTime: Bool, manualVblank: Bool = false, backend: String? = nil, record: String? = nil, recordLimit: Int = 64 << 20) throws {
         var template = Array("\(NSTemporaryDirectory().isEmpty ? "/tmp/" : NSTemporaryDirectory())/fakedrm-XXXXXX".utf8CString)
         guard let tmpPtr = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
             throw ValidationError("cannot create a temporary directory: \(String(cString: strerror(errno)))")
         }
         let tmp = String(cString: tmpPtr).replacingOccurrences(of: "//", with: "/")
         directory = tmp
+        let recorder: IoctlRecorder?
         do {
             device = try makeDevice(config: config, capture: capture, virtualTime: virtualTime, manualVblank: manualVblank)
             scanout = try ScanoutChoice(spec: backend, device: device)
+            recorder = try record.map { path throws in
+                do throws(DRMError) { return try IoctlRecorder(path: path, maxBytes: recordLimit) } catch {
+                    throw ValidationError("cannot record into \(path): errno \(error.errno)")
+                }
+            }
         } catch {
             try? FileManager.default.removeItem(atPath: tmp)
             throw error
         }
-        server = SocketServer(device: device, path: "\(tmp)/fakedrm.sock")
+        server = SocketServer(device: device, path: "\(tmp)/fakedrm.sock", recorder: recorder)
         control = ControlServer(device: device, path: "\(tmp)/control")
         do {
             try server.start()

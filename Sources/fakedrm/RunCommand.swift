@@ -18,6 +18,8 @@ struct RunCommand: ParsableCommand {
     @Flag(help: "Virtual vblank time advanced only by `fakedrm ctl vblank step|rate` (from CMD, via $FAKEDRM_CONTROL).") var manualVblank = false
     @Flag(help: "Do not add umockdev's preload library (no sysfs discovery).") var noUmockdev = false
     @Option(help: "Scanout backend: vhost-user-gpu[=BINARY] or vhost-user=SOCKET (default: the virtual display).") var backend: String?
+    @Option(help: "Append every card ioctl of the clients to this file (the fuzz corpus format, docs/fuzzing.md).") var record: String?
+    @Option(help: "Stop recording at this many bytes (a prefix of the session).") var recordLimit = 64 << 20
     @Argument(parsing: .postTerminator, help: "The command and its arguments (after --).") var command: [String] = []
 
     func validate() throws {
@@ -29,7 +31,7 @@ struct RunCommand: ParsableCommand {
         guard let preload = Self.findPreload() else {
             throw ValidationError("libfakedrm-preload.so not found: rebuild with swift build, run scripts/build-preload.sh, or set FAKEDRM_PRELOAD")
         }
-        let card = try PrivateCard(config: config, capture: capture, virtualTime: virtualTime, manualVblank: manualVblank, backend: backend)
+        let card = try PrivateCard(config: config, capture: capture, virtualTime: virtualTime, manualVblank: manualVblank, backend: backend, record: record, recordLimit: recordLimit)
         defer { card.stop() }
         let env = ProcessInfo.processInfo.environment
         let umockdev = noUmockdev ? nil : (env["FAKEDRM_UMOCKDEV"].map { $0.isEmpty ? nil : $0 } ?? SysfsTree.umockdevPreload())

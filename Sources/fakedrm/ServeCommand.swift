@@ -10,7 +10,7 @@ struct ServeCommand: ParsableCommand {
         commandName: "serve",
         abstract: "Serve the fake card on a unix socket (for libfakedrm-preload.so).")
 
-    @Option(help: "Socket path to listen on (created with mode 0600).") var socket: String
+    @Option(help: "Socket path to listen on (mode 0600; 0666 with --allow-uid, peers checked by uid).") var socket: String
     @Option(help: "Card configuration (YAML); default: the vkms-shaped card.") var config: String?
     @Flag(help: "Virtual vblank time that steps itself whenever work is pending.") var virtualTime = false
     @Flag(help: "Virtual vblank time advanced only by `fakedrm ctl vblank step|rate`.") var manualVblank = false

@@ -27,6 +27,12 @@ public final class FakeAddressSpace: ClientMemory {
 
     public func alloc(_ count: Int, writable: Bool = true) -> UInt64 { map([UInt8](repeating: 0, count: count), writable: writable) }
 
+    /// Exactly these writable regions at these addresses (a recorded client's memory for one
+    /// ioctl); where two overlap, the earlier one answers.
+    public func replace(with regions: [(address: UInt64, bytes: [UInt8])]) {
+        self.regions = regions.map { Region(base: $0.address, bytes: $0.bytes, writable: true) }
+    }
+
     public func bytes(at address: UInt64, count: Int) -> [UInt8]? { try? read(at: address, count: count) }
 
     private func find(_ address: UInt64, _ count: Int) -> Int? {

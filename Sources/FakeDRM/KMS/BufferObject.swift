@@ -8,6 +8,11 @@ public final class BufferObject: @unchecked Sendable {
     public let serial: UInt64
     /// The dma_resv (DMA_BUF_IOCTL_IMPORT/EXPORT_SYNC_FILE).
     let reservation = Reservation()
+    /// Handles on it across all files (drm_gem_object.handle_count): its flink name goes when
+    /// the last one closes. Under the device lock.
+    var handleCount = 0
+    /// GEM_FLINK's global name, 0 while it has none. Under the device lock.
+    var flinkName: UInt32 = 0
 
     init(size: Int, serial: UInt64) throws(DRMError) {
         memory = try SharedMemory(size: size, name: "fakedrm-gem")

@@ -46,8 +46,43 @@ extension Device {
     /// DESTROY_DUMB and GEM_CLOSE: drop the handle (unknown → EINVAL).
     public func closeHandle(_ file: FileContext, _ handle: UInt32) throws(DRMError) {
         try lock.withLock { () throws(DRMError) in
-            guard let bo = file.handles.removeValue(forKey: handle) else { throw .invalidArgument }
-            file.handleBytes -= bo.size
+            guard let bo = file.dropHandle(handle) else { throw .invalidArgument }
+            releaseName(bo)
+        }
+    }
+
+    /// drm_gem_object_handle_free: the flink name goes with the buffer's last handle.
+    func releaseName(_ bo: BufferObject) {
+        guard bo.handleCount == 0, bo.flinkName != 0 else { return }
+        flinkNames[bo.flinkName] = nil
+        lowestFreeFlinkName = min(lowestFreeFlinkName, bo.flinkName)
+        bo.flinkName = 0
+    }
+
+    /// GEM_FLINK (DRM_AUTH): a global name for the buffer behind `handle`, the same one each
+    /// time; names are the lowest free from 1, as idr_alloc gives them.
+    public func flink(_ file: FileContext, handle: UInt32) throws(DRMError) -> UInt32 {
+        try lock.withLock { () throws(DRMError) -> UInt32 in
+            guard file.authenticated else { throw .permissionDenied }
+            guard let bo = file.handles[handle] else { throw .notFound }
+            if bo.flinkName == 0 {
+                var name = lowestFreeFlinkName
+                while flinkNames[name] != nil { name += 1 }
+                lowestFreeFlinkName = name + 1
+                flinkNames[name] = bo
+                bo.flinkName = name
+            }
+            return bo.flinkName
+        }
+    }
+
+    /// GEM_OPEN (DRM_AUTH): a new handle in this file on the named buffer, and its size.
+    public func gemOpen(_ file: FileContext, name: UInt32) throws(DRMError) -> (handle: UInt32, size: UInt64) {
+        try lock.withLock { () throws(DRMError) -> (handle: UInt32, size: UInt64) in
+            guard file.authenticated else { throw .permissionDenied }
+            guard let bo = flinkNames[name] else { throw .notFound }
+            try admitHandle(file, size: bo.size)
+            return (file.newHandle(bo), UInt64(bo.size))
         }
     }
 

@@ -37,6 +37,10 @@ public final class Device: @unchecked Sendable {
     var mapOffsets: [UInt64: WeakBufferObject] = [:]
     var createdBuffers: [WeakBufferObject] = []
     var createdBuffersCompactAt = 64
+    /// GEM_FLINK names (dev->object_name_idr); an entry lives while its buffer has handles.
+    var flinkNames: [UInt32: BufferObject] = [:]
+    /// No name below it is free: each GEM_FLINK scans from here, not from 1.
+    var lowestFreeFlinkName: UInt32 = 1
     /// GAMMA_LUTs built from blobs lately scanned out (Device.gammaLUT(for:)).
     var gammaLUTs: [(data: [UInt8], lut: GammaLUT)] = []
 
@@ -216,8 +220,7 @@ public final class Device: @unchecked Sendable {
             (file.blobCount, file.blobBytes) = (0, 0)
             vblankWaiters.removeAll { $0.file === file }
             for i in pendingCommits.indices { pendingCommits[i]?.dropEvents(for: file) }
-            file.handles = [:]
-            file.handleBytes = 0
+            for bo in file.dropAllHandles() { releaseName(bo) }
             file.syncobjs = [:]
             file.events = []
             file.readiness.clear()

@@ -67,6 +67,24 @@ public final class FileContext: @unchecked Sendable {
         nextHandle &+= 1
         handles[h] = bo
         handleBytes += bo.size
+        bo.handleCount += 1
         return h
+    }
+
+    /// Removes a handle; the buffer when it was one, for the caller to release its name.
+    func dropHandle(_ h: UInt32) -> BufferObject? {
+        guard let bo = handles.removeValue(forKey: h) else { return nil }
+        handleBytes -= bo.size
+        bo.handleCount -= 1
+        return bo
+    }
+
+    /// Every handle, at close.
+    func dropAllHandles() -> [BufferObject] {
+        let all = Array(handles.values)
+        for bo in all { bo.handleCount -= 1 }
+        handles = [:]
+        handleBytes = 0
+        return all
     }
 }

@@ -1,7 +1,7 @@
 /// Every struct the codec reads or writes: the layout test checks each against the C headers.
 public enum UAPILayouts {
     public static var all: [any UAPIStruct.Type] { [
-        VersionArg.self, UniqueArg.self, AuthArg.self, SetVersionArg.self, ClientArg.self, GemCloseArg.self,
+        VersionArg.self, UniqueArg.self, AuthArg.self, SetVersionArg.self, ClientArg.self, GemCloseArg.self, GemFlinkArg.self, GemOpenArg.self,
         CapArg.self, ClientCapArg.self, PrimeHandleArg.self, WaitVblankArg.self, CrtcGetSequenceArg.self,
         CrtcQueueSequenceArg.self, EventVblankLayout.self, EventCrtcSequenceLayout.self,
         ModeInfoLayout.self, CardResArg.self, CrtcArg.self, SetPlaneArg.self, GetPlaneArg.self, GetPlaneResArg.self,

@@ -38,8 +38,14 @@ enum IdentityHandlers {
         // MODESET_CTL and the DRM-1 leftovers: accepted and ignored on modern kernels.
         t.add(0x08, size: 8) { _, _, _, _ in }
         for nr in [0x12, 0x13, 0x27, 0x28, 0x3f] { t.add(nr, size: 0) { _, _, _, _ in } }
-        t.add(0x0A, size: 8) { _, _, _, _ throws(DRMError) in throw .notSupported }   // GEM_FLINK
-        t.add(0x0B, size: 16) { _, _, _, _ throws(DRMError) in throw .notSupported }  // GEM_OPEN
+        t.add(0x0A, GemFlinkArg.self) { d, f, a, _ throws(DRMError) in
+            a[GemFlinkArg.name] = try d.flink(f, handle: a[GemFlinkArg.handle])
+        }
+        t.add(0x0B, GemOpenArg.self) { d, f, a, _ throws(DRMError) in
+            let (handle, size) = try d.gemOpen(f, name: a[GemOpenArg.name])
+            a[GemOpenArg.handle] = handle
+            a[GemOpenArg.size_] = size
+        }
         t.add(0x0C, CapArg.self) { d, _, a, _ throws(DRMError) in a[CapArg.value] = try d.capability(a[CapArg.capability]) }
         t.add(0x0D, ClientCapArg.self) { d, f, a, _ throws(DRMError) in
             try d.setClientCap(f, cap: a[ClientCapArg.capability], value: a[ClientCapArg.value])

@@ -55,6 +55,21 @@ public enum GemCloseArg: UAPIStruct {
     public static let fields = [handle.info, pad.info]
 }
 
+public enum GemFlinkArg: UAPIStruct {
+    public static let cName = "struct drm_gem_flink", size = 8
+    static let handle = Field<UInt32>("handle", 0)
+    static let name = Field<UInt32>("name", 4)
+    public static let fields = [handle.info, name.info]
+}
+
+public enum GemOpenArg: UAPIStruct {
+    public static let cName = "struct drm_gem_open", size = 16
+    static let name = Field<UInt32>("name", 0)
+    static let handle = Field<UInt32>("handle", 4)
+    static let size_ = Field<UInt64>("size", 8)
+    public static let fields = [name.info, handle.info, size_.info]
+}
+
 public enum CapArg: UAPIStruct {
     public static let cName = "struct drm_get_cap", size = 16
     static let capability = Field<UInt64>("capability", 0)

@@ -189,6 +189,7 @@ final class SocketConnection: @unchecked Sendable {
                 _ = try r.u32() // nonblock: every READ is non-blocking, the library waits on the eventfd
                 var w = WireWriter(.readReply)
                 if let file {
+                    server.recorder?.read(file: file, max: Int(maxlen))
                     do {
                         let events = try server.device.readEvents(file, maxBytes: min(Int(maxlen), Wire.maxChunk), nonblocking: true)
                         w.i32(0)
@@ -301,7 +302,13 @@ final class SocketConnection: @unchecked Sendable {
         switch target {
         case 0:
             guard let file else { return IoctlReply(errno: EBADF, bytes: []) }
-            return UAPICodec.ioctl(server.device, file, request: request, arg: arg, env: env)
+            guard let recorder = server.recorder else {
+                return UAPICodec.ioctl(server.device, file, request: request, arg: arg, env: env)
+            }
+            let memory = RecordingMemory(client)
+            let reply = UAPICodec.ioctl(server.device, file, request: request, arg: arg, env: ClientEnv(memory: memory, files: client))
+            recorder.ioctl(file: file, request: request, arg: arg, touched: memory.touched)
+            return reply
         case 1:
             guard case .syncFile(let sf)? = server.registry.get(targetID) else { return IoctlReply(errno: EBADF, bytes: []) }
             return SyncFileCodec.ioctl(server.device, sf, request: request, arg: arg, env: env)

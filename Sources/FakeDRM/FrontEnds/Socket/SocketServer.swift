@@ -12,15 +12,15 @@ public final class SocketServer: @unchecked Sendable {
     public let path: String
     /// The DRM minor reported in HELLO_REPLY (card0 = 0).
     public let minor: UInt32
-    /// Peers with another uid than the daemon's effective uid are refused unless listed here
-    /// (or `allowAnyUID`).
+    /// Peers with another uid than the daemon's effective uid are refused unless listed here.
     public let allowedUIDs: Set<UInt32>
-    public let allowAnyUID: Bool
 
     let registry = ExportRegistry()
     let uevents: UeventBroadcaster
     /// The card's debugfs files (DEBUGFS_OPEN / DEBUGFS_WRITE).
     let debugfs: DebugfsView
+    /// Every card ioctl and read is appended to it (`--record`).
+    let recorder: IoctlRecorder?
     private let lock = DeviceLock()
     /// Attach tokens handed out by the CUSE front end (DRM_IOCTL_FAKEDRM_ATTACH): token → the
     /// open file it names and the uid that asked. Single use; dropped when the file is released.
@@ -41,12 +41,12 @@ public final class SocketServer: @unchecked Sendable {
         public let description: String
     }
 
-    public init(device: Device, path: String, minor: UInt32 = 0, allowedUIDs: Set<UInt32> = [], allowAnyUID: Bool = false) {
+    public init(device: Device, path: String, minor: UInt32 = 0, allowedUIDs: Set<UInt32> = [], recorder: IoctlRecorder? = nil) {
+        self.recorder = recorder
         self.device = device
         self.path = path
         self.minor = minor
         self.allowedUIDs = allowedUIDs
-        self.allowAnyUID = allowAnyUID
         let broadcaster = UeventBroadcaster(minor: minor, driver: device.config.driver.name)
         uevents = broadcaster
         debugfs = DebugfsView(device: device, minor: Int(minor))
@@ -63,6 +63,13 @@ public final class SocketServer: @unchecked Sendable {
         let fd = cfd_seqpacket_listen(path, 64)
         guard fd >= 0 else {
             throw StartError(description: "cannot listen on \(path): \(String(cString: strerror(-fd)))")
+        }
+        // Peers of other uids need write permission to connect; who may talk is still decided
+        // per connection from SO_PEERCRED (permits(uid:)).
+        if !allowedUIDs.isEmpty, chmod(path, 0o666) != 0 {
+            let e = errno
+            close(fd)
+            throw StartError(description: "cannot open \(path) to other uids: \(String(cString: strerror(e)))")
         }
         lock.withLock { listenFD = fd }
         let t = Thread { [self] in acceptLoop(fd) }
@@ -135,7 +142,7 @@ public final class SocketServer: @unchecked Sendable {
     }
 
     func permits(uid: UInt32) -> Bool {
-        allowAnyUID || uid == geteuid() || allowedUIDs.contains(uid)
+        uid == geteuid() || allowedUIDs.contains(uid)
     }
 
     // MARK: attach (CUSE front end, docs/cuse.md)
