@@ -9,7 +9,8 @@ swift test
 scripts/client-tests.sh
 scripts/fault-tests.sh   # every fault kind seen from a client, then scripts/soak.sh --kills 60
 scripts/compositor-tests.sh   # weston 10 and sway 1.7 with clients, ctl, faults (docs/compositors.md)
-scripts/sanitizer-tests.sh    # the client suite against a ThreadSanitizer build of the daemon (docs/limits.md)
+scripts/sanitizer-tests.sh    # the client suite against ThreadSanitizer and AddressSanitizer builds (docs/limits.md)
+scripts/fuzz-tests.sh         # a minute of libFuzzer from the recorded corpus (docs/fuzzing.md)
 # The VM job is part of the suite: a VM that cannot boot is a failure, not a skip, unless the
 # caller opts out explicitly (FAKEDRM_SKIP_VM=1, e.g. on a machine without QEMU).
 if [ "${FAKEDRM_SKIP_VM:-0}" = 1 ]; then

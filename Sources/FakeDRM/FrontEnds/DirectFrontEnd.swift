@@ -1,3 +1,4 @@
+import CFakeDRMSys
 import Glibc
 
 /// The in-process front end: raw request numbers and raw argument bytes, as a client would
@@ -58,7 +59,10 @@ public final class FakeAddressSpace: ClientMemory {
 public final class DirectFiles: ClientFiles {
     public private(set) var table: [Int32: ExportedFile] = [:]
     private var next: Int32 = 1000
-    public init() {}
+    /// false: no fd number reaches this process's real fds; an eventfd asked for is a fresh
+    /// one (a replayed recording names fds of a process long gone).
+    private let realFDs: Bool
+    public init(realFDs: Bool = true) { self.realFDs = realFDs }
 
     public func install(_ file: ExportedFile, cloexec: Bool) throws(DRMError) -> Int32 {
         let fd = next
@@ -78,7 +82,13 @@ public final class DirectFiles: ClientFiles {
     /// process.
     public func eventfd(fd: Int32) throws(DRMError) -> OwnedFD {
         guard table[fd] == nil else { throw .invalidArgument }
-        guard fd >= 0, fcntl(fd, F_GETFD) >= 0 else { throw .badFileDescriptor }
+        guard fd >= 0 else { throw .badFileDescriptor }
+        guard realFDs else {
+            let raw = cfd_eventfd(0, 1)
+            guard raw >= 0 else { throw .noMemory }
+            return OwnedFD(raw)
+        }
+        guard fcntl(fd, F_GETFD) >= 0 else { throw .badFileDescriptor }
         guard Eventfd.isEventfd(fd) else { throw .invalidArgument }
         let copy = fcntl(fd, F_DUPFD_CLOEXEC, 0)
         guard copy >= 0 else { throw .noMemory }
@@ -98,11 +108,12 @@ public final class DirectClient {
     public let device: Device
     public let file: FileContext
     public let memory = FakeAddressSpace()
-    public let files = DirectFiles()
+    public let files: DirectFiles
     public var env: ClientEnv { ClientEnv(memory: memory, files: files) }
 
-    public init(device: Device, uid: UInt32 = getuid()) throws(DRMError) {
+    public init(device: Device, uid: UInt32 = getuid(), files: DirectFiles = DirectFiles()) throws(DRMError) {
         self.device = device
+        self.files = files
         file = try device.open(uid: uid)
     }
 
@@ -110,6 +121,7 @@ public final class DirectClient {
     public init(device: Device, file: FileContext) {
         self.device = device
         self.file = file
+        files = DirectFiles()
     }
 
     /// Issues a raw ioctl; `arg` is updated with what the kernel copies back. Returns 0 or errno.

@@ -49,7 +49,7 @@ public enum RecordingReplay {
         var memory: [(address: UInt64, bytes: [UInt8])] = []
         func client(_ slot: UInt8) -> DirectClient? {
             let i = Int(slot) % maxFiles
-            if clients[i] == nil { clients[i] = try? DirectClient(device: device) }
+            if clients[i] == nil { clients[i] = try? DirectClient(device: device, files: DirectFiles(realFDs: false)) }
             return clients[i]
         }
         for op in ops {
