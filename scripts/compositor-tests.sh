@@ -99,6 +99,46 @@ if have weston wayland-info weston-simple-shm weston-presentation-shm stdbuf; th
     after_exit weston "$out"
 fi
 
+# --- weston on a shared daemon: drm_info and ctl capture from other processes -----------------
+# fakedrm serve, weston through `fakedrm run --attach`; then drm_info -j (another
+# `run --attach`) sees weston's mode and framebuffer on the CRTC, and `fakedrm ctl capture` on the
+# daemon's control socket shows weston's desktop.
+if have weston wayland-info; then
+    sock="$work/shared.sock" out="$work/weston-shared.txt"
+    "${AS[@]}" "$FAKEDRM_BIN" serve --socket "$sock" 2>"$work/shared-serve.log" &
+    spid=$!
+    for _ in $(seq 50); do [ -S "$sock" ] && break; sleep 0.1; done
+    timeout 60 "${AS[@]}" "$FAKEDRM_BIN" run --attach "$sock" -- "${ENV[@]}" COMP_DONE="$work/shared.done" \
+        "$T/compositor-weston.sh" shared >"$out" 2>&1 &
+    wpid=$!
+    for _ in $(seq 200); do grep -q "^ready: yes" "$out" && break; kill -0 $wpid 2>/dev/null || break; sleep 0.1; done
+    timeout 30 "${AS[@]}" "$FAKEDRM_BIN" run --attach "$sock" -- drm_info -j >"$work/shared-drm_info.json" 2>"$work/shared-drm_info.err"
+    # desktop-shell fades in: capture until the desktop shows (5 s at most).
+    for _ in $(seq 25); do
+        "${AS[@]}" "$FAKEDRM_BIN" ctl --control "$sock.control" capture "$work/out/shared.png" >>"$out" 2>&1 &&
+            check weston-desktop-only "$work/out/shared.png" >"$work/shared-px.txt" 2>&1 && break
+        sleep 0.2
+    done
+    "$PY" - "$work/shared-drm_info.json" >"$work/shared-check.txt" 2>&1 <<'EOF'
+import json, sys
+n = json.load(open(sys.argv[1]))["/dev/dri/card0"]
+crtc = n["crtcs"][0]
+assert crtc["mode"] and crtc["mode"]["hdisplay"] == 1024 and crtc["mode"]["vdisplay"] == 768, crtc["mode"]
+fb = crtc["fb_id"] or next(p["fb_id"] for p in n["planes"] if p["crtc_id"] == crtc["id"])
+assert fb != 0, crtc
+print("drm_info: CRTC %d shows 1024x768, fb %d" % (crtc["id"], fb))
+EOF
+    drc=$?
+    touch "$work/shared.done"
+    wait $wpid
+    wrc=$?
+    kill $spid 2>/dev/null; wait $spid 2>/dev/null
+    cat "$work/shared-px.txt" >>"$work/shared-check.txt"
+    if [ $wrc = 0 ] && [ $drc = 0 ] && check weston-desktop-only "$work/out/shared.png" >/dev/null 2>&1; then
+        ok "weston on a shared daemon (run --attach): $(head -1 "$work/shared-check.txt") from a second process; ctl capture shows the desktop"
+    else bad "weston on a shared daemon (weston rc=$wrc, drm_info check rc=$drc)" "$work/shared-check.txt"; sed 's/^/       | /' "$out" | head -20; fi
+fi
+
 # --- weston: hotplug, a commit fault, restart --------------------------------------------------
 if have weston wayland-info weston-presentation-shm stdbuf; then
     out="$work/weston-hotplug.txt"

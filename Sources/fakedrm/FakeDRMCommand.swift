@@ -8,7 +8,7 @@ struct FakeDRMCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fakedrm",
         abstract: "A userspace fake DRM/KMS card.",
-        subcommands: [ConfigCommand.self, RunCommand.self, ServeCommand.self, CuseServeCommand.self, CtlCommand.self, BenchCommand.self, VhostShowCommand.self])
+        subcommands: [ConfigCommand.self, RunCommand.self, ServeCommand.self, EnvCommand.self, CuseServeCommand.self, CtlCommand.self, BenchCommand.self, VhostShowCommand.self])
 
     static func main() {
         // A peer that goes away mid-write (a killed `fakedrm ctl`, a dead client) must give

@@ -47,28 +47,13 @@ final class PrivateCard {
         }
     }
 
-    /// The environment of a client process: `LD_PRELOAD` (ours, then umockdev's when given,
-    /// then any existing one), `FAKEDRM_SOCKET`, `FAKEDRM_CARD`, `FAKEDRM_DEBUGFS` (the tree the
-    /// library shows as /sys/kernel/debug), and `UMOCKDEV_DIR` with a sysfs tree for discovery
-    /// when umockdev is used.
+    var environment: ClientEnvironment { ClientEnvironment(socket: socketPath, control: control.path, views: directory) }
+
+    /// The environment of a client process (ClientEnvironment), its views written first.
     func clientEnvironment(preload: String, umockdev: String?) throws -> [String: String] {
-        var env = ProcessInfo.processInfo.environment
-        var libs = [preload]
-        if let umockdev {
-            let root = "\(directory)/umockdev"
-            try SysfsTree.write(root: root, minor: 0, driver: device.config.driver.name)
-            libs.append(umockdev)
-            env["UMOCKDEV_DIR"] = root
-        }
-        let debugfs = "\(directory)/debugfs"
-        try DebugfsView.writeTree(root: debugfs, minor: 0, crtcCount: device.config.crtcs.count)
-        env["FAKEDRM_DEBUGFS"] = debugfs
-        if let existing = env["LD_PRELOAD"], !existing.isEmpty { libs.append(existing) }
-        env["LD_PRELOAD"] = libs.joined(separator: " ")
-        env["FAKEDRM_SOCKET"] = socketPath
-        env["FAKEDRM_CARD"] = "/dev/dri/card0"
-        env["FAKEDRM_CONTROL"] = control.path
-        return env
+        try environment.writeViews(driver: device.config.driver.name, crtcCount: device.config.crtcs.count)
+        return ProcessInfo.processInfo.environment.merging(
+            environment.variables(preload: preload, umockdev: umockdev, inherited: ProcessInfo.processInfo.environment)) { $1 }
     }
 
     func stop() {

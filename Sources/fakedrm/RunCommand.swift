@@ -5,13 +5,18 @@ import Glibc
 
 /// `fakedrm run -- CMD ARGS...`: a private card for one command. The server runs in this
 /// process on background threads; CMD is spawned with libfakedrm-preload.so (and umockdev's
-/// preload for sysfs discovery) and its exit status is returned.
+/// preload for sysfs discovery) and its exit status is returned. With `--attach SOCKET`, CMD
+/// gets the same environment for a running `fakedrm serve` instead.
 struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
-        abstract: "Run a command against a private fake card.",
-        discussion: "Example: fakedrm run --virtual-time -- modetest -M fakedrm -s Virtual-1:1024x768 -v")
+        abstract: "Run a command against a private fake card (or a running one: --attach).",
+        discussion: """
+            Examples: fakedrm run --virtual-time -- modetest -M fakedrm -s Virtual-1:1024x768 -v
+                      fakedrm serve --socket /tmp/card & fakedrm run --attach /tmp/card -- drm_info
+            """)
 
+    @Option(help: "Run against the daemon of `fakedrm serve --socket SOCKET` (its views, uevents and control socket) instead of a private card.") var attach: String?
     @Option(help: "Card configuration (YAML); default: the vkms-shaped card.") var config: String?
     @Option(help: "Write every presented frame as PNG into this directory.") var capture: String?
     @Flag(help: "Virtual vblank time that steps itself whenever work is pending.") var virtualTime = false
@@ -24,6 +29,9 @@ struct RunCommand: ParsableCommand {
 
     func validate() throws {
         if command.isEmpty { throw ValidationError("missing command: fakedrm run [options] -- CMD ARGS...") }
+        if attach != nil, config != nil || capture != nil || virtualTime || manualVblank || backend != nil || record != nil {
+            throw ValidationError("--attach uses the running daemon's card: give --config, --capture, --virtual-time, --manual-vblank, --backend and --record to `fakedrm serve`")
+        }
     }
 
     func run() throws {
@@ -31,11 +39,21 @@ struct RunCommand: ParsableCommand {
         guard let preload = Self.findPreload() else {
             throw ValidationError("libfakedrm-preload.so not found: rebuild with swift build, run scripts/build-preload.sh, or set FAKEDRM_PRELOAD")
         }
-        let card = try PrivateCard(config: config, capture: capture, virtualTime: virtualTime, manualVblank: manualVblank, backend: backend, record: record, recordLimit: recordLimit)
-        defer { card.stop() }
-        let env = ProcessInfo.processInfo.environment
-        let umockdev = noUmockdev ? nil : (env["FAKEDRM_UMOCKDEV"].map { $0.isEmpty ? nil : $0 } ?? SysfsTree.umockdevPreload())
-        let pid = try Self.spawn(command, env: try card.clientEnvironment(preload: preload, umockdev: umockdev))
+        let umockdev = ClientEnvironment.umockdev(disabled: noUmockdev)
+        let inherited = ProcessInfo.processInfo.environment
+        var card: PrivateCard?
+        defer { card?.stop() }
+        let env: [String: String]
+        if let attach {
+            let shared = ClientEnvironment.shared(socket: attach)
+            try shared.checkServing()
+            env = inherited.merging(shared.variables(preload: preload, umockdev: umockdev, inherited: inherited)) { $1 }
+        } else {
+            let c = try PrivateCard(config: config, capture: capture, virtualTime: virtualTime, manualVblank: manualVblank, backend: backend, record: record, recordLimit: recordLimit)
+            card = c
+            env = try c.clientEnvironment(preload: preload, umockdev: umockdev)
+        }
+        let pid = try Self.spawn(command, env: env)
         let forwarder = Thread {
             while true {
                 let sig = SignalForwarding.wait(signals)

@@ -17,8 +17,6 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "Control socket for `fakedrm ctl` (default: SOCKET.control).") var control: String?
     @Option(help: "Write every presented frame as PNG into this directory.") var capture: String?
     @Option(name: .customLong("allow-uid"), help: "Also accept peers with this uid (repeatable).") var allowUIDs: [UInt32] = []
-    @Option(help: "Write a umockdev-style sysfs tree for device discovery into this directory.") var umockdevDir: String?
-    @Option(help: "Write the debugfs tree clients see as /sys/kernel/debug (give them FAKEDRM_DEBUGFS=DIR).") var debugfsDir: String?
     @Option(help: "Scanout backend: vhost-user-gpu[=BINARY] or vhost-user=SOCKET (default: the virtual display).") var backend: String?
 
     func run() throws {
@@ -26,13 +24,16 @@ struct ServeCommand: ParsableCommand {
         let device = try makeDevice(config: config, capture: capture, virtualTime: virtualTime, manualVblank: manualVblank)
         let scanout = try ScanoutChoice(spec: backend, device: device)
         defer { scanout.stop() }
-        if let umockdevDir { try SysfsTree.write(root: umockdevDir, driver: device.config.driver.name) }
-        if let debugfsDir { try DebugfsView.writeTree(root: debugfsDir, minor: 0, crtcCount: device.config.crtcs.count) }
+        // The sysfs and debugfs views clients get from `fakedrm run --attach` / `fakedrm env`.
+        let shared = ClientEnvironment.shared(socket: socket, control: control)
+        try? FileManager.default.removeItem(atPath: shared.views)
+        try shared.writeViews(driver: device.config.driver.name, crtcCount: device.config.crtcs.count)
+        defer { try? FileManager.default.removeItem(atPath: shared.views) }
         let server = SocketServer(device: device, path: socket, allowedUIDs: Set(allowUIDs))
         try server.start()
-        let controlServer = ControlServer(device: device, path: control ?? "\(socket).control")
+        let controlServer = ControlServer(device: device, path: shared.control)
         try controlServer.start()
-        FileHandle.standardError.write(Data("fakedrm: serving \(device.config.driver.name) on \(socket) (control: \(controlServer.path))\n".utf8))
+        FileHandle.standardError.write(Data("fakedrm: serving \(device.config.driver.name) on \(socket) (control: \(controlServer.path)); clients: fakedrm run --attach \(socket) -- CMD, or eval \"$(fakedrm env \(socket))\"\n".utf8))
         let sig = SignalForwarding.wait(signals)
         FileHandle.standardError.write(Data("fakedrm: signal \(sig), stopping\n".utf8))
         controlServer.stop()

@@ -11,6 +11,8 @@
 #                 injected, then (rules cleared) a hotplug cycle; SIGTERM; weston started and
 #                 stopped once more ("state_after2").
 #   second-output on the two-head card: Virtual-2 plugged in and out (compositor-lib.sh).
+#   shared        on a shared daemon (fakedrm run --attach): "ready: yes" once weston scans
+#                 out, then weston keeps running until the file $COMP_DONE appears (30 s at most).
 #   vblank        under --manual-vblank: presentation-shm advanced by `fakedrm ctl vblank step`
 #                 one vblank at a time, then by `vblank rate 120` for 1 s, then frozen (rate 0).
 # Env: COMP_FAKEDRM (fakedrm executable, for ctl), COMP_CAPTURE (the --capture directory),
@@ -40,6 +42,12 @@ desktop)
     sed 's/^/pres: /' "$pres"
     comp_stop
     state_after after
+    ;;
+shared)
+    wait_scanout 5
+    echo "ready: yes"
+    for _ in $(seq 300); do [ -e "$COMP_DONE" ] && break; sleep 0.1; done
+    comp_stop
     ;;
 second-output)
     wait_scanout 5
