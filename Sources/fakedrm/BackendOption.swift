@@ -7,8 +7,11 @@ import Glibc
 /// The supervisor replaces a backend that dies without restarting the card.
 struct ScanoutChoice {
     private(set) var supervisor: VhostUserSupervisor?
+    /// `--capture`, whichever backend shows the frames.
+    let capture: FrameCapture?
 
     init(spec: String?, device: Device) throws {
+        capture = (device.backend as? VirtualBackend)?.capture
         guard let spec else { return }
         guard let endpoint = VirtioGPUBackend.endpoint(fromSpec: spec) else {
             throw ValidationError("--backend takes vhost-user-gpu[=BINARY] or vhost-user=SOCKET, not '\(spec)'")
@@ -16,7 +19,9 @@ struct ScanoutChoice {
         // The host display is as large as the connector's preferred mode.
         let c = device.config.connectors.first
         let output = (width: c?.preferredWidth ?? 1024, height: c?.preferredHeight ?? 768)
-        let s = VhostUserSupervisor(device: device, endpoint: endpoint, outputs: [output])
+        // --capture writes what the backend's display shows, as the virtual display would.
+        let s = VhostUserSupervisor(device: device, endpoint: endpoint, outputs: [output],
+                                    capture: capture)
         do {
             try s.start()
         } catch {
@@ -31,4 +36,7 @@ struct ScanoutChoice {
     }
 
     func stop() { supervisor?.stop() }
+
+    /// Waits until captured frames are on disk.
+    func drainCapture() { capture?.drain() }
 }

@@ -61,7 +61,7 @@ final class PrivateCard {
         server.stop()
         scanout?.stop()
         device.shutdown()
-        (device.backend as? VirtualBackend)?.drain()
+        scanout?.drainCapture()
         try? FileManager.default.removeItem(atPath: directory)
     }
 

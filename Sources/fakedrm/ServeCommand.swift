@@ -39,7 +39,7 @@ struct ServeCommand: ParsableCommand {
         controlServer.stop()
         server.stop()
         device.shutdown()
-        (device.backend as? VirtualBackend)?.drain()
+        scanout.drainCapture()
     }
 }
 

@@ -19,9 +19,13 @@ public final class VhostUserSupervisor: @unchecked Sendable {
     private var stopped = false
     private var restarts = 0
 
+    /// `--capture`, handed to every backend it brings up.
+    private let capture: FrameCapture?
+
     public init(device: Device, endpoint: VhostUserTransport.Endpoint, outputs: [(width: Int, height: Int)?],
-                retryMs: Int = 200, maxAttempts: Int = 50) {
+                retryMs: Int = 200, maxAttempts: Int = 50, capture: FrameCapture? = nil) {
         self.device = device
+        self.capture = capture
         self.endpoint = endpoint
         self.outputs = outputs
         self.retryMs = retryMs
@@ -47,6 +51,7 @@ public final class VhostUserSupervisor: @unchecked Sendable {
 
     private func install(_ b: VirtioGPUBackend) {
         current = b
+        b.setCapture(capture)
         b.setLostHandler { [weak self] reason in
             guard let self else { return }
             self.queue.async { self.replace(after: reason) }

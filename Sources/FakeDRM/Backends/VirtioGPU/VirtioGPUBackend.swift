@@ -559,7 +559,12 @@ public final class VirtioGPUBackend: ScanoutBackend, VirtioTransportDelegate, @u
             if !c.building, c.pending == 0, updatesIn, cursorSeen >= c.cursorTarget { done.append(c) } else { keep.append(c) }
         }
         commits = keep
-        for c in done { if let t = c.token { device?.backendFlipDone(crtcIndex: c.crtc, token: t) } }
+        for c in done {
+            guard let t = c.token else { continue }
+            // What the user sees: the pictures the backend sent, cursor on top.
+            capture?.frameShown(crtc: c.crtc) { display.frame(scanout: c.updateTarget?.scanout ?? c.crtc) }
+            device?.backendFlipDone(crtcIndex: c.crtc, token: t)
+        }
     }
 
     // MARK: failure
@@ -622,6 +627,10 @@ public final class VirtioGPUBackend: ScanoutBackend, VirtioTransportDelegate, @u
     /// Runs (on the backend's queue) after the card has been told the device is lost; a
     /// supervisor uses it to bring up a replacement.
     public func setLostHandler(_ h: (@Sendable (String) -> Void)?) { statsLock.withLock { lostHandler = h } }
+
+    /// `--capture`: each flip the display has shown is written as what the display shows.
+    public func setCapture(_ c: FrameCapture?) { queue.sync { capture = c } }
+    private var capture: FrameCapture?
 
     /// Stops the device (vhost-user: the backend process exits). The card is not told:
     /// this is an orderly shutdown, not a loss.
