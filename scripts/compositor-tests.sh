@@ -99,6 +99,19 @@ if have weston wayland-info weston-simple-shm weston-presentation-shm stdbuf; th
     after_exit weston "$out"
 fi
 
+# --- weston's gl-renderer: Mesa llvmpipe through GBM on the card ------------------------------
+# Mesa finds no fakedrm_dri.so and falls back to kms_swrast (llvmpipe, dumb buffers + PRIME).
+if have weston wayland-info weston-simple-shm weston-presentation-shm stdbuf; then
+    cap="$work/weston-gl-cap"; mkdir -m 0777 "$cap"; out="$work/weston-gl.txt"
+    timeout 60 "${RUN[@]}" --capture "$cap" -- "${ENV[@]}" COMP_RENDERER=gl COMP_CAPTURE="$cap" COMP_LOG_OUT="$work/weston-gl.log" \
+        "$T/compositor-weston.sh" desktop >"$out" 2>&1
+    rc=$?
+    f=$(field frame_client "$out")
+    if [ $rc = 0 ] && [ -n "$f" ] && grep -q "gl-renderer" "$work/weston-gl.log" && check weston-desktop "$cap/$f" >"$work/weston-gl-px.txt" 2>&1; then
+        ok "weston gl-renderer (llvmpipe): panel + background and weston-simple-shm's window in $f ($(grep -h 'white bbox' "$work/weston-gl-px.txt"))"
+    else bad "weston gl-renderer (rc=$rc, frame=${f:-none})" "$work/weston-gl-px.txt"; grep -v "^pres: " "$out" | sed 's/^/       | /' | head -20; fi
+fi
+
 # --- weston on a shared daemon: drm_info and ctl capture from other processes -----------------
 # fakedrm serve, weston through `fakedrm run --attach`; then drm_info -j (another
 # `run --attach`) sees weston's mode and framebuffer on the CRTC, and `fakedrm ctl capture` on the
@@ -186,6 +199,18 @@ if have sway swaybg wayland-info weston-presentation-shm stdbuf; then
     pacing_ok sway "$out"
     clean_stop sway "$out"
     after_exit sway "$out"
+fi
+
+# --- sway with WLR_RENDERER=gles2 (llvmpipe) ----------------------------------------------------
+if have sway swaybg wayland-info weston-presentation-shm stdbuf; then
+    cap="$work/sway-gl-cap"; mkdir -m 0777 "$cap"; out="$work/sway-gl.txt"
+    timeout 60 "${RUN[@]}" --capture "$cap" -- "${ENV[@]}" COMP_RENDERER=gl COMP_CAPTURE="$cap" COMP_LOG_OUT="$work/sway-gl.log" SWAY_BG="#336699" \
+        "$T/compositor-sway.sh" desktop >"$out" 2>&1
+    rc=$?
+    f=$(field frame_client "$out")
+    if [ $rc = 0 ] && [ -n "$f" ] && grep -q "Creating GLES2 renderer" "$work/sway-gl.log" && check sway-client "$cap/$f" 336699 >"$work/sway-gl-px.txt" 2>&1; then
+        ok "sway gles2 (llvmpipe): swaybg #336699 and weston-presentation-shm's window in $f ($(grep -h 'bbox' "$work/sway-gl-px.txt" | head -1))"
+    else bad "sway gles2 (rc=$rc, frame=${f:-none})" "$work/sway-gl-px.txt"; grep -v "^pres: " "$out" | sed 's/^/       | /' | head -20; fi
 fi
 
 # --- sway: hotplug, an ioctl fault, restart ---------------------------------------------------

@@ -13,18 +13,23 @@ comp_setup() {   # a private XDG_RUNTIME_DIR (mode 0700, owned by the user runni
 
 ms_now() { echo $(( $(date +%s%N) / 1000000 )); }
 
-# weston 10: DRM backend, pixman, no input, no VT (seat1 + --drm-device), default desktop-shell.
+# weston 10: DRM backend, pixman (COMP_RENDERER=gl: its default gl-renderer, Mesa's llvmpipe
+# through GBM), no input, no VT (seat1 + --drm-device), default desktop-shell.
 weston_start() {
-    weston --backend=drm-backend.so --use-pixman --continue-without-input --idle-time=0 \
+    local pixman=--use-pixman
+    [ "${COMP_RENDERER:-pixman}" = gl ] && pixman=
+    weston --backend=drm-backend.so $pixman --continue-without-input --idle-time=0 \
         --seat=seat1 --drm-device=card0 --log="$xdg/compositor.log" "$@" &
     comp=$!
     comp_name=weston
 }
 
-# sway 1.7 / wlroots 0.15: DRM backend, pixman, libseat builtin (an embedded seatd fork opens the
+# sway 1.7 / wlroots 0.15: DRM backend, pixman (COMP_RENDERER=gl: gles2 on llvmpipe), libseat builtin (an embedded seatd fork opens the
 # card and passes the fd to sway), no VT, no input devices; swaybg paints $1.
 sway_start() {
     export LIBSEAT_BACKEND=builtin SEATD_VTBOUND=0 WLR_RENDERER=pixman WLR_BACKENDS=drm WLR_LIBINPUT_NO_DEVICES=1
+    # wlroots refuses a software GL renderer unless told it may.
+    [ "${COMP_RENDERER:-pixman}" = gl ] && export WLR_RENDERER=gles2 WLR_RENDERER_ALLOW_SOFTWARE=1
     printf 'output * bg %s solid_color\n' "$1" >"$xdg/sway.conf"
     sway -d -c "$xdg/sway.conf" >"$xdg/compositor.log" 2>&1 &
     comp=$!
