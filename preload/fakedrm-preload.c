@@ -811,10 +811,32 @@ static uint64_t eventfd_key(int fd) {
     return strtoull(p + 13, NULL, 10) + 1;
 }
 
+// A CUSE card fd this process did not open itself (libseat's builtin seatd opens the card in
+// a fork and passes it over SCM_RIGHTS; an exec'ed child inherits one): attached on its first
+// use, as at open. A DRM node that is not fakedrm's is remembered (by device and inode) at
+// that number, so its ioctls cost one fstat, not a VERSION round trip each.
+static int maybe_attach(int fd) {
+    struct stat st;
+    if (attach_disabled() || get_fstat()(fd, &st) != 0 || !S_ISCHR(st.st_mode) || major(st.st_rdev) != 226) return 0;
+    uint64_t key = (1ull << 63) | ((uint64_t)st.st_rdev << 32) | (st.st_ino & 0xffffffffu);
+    int saved = errno, ok = 0;
+    pthread_mutex_lock(&adopt_lock);
+    if (quick_tracked(fd)) ok = 1;
+    else if (!(fd < adopt_neg_cap && adopt_neg[fd] == key)) {
+        try_attach(fd, "/dev/dri/", O_RDWR);
+        ok = quick_tracked(fd);
+        if (!ok) adopt_refuse_locked(fd, key - 1);
+    }
+    pthread_mutex_unlock(&adopt_lock);
+    errno = saved;
+    return ok;
+}
+
 // 1 when fd is (now) tracked; errno is preserved.
 static int maybe_adopt(int fd) {
     pthread_once(&cfg_once, cfg_init);
-    if (fd < 0 || !sock_path[0]) return 0;
+    if (fd < 0) return 0;
+    if (!sock_path[0]) return maybe_attach(fd);
     int saved = errno, ok = 0;
     uint64_t key = eventfd_key(fd);
     if (!key) goto done;

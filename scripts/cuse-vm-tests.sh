@@ -149,6 +149,7 @@ out=$(as_user env LD_PRELOAD="$lib" timeout 60 python3 scripts/cuse_client.py at
 echo "$out" | sed 's/^/  /'
 ((rc == 0)) && pass "attached: PRIME cap, dumb mmap, PRIME fd, out-fence fd" || fail "attach checks rc=$rc"
 out=$(as_user python3 scripts/cuse_client.py attachdeny $card 2>&1) && pass "$out" || fail "$out"
+out=$(as_user timeout 60 python3 scripts/cuse_client.py passed $card "$lib" 2>&1) && pass "$out" || fail "a card fd passed over SCM_RIGHTS: $out"
 conn=$(as_user timeout 60 modetest -M fakedrm -c 2>/dev/null | awk '/^Connectors:/ {getline; getline; print $1; exit}')
 # modetest -v flips until stdin is readable: Enter after 4 s. Without the library its mmap of
 # the dumb buffer fails on CUSE (ENODEV); with it, it maps through the socket.

@@ -13,6 +13,8 @@ ctypes buffers whose addresses go into the structs, as a C client's would.
   cuse_client.py attach CARD              under libfakedrm-preload.so: PRIME cap, mmap of a dumb
                                           buffer, PRIME export fd, atomic OUT_FENCE_PTR fd
   cuse_client.py attachdeny CARD          ATTACH token: wrong and replayed tokens are refused
+  cuse_client.py passed CARD LIB          an fd opened without the library, passed over SCM_RIGHTS
+                                          to a process under LIB: attached there, its dumb buffer maps
 """
 import ctypes, errno, fcntl, os, random, struct, subprocess, sys
 
@@ -203,6 +205,36 @@ def badinput(card):
     bad += err != 0
     return 1 if bad else 0
 
+def passed(card, lib):
+    """A card fd opened here, without the library, passed over SCM_RIGHTS to a process that
+    has it (what libseat's builtin seatd does for sway): there it is attached on first use, so
+    the dumb buffer it makes maps."""
+    import socket, subprocess
+    fd = os.open(card, os.O_RDWR)
+    a, b = socket.socketpair()
+    child = subprocess.Popen([sys.executable, os.path.abspath(__file__), "passedchild", card, str(b.fileno())],
+                             env=dict(os.environ, LD_PRELOAD=lib), pass_fds=(b.fileno(),))
+    socket.send_fds(a, [b"card"], [fd])
+    return child.wait()
+
+def passedchild(sockfd):
+    import mmap, socket
+    _, fds, _, _ = socket.recv_fds(socket.socket(fileno=sockfd), 16, 1)
+    fd = fds[0]
+    err, r = ioctl(fd, GET_CAP, struct.pack("<QQ", 0x5, 0))
+    prime = struct.unpack_from("<Q", r, 8)[0]
+    assert err == 0 and prime == 3, f"PRIME cap {prime} on the passed fd: not attached"
+    err, d = ioctl(fd, CREATE_DUMB, struct.pack("<4I", 64, 64, 32, 0) + bytes(16))
+    assert err == 0, f"CREATE_DUMB: {os.strerror(err)}"
+    handle, pitch, size = struct.unpack_from("<IIQ", d, 16)
+    err, m = ioctl(fd, MAP_DUMB, struct.pack("<IIQ", handle, 0, 0))
+    assert err == 0, f"MAP_DUMB: {os.strerror(err)}"
+    mem = mmap.mmap(fd, size, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE, offset=struct.unpack_from("<Q", m, 8)[0])
+    mem[0:8] = b"passed!!"
+    assert mem[0:8] == b"passed!!"
+    print(f"fd received over SCM_RIGHTS attached on first use: GET_CAP(PRIME) = {prime}, dumb buffer mapped ({size} bytes)")
+    return 0
+
 def main():
     if len(sys.argv) < 3:
         print(__doc__); return 2
@@ -215,6 +247,10 @@ def main():
         return attach(card)
     if what == "attachdeny":
         return attachdeny(card)
+    if what == "passed":
+        return passed(card, sys.argv[3])
+    if what == "passedchild":
+        return passedchild(int(sys.argv[3]))
     if what == "blockread":
         fd = os.open(card, os.O_RDWR)
         print("cuse_client: blocking in read()", flush=True)
