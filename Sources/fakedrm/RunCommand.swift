@@ -16,14 +16,14 @@ struct RunCommand: ParsableCommand {
                       fakedrm serve --socket /tmp/card & fakedrm run --attach /tmp/card -- drm_info
             """)
 
-    @Option(help: "Run against the daemon of `fakedrm serve --socket SOCKET` (its views, uevents and control socket) instead of a private card.") var attach: String?
-    @Option(help: "Card configuration (YAML); default: the vkms-shaped card.") var config: String?
-    @Option(help: "Write every presented frame as PNG into this directory.") var capture: String?
+    @Option(help: ArgumentHelp("Run against the daemon of `fakedrm serve --socket SOCKET` (its views, uevents and control socket) instead of a private card.", valueName: "socket")) var attach: String?
+    @Option(help: ArgumentHelp("Card configuration (YAML); default: the vkms-shaped card.", valueName: "card.yaml")) var config: String?
+    @Option(help: ArgumentHelp("Write every presented frame as PNG into this directory.", valueName: "dir")) var capture: String?
     @Flag(help: "Virtual vblank time that steps itself whenever work is pending.") var virtualTime = false
     @Flag(help: "Virtual vblank time advanced only by `fakedrm ctl vblank step|rate` (from CMD, via $FAKEDRM_CONTROL).") var manualVblank = false
     @Flag(help: "Do not add umockdev's preload library (no sysfs discovery).") var noUmockdev = false
-    @Option(help: "Scanout backend: vhost-user-gpu[=BINARY] or vhost-user=SOCKET (default: the virtual display).") var backend: String?
-    @Option(help: "Append every card ioctl of the clients to this file (the fuzz corpus format, docs/fuzzing.md).") var record: String?
+    @Option(help: ArgumentHelp("Scanout backend: vhost-user-gpu[=BINARY] or vhost-user=SOCKET (default: the virtual display).", valueName: "backend")) var backend: String?
+    @Option(help: ArgumentHelp("Append every card ioctl of the clients to this file (the fuzz corpus format, docs/fuzzing.md).", valueName: "file")) var record: String?
     @Option(help: "Stop recording at this many bytes (a prefix of the session).") var recordLimit = 64 << 20
     @Argument(parsing: .postTerminator, help: "The command and its arguments (after --).") var command: [String] = []
 
