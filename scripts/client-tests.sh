@@ -355,7 +355,7 @@ if [ "$(id -u)" = 0 ]; then
         cat "$work/two-owner.txt" >>"$out"
         kill $tpid 2>/dev/null; wait $tpid 2>/dev/null
         if [ $rc = 0 ] && [ $orc = 0 ] && [ -n "$ids" ] && ! grep -q "^FAIL" "$out"; then
-            ok "two users on a shared daemon: $(grep -c '^ok' "$out") checks (handles, fb, blob, flink, syncobj out of reach; $(grep -o "dumb buffers: [0-9]*" "$out") of its own, then ENOMEM; owner unaffected; ctl refused)"
+            ok "two users on a shared daemon: $(grep -c '^ok' "$out") checks (handles, fb, blob, flink, syncobj out of reach; $(grep -o "dumb buffers: [0-9]*" "$out") of its own, then ENOMEM, $(grep -o "second file: [0-9]* more" "$out") (its user's share); owner unaffected; ctl refused)"
         else bad "two users (rc=$rc owner=$orc)" "$out"; fi
     else bad "two-users.c does not build" "$work/two-build.txt"; fi
 else echo "skip - two users on a shared daemon (needs root for a second uid)"; fi

@@ -91,6 +91,16 @@ static int other(uint32_t fb, uint32_t blob, uint32_t name, uint32_t handle, uin
         n++;
     }
     CHECK(err == ENOMEM, "other user's dumb buffers: %d, then %s (ENOMEM expected)", n, strerror(err));
+    // A second file of the same user gets only what is left of its user's share (3/4 of the
+    // buffer fds, half per file), so the owner keeps a quarter whatever this user opens.
+    int fd2 = open("/dev/dri/card0", O_RDWR | O_CLOEXEC);
+    int n2 = 0;
+    err = 0;
+    while (fd2 >= 0 && n2 < 200000) {
+        if (drmModeCreateDumbBuffer(fd2, W, H, 32, 0, &h, &pitch, &size)) { err = errno; break; }
+        n2++;
+    }
+    CHECK(fd2 >= 0 && err == ENOMEM && n2 > 0 && n2 < n, "its second file: %d more, then %s (its user's share: fewer than the first file's %d)", n2, strerror(err), n);
     return failures != 0;
 }
 

@@ -14,11 +14,27 @@ public final class BufferObject: @unchecked Sendable {
     /// GEM_FLINK's global name, 0 while it has none. Under the device lock.
     var flinkName: UInt32 = 0
 
-    init(size: Int, serial: UInt64) throws(DRMError) {
+    /// Who made it, counted in `owners` while it lives (its memfd is the daemon's fd).
+    private let owner: (owners: BufferOwners, uid: UInt32)?
+
+    init(size: Int, serial: UInt64, owner: (owners: BufferOwners, uid: UInt32)? = nil) throws(DRMError) {
         memory = try SharedMemory(size: size, name: "fakedrm-gem")
         self.size = size
         self.serial = serial
+        self.owner = owner
+        if let owner { owner.owners.add(owner.uid) }
     }
+
+    deinit { if let owner { owner.owners.remove(owner.uid) } }
+}
+
+/// Live buffers per creating uid, for FDReserve.perUserShare. A buffer's last reference may
+/// go on any thread (an export's close), hence its own lock.
+final class BufferOwners: Sendable {
+    private let counts = Locked<[UInt32: Int]>([:])
+    func add(_ uid: UInt32) { counts.withLock { $0[uid, default: 0] += 1 } }
+    func remove(_ uid: UInt32) { counts.withLock { $0[uid, default: 0] -= 1 } }
+    func count(_ uid: UInt32) -> Int { counts.withLock { $0[uid] ?? 0 } }
 }
 
 struct WeakBufferObject {

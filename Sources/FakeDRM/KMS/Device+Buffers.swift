@@ -13,7 +13,8 @@ extension Device {
         let size = (raw + 4095) & ~4095
         return try lock.withLock { () throws(DRMError) -> DumbBuffer in
             try admitHandle(file, size: Int(size))
-            let bo = try BufferObject(size: Int(size), serial: nextBOSerial)
+            guard bufferOwners.count(file.uid) < FDReserve.perUserShare else { throw .noMemory }
+            let bo = try BufferObject(size: Int(size), serial: nextBOSerial, owner: (bufferOwners, file.uid))
             nextBOSerial += 1
             // Compacted when it doubles, so a client making many buffers costs O(1) each.
             if createdBuffers.count >= createdBuffersCompactAt {

@@ -41,6 +41,8 @@ public final class Device: @unchecked Sendable {
     var flinkNames: [UInt32: BufferObject] = [:]
     /// No name below it is free: each GEM_FLINK scans from here, not from 1.
     var lowestFreeFlinkName: UInt32 = 1
+    /// Buffers alive per creating uid (FDReserve.perUserShare).
+    let bufferOwners = BufferOwners()
     /// GAMMA_LUTs built from blobs lately scanned out (Device.gammaLUT(for:)).
     var gammaLUTs: [(data: [UInt8], lut: GammaLUT)] = []
 

@@ -33,8 +33,15 @@ public enum FDReserve {
 
     /// The most buffers one client may hold: half of what the reserve leaves (each buffer is
     /// an fd), so a single client cannot starve the next one of buffers either.
-    public static var perClientShare: Int {
-        Int(min(softLimit - min(softLimit, UInt64(reserve.load(ordering: .relaxed))), UInt64(Int.max)) / 2)
+    public static var perClientShare: Int { available / 2 }
+
+    /// The most buffers all files of one uid may hold together: three quarters, so one user's
+    /// many files cannot take every buffer fd from another user either, while two clients of
+    /// the same user (a compositor and a tool) still both get buffers.
+    public static var perUserShare: Int { available / 4 * 3 }
+
+    private static var available: Int {
+        Int(min(softLimit - min(softLimit, UInt64(reserve.load(ordering: .relaxed))), UInt64(Int.max)))
     }
 
     private static var softLimit: UInt64 {
