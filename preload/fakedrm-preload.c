@@ -816,10 +816,16 @@ static uint64_t eventfd_key(int fd) {
 // use, as at open. A DRM node that is not fakedrm's is remembered (by device and inode) at
 // that number, so its ioctls cost one fstat, not a VERSION round trip each.
 static int maybe_attach(int fd) {
-    struct stat st;
-    if (attach_disabled() || get_fstat()(fd, &st) != 0 || !S_ISCHR(st.st_mode) || major(st.st_rdev) != 226) return 0;
-    uint64_t key = (1ull << 63) | ((uint64_t)st.st_rdev << 32) | (st.st_ino & 0xffffffffu);
+    if (attach_disabled()) return 0;
     int saved = errno, ok = 0;
+    struct stat st;
+    if (get_fstat()(fd, &st) != 0 || !S_ISCHR(st.st_mode) || major(st.st_rdev) != 226) goto done;
+    uint64_t key = (1ull << 63) | ((uint64_t)st.st_rdev << 32) | (st.st_ino & 0xffffffffu);
+    // A node already refused at this number (a real GPU's): no lock, as adopt_forget reads it
+    // (the array only grows; the capacity is published after the new array).
+    int cap = __atomic_load_n(&adopt_neg_cap, __ATOMIC_ACQUIRE);
+    uint64_t *neg = __atomic_load_n(&adopt_neg, __ATOMIC_ACQUIRE);
+    if (fd < cap && neg && neg[fd] == key) goto done;
     pthread_mutex_lock(&adopt_lock);
     if (quick_tracked(fd)) ok = 1;
     else if (!(fd < adopt_neg_cap && adopt_neg[fd] == key)) {
@@ -828,6 +834,7 @@ static int maybe_attach(int fd) {
         if (!ok) adopt_refuse_locked(fd, key - 1);
     }
     pthread_mutex_unlock(&adopt_lock);
+done:
     errno = saved;
     return ok;
 }

@@ -20,7 +20,9 @@ trap 'rm -rf "$work"' EXIT
 artifacts=/tmp/fakedrm-fuzz-artifacts
 mkdir -p "$work/new" "$artifacts"
 # New inputs go to the first directory; the committed corpus is only read.
-"$fuzzer" -max_len=4096 -timeout=10 -rss_limit_mb=4096 -max_total_time="$secs" -print_final_stats=1 \
+# -max_len 32768: the recordings whole (libFuzzer cuts seeds to max_len), so the states deep
+# in a weston or sway session are mutated too.
+"$fuzzer" -max_len=32768 -timeout=10 -rss_limit_mb=4096 -max_total_time="$secs" -print_final_stats=1 \
     -artifact_prefix="$artifacts/" "$work/new" fuzz/corpus >"$work/log" 2>&1
 rc=$?
 runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/log")

@@ -15,7 +15,9 @@ struct ClientEnvironment {
     /// A daemon's views live next to its socket, so `fakedrm env` and `run --attach` find them
     /// from the socket's path alone.
     /// `control`: the daemon's; for a client, the one the daemon noted in its views.
-    static func shared(socket: String, control: String? = nil) -> ClientEnvironment {
+    static func shared(socket given: String, control: String? = nil) -> ClientEnvironment {
+        // Absolute: clients may chdir.
+        let socket = given.hasPrefix("/") ? given : FileManager.default.currentDirectoryPath + "/" + given
         let views = "\(socket).view"
         let noted = (try? String(contentsOfFile: "\(views)/control.path", encoding: .utf8))?.trimmingCharacters(in: .newlines)
         return ClientEnvironment(socket: socket, control: control ?? noted ?? "\(socket).control", views: views)

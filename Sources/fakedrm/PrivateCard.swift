@@ -23,13 +23,14 @@ final class PrivateCard {
         directory = tmp
         let recorder: IoctlRecorder?
         do {
-            device = try makeDevice(config: config, capture: capture, virtualTime: virtualTime, manualVblank: manualVblank)
-            scanout = try ScanoutChoice(spec: backend, device: device)
+            // The recorder first: nothing to stop when its file cannot be opened.
             recorder = try record.map { path throws in
                 do throws(DRMError) { return try IoctlRecorder(path: path, maxBytes: recordLimit) } catch {
                     throw ValidationError("cannot record into \(path): errno \(error.errno)")
                 }
             }
+            device = try makeDevice(config: config, capture: capture, virtualTime: virtualTime, manualVblank: manualVblank)
+            scanout = try ScanoutChoice(spec: backend, device: device)
         } catch {
             try? FileManager.default.removeItem(atPath: tmp)
             throw error

@@ -24,13 +24,14 @@ struct ServeCommand: ParsableCommand {
         let device = try makeDevice(config: config, capture: capture, virtualTime: virtualTime, manualVblank: manualVblank)
         let scanout = try ScanoutChoice(spec: backend, device: device)
         defer { scanout.stop() }
-        // The sysfs and debugfs views clients get from `fakedrm run --attach` / `fakedrm env`.
         let shared = ClientEnvironment.shared(socket: socket, control: control)
+        let server = SocketServer(device: device, path: socket, allowedUIDs: Set(allowUIDs))
+        try server.start()
+        // The sysfs and debugfs views clients get from `fakedrm run --attach` / `fakedrm env`,
+        // written once the socket is ours (a second serve on it must not take a live daemon's).
         try? FileManager.default.removeItem(atPath: shared.views)
         try shared.writeViews(driver: device.config.driver.name, crtcCount: device.config.crtcs.count)
         defer { try? FileManager.default.removeItem(atPath: shared.views) }
-        let server = SocketServer(device: device, path: socket, allowedUIDs: Set(allowUIDs))
-        try server.start()
         let controlServer = ControlServer(device: device, path: shared.control)
         try controlServer.start()
         FileHandle.standardError.write(Data("fakedrm: serving \(device.config.driver.name) on \(socket) (control: \(controlServer.path)); clients: fakedrm run --attach \(socket) -- CMD, or eval \"$(fakedrm env \(socket))\"\n".utf8))

@@ -82,4 +82,32 @@ import Testing
         let (e2, _, size) = open(other, name)
         #expect(e2 == 0 && size == buf.size)
     }
+
+    /// drm_mode_create_lease_ioctl authenticates the lessee: DRM_AUTH ioctls work on it.
+    @Test func lesseeIsAuthenticated() throws {
+        var cfg = DeviceConfig()
+        cfg.ownerIsPrivileged = false
+        let d = try makeDevice(cfg)
+        let master = try DirectClient(device: d)
+        let res = d.resources(master.file)
+        // Without universal planes the CRTC's primary plane comes along implicitly.
+        let (lesseeFile, _) = try d.createLease(master.file, objects: [res.crtcs[0], res.connectors[0]], flags: 0)
+        let lessee = DirectClient(device: d, file: lesseeFile)
+        let buf = try d.createDumb(lessee.file, width: 8, height: 8, bpp: 32)
+        #expect(flink(lessee, buf.handle).0 == 0)
+    }
+
+    /// A request that runs on a file already closed (CUSE's release racing an ioctl) leaves no
+    /// handle behind.
+    @Test func closedFileMakesNoHandles() throws {
+        let d = try makeDevice()
+        let a = try DirectClient(device: d)
+        let b = try DirectClient(device: d)
+        let buf = try d.createDumb(a.file, width: 8, height: 8, bpp: 32)
+        let (_, name) = flink(a, buf.handle)
+        b.close()
+        #expect(throws: DRMError.noDevice) { try d.createDumb(b.file, width: 8, height: 8, bpp: 32) }
+        #expect(throws: DRMError.noDevice) { try d.gemOpen(b.file, name: name) }
+        #expect(d.lock.withLock { b.file.handles.isEmpty })
+    }
 }

@@ -112,6 +112,9 @@ extension Device {
     /// limits.buffersPerFile (and at most the file's share of the daemon's fds) and
     /// bufferMiBPerFile, checked before a handle is made.
     func admitHandle(_ file: FileContext, size: Int) throws(DRMError) {
+        // An ioctl still running when its file was released (CUSE) must not leave a handle
+        // behind: nothing would ever drop it, nor the flink name it keeps alive.
+        guard !file.closed else { throw .noDevice }
         let count = min(config.limits.buffersPerFile, FDReserve.perClientShare)
         if file.handles.count >= count || file.handleBytes + size > config.limits.bufferMiBPerFile << 20 { throw .noMemory }
     }

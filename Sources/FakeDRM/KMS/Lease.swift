@@ -102,6 +102,8 @@ extension Device {
             f.nextLesseeID += 1
             lessee.lease = Lease(id: f.nextLesseeID, lessor: f, objects: set)
             lessee.wasMaster = true
+            // drm_mode_create_lease_ioctl: the lessee is authenticated (DRM_AUTH ioctls work).
+            lessee.authenticated = true
             files[lessee.id] = lessee
             f.lessees.append(lessee)
             return (lessee, f.nextLesseeID)

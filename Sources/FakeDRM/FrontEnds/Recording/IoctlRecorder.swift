@@ -41,6 +41,8 @@ public final class IoctlRecorder: Sendable {
                 return
             }
             let n = bytes.withUnsafeBytes { Glibc.write(fd.raw, $0.baseAddress, $0.count) }
+            // A short write (ENOSPC) leaves a partial record: stop there, so the file parses.
+            if n != bytes.count { s.full = true }
             if n > 0 { s.written += n }
         }
     }

@@ -74,10 +74,17 @@ public enum RecordingReplay {
     }
 
     /// A syncobj wait with nothing left to signal it would block until its timeout: replayed
-    /// with at most a millisecond, so an input cannot hang the run.
+    /// with at most a millisecond. A WAIT_VBLANK for a far sequence steps virtual time up to
+    /// the core's 3 s real-time limit: replayed at most 8 vblanks ahead. So no input hangs.
     private static func boundWaits(_ request: UInt32, _ arg: inout [UInt8]) {
         let req = IoctlRequest(request)
         guard req.type == IoctlRequest.drmType else { return }
+        if req.nr == 0x3A, arg.count >= 8 {
+            // drm_wait_vblank_request: type (u32), sequence (u32); relative or absolute.
+            let seq = LE.u32s(Array(arg[4..<8]))[0]
+            if seq > 8 { arg.replaceSubrange(4..<8, with: LE.bytes([seq % 8])) }
+            return
+        }
         let offset: Int
         switch req.nr {
         case 0xC3: offset = SyncobjWaitArg.timeoutNsec.offset
