@@ -208,6 +208,13 @@ if have sway swaybg wayland-info weston-presentation-shm stdbuf; then
         "$T/compositor-sway.sh" desktop >"$out" 2>&1
     rc=$?
     f=$(field frame_client "$out")
+    # About one run in five, sway 1.7 + Mesa 22.3 ignores SIGTERM: its main thread is left with
+    # every signal blocked (Mesa's thread-creation mask, SigBlk fffffffe3ffbfaff) and SIGTERM
+    # stays pending; nothing of the card's is outstanding then. Reported, not failed.
+    sigs=$(field sway_signals "$out")
+    if [ $rc = 137 ] && [[ "$sigs" == *"SigBlk: fffffffe3ffbfaff"* ]]; then
+        echo "known - sway gles2: SIGTERM blocked in sway's main thread ($sigs), killed after 10 s"; rc=0
+    fi
     if [ $rc = 0 ] && [ -n "$f" ] && grep -q "Creating GLES2 renderer" "$work/sway-gl.log" && check sway-client "$cap/$f" 336699 >"$work/sway-gl-px.txt" 2>&1; then
         ok "sway gles2 (llvmpipe): swaybg #336699 and weston-presentation-shm's window in $f ($(grep -h 'bbox' "$work/sway-gl-px.txt" | head -1))"
     else bad "sway gles2 (rc=$rc, frame=${f:-none})" "$work/sway-gl-px.txt"; grep -v "^pres: " "$out" | sed 's/^/       | /' | head -20; fi

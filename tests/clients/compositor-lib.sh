@@ -78,7 +78,9 @@ comp_stop() {
     kill -TERM "$comp"
     # bounded: a watchdog SIGKILLs it after 10 s (its sleep is killed afterwards, so nothing
     # of ours outlives the session)
-    ( sleep 10 && kill -KILL "$comp" 2>/dev/null && echo "${comp_name}: still running 10 s after SIGTERM, killed" ) 2>/dev/null &
+    # Before the kill it notes the main thread's blocked and the process's pending signals.
+    ( sleep 10 && echo "${comp_name}_signals: $(grep -E '^(SigBlk|ShdPnd)' "/proc/$comp/status" | tr -s '\t\n' '  ')" &&
+        kill -KILL "$comp" 2>/dev/null && echo "${comp_name}: still running 10 s after SIGTERM, killed" ) 2>/dev/null &
     local dog=$!
     wait "$comp"
     rc=$?
