@@ -37,11 +37,14 @@ public final class CRCCapture: @unchecked Sendable {
     private let queue = DispatchQueue(label: "fakedrm.crc")
 
     init(crtcCount: Int) {
+        self.crtcCount = crtcCount
         taps = Array(repeating: Tap(), count: crtcCount)
         capturing = Array(repeating: false, count: crtcCount)
     }
 
-    var crtcCount: Int { taps.count }
+    /// Fixed at init: read without the lock (the debugfs view lists crtc-N directories while
+    /// a compose writes `taps` under it; ThreadSanitizer caught `taps.count` racing).
+    let crtcCount: Int
 
     /// vkms_crc_parse_source: "auto" enables, no source disables, anything else is EINVAL.
     static func verify(_ source: String?) throws(DRMError) -> Bool {
