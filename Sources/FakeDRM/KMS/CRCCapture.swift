@@ -56,13 +56,13 @@ public final class CRCCapture: @unchecked Sendable {
     /// What reading `crc/control` shows (crc_control_show): each source, the current one
     /// marked with '*'.
     public func controlText(crtc: Int) -> String {
-        let current: String? = lock.withLock { crtc < taps.count ? taps[crtc].source : nil }
+        let current: String? = lock.withLock { (0..<crtcCount).contains(crtc) ? taps[crtc].source : nil }
         return Self.sources.map { $0 == current ? "\($0)*\n" : "\($0)\n" }.joined()
     }
 
     /// A write to `crc/control` (crc_control_write): returns the bytes consumed.
     public func writeControl(crtc: Int, _ bytes: [UInt8]) throws(DRMError) -> Int {
-        guard crtc < taps.count else { throw .notFound }
+        guard (0..<crtcCount).contains(crtc) else { throw .notFound }
         if bytes.isEmpty { return 0 }
         guard bytes.count <= Self.maxControlWrite else { throw .argumentListTooLong }
         var text = bytes
@@ -83,7 +83,7 @@ public final class CRCCapture: @unchecked Sendable {
     /// end of a SOCK_SEQPACKET pair, one record per entry, so blocking and O_NONBLOCK reads and
     /// poll behave as the kernel's file without the daemon waiting for the reader.
     func openData(crtc: Int) throws(DRMError) -> OwnedFD {
-        guard crtc < taps.count else { throw .notFound }
+        guard (0..<crtcCount).contains(crtc) else { throw .notFound }
         return try lock.withLock { () throws(DRMError) -> OwnedFD in
             let enabled = try Self.verify(taps[crtc].source)
             dropClosedReader(crtc)
@@ -114,14 +114,14 @@ public final class CRCCapture: @unchecked Sendable {
     }
 
     /// Called with the device lock held: whether vblanks of `crtc` need a CRC.
-    func isCapturing(_ crtc: Int) -> Bool { lock.withLock { crtc < capturing.count && capturing[crtc] } }
+    func isCapturing(_ crtc: Int) -> Bool { lock.withLock { (0..<crtcCount).contains(crtc) && capturing[crtc] } }
 
     /// Frames `first...last` of `crtc` ended showing `scanout` (device lock held): queue a
     /// compose, or widen the one queued, so a slow compose gives every frame an entry with the
     /// newest picture, as vkms's composer worker does for frame_start..frame_end.
     func framesEnded(crtc: Int, first: UInt32, last: UInt32, scanout: Scanout) {
         let start: Bool = lock.withLock {
-            guard crtc < taps.count, capturing[crtc] else { return false }
+            guard (0..<crtcCount).contains(crtc), capturing[crtc] else { return false }
             taps[crtc].frames = (taps[crtc].frames?.first ?? first, last)
             taps[crtc].scanout = scanout
             if taps[crtc].composeQueued { return false }
