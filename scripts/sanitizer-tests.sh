@@ -29,7 +29,7 @@ for san in ${SANITIZERS:-thread address}; do
     if [ "$n" != 0 ]; then
         echo "FAIL - $name: $n report file(s):"
         grep -h "^SUMMARY" "$reports"/* | sort | uniq -c
-        cp -r "$reports" "/tmp/fakedrm-$san-reports"
+        rm -rf "/tmp/fakedrm-$san-reports" && cp -r "$reports" "/tmp/fakedrm-$san-reports"
         echo "       (kept in /tmp/fakedrm-$san-reports)"
         status=1
     else
