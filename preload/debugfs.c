@@ -29,10 +29,24 @@ static const char *under(const char *path, const char *prefix) {
     return path[n] == 0 || path[n] == '/' ? path + n : NULL;
 }
 
+// /sys/dev/char/226:<minor> of an attached CUSE card, whose real sysfs device is in class
+// cuse: libdrm's drmGetNodeTypeFromFd stats <that>/device/drm (wlroots' dumb allocator asks),
+// so it maps into the tree `fakedrm cuse` writes (SysfsTree's layout).
+static const char *cuse_sysfs_redirect(const char *path, char *buf, size_t cap) {
+    if (strncmp(path, "/sys/dev/char/226:", 18) != 0) return path;
+    char root[PATH_MAX], node[32];
+    unsigned minor;
+    if (!preload_cuse_sysfs(root, sizeof(root), &minor)) return path;
+    snprintf(node, sizeof(node), "/sys/dev/char/226:%u", minor);
+    const char *rest = under(path, node);
+    if (!rest || (size_t)snprintf(buf, cap, "%s%s%s", root, node, rest) >= cap) return path;
+    return buf;
+}
+
 const char *debugfs_redirect(const char *path, char *buf, size_t cap) {
     if (!path || path[0] != '/') return path;
     pthread_once(&dbg_once, dbg_init);
-    if (!dbg_root_len) return path;
+    if (!dbg_root_len) return cuse_sysfs_redirect(path, buf, cap);
     const char *rest = under(path, "/sys/kernel/debug");
     if (!rest) rest = under(path, "/debug");
     if (!rest) return path;

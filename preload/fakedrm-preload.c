@@ -110,6 +110,20 @@ unsigned preload_card_minor(void) { pthread_once(&cfg_once, cfg_init); return ca
 const char *preload_card_path(void) { pthread_once(&cfg_once, cfg_init); return card_path; }
 int preload_has_socket(void) { pthread_once(&cfg_once, cfg_init); return sock_path[0] != 0; }
 
+static char attach_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+
+int preload_cuse_sysfs(char *root, size_t cap, unsigned *minor) {
+    char path[sizeof(attach_path)];
+    pthread_mutex_lock(&tab_lock);
+    memcpy(path, attach_path, sizeof(path));
+    pthread_mutex_unlock(&tab_lock);
+    size_t n = strlen(path);
+    const char *base = strrchr(path, '/');
+    if (n < 5 || strcmp(path + n - 5, ".sock") || !base || sscanf(base, "/card%u.sock", minor) != 1) return 0;
+    path[n - 5] = 0;
+    return (size_t)snprintf(root, cap, "%s.sysfs", path) < cap;
+}
+
 // Only a card served by our own daemon (FAKEDRM_SOCKET) is faked by path; without it the real
 // node is opened and stat'ed, and attach mode may apply.
 static int is_card_path(const char *path) {
@@ -180,9 +194,8 @@ void conn_unref(struct conn *c) {
     finish_closes();
 }
 
-// The socket of the first attached card: where the AUX connection goes when there is no
-// FAKEDRM_SOCKET (under tab_lock).
-static char attach_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+// attach_path (above): the socket of the first attached card, where the AUX connection goes
+// when there is no FAKEDRM_SOCKET (under tab_lock).
 static struct conn *conn_connect_to(const char *path, int aux, int nonblock, uint64_t token, int adopt_fd, int *evfd, int *err);
 
 // fork(): the child shares the parent's sockets, and requests from both would interleave on
@@ -843,15 +856,27 @@ done:
 static int maybe_adopt(int fd) {
     pthread_once(&cfg_once, cfg_init);
     if (fd < 0) return 0;
-    if (!sock_path[0]) return maybe_attach(fd);
+    // Attach mode (no FAKEDRM_SOCKET): card eventfds (a lessee of an attached CUSE card, as
+    // wlroots' empty lease makes) are adopted through the attached card's socket.
+    char path[sizeof(sock_path)];
+    if (sock_path[0]) memcpy(path, sock_path, sizeof(path));
+    else {
+        pthread_mutex_lock(&tab_lock);
+        memcpy(path, attach_path, sizeof(path));
+        pthread_mutex_unlock(&tab_lock);
+    }
     int saved = errno, ok = 0;
     uint64_t key = eventfd_key(fd);
-    if (!key) goto done;
+    if (!key) {
+        errno = saved;
+        return sock_path[0] ? 0 : maybe_attach(fd);
+    }
+    if (!path[0]) goto done;
     pthread_mutex_lock(&adopt_lock);
     if (quick_tracked(fd)) { ok = 1; goto out; }
     if (fd < adopt_neg_cap && adopt_neg[fd] == key) goto out;
     int evfd, err;
-    struct conn *c = conn_connect_to(sock_path, 0, 0, 0, fd, &evfd, &err);
+    struct conn *c = conn_connect_to(path, 0, 0, 0, fd, &evfd, &err);
     if (!c) {
         // Refused (not our eventfd) or no daemon: remember this eventfd at this number.
         adopt_refuse_locked(fd, key - 1);

@@ -81,6 +81,9 @@ int sys_fcntl(int fd, int cmd, long arg);
 unsigned preload_card_minor(void);
 const char *preload_card_path(void);
 int preload_has_socket(void);
+// An attached CUSE card's sysfs view: the tree the daemon wrote next to its attach socket
+// (".../cardN.sysfs") and the card's minor; 0 when no CUSE card is attached.
+int preload_cuse_sysfs(char *root, size_t cap, unsigned *minor);
 
 struct fdent lookup(int fd);
 int quick_tracked(int fd);

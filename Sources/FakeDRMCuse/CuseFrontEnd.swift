@@ -280,6 +280,13 @@ public final class CuseFrontEnd: @unchecked Sendable {
             try server.start()
             chmod(path, 0o666)
             attachServer.withLock { $0 = server }
+            // The card as a DRM device in sysfs (its real node is in class cuse), for attached
+            // clients: the library maps /sys/dev/char/226:N into it (docs/cuse.md).
+            if path.hasSuffix(".sock") {
+                let tree = String(path.dropLast(5)) + ".sysfs"
+                try? FileManager.default.removeItem(atPath: tree)
+                try? SysfsTree.write(root: tree, minor: Int(options.minor), driver: device.config.driver.name)
+            }
         } catch {
             FileHandle.standardError.write(Data("fakedrm: no client-library attach: \(error)\n".utf8))
         }
