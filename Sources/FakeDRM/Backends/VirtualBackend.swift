@@ -24,7 +24,4 @@ public final class VirtualBackend: ScanoutBackend, @unchecked Sendable {
     }
 
     public func flipCount(crtcIndex: Int) -> Int { stateLock.withLock { flips[crtcIndex] ?? 0 } }
-
-    /// Waits until queued PNG writes are on disk.
-    public func drain() { capture?.drain() }
 }

@@ -29,7 +29,7 @@ public enum IoctlRecording {
             out.append(UInt8(ascii: "I"))
             out.append(file)
             out += LE.bytes([request])
-            out += LE.bytes([UInt16(truncatingIfNeeded: arg.count)])
+            out += LE.bytes([UInt16(clamping: arg.count)])
             out += arg.prefix(Int(UInt16.max))
         case .read(let file, let max):
             out.append(UInt8(ascii: "R"))
@@ -40,42 +40,31 @@ public enum IoctlRecording {
     }
 
     /// Every record up to the end or the first one that does not parse.
-    public static func parse(_ data: UnsafeBufferPointer<UInt8>) -> [Op] {
-        var r = Reader(data: data)
+    public static func parse(_ bytes: [UInt8]) -> [Op] {
+        var r = WireReader(bytes[...])
         var ops: [Op] = []
-        while let tag = r.u8() {
-            switch tag {
-            case UInt8(ascii: "M"):
-                guard let address = r.u64(), let n = r.u32(), n <= maxMemory, let bytes = r.bytes(Int(n)) else { return ops }
-                ops.append(.memory(address: address, bytes: bytes))
-            case UInt8(ascii: "I"):
-                guard let file = r.u8(), let request = r.u32(), let n = r.u16(), let arg = r.bytes(Int(n)) else { return ops }
-                ops.append(.ioctl(file: file, request: request, arg: arg))
-            case UInt8(ascii: "R"):
-                guard let file = r.u8(), let max = r.u16() else { return ops }
-                ops.append(.read(file: file, max: max))
-            default:
-                return ops
+        do {
+            while r.remaining > 0 {
+                switch try r.u8() {
+                case UInt8(ascii: "M"):
+                    let address = try r.u64(), n = try r.u32()
+                    guard n <= maxMemory else { return ops }
+                    ops.append(.memory(address: address, bytes: try r.take(Int(n))))
+                case UInt8(ascii: "I"):
+                    let file = try r.u8(), request = try r.u32(), n = try r.u16()
+                    ops.append(.ioctl(file: file, request: request, arg: try r.take(Int(n))))
+                case UInt8(ascii: "R"):
+                    let file = try r.u8(), max = try r.u16()
+                    ops.append(.read(file: file, max: max))
+                default:
+                    return ops
+                }
             }
+        } catch {
+            return ops
         }
         return ops
     }
 
-    public static func parse(_ bytes: [UInt8]) -> [Op] {
-        bytes.withUnsafeBufferPointer { parse($0) }
-    }
-
-    private struct Reader {
-        let data: UnsafeBufferPointer<UInt8>
-        var at = 0
-        mutating func bytes(_ n: Int) -> [UInt8]? {
-            guard n >= 0, n <= data.count - at else { return nil }
-            defer { at += n }
-            return Array(data[at..<at + n])
-        }
-        mutating func u8() -> UInt8? { bytes(1)?[0] }
-        mutating func u16() -> UInt16? { bytes(2).map { UInt16($0[0]) | UInt16($0[1]) << 8 } }
-        mutating func u32() -> UInt32? { bytes(4).map { LE.u32s($0)[0] } }
-        mutating func u64() -> UInt64? { bytes(8).map { LE.u64s($0)[0] } }
-    }
+    public static func parse(_ data: UnsafeBufferPointer<UInt8>) -> [Op] { parse(Array(data)) }
 }

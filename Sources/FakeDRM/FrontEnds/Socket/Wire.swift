@@ -64,6 +64,18 @@ struct WireReader {
 
     var remaining: Int { bytes.endIndex - pos }
 
+    mutating func u8() throws(WireFormatError) -> UInt8 {
+        guard remaining >= 1 else { throw WireFormatError() }
+        defer { pos += 1 }
+        return bytes[pos]
+    }
+
+    mutating func u16() throws(WireFormatError) -> UInt16 {
+        guard remaining >= 2 else { throw WireFormatError() }
+        defer { pos += 2 }
+        return UInt16(bytes[pos]) | UInt16(bytes[pos + 1]) << 8
+    }
+
     mutating func u32() throws(WireFormatError) -> UInt32 {
         guard remaining >= 4 else { throw WireFormatError() }
         var v: UInt32 = 0
