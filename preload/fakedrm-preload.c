@@ -112,6 +112,14 @@ int preload_has_socket(void) { pthread_once(&cfg_once, cfg_init); return sock_pa
 
 static char attach_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 
+// The daemon to connect to: FAKEDRM_SOCKET's, else the first attached CUSE card's ("" when
+// neither).
+static void daemon_socket(char out[sizeof(attach_path)]) {
+    pthread_mutex_lock(&tab_lock);
+    memcpy(out, sock_path[0] ? sock_path : attach_path, sizeof(attach_path));
+    pthread_mutex_unlock(&tab_lock);
+}
+
 int preload_cuse_sysfs(char *root, size_t cap, unsigned *minor) {
     char path[sizeof(attach_path)];
     pthread_mutex_lock(&tab_lock);
@@ -204,10 +212,8 @@ static struct conn *conn_connect_to(const char *path, int aux, int nonblock, uin
 // parent's sockets are closed in the child only. Takes the caller's reference on `old`,
 // returns one on the connection to use.
 static struct conn *rebind_after_fork(int fd, struct conn *old) {
-    char path[sizeof(sock_path)];
-    pthread_mutex_lock(&tab_lock);
-    memcpy(path, sock_path[0] ? sock_path : attach_path, sizeof(path));
-    pthread_mutex_unlock(&tab_lock);
+    char path[sizeof(attach_path)];
+    daemon_socket(path);
     int evfd, err;
     struct conn *n = conn_connect_to(path, 0, old->nonblock, 0, fd, &evfd, &err);
     if (evfd >= 0) sys_close(evfd);
@@ -607,9 +613,7 @@ static struct conn *conn_connect_to(const char *path, int aux, int nonblock, uin
 static struct conn *conn_connect(int aux, int nonblock, int *evfd, int *err) {
     pthread_once(&cfg_once, cfg_init);
     char path[sizeof(attach_path)];
-    pthread_mutex_lock(&tab_lock);
-    memcpy(path, sock_path[0] ? sock_path : attach_path, sizeof(path));
-    pthread_mutex_unlock(&tab_lock);
+    daemon_socket(path);
     return conn_connect_to(path, aux, nonblock, 0, -1, evfd, err);
 }
 
@@ -856,21 +860,16 @@ done:
 static int maybe_adopt(int fd) {
     pthread_once(&cfg_once, cfg_init);
     if (fd < 0) return 0;
-    // Attach mode (no FAKEDRM_SOCKET): card eventfds (a lessee of an attached CUSE card, as
-    // wlroots' empty lease makes) are adopted through the attached card's socket.
-    char path[sizeof(sock_path)];
-    if (sock_path[0]) memcpy(path, sock_path, sizeof(path));
-    else {
-        pthread_mutex_lock(&tab_lock);
-        memcpy(path, attach_path, sizeof(path));
-        pthread_mutex_unlock(&tab_lock);
-    }
     int saved = errno, ok = 0;
     uint64_t key = eventfd_key(fd);
     if (!key) {
         errno = saved;
         return sock_path[0] ? 0 : maybe_attach(fd);
     }
+    // Attach mode (no FAKEDRM_SOCKET): card eventfds (a lessee of an attached CUSE card, as
+    // wlroots' empty lease makes) are adopted through the attached card's socket.
+    char path[sizeof(attach_path)];
+    daemon_socket(path);
     if (!path[0]) goto done;
     pthread_mutex_lock(&adopt_lock);
     if (quick_tracked(fd)) { ok = 1; goto out; }

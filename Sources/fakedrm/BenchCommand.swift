@@ -53,9 +53,7 @@ struct BenchCommand: ParsableCommand {
     }
 
     private func runSocket() throws {
-        guard let preload = RunCommand.findPreload() else {
-            throw ValidationError("libfakedrm-preload.so not found: rebuild with swift build, run scripts/build-preload.sh, or set FAKEDRM_PRELOAD")
-        }
+        let preload = try RunCommand.requirePreload()
         // Placement decides what a wake-up costs (same CPU: a context switch; another CPU: an
         // IPI, on a VM possibly a halted vCPU), so the daemon, the client and the echo child are
         // pinned and the floor pays for the same kind of wake-ups as the path it bounds.

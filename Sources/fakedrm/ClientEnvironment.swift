@@ -57,6 +57,12 @@ struct ClientEnvironment {
         return env
     }
 
+    /// A client process's whole environment: this process's, with `variables` over it.
+    func processEnvironment(preload: String, umockdev: String?) -> [String: String] {
+        let inherited = ProcessInfo.processInfo.environment
+        return inherited.merging(variables(preload: preload, umockdev: umockdev, inherited: inherited)) { $1 }
+    }
+
     /// The umockdev preload library to add: FAKEDRM_UMOCKDEV (empty: none), else the system's.
     static func umockdev(disabled: Bool) -> String? {
         if disabled { return nil }

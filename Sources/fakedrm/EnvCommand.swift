@@ -12,9 +12,7 @@ struct EnvCommand: ParsableCommand {
     @Flag(help: "Do not add umockdev's preload library (no sysfs discovery).") var noUmockdev = false
 
     func run() throws {
-        guard let preload = RunCommand.findPreload() else {
-            throw ValidationError("libfakedrm-preload.so not found: rebuild with swift build, run scripts/build-preload.sh, or set FAKEDRM_PRELOAD")
-        }
+        let preload = try RunCommand.requirePreload()
         let shared = ClientEnvironment.shared(socket: socket)
         try shared.checkServing()
         let vars = shared.variables(preload: preload, umockdev: ClientEnvironment.umockdev(disabled: noUmockdev),

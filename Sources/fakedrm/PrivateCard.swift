@@ -53,8 +53,7 @@ final class PrivateCard {
     /// The environment of a client process (ClientEnvironment), its views written first.
     func clientEnvironment(preload: String, umockdev: String?) throws -> [String: String] {
         try environment.writeViews(driver: device.config.driver.name, crtcCount: device.config.crtcs.count)
-        return ProcessInfo.processInfo.environment.merging(
-            environment.variables(preload: preload, umockdev: umockdev, inherited: ProcessInfo.processInfo.environment)) { $1 }
+        return environment.processEnvironment(preload: preload, umockdev: umockdev)
     }
 
     func stop() {

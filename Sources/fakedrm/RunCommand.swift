@@ -36,18 +36,15 @@ struct RunCommand: ParsableCommand {
 
     func run() throws {
         let signals = SignalForwarding.blockTerminationSignals()
-        guard let preload = Self.findPreload() else {
-            throw ValidationError("libfakedrm-preload.so not found: rebuild with swift build, run scripts/build-preload.sh, or set FAKEDRM_PRELOAD")
-        }
+        let preload = try Self.requirePreload()
         let umockdev = ClientEnvironment.umockdev(disabled: noUmockdev)
-        let inherited = ProcessInfo.processInfo.environment
         var card: PrivateCard?
         defer { card?.stop() }
         let env: [String: String]
         if let attach {
             let shared = ClientEnvironment.shared(socket: attach)
             try shared.checkServing()
-            env = inherited.merging(shared.variables(preload: preload, umockdev: umockdev, inherited: inherited)) { $1 }
+            env = shared.processEnvironment(preload: preload, umockdev: umockdev)
         } else {
             let c = try PrivateCard(config: config, capture: capture, virtualTime: virtualTime, manualVblank: manualVblank, backend: backend, record: record, recordLimit: recordLimit)
             card = c
@@ -63,6 +60,14 @@ struct RunCommand: ParsableCommand {
         forwarder.start()
         let status = PrivateCard.waitExitStatus(pid)
         if status != 0 { throw ExitCode(status) }
+    }
+
+    /// findPreload's answer, or the error that says how to get the library.
+    static func requirePreload() throws -> String {
+        guard let preload = findPreload() else {
+            throw ValidationError("libfakedrm-preload.so not found: rebuild with swift build, run scripts/build-preload.sh, or set FAKEDRM_PRELOAD")
+        }
+        return preload
     }
 
     /// FAKEDRM_PRELOAD, else the copy the PreloadLibrary build plugin compiled during
