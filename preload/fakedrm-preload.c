@@ -1356,6 +1356,17 @@ static int at_card(int dirfd, const char *path, int flags) {
     return path && path[0] == '/' && wants_card(path, flags);
 }
 
+// Attach mode beside umockdev (UMOCKDEV_DIR naming the sysfs view `fakedrm cuse` writes, for
+// libudev's lookups by subsystem: weston): the CUSE node itself is real, so its open must not
+// reach umockdev, which would redirect it to the testbed's placeholder file.
+static int umockdev_real_node(const char *path, int flags) {
+    if (preload_has_socket() || (flags & (O_CREAT | __O_TMPFILE)) || path[0] != '/' ||
+        strncmp(path, "/dev/dri/", 9) != 0)
+        return 0;
+    const char *bed = getenv("UMOCKDEV_DIR");
+    return bed && *bed;
+}
+
 // A fake card has no VT of its own. An unprivileged client that cannot open the host's
 // /dev/tty0 anyway is told it does not exist, as in a container without VTs: IGT's
 // kmstest_set_vt_graphics_mode() accepts a missing tty0 but fails on one it may not open.
@@ -1379,6 +1390,10 @@ static int pre_open(int dirfd, const char **path, char *buf, int flags, int *res
     if (debugfs_open(dirfd, *path, flags, result)) return 1;
     if (at_card(dirfd, *path, flags) || (!(flags & O_PATH) && fdlink_card_fd(*path) >= 0)) {
         *result = card_open(flags);
+        return 1;
+    }
+    if (umockdev_real_node(*path, flags)) {
+        *result = opened((int)syscall(SYS_openat, AT_FDCWD, *path, flags), *path, flags);
         return 1;
     }
     return 0;
