@@ -1360,8 +1360,7 @@ static int at_card(int dirfd, const char *path, int flags) {
 // libudev's lookups by subsystem: weston): the CUSE node itself is real, so its open must not
 // reach umockdev, which would redirect it to the testbed's placeholder file.
 static int umockdev_real_node(const char *path, int flags) {
-    if (preload_has_socket() || (flags & (O_CREAT | __O_TMPFILE)) || path[0] != '/' ||
-        strncmp(path, "/dev/dri/", 9) != 0)
+    if (preload_has_socket() || (flags & (O_CREAT | __O_TMPFILE)) || strncmp(path, "/dev/dri/", 9) != 0)
         return 0;
     const char *bed = getenv("UMOCKDEV_DIR");
     return bed && *bed;
@@ -1382,7 +1381,8 @@ static int hidden_vt(const char *path) {
 
 // What every open variant does first: /sys/kernel/debug paths move to the debugfs view, its
 // live files and the card itself (by path or through an fd link such as /proc/self/fd/N, as
-// IGT's drm_reopen_driver does) are opened here. Returns 1 with *result set when handled.
+// IGT's drm_reopen_driver does) are opened here, and a real CUSE node past umockdev. Returns 1
+// with *result set when handled.
 static int pre_open(int dirfd, const char **path, char *buf, int flags, int *result) {
     *path = debugfs_redirect(*path, buf, PATH_MAX);
     if (hidden_vt(*path)) { *result = -1; return 1; }
