@@ -188,6 +188,31 @@ else
     echo "NOTE: no sway in the image: the CUSE desktop check is skipped"
 fi
 
+echo "== weston (pixman) on the CUSE card (a member of video, the library and umockdev attached)"
+umockdev=$(ls /usr/lib/*/libumockdev-preload.so.0 2>/dev/null | head -1)
+if command -v weston >/dev/null && [[ -n $umockdev ]]; then
+    wxdg=/tmp/weston-xdg; mkdir -p $wxdg; chown 65534 $wxdg; chmod 700 $wxdg
+    tree=/run/fakedrm/card$minor.sysfs
+    # weston resolves --drm-device through libudev, which reads sysfs itself: umockdev serves it
+    # the daemon's sysfs view, where the node is a drm device (the real one is in class cuse).
+    setpriv --reuid=65534 --regid=65534 --groups="${video:-44}" --inh-caps=-all -- env HOME=$wxdg XDG_RUNTIME_DIR=$wxdg \
+        LD_PRELOAD="$lib $umockdev" UMOCKDEV_DIR=$tree weston --backend=drm-backend.so --use-pixman \
+        --continue-without-input --idle-time=0 --seat=seat1 --drm-device=card$minor --log=/tmp/weston.log &
+    weston_pid=$!
+    for _ in $(seq 300); do [[ -S $wxdg/wayland-1 ]] && break; kill -0 $weston_pid 2>/dev/null || break; sleep 0.1; done
+    shown=
+    for _ in $(seq 30); do
+        "$bin" ctl --control $ctl capture /tmp/weston.png >/dev/null 2>&1 &&
+            shown=$(python3 tests/clients/compositor-check.py weston-desktop-only /tmp/weston.png 2>&1) && break
+        shown=; sleep 0.5
+    done
+    kill -TERM $weston_pid 2>/dev/null; wait $weston_pid; wrc=$?
+    [[ -n $shown && $wrc == 0 ]] && pass "weston on $card: ${shown//$'\n'/, } (ctl capture), exit 0 on SIGTERM" ||
+        { fail "weston on $card: exit $wrc, capture '${shown:-none}'"; tail -15 /tmp/weston.log; }
+else
+    echo "NOTE: no weston or libumockdev-preload in the image: the CUSE weston check is skipped"
+fi
+
 echo "== client killed inside a blocking read"
 # Not through the as_user function: $! must be the reader itself (setpriv execs python).
 setpriv --reuid=65534 --regid=65534 --groups="${video:-44}" --inh-caps=-all -- python3 scripts/cuse_client.py blockread $card & reader=$!

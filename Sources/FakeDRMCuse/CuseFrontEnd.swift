@@ -286,10 +286,20 @@ public final class CuseFrontEnd: @unchecked Sendable {
                 let tree = String(path.dropLast(5)) + ".sysfs"
                 try? FileManager.default.removeItem(atPath: tree)
                 try? SysfsTree.write(root: tree, minor: Int(options.minor), driver: device.config.driver.name)
+                Self.openToVideoGroup(tree)
             }
         } catch {
             FileHandle.standardError.write(Data("fakedrm: no client-library attach: \(error)\n".utf8))
         }
+    }
+
+    /// libudev clients (weston) read the view through libumockdev-preload, which binds its
+    /// uevent socket in the testbed's root: members of `video`, the group the udev rules give
+    /// the node, may create entries there; sticky, so none removes another's or the tree.
+    static func openToVideoGroup(_ tree: String) {
+        guard let group = getgrnam("video") else { return }
+        chown(tree, 0, group.pointee.gr_gid)
+        chmod(tree, 0o1775)
     }
 
     /// DRM_MAJOR is registered whole by drm.ko as soon as any DRM driver is loaded.
