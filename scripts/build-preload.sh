@@ -4,7 +4,8 @@
 # Usage: scripts/build-preload.sh [OUTDIR...]   (default: every existing .build*/{debug,release})
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
-src="$root/preload/fakedrm-preload.c $root/preload/debugfs.c $root/preload/fdlink.c $root/preload/swsync.c"
+# Every .c file in preload/ (the PreloadLibrary build plugin takes the same set).
+src=$(ls "$root"/preload/*.c)
 cc=${CC:-cc}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

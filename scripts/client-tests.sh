@@ -216,6 +216,8 @@ PROBE_TAG=-unpriv PROBE_ENV="env FAKEDRM_PROBE_UNPRIVILEGED=1" \
 probe swsync "sw_sync (tests/clients/swsync.c): /dev/sw_sync and debugfs timelines, INC, ENOENT on close, IN_FENCE_FD holds the flip, fds passed to a forked child"
 probe syncobj "syncobj (tests/clients/syncobj.c): SYNCOBJ_EVENTFD on sw_sync-fed timeline points, WAIT_AVAILABLE, wait snapshots, the errnos IGT probes"
 probe dmabuf "dma-buf fences (tests/clients/dmabuf.c): SYNC flags and its wait for an imported writer, SET_NAME, EXPORT_SYNC_FILE busy while scanned out, IMPORT_SYNC_FILE holds the flip"
+probe vgem "a card answering as vgem (tests/clients/vgem.c): FENCE_ATTACH/SIGNAL errnos, poll and EXPORT_SYNC_FILE on the dma-buf, fences signalled at close and after 10 s" \
+    --config "$root/tests/clients/vgem.yaml"
 
 # --- sway 1.7 / wlroots 0.15 (DRM backend, pixman, libseat builtin) --------------------------
 out="$work/sway.txt"

@@ -9,7 +9,11 @@ import PackagePlugin
 struct PreloadLibrary: BuildToolPlugin {
     func createBuildCommands(context: PluginContext, target: Target) throws -> [Command] {
         let preload = context.package.directoryURL.appending(path: "preload")
-        let sources = ["fakedrm-preload.c", "debugfs.c", "fdlink.c", "swsync.c"].map { preload.appending(path: $0) }
+        // Every .c file in preload/ (scripts/build-preload.sh takes the same set). SwiftPM
+        // re-evaluates this listing only when the plugin or the manifest changes: after adding
+        // a file, remove .build/plugins/outputs once.
+        let names = (try FileManager.default.contentsOfDirectory(atPath: preload.path)).filter { $0.hasSuffix(".c") }.sorted()
+        let sources = names.map { preload.appending(path: $0) }
         let header = preload.appending(path: "preload.h")
         let out = context.pluginWorkDirectoryURL
         let library = out.appending(path: "libfakedrm-preload.so")

@@ -54,7 +54,9 @@ public final class Device: @unchecked Sendable {
     var scanoutWaits: [(buffer: BufferObject, fence: Fence)] = []
     /// Composes writeback frames off the lock, in commit order (vkms's composer worker).
     let writebackQueue = DispatchQueue(label: "fakedrm.writeback")
-    var timedActions: [(dueNs: Int64, action: () -> Void)] = []
+    /// `eager`: eager virtual time runs to it as outstanding work; a timeout that only ends a
+    /// wait nobody may be in (vgem's fence timeout) is not, or it would fire at once.
+    var timedActions: [(dueNs: Int64, eager: Bool, action: () -> Void)] = []
     var virtualTime: Bool
     /// Virtual time that steps itself whenever work is pending (fakedrm run --virtual-time).
     public var eagerVirtualTime = false
@@ -224,6 +226,7 @@ public final class Device: @unchecked Sendable {
             for i in pendingCommits.indices { pendingCommits[i]?.dropEvents(for: file) }
             for bo in file.dropAllHandles() { releaseName(bo) }
             file.syncobjs = [:]
+            file.vgemFences.signalAll(at: nowNs())
             file.events = []
             file.readiness.clear()
             files[file.id] = nil

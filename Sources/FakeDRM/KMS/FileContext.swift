@@ -30,6 +30,8 @@ public final class FileContext: @unchecked Sendable {
     var nextHandle: UInt32 = 1
     var syncobjs: [UInt32: Syncobj] = [:]
     var nextSyncobj: UInt32 = 1
+    /// VGEM_FENCE_ATTACH's fences (a card named vgem only).
+    let vgemFences = VgemFences()
     /// SYNCOBJ_EVENTFD registrations of this file still holding a daemon copy of an eventfd.
     var eventfdBudget = EventfdBudget(limit: 1024)
     /// Set on a lessee file (CREATE_LEASE); its lessor lists it in `lessees`.

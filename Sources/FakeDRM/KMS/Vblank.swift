@@ -206,8 +206,8 @@ extension Device {
         }
     }
 
-    func schedule(after delayNs: Int64, _ action: @escaping () -> Void) {
-        timedActions.append((nowNs() + delayNs, action))
+    func schedule(after delayNs: Int64, eager: Bool = true, _ action: @escaping () -> Void) {
+        timedActions.append((nowNs() + delayNs, eager, action))
         lock.broadcast()
     }
 
@@ -244,7 +244,7 @@ extension Device {
             let needsVblank = hasVblankWork()
             if needsVblank, vblank.contains(where: \.running) {
                 stepLocked(nil)
-            } else if let due = timedActions.map(\.dueNs).min() {
+            } else if let due = timedActions.filter(\.eager).map(\.dueNs).min() {
                 virtualNowNs = max(virtualNowNs, due)
                 runTimedActions(now: virtualNowNs)
             } else {

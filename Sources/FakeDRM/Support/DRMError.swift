@@ -21,6 +21,7 @@ public enum DRMError: Error, Equatable, Sendable {
     case io
     case wouldBlock
     case timeExpired
+    case timedOut
     case argumentListTooLong
     /// An errno chosen by a fault rule (docs/faults.md), passed through as it is.
     case injected(Int32)
@@ -46,6 +47,7 @@ public enum DRMError: Error, Equatable, Sendable {
         case .io: EIO
         case .wouldBlock: EAGAIN
         case .timeExpired: ETIME
+        case .timedOut: ETIMEDOUT
         case .argumentListTooLong: E2BIG
         case .injected(let e): e
         }
@@ -55,7 +57,7 @@ public enum DRMError: Error, Equatable, Sendable {
         let all: [DRMError] = [
             .invalidArgument, .notFound, .permissionDenied, .notPermitted, .busy, .noSpace,
             .outOfRange, .noMemory, .badAddress, .badFileDescriptor, .notSupported,
-            .notImplemented, .notTTY, .noDevice, .noDeviceOrAddress, .interrupted, .io, .wouldBlock, .timeExpired, .argumentListTooLong,
+            .notImplemented, .notTTY, .noDevice, .noDeviceOrAddress, .interrupted, .io, .wouldBlock, .timeExpired, .timedOut, .argumentListTooLong,
         ]
         guard let match = all.first(where: { $0.errno == errno }) else { return nil }
         self = match

@@ -14,5 +14,6 @@ public enum UAPILayouts {
         SyncMergeArg.self, SyncFenceInfoLayout.self, SyncFileInfoArg.self, SyncobjCreateArg.self,
         SyncobjDestroyArg.self, SyncobjHandleArg.self, SyncobjWaitArg.self, SyncobjTimelineWaitArg.self,
         SyncobjArrayArg.self, SyncobjTimelineArrayArg.self, SyncobjTransferArg.self, SyncobjEventfdArg.self,
+        VgemFenceAttachArg.self, VgemFenceSignalArg.self,
     ] }
 }

@@ -55,6 +55,7 @@ public enum UAPICodec {
         BufferHandlers.register(&t)
         AtomicHandlers.register(&t)
         SyncobjHandlers.register(&t)
+        VgemHandlers.register(&t)
         return t.entries
     }()
 

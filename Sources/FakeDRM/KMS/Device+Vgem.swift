@@ -1,0 +1,45 @@
+/// vgem's two fence ioctls (drivers/gpu/drm/vgem/vgem_fence.c), offered when the card's
+/// driver name is "vgem": IGT's dmabuf_sync_file looks for such a card to put fences on a
+/// buffer's reservation from userspace. The KMS objects stay (a kernel vgem has none).
+extension Device {
+    static let vgemFenceWrite: UInt32 = 1
+    /// VGEM_FENCE_TIMEOUT: an unsignalled fence signals by itself after 10 s.
+    static let vgemFenceTimeoutNs: Int64 = 10_000_000_000
+
+    var offersVgemFences: Bool { config.driver.name == "vgem" }
+
+    /// DRM_IOCTL_VGEM_FENCE_ATTACH: a new fence in the buffer's reservation, as a writer with
+    /// VGEM_FENCE_WRITE or a reader; the kernel's order: flags, pad, handle, then EBUSY when
+    /// the buffer holds an unsignalled fence the new one conflicts with.
+    public func vgemFenceAttach(_ file: FileContext, handle: UInt32, flags: UInt32, pad: UInt32) throws(DRMError) -> UInt32 {
+        guard offersVgemFences else { throw .invalidArgument }
+        guard flags & ~Self.vgemFenceWrite == 0, pad == 0 else { throw .invalidArgument }
+        return try lock.withLock { () throws(DRMError) -> UInt32 in
+            guard let bo = file.handles[handle] else { throw .notFound }
+            let write = flags & Self.vgemFenceWrite != 0
+            // dma_resv_usage_rw(write): a writer conflicts with every fence, a reader with writers.
+            guard bo.reservation.conflicting(forWrite: write).isEmpty else { throw .busy }
+            guard file.vgemFences.count < config.limits.syncobjsPerFile else { throw .noMemory }
+            let fence = Fence(context: Fence.allocateContext(), seqno: 1, timelineName: "unbound", driverName: "vgem")
+            bo.reservation.add([fence], write: write)
+            schedule(after: Self.vgemFenceTimeoutNs, eager: false) { [weak self] in
+                fence.signal(at: self?.nowNs() ?? Monotonic.nowNs())
+                self?.lock.broadcast()
+            }
+            return file.vgemFences.add(fence)
+        }
+    }
+
+    /// DRM_IOCTL_VGEM_FENCE_SIGNAL: flags must be 0; an unknown or already signalled id is
+    /// ENOENT; a fence its timeout already signalled is ETIMEDOUT.
+    public func vgemFenceSignal(_ file: FileContext, fence id: UInt32, flags: UInt32) throws(DRMError) {
+        guard offersVgemFences else { throw .invalidArgument }
+        guard flags == 0 else { throw .invalidArgument }
+        try lock.withLock { () throws(DRMError) in
+            guard let fence = file.vgemFences.take(id) else { throw .notFound }
+            guard !fence.isSignalled else { throw .timedOut }
+            fence.signal(at: nowNs())
+            lock.broadcast()
+        }
+    }
+}
