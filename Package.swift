@@ -27,7 +27,8 @@ let package = Package(
         .target(name: "FakeDRMCuse", dependencies: ["FakeDRM", "CFuse3"]),
         .executableTarget(
             name: "fakedrm",
-            dependencies: ["FakeDRM", "FakeDRMCuse", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["FakeDRM", "FakeDRMCuse", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                           .product(name: "Logging", package: "swift-log")],
             plugins: ["PreloadLibrary"]
         ),
         // libFuzzer's target with -DFUZZING -sanitize=fuzzer, a replayer of recordings otherwise.

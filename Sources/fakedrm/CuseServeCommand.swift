@@ -29,7 +29,10 @@ struct CuseServeCommand: ParsableCommand {
         }
     }
 
+    @OptionGroup var log: LogOptions
+
     func run() throws {
+        try log.bootstrap()
         // Before any thread exists (the device's vblank timer thread among them).
         let stopSignals = CuseFrontEnd.blockStopSignals()
         let cfg = try loadConfig(config)

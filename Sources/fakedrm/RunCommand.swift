@@ -34,7 +34,10 @@ struct RunCommand: ParsableCommand {
         }
     }
 
+    @OptionGroup var log: LogOptions
+
     func run() throws {
+        try log.bootstrap()
         let signals = SignalForwarding.blockTerminationSignals()
         let preload = try Self.requirePreload()
         let umockdev = ClientEnvironment.umockdev(disabled: noUmockdev)

@@ -19,7 +19,10 @@ struct ServeCommand: ParsableCommand {
     @Option(name: .customLong("allow-uid"), help: "Also accept peers with this uid (repeatable).") var allowUIDs: [UInt32] = []
     @Option(help: "Scanout backend: vhost-user-gpu[=BINARY] or vhost-user=SOCKET (default: the virtual display).") var backend: String?
 
+    @OptionGroup var log: LogOptions
+
     func run() throws {
+        try log.bootstrap()
         let signals = SignalForwarding.blockTerminationSignals()
         let device = try makeDevice(config: config, capture: capture, virtualTime: virtualTime, manualVblank: manualVblank)
         let scanout = try ScanoutChoice(spec: backend, device: device)

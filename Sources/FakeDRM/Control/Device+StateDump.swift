@@ -56,6 +56,8 @@ public struct StateDump: Codable, Sendable {
         var handles, syncobjs, queuedEvents: Int
         var authenticated: Bool
         var magic: UInt32
+        /// Its last failed request and why (nil: none failed yet).
+        var lastRejection: LastRejection?
     }
     public struct Summary: Codable, Sendable, Equatable {
         public var files, framebuffers, userBlobs, pendingCommits, vblankWaiters, queuedEvents: Int
@@ -121,7 +123,7 @@ extension Device {
             let fileList = files.values.sorted { $0.id < $1.id }.map { f in
                 StateDump.File(id: f.id, pid: f.pid, uid: f.uid, master: master === f || isActiveLessee(f), atomic: f.atomic,
                                handles: f.handles.count, syncobjs: f.syncobjs.count, queuedEvents: f.events.count,
-                               authenticated: f.authenticated, magic: f.magic)
+                               authenticated: f.authenticated, magic: f.magic, lastRejection: f.lastRejection)
             }
             let fences = unsignalledFences()
             let summary = StateDump.Summary(

@@ -173,7 +173,7 @@ public final class FaultPolicy: Sendable {
     }
 
     private func log(_ e: Injection) {
-        logger.info("fault injected", metadata: ["rule": "\(e.rule)", "spec": "\(e.spec)", "consultation": "\(e.consultation)", "detail": "\(e.detail)"])
+        logger.notice("fault injected", metadata: ["rule": "\(e.rule)", "spec": "\(e.spec)", "consultation": "\(e.consultation)", "detail": "\(e.detail)"])
     }
 }
 

@@ -9,10 +9,14 @@ public protocol ClientMemory: AnyObject {
     /// The caller is gone (its connection hung up): an unbounded wait for it ends, as a
     /// kernel wait is interrupted when the process is killed.
     var isGone: Bool { get }
+    /// A pass that missed spans the client has (CUSE's retry planner): its failure is not
+    /// the request's answer, so it is neither logged nor kept as the file's last rejection.
+    var isIncomplete: Bool { get }
 }
 
 extension ClientMemory {
     public var isGone: Bool { false }
+    public var isIncomplete: Bool { false }
 }
 
 /// An object the kernel would install as a new fd in the caller.
@@ -55,9 +59,15 @@ extension ClientMemory {
 
     func readArray(at address: UInt64, count: UInt32, elementSize: Int) throws(DRMError) -> [UInt8] {
         let (total, overflow) = Int(count).multipliedReportingOverflow(by: elementSize)
-        guard !overflow, total <= Self.maxRead else { throw .badAddress }
+        guard !overflow, total <= Self.maxRead else {
+            throw .badAddress.because(.uapi, "an array of \(count) × \(elementSize) bytes is beyond what a copy may take")
+        }
         if total == 0 { return [] }
-        return try read(at: address, count: total)
+        do {
+            return try read(at: address, count: total)
+        } catch {
+            throw error.because(.uapi, "cannot read \(total) bytes at 0x\(String(address, radix: 16))")
+        }
     }
 
     func readU32s(at address: UInt64, count: UInt32) throws(DRMError) -> [UInt32] {

@@ -255,6 +255,7 @@ final class SpanMemory: ClientMemory {
     private(set) var missing: [Miss] = []
     /// Every write the handler made, in order (fetched or missed).
     private(set) var log: [SpanWrite] = []
+    var isIncomplete: Bool { !missing.isEmpty }
 
     func add(_ span: ClientSpan, _ bytes: [UInt8]) {
         spans.append(span)

@@ -7,14 +7,18 @@ extension Device {
         try lock.withLock { () throws(DRMError) -> [FenceInstall] in
             defer { runEagerClock() }
             try requireMaster(file)
-            guard file.atomic else { throw .invalidArgument }
+            guard file.atomic else { throw .invalidArgument.because(.atomic, "file \(file.id) has not set DRM_CLIENT_CAP_ATOMIC") }
             var p = AtomicProposal(new: state)
             p.resolvedInFences = req.inFences
             for obj in req.objects {
-                guard let type = objectType(obj.id), [.crtc, .plane, .connector].contains(type), leaseHeld(file, obj.id) else { throw .notFound }
+                guard let type = objectType(obj.id), [.crtc, .plane, .connector].contains(type), leaseHeld(file, obj.id) else {
+                    throw .notFound.because(.atomic, "[OBJECT:\(obj.id)] is not a CRTC, plane or connector this file may use")
+                }
                 let attached = visibleProperties(of: obj.id, for: file) ?? []
                 for (propID, value) in obj.props {
-                    guard let prop = attached.first(where: { $0.id == propID }) else { throw .notFound }
+                    guard let prop = attached.first(where: { $0.id == propID }) else {
+                        throw .notFound.because(.atomic, "[OBJECT:\(obj.id)] has no property [PROP:\(propID)]")
+                    }
                     try setProperty(&p, objectID: obj.id, prop: prop, value: value)
                 }
             }
@@ -22,23 +26,34 @@ extension Device {
         }
     }
 
+    /// drm_mode_atomic_ioctl's flag rules, before anything else (also the codec's first step).
+    static func checkAtomicFlags(_ flags: UInt32) throws(DRMError) {
+        if flags & ~DRMConst.atomicFlags != 0 {
+            throw .invalidArgument.because(.atomic, "commit flags 0x\(String(flags, radix: 16)) outside DRM_MODE_ATOMIC_FLAGS")
+        }
+        // No async flips on this device (ATOMIC_ASYNC_PAGE_FLIP is 0).
+        if flags & DRMConst.atomicPageFlipAsync != 0 { throw .invalidArgument.because(.atomic, "DRM_MODE_PAGE_FLIP_ASYNC: no async flips on this card") }
+        if flags & DRMConst.atomicTestOnly != 0 && flags & DRMConst.atomicPageFlipEvent != 0 {
+            throw .invalidArgument.because(.atomic, "TEST_ONLY with PAGE_FLIP_EVENT")
+        }
+    }
+
     /// Check and (unless TEST_ONLY) apply a proposal. Shared by atomic and the legacy paths.
     @discardableResult
     func commitProposal(_ proposal: AtomicProposal, file: FileContext, flags: UInt32, userData: UInt64) throws(DRMError) -> [FenceInstall] {
         var p = proposal
-        if flags & ~DRMConst.atomicFlags != 0 { throw .invalidArgument }
-        // No async flips on this device (ATOMIC_ASYNC_PAGE_FLIP is 0).
-        if flags & DRMConst.atomicPageFlipAsync != 0 { throw .invalidArgument }
-        if flags & DRMConst.atomicTestOnly != 0 && flags & DRMConst.atomicPageFlipEvent != 0 { throw .invalidArgument }
+        try Self.checkAtomicFlags(flags)
         var affected = affectedCRTCs(p)
         let wantsEvent = flags & DRMConst.atomicPageFlipEvent != 0
-        if wantsEvent && affected.isEmpty { throw .invalidArgument }
+        if wantsEvent && affected.isEmpty { throw .invalidArgument.because(.atomic, "requesting event but no CRTC in the commit") }
         try check(p, flags: flags, eventCRTCs: wantsEvent ? affected : [])
         if let e = commitFailFault(testOnly: flags & DRMConst.atomicTestOnly != 0, file: file) { throw e }
         if flags & DRMConst.atomicTestOnly != 0 { return [] }
 
         if flags & DRMConst.atomicNonblock != 0 {
-            if affected.contains(where: { pendingCommits[$0] != nil }) { throw .busy }
+            if let c = affected.sorted().first(where: { pendingCommits[$0] != nil }) {
+                throw .busy.because(.atomic, "\(crtcs[c].tag) busy with a previous commit")
+            }
         } else {
             // The kernel stalls on the previous commit with the modeset locks held; here the
             // lock is released while waiting, so the proposal is replayed onto whatever was
@@ -68,7 +83,7 @@ extension Device {
             // Anything may have gone while the lock was released (an fb removed, a blob
             // destroyed): check again what is about to be swapped in.
             if waited {
-                if wantsEvent && affected.isEmpty { throw .invalidArgument }
+                if wantsEvent && affected.isEmpty { throw .invalidArgument.because(.atomic, "requesting event but no CRTC in the commit") }
                 try check(p, flags: flags, eventCRTCs: wantsEvent ? affected : [])
             }
         }
@@ -82,7 +97,9 @@ extension Device {
         // prepare_signaling: reserve event space, create the fences.
         let eventSize = EventVblankLayout.size
         if wantsEvent {
-            guard file.eventSpace >= eventSize * affected.count else { throw .noMemory }
+            guard file.eventSpace >= eventSize * affected.count else {
+                throw .noMemory.because(.atomic, "file \(file.id) has no event space left (unread events)")
+            }
         }
         var installs: [FenceInstall] = []
         var outFences: [Int: Fence] = [:]

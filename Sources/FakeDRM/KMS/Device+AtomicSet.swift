@@ -2,8 +2,9 @@
 /// the way drm_atomic_set_property and drm_property_change_valid_get do.
 extension Device {
     func setProperty(_ p: inout AtomicProposal, objectID: ObjectID, prop: PropertyDef, value: UInt64) throws(DRMError) {
-        guard prop.valueIsInRange(value) else { throw .invalidArgument }
-        if prop.isImmutable { throw .invalidArgument }
+        let tag = "[PROP:\(prop.id):\(prop.name)]"
+        guard prop.valueIsInRange(value) else { throw .invalidArgument.because(.atomic, "\(tag) value 0x\(String(value, radix: 16)) out of range on [OBJECT:\(objectID)]") }
+        if prop.isImmutable { throw .invalidArgument.because(.atomic, "\(tag) is immutable") }
         try validateObjectValue(prop, value)
         if let i = planes.firstIndex(where: { $0.id == objectID }) {
             p.touchedPlanes.insert(i)
@@ -15,7 +16,7 @@ extension Device {
             p.touchedConnectors.insert(i)
             try setConnectorProperty(&p, i, prop, value)
         } else {
-            throw .notFound
+            throw .notFound.because(.atomic, "[OBJECT:\(objectID)] has no atomic state")
         }
     }
 
@@ -23,10 +24,14 @@ extension Device {
     private func validateObjectValue(_ prop: PropertyDef, _ value: UInt64) throws(DRMError) {
         if prop.typeBits == PropertyDef.object, value != 0 {
             guard value <= UInt64(UInt32.max), let want = prop.values.first.flatMap({ ObjectType(rawValue: UInt32(truncatingIfNeeded: $0)) }),
-                  objectType(ObjectID(value), expecting: want) != nil else { throw .invalidArgument }
+                  objectType(ObjectID(value), expecting: want) != nil else {
+                throw .invalidArgument.because(.atomic, "[PROP:\(prop.id):\(prop.name)] \(value) is not an object of the property's type")
+            }
         }
         if prop.typeBits == PropertyDef.blob, value != 0 {
-            guard value <= UInt64(UInt32.max), blobs[ObjectID(value)] != nil else { throw .invalidArgument }
+            guard value <= UInt64(UInt32.max), blobs[ObjectID(value)] != nil else {
+                throw .invalidArgument.because(.atomic, "[PROP:\(prop.id):\(prop.name)] blob \(value) does not exist")
+            }
         }
     }
 
@@ -47,22 +52,28 @@ extension Device {
         case .blendMode: p.new.planes[i].blendMode = v
         case .rotation:
             // drm_atomic_plane_set_property: exactly one rotation, any reflections.
-            if (v & UInt64(ComposerPlane.rotateMask)).nonzeroBitCount != 1 { throw .invalidArgument }
+            if (v & UInt64(ComposerPlane.rotateMask)).nonzeroBitCount != 1 {
+                throw .invalidArgument.because(.atomic, "\(planes[i].tag) bad rotation bitmask: 0x\(String(v, radix: 16))")
+            }
             p.new.planes[i].rotation = v
         case .colorEncoding: p.new.planes[i].colorEncoding = v
         case .colorRange: p.new.planes[i].colorRange = v
         case .damageClips:
-            if v != 0, let b = blobs[ObjectID(v)], b.data.count % ModeRectLayout.size != 0 { throw .invalidArgument }
+            if v != 0, let b = blobs[ObjectID(v)], b.data.count % ModeRectLayout.size != 0 {
+                throw .invalidArgument.because(.atomic, "\(planes[i].tag) FB_DAMAGE_CLIPS blob of \(b.data.count) bytes is not whole drm_mode_rects")
+            }
             p.new.planes[i].damageBlob = ObjectID(v)
         case .inFenceFD:
             let fd = Int64(bitPattern: v)
             if fd == -1 { return }
             // Setting it twice in one commit is refused, as the kernel does.
-            if p.inFences[i] != nil { throw .invalidArgument }
-            guard fd >= 0, fd <= Int64(Int32.max), let sf = p.resolvedInFences[Int32(fd)] else { throw .invalidArgument }
+            if p.inFences[i] != nil { throw .invalidArgument.because(.atomic, "\(planes[i].tag) IN_FENCE_FD set twice") }
+            guard fd >= 0, fd <= Int64(Int32.max), let sf = p.resolvedInFences[Int32(fd)] else {
+                throw .invalidArgument.because(.atomic, "\(planes[i].tag) IN_FENCE_FD \(fd) is not a sync file")
+            }
             p.inFences[i] = sf
         default:
-            throw .invalidArgument
+            throw .invalidArgument.because(.atomic, "\(planes[i].tag) property [PROP:\(prop.id):\(prop.name)] cannot be set")
         }
     }
 
@@ -75,7 +86,9 @@ extension Device {
                 p.new.crtcs[i].modeBlob = 0
                 return
             }
-            guard let b = blobs[ObjectID(v)], let mode = ModeInfo.decode(b.data), mode.isValid else { throw .invalidArgument }
+            guard let b = blobs[ObjectID(v)], let mode = ModeInfo.decode(b.data), mode.isValid else {
+                throw .invalidArgument.because(.atomic, "\(crtcs[i].tag) MODE_ID blob \(v) is not a valid mode")
+            }
             p.new.crtcs[i].mode = mode
             p.new.crtcs[i].modeBlob = ObjectID(v)
         case .outFencePtr, .releaseFencePtr:
@@ -90,12 +103,12 @@ extension Device {
         case .gammaLUT:
             if v != 0, let b = blobs[ObjectID(v)] {
                 if b.data.count % ColorLutLayout.size != 0 || b.data.count / ColorLutLayout.size > Int(crtcs[i].gammaSize) {
-                    throw .invalidArgument
+                    throw .invalidArgument.because(.atomic, "\(crtcs[i].tag) GAMMA_LUT blob of \(b.data.count) bytes: not whole entries or above \(crtcs[i].gammaSize)")
                 }
             }
             p.new.crtcs[i].gammaBlob = ObjectID(v)
         default:
-            throw .invalidArgument
+            throw .invalidArgument.because(.atomic, "\(crtcs[i].tag) property [PROP:\(prop.id):\(prop.name)] cannot be set")
         }
     }
 
@@ -106,7 +119,7 @@ extension Device {
             // Userspace may only reset to Good; Bad is ignored (drm_atomic_connector_set_property).
             if v == 0 { p.new.connectors[i].linkStatus = 0 }
         case .dpms:
-            guard p.allowDPMS else { throw .invalidArgument }
+            guard p.allowDPMS else { throw .invalidArgument.because(.atomic, "\(connectors[i].tag) DPMS is legacy-only for atomic clients") }
             if let c = crtcIndex(of: p.new.connectors[i].crtc) { p.new.crtcs[c].active = v == 0 }
         case .writebackFBID:
             // drm_writeback_set_fb: the job exists from here on, with or without a framebuffer.
@@ -115,7 +128,7 @@ extension Device {
             // Written -1 by the front end already; kept per connector as the kernel does.
             p.writebackFencePtrs[i] = v == 0 ? nil : v
         default:
-            throw .invalidArgument
+            throw .invalidArgument.because(.atomic, "\(connectors[i].tag) property [PROP:\(prop.id):\(prop.name)] cannot be set")
         }
     }
 

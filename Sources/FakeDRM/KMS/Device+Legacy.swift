@@ -2,7 +2,9 @@
 extension Device {
     func requireMaster(_ file: FileContext) throws(DRMError) {
         if file === FileContext.kernel { return }
-        guard master === file || isActiveLessee(file) else { throw .permissionDenied }
+        guard master === file || isActiveLessee(file) else {
+            throw .permissionDenied.because(.master, "file \(file.id) (pid \(file.pid)) is not the master of the card")
+        }
     }
 
     public struct SetCrtcRequest: Sendable {

@@ -17,6 +17,8 @@ public final class FileContext: @unchecked Sendable {
     var magic: UInt32 = 0
     var unique = ""
     var closed = false
+    /// The last request of this file that failed, with its reason (`fakedrm ctl state`).
+    var lastRejection: LastRejection?
     /// Set by Device.interruptRead; consumed by the blocking read it wakes.
     var readInterrupted = false
 

@@ -32,7 +32,7 @@ extension Device {
     /// drm_mode_object_find with a file: an object outside the caller's lease does not exist.
     public func requireLeaseHeld(_ f: FileContext, _ id: ObjectID) throws(DRMError) {
         try lock.withLock { () throws(DRMError) in
-            guard leaseHeld(f, id) else { throw .notFound }
+            guard leaseHeld(f, id) else { throw .notFound.because(.leases, "[OBJECT:\(id)] not found or not leased to file \(f.id)") }
         }
     }
 

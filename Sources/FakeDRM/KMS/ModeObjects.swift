@@ -26,6 +26,8 @@ final class CRTCObject {
     }
 
     var timelineName: String { "CRTC:\(id)-crtc-\(index)" }
+    /// How drm_dbg names it: "[CRTC:36:crtc-0]".
+    var tag: String { "[CRTC:\(id):crtc-\(index)]" }
 }
 
 final class EncoderObject {
@@ -42,6 +44,8 @@ final class EncoderObject {
         self.possibleCrtcs = possibleCrtcs
         self.possibleClones = possibleClones
     }
+
+    var tag: String { "[ENCODER:\(id):\(kind)-\(index)]" }
 }
 
 final class ConnectorObject {
@@ -79,6 +83,7 @@ final class ConnectorObject {
     }
 
     var name: String { "\(kind.kernelName)-\(typeIndex)" }
+    var tag: String { "[CONNECTOR:\(id):\(name)]" }
 }
 
 final class PlaneObject {
@@ -97,6 +102,8 @@ final class PlaneObject {
         self.possibleCrtcs = possibleCrtcs
         self.formats = formats
     }
+
+    var tag: String { "[PLANE:\(id):plane-\(index)]" }
 }
 
 /// drm_writeback_connector's own state: its formats (WRITEBACK_PIXEL_FORMATS) and the fence

@@ -53,6 +53,34 @@ public enum DRMError: Error, Equatable, Sendable {
         }
     }
 
+    /// The errno's symbolic name, as a log line or `ctl state` shows it.
+    public var errnoName: String {
+        switch self {
+        case .invalidArgument: "EINVAL"
+        case .notFound: "ENOENT"
+        case .permissionDenied: "EACCES"
+        case .notPermitted: "EPERM"
+        case .busy: "EBUSY"
+        case .noSpace: "ENOSPC"
+        case .outOfRange: "ERANGE"
+        case .noMemory: "ENOMEM"
+        case .badAddress: "EFAULT"
+        case .badFileDescriptor: "EBADF"
+        case .notSupported: "EOPNOTSUPP"
+        case .notImplemented: "ENOSYS"
+        case .notTTY: "ENOTTY"
+        case .noDevice: "ENODEV"
+        case .noDeviceOrAddress: "ENXIO"
+        case .interrupted: "EINTR"
+        case .io: "EIO"
+        case .wouldBlock: "EAGAIN"
+        case .timeExpired: "ETIME"
+        case .timedOut: "ETIMEDOUT"
+        case .argumentListTooLong: "E2BIG"
+        case .injected(let e): DRMError(errno: e)?.errnoName ?? "errno \(e)"
+        }
+    }
+
     public init?(errno: Int32) {
         let all: [DRMError] = [
             .invalidArgument, .notFound, .permissionDenied, .notPermitted, .busy, .noSpace,

@@ -5,19 +5,20 @@ enum AtomicHandlers {
             let c = AtomicArg.self
             // The ioctl table's DRM_MASTER check comes before the handler's own checks.
             try d.requireMasterLocked(f)
-            guard d.isAtomicClient(f) else { throw .invalidArgument }
+            guard d.isAtomicClient(f) else { throw .invalidArgument.because(.atomic, "file \(f.id) has not set DRM_CLIENT_CAP_ATOMIC") }
             let flags = a[c.flags]
-            if flags & ~DRMConst.atomicFlags != 0 { throw .invalidArgument }
-            if a[c.reserved] != 0 { throw .invalidArgument }
+            if flags & ~DRMConst.atomicFlags != 0 {
+                throw .invalidArgument.because(.atomic, "commit flags 0x\(String(flags, radix: 16)) outside DRM_MODE_ATOMIC_FLAGS")
+            }
+            if a[c.reserved] != 0 { throw .invalidArgument.because(.uapi, "drm_mode_atomic.reserved is not 0") }
             // Flag combinations are refused before any array is read, as drm_mode_atomic_ioctl.
-            if flags & DRMConst.atomicPageFlipAsync != 0 { throw .invalidArgument }
-            if flags & DRMConst.atomicTestOnly != 0 && flags & DRMConst.atomicPageFlipEvent != 0 { throw .invalidArgument }
+            try Device.checkAtomicFlags(flags)
             let count = a[c.countObjs]
             let objs = try readObjects(d, at: a[c.objsPtr], count: count, env.memory)
             let counts = try env.memory.readU32s(at: a[c.countPropsPtr], count: count)
             var total: UInt64 = 0
             for n in counts { total += UInt64(n) }
-            guard total <= UInt64(UInt32.max) else { throw .badAddress }
+            guard total <= UInt64(UInt32.max) else { throw .badAddress.because(.uapi, "count_props adds up to \(total) properties") }
             let props = try env.memory.readU32s(at: a[c.propsPtr], count: UInt32(total))
             let values = try env.memory.readU64s(at: a[c.propValuesPtr], count: UInt32(total))
             var objects: [(id: ObjectID, props: [(prop: ObjectID, value: UInt64)])] = []
@@ -57,7 +58,7 @@ enum AtomicHandlers {
                 continue
             }
             for id in block {
-                guard d.isModeObjectWithProperties(id) else { throw .notFound }
+                guard d.isModeObjectWithProperties(id) else { throw .notFound.because(.atomic, "[OBJECT:\(id)] not found") }
                 ids.append(id)
             }
             i += n
@@ -81,7 +82,11 @@ enum AtomicHandlers {
                 if case .syncFile(let sf)? = try? env.files.lookup(fd: Int32(fd)) { req.inFences[Int32(fd)] = sf }
             default:
                 guard value != 0 else { continue }
-                try env.memory.write(LE.bytes([Int32(-1)]), at: value)
+                do {
+                    try env.memory.write(LE.bytes([Int32(-1)]), at: value)
+                } catch {
+                    throw error.because(.atomic, "[OBJECT:\(obj)] fence pointer 0x\(String(value, radix: 16)) is not writable")
+                }
                 pointers.append(value)
             }
         }

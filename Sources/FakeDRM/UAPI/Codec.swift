@@ -40,10 +40,12 @@ public enum UAPICodec {
             for i in 0..<min(usize, arg.count) { kbuf.bytes[i] = arg[i] }
         }
         var errno: Int32 = 0
+        RejectionSlot.clear()
         do {
             try entry.handler(device, file, &kbuf, env)
         } catch {
             errno = error.errno
+            if !env.memory.isIncomplete { RejectionLog.record(device, file, req, kbuf, error) }
         }
         return IoctlReply(errno: errno, bytes: req.copiesOut ? Array(kbuf.bytes.prefix(usize)) : [])
     }

@@ -1,0 +1,50 @@
+import Logging
+
+/// A file's last failed request as `fakedrm ctl state` shows it.
+public struct LastRejection: Codable, Sendable, Equatable {
+    public var ioctl: String
+    public var errno: String
+    public var reason: String
+    public var area: String
+    public var testOnly: Bool
+    /// CLOCK_MONOTONIC, ns.
+    public var timeNs: Int64
+}
+
+/// Where a failed request's reason goes: the log of its area (`fakedrm.atomic`, ...) at debug
+/// for a TEST_ONLY commit, which compositors use to probe, and at info for everything else;
+/// and the file's last rejection.
+enum RejectionLog {
+    static let loggers: [LogArea: Logger] = Dictionary(uniqueKeysWithValues: LogArea.allCases.map { ($0, Logger(label: $0.label)) })
+
+    static func record(_ device: Device, _ file: FileContext, _ req: IoctlRequest, _ arg: ArgBuffer, _ error: DRMError) {
+        // A reason recorded with another errno belongs to a failure the request recovered
+        // from (a `try?`), not to this one.
+        let recorded = RejectionSlot.take().flatMap { $0.error == error ? $0 : nil }
+        let area = recorded?.area ?? .uapi
+        let reason = recorded?.reason ?? "no reason recorded"
+        let testOnly = req.type == IoctlRequest.drmType && req.nr == 0xBC && arg.bytes.count >= 4
+            && arg.load(UInt32.self, at: 0) & DRMConst.atomicTestOnly != 0
+        let name = ioctlName(req)
+        loggers[area]?.log(level: testOnly ? .debug : .info, "\(name)\(testOnly ? " (TEST_ONLY)" : "") \(error.errnoName): \(reason)",
+                           metadata: ["file": "\(file.id)", "pid": "\(file.pid)"])
+        guard file !== FileContext.kernel else { return }
+        let last = LastRejection(ioctl: name, errno: error.errnoName, reason: reason, area: area.rawValue, testOnly: testOnly, timeNs: Monotonic.nowNs())
+        device.lock.withLock { file.lastRejection = last }
+    }
+
+    /// The DRM name, or the dma-buf / sync_file / sw_sync one for those codecs.
+    static func ioctlName(_ req: IoctlRequest) -> String {
+        switch req.type {
+        case IoctlRequest.drmType: return IoctlNames.name(of: req.nr)
+        case 0x62: return ["DMA_BUF_IOCTL_SYNC", "DMA_BUF_SET_NAME", "DMA_BUF_IOCTL_EXPORT_SYNC_FILE", "DMA_BUF_IOCTL_IMPORT_SYNC_FILE"][safe: Int(req.nr)] ?? "dma-buf 0x\(String(req.nr, radix: 16))"
+        case 0x3E: return [3: "SYNC_IOC_MERGE", 4: "SYNC_IOC_FILE_INFO"][req.nr] ?? "sync_file 0x\(String(req.nr, radix: 16))"
+        case 0x57: return ["SW_SYNC_IOC_CREATE_FENCE", "SW_SYNC_IOC_INC"][safe: Int(req.nr)] ?? "sw_sync 0x\(String(req.nr, radix: 16))"
+        default: return "ioctl 0x\(String(req.raw, radix: 16))"
+        }
+    }
+}
+
+extension Array {
+    subscript(safe i: Int) -> Element? { indices.contains(i) ? self[i] : nil }
+}
