@@ -15,7 +15,7 @@ struct CtlCommand: ParsableCommand {
             2 no daemon; 64 bad command line.
             Socket and state JSON: docs/control.md. Fault specs: docs/faults.md.
             """,
-        subcommands: [State.self, Stats.self, Hotplug.self, Connector.self, Vblank.self, Capture.self, Fault.self])
+        subcommands: [State.self, Stats.self, Trace.self, Hotplug.self, Connector.self, Vblank.self, Capture.self, Fault.self])
 
     /// `fakedrm ctl --control PATH state` reads better than `fakedrm ctl state --control PATH`,
     /// but argument-parser only gives options to the command that declares them: move the
@@ -65,6 +65,33 @@ struct CtlCommand: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Print objects, atomic state, files, pending commits and fences as JSON.")
         @OptionGroup var target: Target
         func run() throws { try target.send(.state) }
+    }
+
+    struct Trace: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print the rejected ioctls the daemon remembers, with their reasons, as dmesg does with drm.debug.",
+            discussion: "Example: fakedrm ctl trace --follow --all --file 3   (every ioctl of file 3 as it happens)")
+        @OptionGroup var target: Target
+        @Flag(help: "Keep printing new lines until interrupted.") var follow = false
+        @Flag(help: "With --follow: every ioctl with its result, not only rejections.") var all = false
+        @Option(help: "Only this file (its id in `ctl state`).") var file: Int?
+
+        func run() throws {
+            guard follow else { return try target.send(.trace(follow: false, all: all, file: file)) }
+            guard let path = target.control ?? ProcessInfo.processInfo.environment["FAKEDRM_CONTROL"], !path.isEmpty else {
+                FileHandle.standardError.write(Data("fakedrm ctl: no control socket: pass --control PATH or set FAKEDRM_CONTROL\n".utf8))
+                throw ExitCode(2)
+            }
+            do {
+                // Each line flushed as it comes: the reader may be a pipe (grep, a test).
+                try ControlServer.stream(.trace(follow: true, all: all, file: file), to: path) { line in
+                    FileHandle.standardOutput.write(Data((line + "\n").utf8))
+                }
+            } catch {
+                FileHandle.standardError.write(Data("fakedrm ctl: \(error)\n".utf8))
+                throw ExitCode(2)
+            }
+        }
     }
 
     struct Stats: ParsableCommand {

@@ -13,6 +13,8 @@ public enum ControlRequest: Codable, Sendable, Equatable {
     case faultLog
     case faultClear
     case faultSeed(UInt64)
+    /// Rejections (and with `all` every ioctl) as dmesg-like lines; `follow` keeps streaming.
+    case trace(follow: Bool, all: Bool, file: Int?)
 }
 
 public struct ControlResponse: Codable, Sendable {

@@ -79,7 +79,29 @@ public final class ControlServer: @unchecked Sendable {
             reply(c, .failure("malformed control request"))
             return
         }
+        if case .trace(follow: true, let all, let file) = request {
+            streamTrace(c, all: all, file: file)
+            return
+        }
         reply(c, service.handle(request))
+    }
+
+    /// `ctl trace --follow`: an ok line, the ring's lines, then new ones as they come, until
+    /// the peer hangs up or the daemon stops.
+    private func streamTrace(_ c: Int32, all: Bool, file: Int?) {
+        reply(c, .success(""))
+        let trace = service.device.trace
+        trace.follow(all: all)
+        defer { trace.unfollow(all: all) }
+        var seq: UInt64 = 0
+        while !lock.withLock({ stopped }) {
+            let (lines, last) = service.traceLines(after: seq, file: file)
+            seq = last
+            for l in lines where !Self.sendLine(c, Data(l.utf8)) { return }
+            var p = pollfd(fd: c, events: Int16(POLLIN), revents: 0)
+            // Readable (EOF) or hung up: the follower is gone. Otherwise look again in 50 ms.
+            if poll(&p, 1, 50) != 0 { return }
+        }
     }
 
     private func reply(_ c: Int32, _ r: ControlResponse) {
@@ -98,6 +120,38 @@ public final class ControlServer: @unchecked Sendable {
             off += n
         }
         return true
+    }
+
+    /// The client side of a stream: the ok line, then `line` for each line until the daemon
+    /// closes. Throws when there is no daemon or it refused.
+    public static func stream(_ request: ControlRequest, to path: String, _ line: (String) -> Void) throws {
+        let fd = cfd_connect_unix(path)
+        guard fd >= 0 else { throw SocketServer.StartError(description: "cannot connect to \(path): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        guard sendLine(fd, try JSONEncoder().encode(request)) else {
+            throw SocketServer.StartError(description: "write to \(path) failed: \(String(cString: strerror(errno)))")
+        }
+        var pending = [UInt8]()
+        var first = true
+        var buf = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = read(fd, &buf, buf.count)
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { return }
+            pending += buf[0..<n]
+            while let nl = pending.firstIndex(of: UInt8(ascii: "\n")) {
+                let text = String(decoding: pending[..<nl], as: UTF8.self)
+                pending.removeSubrange(...nl)
+                if first {
+                    first = false
+                    guard let r = try? JSONDecoder().decode(ControlResponse.self, from: Data(text.utf8)), r.ok else {
+                        throw SocketServer.StartError(description: "\(path): refused the stream")
+                    }
+                    continue
+                }
+                line(text)
+            }
+        }
     }
 
     /// The client side: one request, one answer. Throws when there is no daemon.

@@ -91,6 +91,10 @@ public final class ControlService: Sendable {
         case .faultSeed(let seed):
             device.faults.setSeed(seed)
             return .success("ok")
+        case .trace(_, _, let file):
+            // Following is a stream, which the server runs itself (ControlServer.streamTrace);
+            // here: what the ring holds now.
+            return .success(traceLines(after: 0, file: file).lines.joined(separator: "\n"))
         }
     }
 
@@ -121,5 +125,13 @@ public final class ControlService: Sendable {
 
     static func openFds() -> Int {
         (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? 0
+    }
+
+    /// The trace's entries after `seq` for one file or all, as lines, and the last seq seen.
+    func traceLines(after seq: UInt64, file: Int?) -> (lines: [String], last: UInt64) {
+        let (entries, lost) = device.trace.entries(after: seq)
+        var lines = lost > 0 ? ["(\(lost) trace lines lost: the follower fell behind the ring)"] : []
+        lines += entries.filter { file == nil || $0.file == file }.map { $0.line(since: device.trace.startNs) }
+        return (lines, entries.last?.seq ?? seq)
     }
 }

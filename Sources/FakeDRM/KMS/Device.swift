@@ -77,6 +77,7 @@ public final class Device: @unchecked Sendable {
     /// Fault rules (docs/faults.md); thread-safe on their own.
     public let faults = FaultPolicy()
     public let ioctlStats = IoctlStats()
+    public let trace = IoctlTrace()
     /// The CRTCs' CRC taps behind debugfs `crtc-N/crc/` (thread-safe on their own).
     public let crc: CRCCapture
     /// Kills the attached backend's process (`backend-crash`); set by whoever spawned it.

@@ -1,10 +1,8 @@
 /// DRM_IOCTL_MODE_ATOMIC and PAGE_FLIP: read the four arrays, hand a request to the core.
 enum AtomicHandlers {
     static func register(_ t: inout CodecTable) {
-        t.add(0xBC, AtomicArg.self) { d, f, a, env throws(DRMError) in
+        t.add(0xBC, "MODE_ATOMIC", AtomicArg.self, [.master]) { d, f, a, env throws(DRMError) in
             let c = AtomicArg.self
-            // The ioctl table's DRM_MASTER check comes before the handler's own checks.
-            try d.requireMasterLocked(f)
             guard d.isAtomicClient(f) else { throw .invalidArgument.because(.atomic, "file \(f.id) has not set DRM_CLIENT_CAP_ATOMIC") }
             let flags = a[c.flags]
             if flags & ~DRMConst.atomicFlags != 0 {
@@ -30,7 +28,7 @@ enum AtomicHandlers {
             }
             try commit(d, f, AtomicRequest(flags: a[c.flags], userData: a[c.userData], objects: objects), env)
         }
-        t.add(0xB0, PageFlipArg.self) { d, f, a, env throws(DRMError) in
+        t.add(0xB0, "MODE_PAGE_FLIP", PageFlipArg.self, [.master]) { d, f, a, env throws(DRMError) in
             let p = PageFlipArg.self
             try d.requireLeaseHeld(f, a[p.crtcId])
             try d.pageFlip(f, crtcID: a[p.crtcId], fbID: a[p.fbId], flags: a[p.flags], reserved: a[p.reserved], userData: a[p.userData])

@@ -1,14 +1,14 @@
 /// GEM, dumb buffers, PRIME and framebuffers.
 enum BufferHandlers {
     static func register(_ t: inout CodecTable) {
-        t.add(0x09, GemCloseArg.self) { d, f, a, _ throws(DRMError) in try d.closeHandle(f, a[GemCloseArg.handle]) }
-        t.add(0x2D, PrimeHandleArg.self) { d, f, a, env throws(DRMError) in
+        t.add(0x09, "GEM_CLOSE", GemCloseArg.self, [.renderAllow]) { d, f, a, _ throws(DRMError) in try d.closeHandle(f, a[GemCloseArg.handle]) }
+        t.add(0x2D, "PRIME_HANDLE_TO_FD", PrimeHandleArg.self, [.renderAllow]) { d, f, a, env throws(DRMError) in
             a[PrimeHandleArg.fd] = try d.primeExport(f, handle: a[PrimeHandleArg.handle], flags: a[PrimeHandleArg.flags], env: env)
         }
-        t.add(0x2E, PrimeHandleArg.self) { d, f, a, env throws(DRMError) in
+        t.add(0x2E, "PRIME_FD_TO_HANDLE", PrimeHandleArg.self, [.renderAllow]) { d, f, a, env throws(DRMError) in
             a[PrimeHandleArg.handle] = try d.primeImport(f, fd: a[PrimeHandleArg.fd], env: env)
         }
-        t.add(0xB2, CreateDumbArg.self) { d, f, a, _ throws(DRMError) in
+        t.add(0xB2, "MODE_CREATE_DUMB", CreateDumbArg.self) { d, f, a, _ throws(DRMError) in
             let c = CreateDumbArg.self
             // The core zeroes the outputs first: userspace often leaves garbage there.
             a[c.handle] = 0
@@ -19,11 +19,11 @@ enum BufferHandlers {
             a[c.pitch] = r.pitch
             a[c.size_] = r.size
         }
-        t.add(0xB3, MapDumbArg.self) { d, f, a, _ throws(DRMError) in
+        t.add(0xB3, "MODE_MAP_DUMB", MapDumbArg.self) { d, f, a, _ throws(DRMError) in
             a[MapDumbArg.offset] = try d.mapDumb(f, handle: a[MapDumbArg.handle])
         }
-        t.add(0xB4, DestroyDumbArg.self) { d, f, a, _ throws(DRMError) in try d.closeHandle(f, a[DestroyDumbArg.handle]) }
-        t.add(0xAD, FbCmdArg.self) { d, f, a, _ throws(DRMError) in
+        t.add(0xB4, "MODE_DESTROY_DUMB", DestroyDumbArg.self) { d, f, a, _ throws(DRMError) in try d.closeHandle(f, a[DestroyDumbArg.handle]) }
+        t.add(0xAD, "MODE_GETFB", FbCmdArg.self) { d, f, a, _ throws(DRMError) in
             let c = FbCmdArg.self
             let info = try d.framebufferInfo(f, a[c.fbId], legacy: true)
             a[c.width] = info.width
@@ -33,7 +33,7 @@ enum BufferHandlers {
             a[c.depth] = info.depth
             a[c.handle] = info.handles[0]
         }
-        t.add(0xCE, FbCmd2Arg.self) { d, f, a, _ throws(DRMError) in
+        t.add(0xCE, "MODE_GETFB2", FbCmd2Arg.self) { d, f, a, _ throws(DRMError) in
             let c = FbCmd2Arg.self
             let info = try d.framebufferInfo(f, a[c.fbId])
             a[c.width] = info.width
@@ -47,27 +47,26 @@ enum BufferHandlers {
                 a[c.modifier, k] = info.flags & DRMConst.fbModifiers != 0 ? info.modifiers[k] : 0
             }
         }
-        t.add(0xAE, FbCmdArg.self) { d, f, a, _ throws(DRMError) in
+        t.add(0xAE, "MODE_ADDFB", FbCmdArg.self) { d, f, a, _ throws(DRMError) in
             let c = FbCmdArg.self
             a[c.fbId] = try d.addLegacyFramebuffer(f, width: a[c.width], height: a[c.height], pitch: a[c.pitch], bpp: a[c.bpp], depth: a[c.depth], handle: a[c.handle])
         }
-        t.add(0xB8, FbCmd2Arg.self) { d, f, a, _ throws(DRMError) in
+        t.add(0xB8, "MODE_ADDFB2", FbCmd2Arg.self) { d, f, a, _ throws(DRMError) in
             let c = FbCmd2Arg.self
             let spec = Device.FramebufferSpec(width: a[c.width], height: a[c.height], format: a[c.pixelFormat], flags: a[c.flags],
                                               handles: (0..<4).map { a[c.handles, $0] }, pitches: (0..<4).map { a[c.pitches, $0] },
                                               offsets: (0..<4).map { a[c.offsets, $0] }, modifiers: (0..<4).map { a[c.modifier, $0] })
             a[c.fbId] = try d.addFramebuffer(f, spec)
         }
-        t.add(0xAF, size: 4) { d, f, a, _ throws(DRMError) in
+        t.add(0xAF, "MODE_RMFB", size: 4) { d, f, a, _ throws(DRMError) in
             try d.removeFramebuffer(f, a.load(UInt32.self, at: 0), disablePlanes: true)
         }
-        t.add(0xD0, CloseFbArg.self) { d, f, a, _ throws(DRMError) in
+        t.add(0xD0, "MODE_CLOSEFB", CloseFbArg.self) { d, f, a, _ throws(DRMError) in
             guard a[CloseFbArg.pad] == 0 else { throw .invalidArgument }
             try d.removeFramebuffer(f, a[CloseFbArg.fbId], disablePlanes: false)
         }
-        t.add(0xB1, FbDirtyArg.self) { d, f, a, env throws(DRMError) in
+        t.add(0xB1, "MODE_DIRTYFB", FbDirtyArg.self, [.master]) { d, f, a, env throws(DRMError) in
             let c = FbDirtyArg.self
-            try d.requireMasterLocked(f)
             _ = try d.framebufferInfo(f, a[c.fbId])
             let n = a[c.numClips], ptr = a[c.clipsPtr]
             if (n == 0) != (ptr == 0) { throw .invalidArgument }

@@ -4,9 +4,20 @@
 public enum UAPICodec {
     typealias Handler = @Sendable (_ d: Device, _ f: FileContext, _ a: inout ArgBuffer, _ env: ClientEnv) throws(DRMError) -> Void
 
+    /// One row of drm_ioctl.c's table: the name, the kernel struct's size, the permission
+    /// flags the dispatcher applies before the handler runs, the handler.
     struct Entry: Sendable {
+        let name: String
         let size: Int
+        let flags: IoctlFlags
         let handler: Handler
+
+        init(name: String = "", size: Int, flags: IoctlFlags = [], handler: @escaping Handler) {
+            self.name = name
+            self.size = size
+            self.flags = flags
+            self.handler = handler
+        }
     }
 
     /// `firstPass`: false for the CUSE planner's later passes over the same request, so fault
@@ -42,7 +53,9 @@ public enum UAPICodec {
         var errno: Int32 = 0
         RejectionSlot.clear()
         do {
+            if !entry.flags.isEmpty { try IoctlFlags.permit(entry, device, file) }
             try entry.handler(device, file, &kbuf, env)
+            if device.trace.recordsSuccesses, !env.memory.isIncomplete { RejectionLog.recordSuccess(device, file, req, kbuf) }
         } catch {
             errno = error.errno
             if !env.memory.isIncomplete { RejectionLog.record(device, file, req, kbuf, error) }
@@ -68,10 +81,10 @@ public enum UAPICodec {
 
 struct CodecTable {
     var entries: [Int: UAPICodec.Entry] = [:]
-    mutating func add<S: UAPIStruct>(_ nr: Int, _ s: S.Type, _ h: @escaping UAPICodec.Handler) {
-        entries[nr] = UAPICodec.Entry(size: S.size, handler: h)
+    mutating func add<S: UAPIStruct>(_ nr: Int, _ name: String, _ s: S.Type, _ flags: IoctlFlags = [], _ h: @escaping UAPICodec.Handler) {
+        entries[nr] = UAPICodec.Entry(name: name, size: S.size, flags: flags, handler: h)
     }
-    mutating func add(_ nr: Int, size: Int, _ h: @escaping UAPICodec.Handler) {
-        entries[nr] = UAPICodec.Entry(size: size, handler: h)
+    mutating func add(_ nr: Int, _ name: String, size: Int, _ flags: IoctlFlags = [], _ h: @escaping UAPICodec.Handler) {
+        entries[nr] = UAPICodec.Entry(name: name, size: size, flags: flags, handler: h)
     }
 }

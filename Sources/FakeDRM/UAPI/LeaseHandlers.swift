@@ -4,7 +4,7 @@ import Glibc
 /// REVOKE_LEASE (drm_lease.c).
 enum LeaseHandlers {
     static func register(_ t: inout CodecTable) {
-        t.add(0xC6, CreateLeaseArg.self) { d, f, a, env throws(DRMError) in
+        t.add(0xC6, "MODE_CREATE_LEASE", CreateLeaseArg.self, [.master]) { d, f, a, env throws(DRMError) in
             let c = CreateLeaseArg.self
             if a[c.flags] & ~UInt32(O_CLOEXEC | O_NONBLOCK) != 0 { throw .invalidArgument }
             // memdup_user of count × 4 bytes: more than kmalloc can give is ENOMEM.
@@ -23,7 +23,7 @@ enum LeaseHandlers {
             a[c.lesseeId] = id
             a[c.fd] = UInt32(bitPattern: fd)
         }
-        t.add(0xC7, ListLesseesArg.self) { d, f, a, env throws(DRMError) in
+        t.add(0xC7, "MODE_LIST_LESSEES", ListLesseesArg.self, [.master]) { d, f, a, env throws(DRMError) in
             let l = ListLesseesArg.self
             if a[l.pad] != 0 { throw .invalidArgument }
             let ids = try d.listLessees(f)
@@ -31,7 +31,7 @@ enum LeaseHandlers {
             if room >= UInt32(ids.count), !ids.isEmpty { try env.memory.write(LE.bytes(ids), at: a[l.lesseesPtr]) }
             a[l.countLessees] = UInt32(ids.count)
         }
-        t.add(0xC8, GetLeaseArg.self) { d, f, a, env throws(DRMError) in
+        t.add(0xC8, "MODE_GET_LEASE", GetLeaseArg.self, [.master]) { d, f, a, env throws(DRMError) in
             let g = GetLeaseArg.self
             if a[g.pad] != 0 { throw .invalidArgument }
             let ids = d.leasedObjects(f)
@@ -39,7 +39,7 @@ enum LeaseHandlers {
             if room > 0, !ids.isEmpty { try env.memory.write(LE.bytes(Array(ids.prefix(room))), at: a[g.objectsPtr]) }
             a[g.countObjects] = UInt32(ids.count)
         }
-        t.add(0xC9, RevokeLeaseArg.self) { d, f, a, _ throws(DRMError) in
+        t.add(0xC9, "MODE_REVOKE_LEASE", RevokeLeaseArg.self, [.master]) { d, f, a, _ throws(DRMError) in
             try d.revokeLease(f, id: a[RevokeLeaseArg.lesseeId])
         }
     }

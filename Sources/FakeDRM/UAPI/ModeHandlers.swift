@@ -1,7 +1,7 @@
 /// The mode-object queries and the legacy modeset ioctls.
 enum ModeHandlers {
     static func register(_ t: inout CodecTable) {
-        t.add(0xA0, CardResArg.self) { d, f, a, env throws(DRMError) in
+        t.add(0xA0, "MODE_GETRESOURCES", CardResArg.self) { d, f, a, env throws(DRMError) in
             let r = CardResArg.self
             let res = d.resources(f)
             // GETRESOURCES fills partially: the first min(caller count, actual) ids.
@@ -14,7 +14,7 @@ enum ModeHandlers {
             a[r.minHeight] = res.minHeight
             a[r.maxHeight] = res.maxHeight
         }
-        t.add(0xA1, CrtcArg.self) { d, f, a, _ throws(DRMError) in
+        t.add(0xA1, "MODE_GETCRTC", CrtcArg.self) { d, f, a, _ throws(DRMError) in
             try d.requireLeaseHeld(f, a[CrtcArg.crtcId])
             let info = try d.crtcInfo(a[CrtcArg.crtcId])
             a[CrtcArg.gammaSize] = info.gammaSize
@@ -29,7 +29,7 @@ enum ModeHandlers {
                 a[CrtcArg.mode] = [UInt8](repeating: 0, count: ModeInfoLayout.size)
             }
         }
-        t.add(0xA2, CrtcArg.self) { d, f, a, env throws(DRMError) in
+        t.add(0xA2, "MODE_SETCRTC", CrtcArg.self, [.master]) { d, f, a, env throws(DRMError) in
             let c = CrtcArg.self
             var mode: ModeInfo? = nil
             if a[c.modeValid] != 0 {
@@ -46,9 +46,9 @@ enum ModeHandlers {
             try d.requireLeaseHeld(f, a[c.crtcId])
             try d.cursor(f, crtcID: a[c.crtcId], flags: a[c.flags], x: a[c.x], y: a[c.y], width: a[c.width], height: a[c.height], handle: a[c.handle])
         }
-        t.add(0xA3, CursorV1Layout.self, cursor)
-        t.add(0xBB, CursorArg.self, cursor)
-        t.add(0xA4, CrtcLutArg.self) { d, f, a, env throws(DRMError) in
+        t.add(0xA3, "MODE_CURSOR", CursorV1Layout.self, [.master], cursor)
+        t.add(0xBB, "MODE_CURSOR2", CursorArg.self, [.master], cursor)
+        t.add(0xA4, "MODE_GETGAMMA", CrtcLutArg.self) { d, f, a, env throws(DRMError) in
             let l = CrtcLutArg.self
             let (size, lut) = try d.gamma(f, crtcID: a[l.crtcId])
             guard size > 0 else { throw .notImplemented }
@@ -58,7 +58,7 @@ enum ModeHandlers {
             try env.memory.write(LE.bytes(Array(lut[n..<2 * n])), at: a[l.green])
             try env.memory.write(LE.bytes(Array(lut[2 * n..<3 * n])), at: a[l.blue])
         }
-        t.add(0xA5, CrtcLutArg.self) { d, f, a, env throws(DRMError) in
+        t.add(0xA5, "MODE_SETGAMMA", CrtcLutArg.self, [.master]) { d, f, a, env throws(DRMError) in
             let l = CrtcLutArg.self
             let (size, _) = try d.gamma(f, crtcID: a[l.crtcId])
             guard size > 0 else { throw .notImplemented }
@@ -69,7 +69,7 @@ enum ModeHandlers {
             }
             try d.setGamma(f, crtcID: a[l.crtcId], size: size, red: try channel(l.red), green: try channel(l.green), blue: try channel(l.blue))
         }
-        t.add(0xA6, GetEncoderArg.self) { d, f, a, _ throws(DRMError) in
+        t.add(0xA6, "MODE_GETENCODER", GetEncoderArg.self) { d, f, a, _ throws(DRMError) in
             let e = GetEncoderArg.self
             let info = try d.encoderInfo(a[e.encoderId])
             a[e.encoderType] = info.type
@@ -77,7 +77,7 @@ enum ModeHandlers {
             a[e.possibleCrtcs] = d.filterCrtcs(f, info.possibleCrtcs)
             a[e.possibleClones] = info.possibleClones
         }
-        t.add(0xA7, GetConnectorArg.self) { d, f, a, env throws(DRMError) in
+        t.add(0xA7, "MODE_GETCONNECTOR", GetConnectorArg.self) { d, f, a, env throws(DRMError) in
             let c = GetConnectorArg.self
             try d.requireLeaseHeld(f, a[c.connectorId])
             let info = try d.connectorInfo(f, a[c.connectorId])
@@ -104,9 +104,9 @@ enum ModeHandlers {
             }
             a[c.countEncoders] = UInt32(info.encoders.count)
         }
-        t.add(0xA8, size: 72) { d, f, _, _ throws(DRMError) in try d.requireMasterLocked(f) }  // ATTACHMODE: no-op
-        t.add(0xA9, size: 72) { d, f, _, _ throws(DRMError) in try d.requireMasterLocked(f) }  // DETACHMODE: no-op
-        t.add(0xAA, GetPropertyArg.self) { d, f, a, env throws(DRMError) in
+        t.add(0xA8, "MODE_ATTACHMODE", size: 72, [.master]) { _, _, _, _ in }  // ATTACHMODE: drm_noop
+        t.add(0xA9, "MODE_DETACHMODE", size: 72, [.master]) { _, _, _, _ in }  // DETACHMODE: drm_noop
+        t.add(0xAA, "MODE_GETPROPERTY", GetPropertyArg.self) { d, f, a, env throws(DRMError) in
             let g = GetPropertyArg.self
             let p = try d.property(a[g.propId])
             a.setString(g.name, p.name)
@@ -134,20 +134,20 @@ enum ModeHandlers {
             }
             _ = f
         }
-        t.add(0xAB, ConnectorSetPropertyArg.self) { d, f, a, env throws(DRMError) in
+        t.add(0xAB, "MODE_SETPROPERTY", ConnectorSetPropertyArg.self, [.master]) { d, f, a, env throws(DRMError) in
             let s = ConnectorSetPropertyArg.self
             try d.setObjectProperty(f, objectID: a[s.connectorId], objectType: ObjectType.connector.rawValue, propID: a[s.propId], value: a[s.value])
         }
-        t.add(0xAC, GetBlobArg.self) { d, _, a, env throws(DRMError) in
+        t.add(0xAC, "MODE_GETPROPBLOB", GetBlobArg.self) { d, _, a, env throws(DRMError) in
             let data = try d.blobData(a[GetBlobArg.blobId])
             // Copied only when the caller's length matches exactly.
             if a[GetBlobArg.length] == UInt32(data.count), !data.isEmpty { try env.memory.write(data, at: a[GetBlobArg.data]) }
             a[GetBlobArg.length] = UInt32(data.count)
         }
-        t.add(0xB5, GetPlaneResArg.self) { d, f, a, env throws(DRMError) in
+        t.add(0xB5, "MODE_GETPLANERESOURCES", GetPlaneResArg.self) { d, f, a, env throws(DRMError) in
             try fillPartial(d.planeIDs(f), count: GetPlaneResArg.countPlanes, ptr: GetPlaneResArg.planeIdPtr, &a, env)
         }
-        t.add(0xB6, GetPlaneArg.self) { d, f, a, env throws(DRMError) in
+        t.add(0xB6, "MODE_GETPLANE", GetPlaneArg.self) { d, f, a, env throws(DRMError) in
             let g = GetPlaneArg.self
             try d.requireLeaseHeld(f, a[g.planeId])
             let info = try d.planeInfo(a[g.planeId])
@@ -160,14 +160,14 @@ enum ModeHandlers {
             }
             a[g.countFormatTypes] = UInt32(info.formats.count)
         }
-        t.add(0xB7, SetPlaneArg.self) { d, f, a, env throws(DRMError) in
+        t.add(0xB7, "MODE_SETPLANE", SetPlaneArg.self, [.master]) { d, f, a, env throws(DRMError) in
             let s = SetPlaneArg.self
             try d.requireLeaseHeld(f, a[s.planeId])
             if a[s.crtcId] != 0 { try d.requireLeaseHeld(f, a[s.crtcId]) }
             try d.setPlane(f, Device.SetPlaneRequest(planeID: a[s.planeId], crtcID: a[s.crtcId], fbID: a[s.fbId], crtcX: a[s.crtcX], crtcY: a[s.crtcY],
                                                      crtcW: a[s.crtcW], crtcH: a[s.crtcH], srcX: a[s.srcX], srcY: a[s.srcY], srcW: a[s.srcW], srcH: a[s.srcH]))
         }
-        t.add(0xB9, ObjGetPropertiesArg.self) { d, f, a, env throws(DRMError) in
+        t.add(0xB9, "MODE_OBJ_GETPROPERTIES", ObjGetPropertiesArg.self) { d, f, a, env throws(DRMError) in
             let o = ObjGetPropertiesArg.self
             try d.requireLeaseHeld(f, a[o.objId])
             let props = try d.objectProperties(f, objectID: a[o.objId], type: a[o.objType])
@@ -178,34 +178,34 @@ enum ModeHandlers {
             }
             a[o.countProps] = UInt32(props.count)
         }
-        t.add(0xBA, ObjSetPropertyArg.self) { d, f, a, env throws(DRMError) in
+        t.add(0xBA, "MODE_OBJ_SETPROPERTY", ObjSetPropertyArg.self, [.master]) { d, f, a, env throws(DRMError) in
             let s = ObjSetPropertyArg.self
             try d.requireLeaseHeld(f, a[s.objId])
             try d.setObjectProperty(f, objectID: a[s.objId], objectType: a[s.objType], propID: a[s.propId], value: a[s.value])
         }
-        t.add(0xBD, CreateBlobArg.self) { d, f, a, env throws(DRMError) in
+        t.add(0xBD, "MODE_CREATEPROPBLOB", CreateBlobArg.self) { d, f, a, env throws(DRMError) in
             let len = a[CreateBlobArg.length]
             // Zero or absurd lengths are refused before any copy (drm_property_create_blob).
             guard len > 0, Int(len) <= 16 << 20 else { throw .invalidArgument }
             let data = try env.memory.read(at: a[CreateBlobArg.data], count: Int(len))
             a[CreateBlobArg.blobId] = try d.createBlob(f, data: data)
         }
-        t.add(0xBE, DestroyBlobArg.self) { d, f, a, _ throws(DRMError) in try d.destroyBlob(f, a[DestroyBlobArg.blobId]) }
-        t.add(0x3A, WaitVblankArg.self) { d, f, a, _ throws(DRMError) in
+        t.add(0xBE, "MODE_DESTROYPROPBLOB", DestroyBlobArg.self) { d, f, a, _ throws(DRMError) in try d.destroyBlob(f, a[DestroyBlobArg.blobId]) }
+        t.add(0x3A, "WAIT_VBLANK", WaitVblankArg.self) { d, f, a, _ throws(DRMError) in
             let w = WaitVblankArg.self
             let r = try d.waitVblank(f, type: a[w.type], sequence: a[w.sequence], signal: a[w.signal])
             a[w.replySequence] = r.sequence
             a[w.tvSec] = r.timestampNs / 1_000_000_000
             a[w.tvUsec] = (r.timestampNs % 1_000_000_000) / 1000
         }
-        t.add(0x3B, CrtcGetSequenceArg.self) { d, _, a, _ throws(DRMError) in
+        t.add(0x3B, "CRTC_GET_SEQUENCE", CrtcGetSequenceArg.self) { d, _, a, _ throws(DRMError) in
             let s = CrtcGetSequenceArg.self
             let r = try d.crtcSequence(crtcID: a[s.crtcId])
             a[s.active] = r.active ? 1 : 0
             a[s.sequence] = r.sequence
             a[s.sequenceNs] = r.timestampNs
         }
-        t.add(0x3C, CrtcQueueSequenceArg.self) { d, f, a, _ throws(DRMError) in
+        t.add(0x3C, "CRTC_QUEUE_SEQUENCE", CrtcQueueSequenceArg.self) { d, f, a, _ throws(DRMError) in
             let q = CrtcQueueSequenceArg.self
             a[q.sequence] = try d.queueSequence(f, crtcID: a[q.crtcId], flags: a[q.flags], sequence: a[q.sequence], userData: a[q.userData])
         }

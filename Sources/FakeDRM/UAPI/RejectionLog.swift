@@ -28,9 +28,17 @@ enum RejectionLog {
         let name = ioctlName(req)
         loggers[area]?.log(level: testOnly ? .debug : .info, "\(name)\(testOnly ? " (TEST_ONLY)" : "") \(error.errnoName): \(reason)",
                            metadata: ["file": "\(file.id)", "pid": "\(file.pid)"])
+        device.trace.record(file: file.id, pid: file.pid, ioctl: name, errno: error.errnoName, reason: reason, testOnly: testOnly)
         guard file !== FileContext.kernel else { return }
         let last = LastRejection(ioctl: name, errno: error.errnoName, reason: reason, area: area.rawValue, testOnly: testOnly, timeNs: Monotonic.nowNs())
         device.lock.withLock { file.lastRejection = last }
+    }
+
+    /// A successful request, for a follower of `ctl trace --all`.
+    static func recordSuccess(_ device: Device, _ file: FileContext, _ req: IoctlRequest, _ arg: ArgBuffer) {
+        let testOnly = req.type == IoctlRequest.drmType && req.nr == 0xBC && arg.bytes.count >= 4
+            && arg.load(UInt32.self, at: 0) & DRMConst.atomicTestOnly != 0
+        device.trace.record(file: file.id, pid: file.pid, ioctl: ioctlName(req), errno: nil, reason: nil, testOnly: testOnly)
     }
 
     /// The DRM name, or the dma-buf / sync_file / sw_sync one for those codecs.
