@@ -219,6 +219,15 @@ probe dmabuf "dma-buf fences (tests/clients/dmabuf.c): SYNC flags and its wait f
 probe vgem "a card answering as vgem (tests/clients/vgem.c): FENCE_ATTACH/SIGNAL errnos, poll and EXPORT_SYNC_FILE on the dma-buf, fences signalled at close and after 10 s" \
     --config "$root/tests/clients/vgem.yaml"
 
+# --- drm.debug for a fake card: a rejected commit diagnosed from `ctl trace --follow` alone ---
+out="$work/trace-session.txt"
+: >"$work/trace.txt"; chmod 0666 "$work/trace.txt"
+timeout 40 "${RUN[@]}" -- env FAKEDRM_BIN="$FAKEDRM_BIN" "$root/tests/clients/trace-session.sh" "$work/trace.txt" >"$out" 2>&1
+if grep -q "Atomic Commit failed" "$out" &&
+    grep -qE "MODE_ATOMIC ERANGE: \[PLANE:[0-9]+:plane-[0-9]+\] Invalid scaling of plane" "$work/trace.txt"; then
+    ok "ctl trace --follow: modetest's 'Atomic Commit failed' explained: $(grep -m1 -oE 'MODE_ATOMIC ERANGE: .*' "$work/trace.txt")"
+else bad "ctl trace --follow (modetest's rejected commit)" "$work/trace.txt"; cat "$out" | sed 's/^/       | /' | head -5; fi
+
 # --- sway 1.7 / wlroots 0.15 (DRM backend, pixman, libseat builtin) --------------------------
 out="$work/sway.txt"
 if command -v sway >/dev/null && command -v swaybg >/dev/null && command -v wayland-info >/dev/null; then
