@@ -136,7 +136,7 @@ final class EventfdTarget: @unchecked Sendable {
     init(_ fd: OwnedFD, budget: EventfdBudget) throws(DRMError) {
         guard budget.live.add(1, ordering: .relaxed).newValue <= budget.limit else {
             budget.live.subtract(1, ordering: .relaxed)
-            throw .noMemory
+            throw .noMemory.because(.fences, "the file already holds limits.eventfdsPerFile (\(budget.limit)) eventfd registrations")
         }
         self.fd = fd
         self.budget = budget

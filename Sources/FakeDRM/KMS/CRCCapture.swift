@@ -49,7 +49,7 @@ public final class CRCCapture: @unchecked Sendable {
     /// vkms_crc_parse_source: "auto" enables, no source disables, anything else is EINVAL.
     static func verify(_ source: String?) throws(DRMError) -> Bool {
         guard let source else { return false }
-        guard sources.contains(source) else { throw .invalidArgument }
+        guard sources.contains(source) else { throw .invalidArgument.because(.modeset, "unknown source \(source)") }
         return true
     }
 
@@ -62,9 +62,11 @@ public final class CRCCapture: @unchecked Sendable {
 
     /// A write to `crc/control` (crc_control_write): returns the bytes consumed.
     public func writeControl(crtc: Int, _ bytes: [UInt8]) throws(DRMError) -> Int {
-        guard (0..<crtcCount).contains(crtc) else { throw .notFound }
+        guard (0..<crtcCount).contains(crtc) else { throw .notFound.because(.modeset, "no CRTC \(crtc) for crc/control") }
         if bytes.isEmpty { return 0 }
-        guard bytes.count <= Self.maxControlWrite else { throw .argumentListTooLong }
+        guard bytes.count <= Self.maxControlWrite else {
+            throw .argumentListTooLong.because(.modeset, "Expected < \(Self.maxControlWrite + 1) bytes into crtc crc control (got \(bytes.count))")
+        }
         var text = bytes
         if text.last == 0x0a { text.removeLast() }
         // memdup_user_nul: the source ends at the first NUL.
@@ -73,7 +75,7 @@ public final class CRCCapture: @unchecked Sendable {
         _ = try Self.verify(source)
         try lock.withLock { () throws(DRMError) in
             dropClosedReader(crtc)
-            if taps[crtc].reader != nil { throw .busy }
+            if taps[crtc].reader != nil { throw .busy.because(.modeset, "crtc-\(crtc) crc/data is open; its source cannot change") }
             taps[crtc].source = source
         }
         return bytes.count
@@ -83,13 +85,15 @@ public final class CRCCapture: @unchecked Sendable {
     /// end of a SOCK_SEQPACKET pair, one record per entry, so blocking and O_NONBLOCK reads and
     /// poll behave as the kernel's file without the daemon waiting for the reader.
     func openData(crtc: Int) throws(DRMError) -> OwnedFD {
-        guard (0..<crtcCount).contains(crtc) else { throw .notFound }
+        guard (0..<crtcCount).contains(crtc) else { throw .notFound.because(.modeset, "no CRTC \(crtc) for crc/data") }
         return try lock.withLock { () throws(DRMError) -> OwnedFD in
             let enabled = try Self.verify(taps[crtc].source)
             dropClosedReader(crtc)
-            if taps[crtc].reader != nil { throw .busy }
+            if taps[crtc].reader != nil { throw .busy.because(.modeset, "crtc-\(crtc) crc/data is already open") }
             var sv: [Int32] = [-1, -1]
-            guard socketpair(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &sv) == 0 else { throw .noMemory }
+            guard socketpair(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &sv) == 0 else {
+                throw .noMemory.because(.modeset, "crtc-\(crtc) crc/data: socketpair failed (errno \(errno))")
+            }
             let mine = OwnedFD(sv[1])
             _ = fcntl(sv[1], F_SETFL, fcntl(sv[1], F_GETFL) | O_NONBLOCK)
             // A reader that will never see an entry (no source): its reads end at once, as
@@ -107,8 +111,10 @@ public final class CRCCapture: @unchecked Sendable {
     /// crtc_crc_open's first check: the CRTC must be active in the software state (EIO).
     public func openData(crtc: Int, of device: Device) throws(DRMError) -> OwnedFD {
         try device.lock.withLock { () throws(DRMError) -> OwnedFD in
-            guard crtc < device.state.crtcs.count else { throw .notFound }
-            guard device.state.crtcs[crtc].active else { throw .io }
+            guard crtc < device.state.crtcs.count else { throw .notFound.because(.modeset, "no CRTC \(crtc) for crc/data") }
+            guard device.state.crtcs[crtc].active else {
+                throw .io.because(.modeset, "\(device.crtcs[crtc].tag) is not active; crc/data needs it on")
+            }
             return try openData(crtc: crtc)
         }
     }

@@ -5,15 +5,21 @@ extension Device {
     /// drm_mode_create_dumb + the shmem helper's policy: pitch = ceil(width*bpp/8) aligned to
     /// 8 (2025 kernels), size page-aligned.
     public func createDumb(_ file: FileContext, width: UInt32, height: UInt32, bpp: UInt32) throws(DRMError) -> DumbBuffer {
-        guard width != 0, height != 0, bpp != 0 else { throw .invalidArgument }
+        guard width != 0, height != 0, bpp != 0 else {
+            throw .invalidArgument.because(.buffers, "dumb buffer \(width)x\(height) bpp \(bpp): width, height and bpp must be non-zero")
+        }
         let cpp = (UInt64(bpp) + 7) / 8
         let pitch = (UInt64(width) * cpp + 7) & ~7
         let (raw, o1) = pitch.multipliedReportingOverflow(by: UInt64(height))
-        guard !o1, pitch <= UInt64(UInt32.max), raw <= 1 << 31 else { throw .invalidArgument }
+        guard !o1, pitch <= UInt64(UInt32.max), raw <= 1 << 31 else {
+            throw .invalidArgument.because(.buffers, "dumb buffer \(width)x\(height) bpp \(bpp): pitch \(pitch) or size over 2 GiB")
+        }
         let size = (raw + 4095) & ~4095
         return try lock.withLock { () throws(DRMError) -> DumbBuffer in
             try admitHandle(file, size: Int(size))
-            guard bufferOwners.count(file.uid) < FDReserve.perUserShare else { throw .noMemory }
+            guard bufferOwners.count(file.uid) < FDReserve.perUserShare else {
+                throw .noMemory.because(.buffers, "uid \(file.uid) already has its share of \(FDReserve.perUserShare) live buffers")
+            }
             let bo = try BufferObject(size: Int(size), serial: nextBOSerial, owner: (bufferOwners, file.uid))
             nextBOSerial += 1
             // Compacted when it doubles, so a client making many buffers costs O(1) each.
@@ -28,7 +34,7 @@ extension Device {
 
     public func mapDumb(_ file: FileContext, handle: UInt32) throws(DRMError) -> UInt64 {
         try lock.withLock { () throws(DRMError) -> UInt64 in
-            guard let bo = file.handles[handle] else { throw .notFound }
+            guard let bo = file.handles[handle] else { throw .notFound.because(.buffers, "handle \(handle) not found in file \(file.id)") }
             if bo.mapOffset == 0 {
                 bo.mapOffset = nextMapOffset
                 nextMapOffset += (UInt64(bo.size) + 4095) & ~4095
@@ -47,7 +53,9 @@ extension Device {
     /// DESTROY_DUMB and GEM_CLOSE: drop the handle (unknown → EINVAL).
     public func closeHandle(_ file: FileContext, _ handle: UInt32) throws(DRMError) {
         try lock.withLock { () throws(DRMError) in
-            guard let bo = file.dropHandle(handle) else { throw .invalidArgument }
+            guard let bo = file.dropHandle(handle) else {
+                throw .invalidArgument.because(.buffers, "handle \(handle) not found in file \(file.id)")
+            }
             releaseName(bo)
         }
     }
@@ -64,8 +72,10 @@ extension Device {
     /// time; names are the lowest free from 1, as idr_alloc gives them.
     public func flink(_ file: FileContext, handle: UInt32) throws(DRMError) -> UInt32 {
         try lock.withLock { () throws(DRMError) -> UInt32 in
-            guard file.authenticated else { throw .permissionDenied }
-            guard let bo = file.handles[handle] else { throw .notFound }
+            guard file.authenticated else {
+                throw .permissionDenied.because(.master, "file \(file.id) is not authenticated (GEM_FLINK is DRM_AUTH)")
+            }
+            guard let bo = file.handles[handle] else { throw .notFound.because(.buffers, "handle \(handle) not found in file \(file.id)") }
             if bo.flinkName == 0 {
                 var name = lowestFreeFlinkName
                 while flinkNames[name] != nil { name += 1 }
@@ -80,8 +90,10 @@ extension Device {
     /// GEM_OPEN (DRM_AUTH): a new handle in this file on the named buffer, and its size.
     public func gemOpen(_ file: FileContext, name: UInt32) throws(DRMError) -> (handle: UInt32, size: UInt64) {
         try lock.withLock { () throws(DRMError) -> (handle: UInt32, size: UInt64) in
-            guard file.authenticated else { throw .permissionDenied }
-            guard let bo = flinkNames[name] else { throw .notFound }
+            guard file.authenticated else {
+                throw .permissionDenied.because(.master, "file \(file.id) is not authenticated (GEM_OPEN is DRM_AUTH)")
+            }
+            guard let bo = flinkNames[name] else { throw .notFound.because(.buffers, "flink name \(name) not found") }
             try admitHandle(file, size: bo.size)
             return (file.newHandle(bo), UInt64(bo.size))
         }
@@ -91,16 +103,20 @@ extension Device {
     /// stall other clients.
     public func primeExport(_ file: FileContext, handle: UInt32, flags: UInt32, env: ClientEnv) throws(DRMError) -> Int32 {
         let cloexec: UInt32 = 0x80000, rdwr: UInt32 = 0x2
-        guard flags & ~(cloexec | rdwr) == 0 else { throw .invalidArgument }
+        guard flags & ~(cloexec | rdwr) == 0 else {
+            throw .invalidArgument.because(.buffers, "PRIME_HANDLE_TO_FD flags 0x\(String(flags, radix: 16)) beyond DRM_CLOEXEC | DRM_RDWR")
+        }
         let bo = try lock.withLock { () throws(DRMError) -> BufferObject in
-            guard let bo = file.handles[handle] else { throw .notFound }
+            guard let bo = file.handles[handle] else { throw .notFound.because(.buffers, "handle \(handle) not found in file \(file.id)") }
             return bo
         }
         return try env.files.install(.dmabuf(bo), cloexec: flags & cloexec != 0)
     }
 
     public func primeImport(_ file: FileContext, fd: Int32, env: ClientEnv) throws(DRMError) -> UInt32 {
-        guard case .dmabuf(let bo)? = try env.files.lookup(fd: fd) else { throw .invalidArgument }
+        guard case .dmabuf(let bo)? = try env.files.lookup(fd: fd) else {
+            throw .invalidArgument.because(.buffers, "fd \(fd) is not a dma-buf")
+        }
         return try lock.withLock { () throws(DRMError) -> UInt32 in
             // One handle per buffer per file: importing twice gives the same handle.
             if let h = file.handle(for: bo) { return h }
@@ -114,9 +130,11 @@ extension Device {
     func admitHandle(_ file: FileContext, size: Int) throws(DRMError) {
         // An ioctl still running when its file was released (CUSE) must not leave a handle
         // behind: nothing would ever drop it, nor the flink name it keeps alive.
-        guard !file.closed else { throw .noDevice }
+        guard !file.closed else { throw .noDevice.because(.buffers, "file \(file.id) was released during the request") }
         let count = min(config.limits.buffersPerFile, FDReserve.perClientShare)
-        if file.handles.count >= count || file.handleBytes + size > config.limits.bufferMiBPerFile << 20 { throw .noMemory }
+        if file.handles.count >= count || file.handleBytes + size > config.limits.bufferMiBPerFile << 20 {
+            throw .noMemory.because(.buffers, "file \(file.id): a handle on \(size) bytes exceeds \(count) handles or limits.bufferMiBPerFile \(config.limits.bufferMiBPerFile) (has \(file.handles.count), \(file.handleBytes) bytes)")
+        }
     }
 
     // MARK: framebuffers
@@ -135,44 +153,71 @@ extension Device {
     /// drm_gem_fb_init_with_funcs, in the kernel's order.
     public func addFramebuffer(_ file: FileContext, _ spec: FramebufferSpec) throws(DRMError) -> ObjectID {
         try lock.withLock { () throws(DRMError) -> ObjectID in
-            if spec.flags & ~(DRMConst.fbInterlaced | DRMConst.fbModifiers) != 0 { throw .invalidArgument }
-            if spec.width < config.minWidth || spec.width > config.maxWidth || spec.height < config.minHeight || spec.height > config.maxHeight {
-                throw .invalidArgument
+            if spec.flags & ~(DRMConst.fbInterlaced | DRMConst.fbModifiers) != 0 {
+                throw .invalidArgument.because(.buffers, "bad framebuffer flags 0x\(String(spec.flags, radix: 16))")
             }
-            guard let fmt = PixelFormat.lookup(spec.format), spec.width > 0, spec.height > 0 else { throw .invalidArgument }
+            if spec.width < config.minWidth || spec.width > config.maxWidth || spec.height < config.minHeight || spec.height > config.maxHeight {
+                throw .invalidArgument.because(.buffers, spec.width < config.minWidth || spec.width > config.maxWidth
+                    ? "bad framebuffer width \(spec.width), should be >= \(config.minWidth) && <= \(config.maxWidth)"
+                    : "bad framebuffer height \(spec.height), should be >= \(config.minHeight) && <= \(config.maxHeight)")
+            }
+            guard let fmt = PixelFormat.lookup(spec.format), spec.width > 0, spec.height > 0 else {
+                throw .invalidArgument.because(.buffers, PixelFormat.lookup(spec.format) == nil
+                    ? "bad framebuffer format \(PixelFormat.name(spec.format)) (0x\(String(spec.format, radix: 16)))"
+                    : spec.width == 0 ? "bad framebuffer width 0" : "bad framebuffer height 0")
+            }
             let hasMods = spec.flags & DRMConst.fbModifiers != 0
             let n = fmt.planeCount
             for k in 0..<n {
                 let width = fmt.planeWidth(spec.width, plane: k), height = fmt.planeHeight(spec.height, plane: k)
                 let minPitch = fmt.minPitch(width: width, plane: k)
-                if spec.handles[k] == 0 { throw .invalidArgument }
-                if minPitch > UInt64(UInt32.max) { throw .outOfRange }
-                if UInt64(height) * UInt64(spec.pitches[k]) + UInt64(spec.offsets[k]) > UInt64(UInt32.max) { throw .outOfRange }
-                if UInt64(spec.pitches[k]) < minPitch { throw .invalidArgument }
-                if spec.modifiers[k] != 0 && !hasMods { throw .invalidArgument }
-                if hasMods && spec.modifiers[k] != spec.modifiers[0] { throw .invalidArgument }
+                if spec.handles[k] == 0 { throw .invalidArgument.because(.buffers, "no buffer object handle for plane \(k)") }
+                if minPitch > UInt64(UInt32.max) {
+                    throw .outOfRange.because(.buffers, "minimum pitch \(minPitch) for plane \(k) does not fit 32 bits")
+                }
+                if UInt64(height) * UInt64(spec.pitches[k]) + UInt64(spec.offsets[k]) > UInt64(UInt32.max) {
+                    throw .outOfRange.because(.buffers, "plane \(k): height \(height) * pitch \(spec.pitches[k]) + offset \(spec.offsets[k]) does not fit 32 bits")
+                }
+                if UInt64(spec.pitches[k]) < minPitch {
+                    throw .invalidArgument.because(.buffers, "bad pitch \(spec.pitches[k]) for plane \(k) (minimum \(minPitch))")
+                }
+                if spec.modifiers[k] != 0 && !hasMods {
+                    throw .invalidArgument.because(.buffers, "bad fb modifier 0x\(String(spec.modifiers[k], radix: 16)) for plane \(k) without DRM_MODE_FB_MODIFIERS")
+                }
+                if hasMods && spec.modifiers[k] != spec.modifiers[0] {
+                    throw .invalidArgument.because(.buffers, "bad fb modifier 0x\(String(spec.modifiers[k], radix: 16)) for plane \(k) (plane 0 has 0x\(String(spec.modifiers[0], radix: 16)))")
+                }
             }
             for k in n..<4 {
-                if spec.modifiers[k] != 0 { throw .invalidArgument }
+                if spec.modifiers[k] != 0 { throw .invalidArgument.because(.buffers, "non-zero modifier for unused plane \(k)") }
                 // Userspace from before FB_MODIFIERS did not clear the unused entries.
                 if !hasMods { continue }
-                if spec.handles[k] != 0 || spec.pitches[k] != 0 || spec.offsets[k] != 0 { throw .invalidArgument }
+                if spec.handles[k] != 0 || spec.pitches[k] != 0 || spec.offsets[k] != 0 {
+                    throw .invalidArgument.because(.buffers, spec.handles[k] != 0 ? "buffer object handle for unused plane \(k)"
+                        : spec.pitches[k] != 0 ? "non-zero pitch for unused plane \(k)" : "non-zero offset for unused plane \(k)")
+                }
             }
             // drm_gem_fb_create: a format and modifier some plane takes (only linear ones here).
             let modifier = hasMods ? spec.modifiers[0] : DRMConst.formatModLinear
             if modifier != DRMConst.formatModLinear || !planes.contains(where: { $0.formats.contains(spec.format) }) {
-                throw .invalidArgument
+                throw .invalidArgument.because(.buffers, "Unsupported pixel format \(PixelFormat.name(spec.format)) / modifier 0x\(String(modifier, radix: 16))")
             }
-            if file.framebufferCount >= config.limits.framebuffersPerFile { throw .noMemory }
+            if file.framebufferCount >= config.limits.framebuffersPerFile {
+                throw .noMemory.because(.buffers, "file \(file.id) already has limits.framebuffersPerFile (\(config.limits.framebuffersPerFile)) framebuffers")
+            }
             var bos: [BufferObject?] = [nil, nil, nil, nil]
             for k in 0..<n {
-                guard let bo = file.handles[spec.handles[k]] else { throw .notFound }
+                guard let bo = file.handles[spec.handles[k]] else {
+                    throw .notFound.because(.buffers, "Failed to lookup GEM object: handle \(spec.handles[k]) for plane \(k)")
+                }
                 // The kernel sizes chroma planes by truncating division here (but rounds up
                 // for the pitch check above); an empty plane still needs one row and column.
                 let width = k == 0 ? spec.width : max(1, spec.width / UInt32(fmt.hsub))
                 let height = k == 0 ? spec.height : max(1, spec.height / UInt32(fmt.vsub))
                 let needed = UInt64(spec.offsets[k]) + UInt64(spec.pitches[k]) * UInt64(height - 1) + fmt.minPitch(width: width, plane: k)
-                if needed > UInt64(bo.size) { throw .invalidArgument }
+                if needed > UInt64(bo.size) {
+                    throw .invalidArgument.because(.buffers, "GEM object size (\(bo.size)) smaller than minimum size (\(needed)) for plane \(k)")
+                }
                 bos[k] = bo
             }
             let fb = Framebuffer(id: allocateID(.framebuffer), ownerFile: file.id, width: spec.width, height: spec.height,
@@ -195,7 +240,7 @@ extension Device {
         case (32, 24): fourcc = 0x3432_5258
         case (32, 30): fourcc = 0x3033_5258
         case (32, 32): fourcc = 0x3432_5241
-        default: throw .invalidArgument
+        default: throw .invalidArgument.because(.buffers, "bad {bpp:\(bpp), depth:\(depth)}")
         }
         var spec = FramebufferSpec(width: width, height: height, format: fourcc, flags: 0, handles: [handle, 0, 0, 0],
                                    pitches: [pitch, 0, 0, 0], offsets: [0, 0, 0, 0], modifiers: [0, 0, 0, 0])
@@ -213,7 +258,9 @@ extension Device {
     }
 
     func removeFramebuffer(_ id: ObjectID, by file: FileContext, disablePlanes: Bool, collect: Bool = true) throws(DRMError) {
-        guard let fb = framebuffers[id], fb.listed, fb.ownerFile == file.id else { throw .notFound }
+        guard let fb = framebuffers[id], fb.listed, fb.ownerFile == file.id else {
+            throw .notFound.because(.buffers, "[FB:\(id)] not found among file \(file.id)'s framebuffers")
+        }
         fb.listed = false
         file.framebufferCount -= 1
         if disablePlanes { disableFramebufferEverywhere(id) }
@@ -258,10 +305,12 @@ extension Device {
     /// `legacy`: GETFB, which cannot describe multi-planar framebuffers (EINVAL).
     public func framebufferInfo(_ file: FileContext, _ id: ObjectID, legacy: Bool = false) throws(DRMError) -> FramebufferInfo {
         try lock.withLock { () throws(DRMError) -> FramebufferInfo in
-            guard let fb = framebuffers[id] else { throw .notFound }
+            guard let fb = framebuffers[id] else { throw .notFound.because(.buffers, "Unknown framebuffer ID \(id)") }
             var handles: [UInt32] = [0, 0, 0, 0]
             let planeCount = fb.buffers.filter { $0 != nil }.count
-            if legacy && planeCount > 1 { throw .invalidArgument }
+            if legacy && planeCount > 1 {
+                throw .invalidArgument.because(.buffers, "[FB:\(id)] has \(planeCount) planes; multi-planar framebuffers need GETFB2")
+            }
             if master === file {
                 // drm_mode_getfb2_ioctl: a buffer shared by several planes gets one handle.
                 for k in 0..<planeCount {

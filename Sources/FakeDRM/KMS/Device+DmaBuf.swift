@@ -14,15 +14,17 @@ extension Device {
     /// killed process.
     public func dmabufSync(_ bo: BufferObject, flags: UInt64, callerGone: () -> Bool = { false }) throws(DRMError) {
         let rw = Self.dmabufSyncRead | Self.dmabufSyncWrite
-        guard flags & ~(rw | Self.dmabufSyncEnd) == 0, flags & rw != 0 else { throw .invalidArgument }
+        guard flags & ~(rw | Self.dmabufSyncEnd) == 0, flags & rw != 0 else {
+            throw .invalidArgument.because(.fences, "DMA_BUF_IOCTL_SYNC flags 0x\(String(flags, radix: 16)): READ and/or WRITE, and END, only")
+        }
         guard flags & Self.dmabufSyncEnd == 0 else { return }
         let forWrite = flags & Self.dmabufSyncWrite != 0
         try lock.withLock { () throws(DRMError) in
             func done() -> Bool { bo.reservation.conflicting(forWrite: forWrite).isEmpty || shuttingDown }
             while !waitUntil(timeoutNs: 100_000_000, crtcIndex: nil, done) {
-                if callerGone() { throw .interrupted }
+                if callerGone() { throw .interrupted.because(.fences, "DMA_BUF_IOCTL_SYNC caller went away while waiting for fences") }
             }
-            if shuttingDown { throw .noDevice }
+            if shuttingDown { throw .noDevice.because(.fences, "the card is shutting down") }
         }
     }
 
@@ -42,7 +44,7 @@ extension Device {
     /// (WRITE set) or readers; a commit that scans the buffer out waits for the writers.
     public func dmabufImportSyncFile(_ bo: BufferObject, flags: UInt32, syncFile: SyncFile?) throws(DRMError) {
         let write = try Self.syncFileAccessIsWrite(flags)
-        guard let syncFile else { throw .invalidArgument }
+        guard let syncFile else { throw .invalidArgument.because(.fences, "DMA_BUF_IOCTL_IMPORT_SYNC_FILE fd is not a sync_file") }
         lock.withLock {
             bo.reservation.add(syncFile.fences, write: write)
         }
@@ -51,7 +53,9 @@ extension Device {
     /// EXPORT/IMPORT_SYNC_FILE's flags: READ and/or WRITE, nothing else (EINVAL); true for WRITE.
     static func syncFileAccessIsWrite(_ flags: UInt32) throws(DRMError) -> Bool {
         let rw = UInt32(dmabufSyncRead | dmabufSyncWrite)
-        guard flags & ~rw == 0, flags & rw != 0 else { throw .invalidArgument }
+        guard flags & ~rw == 0, flags & rw != 0 else {
+            throw .invalidArgument.because(.fences, "sync_file flags 0x\(String(flags, radix: 16)): READ and/or WRITE only")
+        }
         return UInt64(flags) & dmabufSyncWrite != 0
     }
 

@@ -19,7 +19,7 @@ extension Device {
         case DRMConst.capSyncobj, DRMConst.capSyncobjTimeline: return config.syncobj ? 1 : 0
         // 0x15 is ATOMIC_ASYNC_PAGE_FLIP upstream; only the RFC compatibility mode says 1.
         case DRMConst.capAtomicAsyncPageFlip: return config.releaseFence.rfc2021Cap ? 1 : 0
-        default: throw .invalidArgument
+        default: throw .invalidArgument.because(.uapi, "unknown capability 0x\(String(cap, radix: 16))")
         }
     }
 
@@ -27,31 +27,41 @@ extension Device {
         try lock.withLock { () throws(DRMError) in
             switch cap {
             case DRMConst.clientCapStereo3D:
-                guard value <= 1 else { throw .invalidArgument }
+                guard value <= 1 else { throw .invalidArgument.because(.uapi, "DRM_CLIENT_CAP_STEREO_3D value \(value) is not 0 or 1") }
                 file.stereo3D = value == 1
             case DRMConst.clientCapUniversalPlanes:
-                guard value <= 1 else { throw .invalidArgument }
+                guard value <= 1 else {
+                    throw .invalidArgument.because(.uapi, "DRM_CLIENT_CAP_UNIVERSAL_PLANES value \(value) is not 0 or 1")
+                }
                 file.universalPlanes = value == 1
             case DRMConst.clientCapAtomic:
-                guard value <= 2 else { throw .invalidArgument }
+                guard value <= 2 else { throw .invalidArgument.because(.uapi, "DRM_CLIENT_CAP_ATOMIC value \(value) is not 0, 1 or 2") }
                 file.atomic = value >= 1
                 if value >= 1 {
                     file.universalPlanes = true
                     file.aspectRatio = true
                 }
             case DRMConst.clientCapAspectRatio:
-                guard value <= 1 else { throw .invalidArgument }
+                guard value <= 1 else { throw .invalidArgument.because(.uapi, "DRM_CLIENT_CAP_ASPECT_RATIO value \(value) is not 0 or 1") }
                 file.aspectRatio = value == 1
             case DRMConst.clientCapWritebackConnectors:
-                guard value <= 1 else { throw .invalidArgument }
-                guard file.atomic else { throw .invalidArgument }
+                guard value <= 1 else {
+                    throw .invalidArgument.because(.uapi, "DRM_CLIENT_CAP_WRITEBACK_CONNECTORS value \(value) is not 0 or 1")
+                }
+                guard file.atomic else {
+                    throw .invalidArgument.because(.uapi, "DRM_CLIENT_CAP_WRITEBACK_CONNECTORS needs DRM_CLIENT_CAP_ATOMIC first (file \(file.id))")
+                }
                 file.writebackConnectors = value == 1
             case DRMConst.clientCapCursorPlaneHotspot:
                 // Only virtualized drivers (virtio-gpu, vmwgfx...) accept it.
-                guard value <= 1, file.atomic else { throw .invalidArgument }
-                throw .notSupported
+                guard value <= 1, file.atomic else {
+                    throw .invalidArgument.because(.uapi, file.atomic
+                        ? "DRM_CLIENT_CAP_CURSOR_PLANE_HOTSPOT value \(value) is not 0 or 1"
+                        : "DRM_CLIENT_CAP_CURSOR_PLANE_HOTSPOT needs DRM_CLIENT_CAP_ATOMIC first (file \(file.id))")
+                }
+                throw .notSupported.because(.uapi, "DRM_CLIENT_CAP_CURSOR_PLANE_HOTSPOT is only for virtualized drivers")
             default:
-                throw .invalidArgument
+                throw .invalidArgument.because(.uapi, "unknown client capability 0x\(String(cap, radix: 16))")
             }
         }
     }
@@ -73,11 +83,13 @@ extension Device {
     /// SET_MASTER: permission as above; another master → EBUSY.
     public func setMaster(_ file: FileContext) throws(DRMError) {
         try lock.withLock { () throws(DRMError) in
-            guard mayChangeMaster(file) else { throw .permissionDenied }
+            guard mayChangeMaster(file) else {
+                throw .permissionDenied.because(.master, "file \(file.id) (uid \(file.uid)) was never master and is not privileged (CAP_SYS_ADMIN)")
+            }
             if master === file || isActiveLessee(file) { return }
-            if master != nil { throw .busy }
+            if let m = master { throw .busy.because(.master, "file \(file.id) cannot become master: file \(m.id) is the master") }
             // "Attempt to set lessee as master": a lease's file never becomes the card's master.
-            if file.lease != nil { throw .invalidArgument }
+            if let l = file.lease { throw .invalidArgument.because(.master, "Attempt to set lessee \(l.id) as master (file \(file.id))") }
             master = file
             file.wasMaster = true
             file.authenticated = true
@@ -86,8 +98,13 @@ extension Device {
 
     public func dropMaster(_ file: FileContext) throws(DRMError) {
         try lock.withLock { () throws(DRMError) in
-            guard mayChangeMaster(file) else { throw .permissionDenied }
-            guard master === file, file.lease == nil else { throw .invalidArgument }
+            guard mayChangeMaster(file) else {
+                throw .permissionDenied.because(.master, "file \(file.id) (uid \(file.uid)) was never master and is not privileged (CAP_SYS_ADMIN)")
+            }
+            guard master === file, file.lease == nil else {
+                throw .invalidArgument.because(.master, file.lease.map { "Attempt to drop lessee \($0.id) as master (file \(file.id))" }
+                    ?? "file \(file.id) is not the current master")
+            }
             master = nil
         }
     }
@@ -110,7 +127,9 @@ extension Device {
     public func authMagic(_ file: FileContext, _ magic: UInt32) throws(DRMError) {
         try lock.withLock { () throws(DRMError) in
             try requireMaster(file)
-            guard let id = magics.consume(magic), let target = files[id] else { throw .invalidArgument }
+            guard let id = magics.consume(magic), let target = files[id] else {
+                throw .invalidArgument.because(.master, "magic \(magic) names no file awaiting authentication")
+            }
             target.authenticated = true
         }
     }
@@ -120,11 +139,15 @@ extension Device {
         try lock.withLock { () throws(DRMError) in
             try requireMaster(file)
             if diMajor != -1 {
-                guard diMajor == 1, diMinor >= 0, diMinor <= 4 else { throw .invalidArgument }
+                guard diMajor == 1, diMinor >= 0, diMinor <= 4 else {
+                    throw .invalidArgument.because(.master, "SET_VERSION interface \(diMajor).\(diMinor) is not 1.0 to 1.4")
+                }
                 if diMinor >= 1 { file.unique = config.driver.unique }
             }
             if ddMajor != -1 {
-                guard ddMajor == config.driver.major, ddMinor >= 0, ddMinor <= config.driver.minor else { throw .invalidArgument }
+                guard ddMajor == config.driver.major, ddMinor >= 0, ddMinor <= config.driver.minor else {
+                    throw .invalidArgument.because(.master, "SET_VERSION driver \(ddMajor).\(ddMinor) is not \(config.driver.major).0 to \(config.driver.major).\(config.driver.minor)")
+                }
             }
         }
     }

@@ -20,10 +20,14 @@ extension Device {
         try lock.withLock { () throws(DRMError) in
             defer { runEagerClock() }
             try requireMaster(file)
-            if r.x & 0xffff_0000 != 0 || r.y & 0xffff_0000 != 0 { throw .outOfRange }
-            guard let c = crtcs.firstIndex(where: { $0.id == r.crtcID }) else { throw .notFound }
+            if r.x & 0xffff_0000 != 0 || r.y & 0xffff_0000 != 0 {
+                throw .outOfRange.because(.modeset, "SETCRTC offset +\(r.x)+\(r.y) does not fit 16.16 plane source coordinates")
+            }
+            guard let c = crtcs.firstIndex(where: { $0.id == r.crtcID }) else {
+                throw .notFound.because(.modeset, "Unknown CRTC ID \(r.crtcID)")
+            }
             guard let primary = planes.firstIndex(where: { $0.type == .primary && $0.possibleCrtcs & (1 << UInt32(c)) != 0 }) else {
-                throw .invalidArgument
+                throw .invalidArgument.because(.modeset, "\(crtcs[c].tag) has no primary plane")
             }
             // Disabling is allowed without the primary plane in the lease (drm_mode_setcrtc).
             if r.mode != nil { try requireImplicitPlane(file, primary) }
@@ -33,7 +37,11 @@ extension Device {
             let crtcID = crtcs[c].id
             guard let mode = r.mode else {
                 // mode_valid=0: switch the CRTC off and detach everything.
-                if !r.connectors.isEmpty || r.fbID != 0 && r.fbID != UInt32.max { throw .invalidArgument }
+                if !r.connectors.isEmpty || r.fbID != 0 && r.fbID != UInt32.max {
+                    throw .invalidArgument.because(.modeset, r.connectors.isEmpty
+                        ? "\(crtcs[c].tag) FB_ID \(r.fbID) set without a mode"
+                        : "Count connectors is \(r.connectors.count) but no mode or fb set")
+                }
                 p.new.crtcs[c] = CRTCState(gammaBlob: state.crtcs[c].gammaBlob, vrrEnabled: state.crtcs[c].vrrEnabled)
                 for i in planes.indices where p.new.planes[i].crtc == crtcID {
                     p.touchedPlanes.insert(i)
@@ -48,22 +56,34 @@ extension Device {
                 return
             }
             let fbID: ObjectID = r.fbID == UInt32.max ? state.planes[primary].fb : r.fbID
-            guard fbID != 0 else { throw .invalidArgument }
-            guard let fb = framebuffers[fbID] else { throw .notFound }
-            guard mode.isValid else { throw .invalidArgument }
-            if !file.aspectRatio && mode.flags & ModeInfo.flagPicARMask != 0 { throw .invalidArgument }
-            guard planes[primary].formats.contains(fb.format) else { throw .invalidArgument }
+            guard fbID != 0 else {
+                throw .invalidArgument.because(.modeset, r.fbID == UInt32.max
+                    ? "\(crtcs[c].tag) CRTC doesn't have current FB"
+                    : "\(crtcs[c].tag) mode set without a framebuffer (FB_ID 0)")
+            }
+            guard let fb = framebuffers[fbID] else { throw .notFound.because(.modeset, "Unknown FB ID \(fbID)") }
+            guard mode.isValid else {
+                throw .invalidArgument.because(.modeset, "Invalid mode \"\(mode.name)\" \(mode.hdisplay)x\(mode.vdisplay) clock \(mode.clock) flags 0x\(String(mode.flags, radix: 16)) type 0x\(String(mode.type, radix: 16))")
+            }
+            if !file.aspectRatio && mode.flags & ModeInfo.flagPicARMask != 0 {
+                throw .invalidArgument.because(.modeset, "Unexpected aspect-ratio flag bits (mode flags 0x\(String(mode.flags, radix: 16)), no DRM_CLIENT_CAP_ASPECT_RATIO)")
+            }
+            guard planes[primary].formats.contains(fb.format) else {
+                throw .invalidArgument.because(.modeset, "\(planes[primary].tag) Invalid pixel format \(PixelFormat.name(fb.format)), modifier 0x\(String(fb.modifier, radix: 16))")
+            }
             // drm_crtc_check_viewport: a quarter-turned primary covers the mode transposed.
             let turned = state.planes[primary].rotation & UInt64(ComposerPlane.rotate90 | ComposerPlane.rotate270) != 0
             let (viewW, viewH) = turned ? (UInt64(mode.vdisplay), UInt64(mode.hdisplay)) : (UInt64(mode.hdisplay), UInt64(mode.vdisplay))
             if UInt64(r.x) + viewW > UInt64(fb.width) || UInt64(r.y) + viewH > UInt64(fb.height) {
-                throw .noSpace
+                throw .noSpace.because(.modeset, "Invalid fb size \(fb.width)x\(fb.height) for CRTC viewport \(viewW)x\(viewH)+\(r.x)+\(r.y)\(turned ? " (due to rotation)" : "") on \(crtcs[c].tag)")
             }
-            guard !r.connectors.isEmpty else { throw .invalidArgument }
-            if r.connectors.count > connectors.count { throw .invalidArgument }
+            guard !r.connectors.isEmpty else { throw .invalidArgument.because(.modeset, "Count connectors is 0 but mode set") }
+            if r.connectors.count > connectors.count {
+                throw .invalidArgument.because(.modeset, "Count connectors is \(r.connectors.count), more than the card's \(connectors.count)")
+            }
             var targets: [Int] = []
             for id in r.connectors {
-                guard let k = connectorIndex(id: id) else { throw .notFound }
+                guard let k = connectorIndex(id: id) else { throw .notFound.because(.modeset, "Connector id \(id) unknown") }
                 targets.append(k)
             }
             var m = mode
@@ -110,26 +130,46 @@ extension Device {
             defer { runEagerClock() }
             try requireMaster(file)
             let event: UInt32 = 1, async: UInt32 = 2, targetAbs: UInt32 = 4, targetRel: UInt32 = 8
-            if flags & ~(event | async | targetAbs | targetRel) != 0 { throw .invalidArgument }
-            if reserved != 0 && flags & (targetAbs | targetRel) == 0 { throw .invalidArgument }
-            if flags & (targetAbs | targetRel) == (targetAbs | targetRel) { throw .invalidArgument }
-            if flags & async != 0 { throw .invalidArgument }
-            guard let c = crtcs.firstIndex(where: { $0.id == crtcID }) else { throw .notFound }
+            if flags & ~(event | async | targetAbs | targetRel) != 0 {
+                throw .invalidArgument.because(.modeset, "PAGE_FLIP flags 0x\(String(flags, radix: 16)) outside the valid mask 0x\(String(event | async | targetAbs | targetRel, radix: 16))")
+            }
+            if reserved != 0 && flags & (targetAbs | targetRel) == 0 {
+                throw .invalidArgument.because(.modeset, "PAGE_FLIP sequence \(reserved) without a PAGE_FLIP_TARGET flag")
+            }
+            if flags & (targetAbs | targetRel) == (targetAbs | targetRel) {
+                throw .invalidArgument.because(.modeset, "PAGE_FLIP_TARGET_ABSOLUTE and PAGE_FLIP_TARGET_RELATIVE are exclusive")
+            }
+            if flags & async != 0 {
+                throw .invalidArgument.because(.modeset, "PAGE_FLIP_ASYNC is not supported (DRM_CAP_ASYNC_PAGE_FLIP is 0)")
+            }
+            guard let c = crtcs.firstIndex(where: { $0.id == crtcID }) else {
+                throw .notFound.because(.modeset, "Unknown CRTC ID \(crtcID)")
+            }
             // No PAGE_FLIP_TARGET support: the kernel refuses target flags then.
-            if flags & (targetAbs | targetRel) != 0 { throw .invalidArgument }
+            if flags & (targetAbs | targetRel) != 0 {
+                throw .invalidArgument.because(.modeset, "\(crtcs[c].tag) does not support PAGE_FLIP_TARGET (DRM_CAP_PAGE_FLIP_TARGET is 0)")
+            }
             guard let primary = planes.firstIndex(where: { $0.type == .primary && state.planes.indices.contains($0.index) && state.planes[$0.index].crtc == crtcID })
-                ?? planes.firstIndex(where: { $0.type == .primary && $0.possibleCrtcs & (1 << UInt32(c)) != 0 }) else { throw .invalidArgument }
+                ?? planes.firstIndex(where: { $0.type == .primary && $0.possibleCrtcs & (1 << UInt32(c)) != 0 }) else {
+                throw .invalidArgument.because(.modeset, "\(crtcs[c].tag) has no primary plane")
+            }
             try requireImplicitPlane(file, primary)
             let cur = state.planes[primary]
-            guard cur.fb != 0, let curFB = framebuffers[cur.fb] else { throw .busy }
-            guard let fb = framebuffers[fbID] else { throw .notFound }
+            guard cur.fb != 0, let curFB = framebuffers[cur.fb] else {
+                throw .busy.because(.modeset, "\(crtcs[c].tag) primary \(planes[primary].tag) has no framebuffer to flip from")
+            }
+            guard let fb = framebuffers[fbID] else { throw .notFound.because(.modeset, "Unknown FB ID \(fbID)") }
             // drm_crtc_check_viewport (ENOSPC) comes before the format check (EINVAL).
             let w = UInt64(cur.srcW >> 16) + UInt64(cur.srcX >> 16), h = UInt64(cur.srcH >> 16) + UInt64(cur.srcY >> 16)
-            if w > UInt64(fb.width) || h > UInt64(fb.height) { throw .noSpace }
-            if fb.format != curFB.format { throw .invalidArgument }
+            if w > UInt64(fb.width) || h > UInt64(fb.height) {
+                throw .noSpace.because(.modeset, "Invalid source coordinates \(cur.srcW >> 16)x\(cur.srcH >> 16)+\(cur.srcX >> 16)+\(cur.srcY >> 16) (fb \(fb.width)x\(fb.height)) for [FB:\(fbID)] on \(planes[primary].tag)")
+            }
+            if fb.format != curFB.format {
+                throw .invalidArgument.because(.modeset, "Page flip is not allowed to change frame buffer format: [FB:\(fbID)] is \(PixelFormat.name(fb.format)), [FB:\(cur.fb)] \(PixelFormat.name(curFB.format))")
+            }
             // page_flip_common: "disabled, rejecting legacy flip", event or not (DPMS off).
-            if !state.crtcs[c].active { throw .invalidArgument }
-            if pendingCommits[c] != nil { throw .busy }
+            if !state.crtcs[c].active { throw .invalidArgument.because(.modeset, "\(crtcs[c].tag) disabled, rejecting legacy flip") }
+            if pendingCommits[c] != nil { throw .busy.because(.modeset, "\(crtcs[c].tag) busy with a previous commit") }
             var p = AtomicProposal(new: state)
             p.touchedPlanes.insert(primary)
             p.new.planes[primary].fb = fbID
@@ -149,7 +189,9 @@ extension Device {
         try lock.withLock { () throws(DRMError) in
             defer { runEagerClock() }
             try requireMaster(file)
-            guard let i = planes.firstIndex(where: { $0.id == r.planeID }) else { throw .notFound }
+            guard let i = planes.firstIndex(where: { $0.id == r.planeID }) else {
+                throw .notFound.because(.modeset, "Unknown plane ID \(r.planeID)")
+            }
             var p = AtomicProposal(new: state)
             p.touchedPlanes.insert(i)
             if r.fbID == 0 {
@@ -161,12 +203,20 @@ extension Device {
                 try commitProposal(p, file: file, flags: 0, userData: 0)
                 return
             }
-            guard let c = crtcs.firstIndex(where: { $0.id == r.crtcID }) else { throw .notFound }
-            guard let fb = framebuffers[r.fbID] else { throw .notFound }
-            if planes[i].possibleCrtcs & (1 << UInt32(c)) == 0 { throw .invalidArgument }
-            if !planes[i].formats.contains(fb.format) { throw .invalidArgument }
+            guard let c = crtcs.firstIndex(where: { $0.id == r.crtcID }) else {
+                throw .notFound.because(.modeset, "Unknown crtc ID \(r.crtcID)")
+            }
+            guard let fb = framebuffers[r.fbID] else { throw .notFound.because(.modeset, "Unknown framebuffer ID \(r.fbID)") }
+            if planes[i].possibleCrtcs & (1 << UInt32(c)) == 0 {
+                throw .invalidArgument.because(.modeset, "Invalid crtc for plane: \(planes[i].tag) cannot be used on \(crtcs[c].tag)")
+            }
+            if !planes[i].formats.contains(fb.format) {
+                throw .invalidArgument.because(.modeset, "\(planes[i].tag) Invalid pixel format \(PixelFormat.name(fb.format)), modifier 0x\(String(fb.modifier, radix: 16))")
+            }
             if r.crtcW > UInt32(Int32.max) || Int64(r.crtcX) + Int64(r.crtcW) > Int64(Int32.max)
-                || r.crtcH > UInt32(Int32.max) || Int64(r.crtcY) + Int64(r.crtcH) > Int64(Int32.max) { throw .outOfRange }
+                || r.crtcH > UInt32(Int32.max) || Int64(r.crtcY) + Int64(r.crtcH) > Int64(Int32.max) {
+                throw .outOfRange.because(.modeset, "\(planes[i].tag) Invalid CRTC coordinates \(r.crtcW)x\(r.crtcH)+\(r.crtcX)+\(r.crtcY)")
+            }
             var s = p.new.planes[i]
             // The helper disables then re-enables a plane moved between CRTCs; one CRTC here.
             s.crtc = r.crtcID
@@ -200,10 +250,14 @@ extension Device {
             defer { runEagerClock() }
             try requireMaster(file)
             let bo: UInt32 = 1, move: UInt32 = 2
-            if flags == 0 || flags & ~(bo | move) != 0 { throw .invalidArgument }
-            guard let c = crtcs.firstIndex(where: { $0.id == crtcID }) else { throw .notFound }
+            if flags == 0 || flags & ~(bo | move) != 0 {
+                throw .invalidArgument.because(.modeset, "CURSOR flags 0x\(String(flags, radix: 16)) invalid: BO (0x1) and/or MOVE (0x2) expected")
+            }
+            guard let c = crtcs.firstIndex(where: { $0.id == crtcID }) else {
+                throw .notFound.because(.modeset, "Unknown CRTC ID \(crtcID)")
+            }
             guard let ci = planes.firstIndex(where: { $0.type == .cursor && $0.possibleCrtcs & (1 << UInt32(c)) != 0 }) else {
-                throw .noDeviceOrAddress
+                throw .noDeviceOrAddress.because(.modeset, "\(crtcs[c].tag) has no cursor plane")
             }
             try requireImplicitPlane(file, ci)
             var p = AtomicProposal(new: state)
@@ -214,10 +268,14 @@ extension Device {
                 fbID = 0
                 if handle != 0 {
                     if UInt64(width) > config.cursorWidth || UInt64(height) > config.cursorHeight || width == 0 || height == 0 {
-                        throw .invalidArgument
+                        throw .invalidArgument.because(.modeset, "\(crtcs[c].tag) cursor size \(width)x\(height) outside 1x1..\(config.cursorWidth)x\(config.cursorHeight)")
                     }
-                    guard let buffer = file.handles[handle] else { throw .notFound }
-                    guard UInt64(width) * UInt64(height) * 4 <= UInt64(buffer.size) else { throw .invalidArgument }
+                    guard let buffer = file.handles[handle] else {
+                        throw .notFound.because(.modeset, "Failed to lookup GEM object: cursor handle \(handle)")
+                    }
+                    guard UInt64(width) * UInt64(height) * 4 <= UInt64(buffer.size) else {
+                        throw .invalidArgument.because(.modeset, "GEM object size (\(buffer.size)) smaller than minimum size (\(UInt64(width) * UInt64(height) * 4)) for \(width)x\(height) cursor handle \(handle)")
+                    }
                     let fb = Framebuffer(id: allocateID(.framebuffer), ownerFile: -1, width: width, height: height,
                                          format: 0x3432_5241, flags: 0, buffers: [buffer, nil, nil, nil],
                                          pitches: [width * 4, 0, 0, 0], offsets: [0, 0, 0, 0], modifier: 0, bpp: 32, depth: 32)
@@ -276,7 +334,7 @@ extension Device {
 
     public func gamma(_ file: FileContext, crtcID: ObjectID) throws(DRMError) -> (size: UInt32, lut: [UInt16]) {
         try lock.withLock { () throws(DRMError) -> (size: UInt32, lut: [UInt16]) in
-            guard let c = crtc(id: crtcID) else { throw .notFound }
+            guard let c = crtc(id: crtcID) else { throw .notFound.because(.modeset, "Unknown CRTC ID \(crtcID)") }
             return (c.gammaSize, c.legacyGamma)
         }
     }
@@ -286,10 +344,14 @@ extension Device {
         try lock.withLock { () throws(DRMError) in
             defer { runEagerClock() }
             try requireMaster(file)
-            guard let c = crtcs.firstIndex(where: { $0.id == crtcID }) else { throw .notFound }
+            guard let c = crtcs.firstIndex(where: { $0.id == crtcID }) else {
+                throw .notFound.because(.modeset, "Unknown CRTC ID \(crtcID)")
+            }
             let obj = crtcs[c]
-            guard obj.gammaSize > 0 else { throw .notImplemented }
-            guard size == obj.gammaSize, red.count == Int(size), green.count == Int(size), blue.count == Int(size) else { throw .invalidArgument }
+            guard obj.gammaSize > 0 else { throw .notImplemented.because(.modeset, "\(obj.tag) has no legacy gamma table") }
+            guard size == obj.gammaSize, red.count == Int(size), green.count == Int(size), blue.count == Int(size) else {
+                throw .invalidArgument.because(.modeset, "\(obj.tag) gamma size \(size) does not match its \(obj.gammaSize) entries")
+            }
             var data = [UInt8]()
             for k in 0..<Int(size) { data += LE.bytes([red[k], green[k], blue[k], 0]) }
             let b = Blob(id: allocateID(.blob), data: data, ownerFile: nil)
@@ -313,15 +375,21 @@ extension Device {
         try lock.withLock { () throws(DRMError) in
             defer { runEagerClock() }
             try requireMaster(file)
-            guard let want = ObjectType(rawValue: objectType), self.objectType(objectID, expecting: want) != nil else { throw .notFound }
-            guard let prop = properties[propID], self.objectType(propID) == .property else { throw .notFound }
+            guard let want = ObjectType(rawValue: objectType), self.objectType(objectID, expecting: want) != nil else {
+                throw .notFound.because(.modeset, "[OBJECT:\(objectID)] not found as type 0x\(String(objectType, radix: 16))")
+            }
+            guard let prop = properties[propID], self.objectType(propID) == .property else {
+                throw .notFound.because(.modeset, "Unknown property ID \(propID)")
+            }
             guard let attached = visibleProperties(of: objectID, for: file), attached.contains(where: { $0.id == propID }) else {
-                throw .invalidArgument
+                throw .invalidArgument.because(.modeset, "[PROP:\(propID):\(prop.name)] is not a property of [OBJECT:\(objectID)]")
             }
             var p = AtomicProposal(new: state)
             p.allowDPMS = true
             try setProperty(&p, objectID: objectID, prop: prop, value: value)
-            if !p.outFencePtrs.isEmpty || !p.releaseFencePtrs.isEmpty { throw .invalidArgument }
+            if !p.outFencePtrs.isEmpty || !p.releaseFencePtrs.isEmpty {
+                throw .invalidArgument.because(.modeset, "[PROP:\(propID):\(prop.name)] is a fence pointer, which only the atomic ioctl may set")
+            }
             try commitProposal(p, file: file, flags: DRMConst.atomicAllowModeset, userData: 0)
         }
     }

@@ -20,7 +20,7 @@ extension Device {
 
     public func crtcInfo(_ id: ObjectID) throws(DRMError) -> CrtcInfo {
         try lock.withLock { () throws(DRMError) -> CrtcInfo in
-            guard let c = crtcs.firstIndex(where: { $0.id == id }) else { throw .notFound }
+            guard let c = crtcs.firstIndex(where: { $0.id == id }) else { throw .notFound.because(.modeset, "Unknown CRTC ID \(id)") }
             let primary = planes.firstIndex { $0.type == .primary && state.planes[$0.index].crtc == id }
             let ps = primary.map { state.planes[$0] }
             return CrtcInfo(fb: ps?.fb ?? 0, x: (ps?.srcX ?? 0) >> 16, y: (ps?.srcY ?? 0) >> 16,
@@ -32,7 +32,7 @@ extension Device {
 
     public func encoderInfo(_ id: ObjectID) throws(DRMError) -> EncoderInfo {
         try lock.withLock { () throws(DRMError) -> EncoderInfo in
-            guard let e = encoder(id: id) else { throw .notFound }
+            guard let e = encoder(id: id) else { throw .notFound.because(.modeset, "Unknown encoder ID \(id)") }
             let crtc = connectors.indices.first { connectors[$0].encoderIndex == e.index && state.connectors[$0].crtc != 0 }
                 .map { state.connectors[$0].crtc } ?? 0
             return EncoderInfo(type: e.kind.rawValue, crtc: crtc, possibleCrtcs: e.possibleCrtcs, possibleClones: e.possibleClones)
@@ -47,7 +47,7 @@ extension Device {
     /// GETCONNECTOR: aspect-ratio flags stripped (and such duplicates dropped) without the cap.
     public func connectorInfo(_ file: FileContext, _ id: ObjectID) throws(DRMError) -> ConnectorInfo {
         try lock.withLock { () throws(DRMError) -> ConnectorInfo in
-            guard let k = connectorIndex(id: id) else { throw .notFound }
+            guard let k = connectorIndex(id: id) else { throw .notFound.because(.modeset, "Unknown connector ID \(id)") }
             let c = connectors[k]
             var modes: [ModeInfo] = []
             if c.status == .connected {
@@ -76,7 +76,7 @@ extension Device {
 
     public func planeInfo(_ id: ObjectID) throws(DRMError) -> PlaneInfo {
         try lock.withLock { () throws(DRMError) -> PlaneInfo in
-            guard let p = plane(id: id) else { throw .notFound }
+            guard let p = plane(id: id) else { throw .notFound.because(.modeset, "Unknown plane ID \(id)") }
             let s = state.planes[p.index]
             return PlaneInfo(crtc: s.crtc, fb: s.fb, possibleCrtcs: p.possibleCrtcs, formats: p.formats)
         }
@@ -84,7 +84,7 @@ extension Device {
 
     public func property(_ id: ObjectID) throws(DRMError) -> PropertyDef {
         try lock.withLock { () throws(DRMError) -> PropertyDef in
-            guard let p = properties[id] else { throw .notFound }
+            guard let p = properties[id] else { throw .notFound.because(.modeset, "Unknown property ID \(id)") }
             return p
         }
     }
@@ -93,15 +93,19 @@ extension Device {
     /// properties (fbs, blobs) → EINVAL as drm_mode_obj_get_properties_ioctl does.
     public func objectProperties(_ file: FileContext, objectID: ObjectID, type: UInt32) throws(DRMError) -> [(ObjectID, UInt64)] {
         try lock.withLock { () throws(DRMError) -> [(ObjectID, UInt64)] in
-            guard let want = ObjectType(rawValue: type), let t = objectType(objectID, expecting: want) else { throw .notFound }
-            guard [.crtc, .plane, .connector].contains(t) else { throw .invalidArgument }
+            guard let want = ObjectType(rawValue: type), let t = objectType(objectID, expecting: want) else {
+                throw .notFound.because(.modeset, "[OBJECT:\(objectID)] not found as type 0x\(String(type, radix: 16))")
+            }
+            guard [.crtc, .plane, .connector].contains(t) else {
+                throw .invalidArgument.because(.modeset, "[OBJECT:\(objectID)] (\(t)) has no properties")
+            }
             return (visibleProperties(of: objectID, for: file) ?? []).map { ($0.id, propertyValue($0, objectID: objectID)) }
         }
     }
 
     public func blobData(_ id: ObjectID) throws(DRMError) -> [UInt8] {
         try lock.withLock { () throws(DRMError) -> [UInt8] in
-            guard let b = blobs[id] else { throw .notFound }
+            guard let b = blobs[id] else { throw .notFound.because(.buffers, "[BLOB:\(id)] not found") }
             return b.data
         }
     }
@@ -109,7 +113,7 @@ extension Device {
     public func createBlob(_ file: FileContext, data: [UInt8]) throws(DRMError) -> ObjectID {
         try lock.withLock { () throws(DRMError) -> ObjectID in
             if file.blobCount >= config.limits.blobsPerFile || file.blobBytes + data.count > config.limits.blobKiBPerFile << 10 {
-                throw .noMemory
+                throw .noMemory.because(.buffers, "file \(file.id) blob of \(data.count) bytes over limits.blobsPerFile \(config.limits.blobsPerFile) or blobKiBPerFile \(config.limits.blobKiBPerFile) (has \(file.blobCount), \(file.blobBytes) bytes)")
             }
             let b = Blob(id: allocateID(.blob), data: data, ownerFile: file.id)
             file.blobCount += 1
@@ -122,8 +126,10 @@ extension Device {
     /// DESTROYPROPBLOB: ENOENT unknown, EPERM for another file's blob; state keeps it alive.
     public func destroyBlob(_ file: FileContext, _ id: ObjectID) throws(DRMError) {
         try lock.withLock { () throws(DRMError) in
-            guard let b = blobs[id], b.listed, b.ownerFile != nil else { throw .notFound }
-            guard b.ownerFile == file.id else { throw .notPermitted }
+            guard let b = blobs[id], b.listed, b.ownerFile != nil else { throw .notFound.because(.buffers, "[BLOB:\(id)] not found") }
+            guard b.ownerFile == file.id else {
+                throw .notPermitted.because(.buffers, "[BLOB:\(id)] belongs to another file, not file \(file.id)")
+            }
             b.listed = false
             file.blobCount -= 1
             file.blobBytes -= b.data.count

@@ -1,18 +1,22 @@
 /// DRM syncobj ioctls (binary and timeline) on a file's handle table.
 extension Device {
-    func requireSyncobj() throws(DRMError) { guard config.syncobj else { throw .notSupported } }
+    func requireSyncobj() throws(DRMError) {
+        guard config.syncobj else { throw .notSupported.because(.fences, "the card has no DRIVER_SYNCOBJ (syncobj: false)") }
+    }
 
     /// drm_syncobj_find: an unknown handle is ENOENT for the array ioctls, transfer and the
     /// sync-file paths; HANDLE_TO_FD of a plain syncobj says EINVAL (`missing`).
     func syncobj(_ file: FileContext, _ h: UInt32, missing: DRMError = .notFound) throws(DRMError) -> Syncobj {
-        guard let s = file.syncobjs[h] else { throw missing }
+        guard let s = file.syncobjs[h] else { throw missing.because(.fences, "syncobj handle \(h) not found in file \(file.id)") }
         return s
     }
 
     /// Handles per file (limits.syncobjsPerFile): the kernel's bound is memory; one client's
     /// loop must not take the daemon's, so creation past it is ENOMEM.
     func addSyncobj(_ file: FileContext, _ s: Syncobj) throws(DRMError) -> UInt32 {
-        guard file.syncobjs.count < config.limits.syncobjsPerFile else { throw .noMemory }
+        guard file.syncobjs.count < config.limits.syncobjsPerFile else {
+            throw .noMemory.because(.fences, "file \(file.id) already has limits.syncobjsPerFile (\(config.limits.syncobjsPerFile)) syncobjs")
+        }
         var h = file.nextSyncobj
         while file.syncobjs[h] != nil || h == 0 { h &+= 1 }
         file.syncobjs[h] = s
@@ -23,7 +27,9 @@ extension Device {
     public func syncobjCreate(_ file: FileContext, flags: UInt32) throws(DRMError) -> UInt32 {
         try lock.withLock { () throws(DRMError) -> UInt32 in
             try requireSyncobj()
-            guard flags & ~1 == 0 else { throw .invalidArgument }
+            guard flags & ~1 == 0 else {
+                throw .invalidArgument.because(.fences, "SYNCOBJ_CREATE flags 0x\(String(flags, radix: 16)) beyond CREATE_SIGNALED")
+            }
             return try addSyncobj(file, Syncobj(signalled: flags & 1 != 0))
         }
     }
@@ -31,8 +37,10 @@ extension Device {
     public func syncobjDestroy(_ file: FileContext, handle: UInt32, pad: UInt32) throws(DRMError) {
         try lock.withLock { () throws(DRMError) in
             try requireSyncobj()
-            guard pad == 0 else { throw .invalidArgument }
-            guard file.syncobjs.removeValue(forKey: handle) != nil else { throw .invalidArgument }
+            guard pad == 0 else { throw .invalidArgument.because(.fences, "SYNCOBJ_DESTROY pad \(pad) is not 0") }
+            guard file.syncobjs.removeValue(forKey: handle) != nil else {
+                throw .invalidArgument.because(.fences, "syncobj handle \(handle) not found in file \(file.id)")
+            }
         }
     }
 
@@ -41,30 +49,44 @@ extension Device {
     public func syncobjHandleToFD(_ file: FileContext, handle: UInt32, flags: UInt32, point: UInt64, env: ClientEnv) throws(DRMError) -> Int32 {
         let export = try lock.withLock { () throws(DRMError) -> ExportedFile in
             try requireSyncobj()
-            guard flags & ~3 == 0 else { throw .invalidArgument }
+            guard flags & ~3 == 0 else {
+                throw .invalidArgument.because(.fences, "SYNCOBJ_HANDLE_TO_FD flags 0x\(String(flags, radix: 16)) beyond EXPORT_SYNC_FILE | TIMELINE")
+            }
             if flags & 1 == 0 {
-                guard flags == 0 else { throw .invalidArgument }
+                guard flags == 0 else {
+                    throw .invalidArgument.because(.fences, "SYNCOBJ_HANDLE_TO_FD TIMELINE flag without EXPORT_SYNC_FILE")
+                }
                 return .syncobj(try syncobj(file, handle, missing: .invalidArgument))
             }
             let s = try syncobj(file, handle)
-            guard let f = s.fence(at: flags & 2 != 0 ? point : 0) else { throw .invalidArgument }
+            guard let f = s.fence(at: flags & 2 != 0 ? point : 0) else {
+                throw .invalidArgument.because(.fences, "syncobj handle \(handle) has no fence at point \(flags & 2 != 0 ? point : 0) to export")
+            }
             return .syncFile(try SyncFile(fences: [f]))
         }
         return try env.files.install(export, cloexec: true)
     }
 
     public func syncobjFDToHandle(_ file: FileContext, fd: Int32, flags: UInt32, handle: UInt32, point: UInt64, env: ClientEnv) throws(DRMError) -> UInt32 {
-        guard flags & ~3 == 0 else { throw .invalidArgument }
+        guard flags & ~3 == 0 else {
+            throw .invalidArgument.because(.fences, "SYNCOBJ_FD_TO_HANDLE flags 0x\(String(flags, radix: 16)) beyond IMPORT_SYNC_FILE | TIMELINE")
+        }
         try lock.withLock { () throws(DRMError) in try requireSyncobj() }
         // fdget failing (a closed or negative fd) is EINVAL here, not EBADF.
         let looked: ExportedFile?
-        do throws(DRMError) { looked = try env.files.lookup(fd: fd) } catch { throw .invalidArgument }
+        do throws(DRMError) { looked = try env.files.lookup(fd: fd) } catch {
+            throw .invalidArgument.because(.fences, "fd \(fd) is not an open file")
+        }
         return try lock.withLock { () throws(DRMError) -> UInt32 in
             if flags & 1 == 0 {
-                guard flags == 0, case .syncobj(let s)? = looked else { throw .invalidArgument }
+                guard flags == 0, case .syncobj(let s)? = looked else {
+                    throw .invalidArgument.because(.fences, flags == 0
+                        ? "fd \(fd) is not a syncobj file"
+                        : "SYNCOBJ_FD_TO_HANDLE TIMELINE flag without IMPORT_SYNC_FILE")
+                }
                 return try addSyncobj(file, s)
             }
-            guard case .syncFile(let sf)? = looked else { throw .invalidArgument }
+            guard case .syncFile(let sf)? = looked else { throw .invalidArgument.because(.fences, "fd \(fd) is not a sync_file") }
             let s = try syncobj(file, handle)
             let fence = sf.fences.count == 1 ? sf.fences[0] : mergedFence(sf)
             if flags & 2 != 0 { s.add(fence, at: point) } else { s.replace(fence) }
@@ -111,9 +133,11 @@ extension Device {
     public func syncobjTransfer(_ file: FileContext, src: UInt32, srcPoint: UInt64, dst: UInt32, dstPoint: UInt64, flags: UInt32, pad: UInt32) throws(DRMError) {
         try lock.withLock { () throws(DRMError) in
             try requireSyncobj()
-            guard pad == 0 else { throw .invalidArgument }
+            guard pad == 0 else { throw .invalidArgument.because(.fences, "SYNCOBJ_TRANSFER pad \(pad) is not 0") }
             let d = try syncobj(file, dst), s = try syncobj(file, src)
-            guard let f = s.fence(at: srcPoint) else { throw .invalidArgument }
+            guard let f = s.fence(at: srcPoint) else {
+                throw .invalidArgument.because(.fences, "syncobj handle \(src) has no fence at point \(srcPoint) to transfer")
+            }
             if dstPoint == 0 { d.replace(f) } else { d.add(f, at: dstPoint) }
             lock.broadcast()
         }
@@ -124,7 +148,11 @@ extension Device {
     public func syncobjEventfd(_ file: FileContext, handle: UInt32, flags: UInt32, point: UInt64, fd: Int32, pad: UInt32, env: ClientEnv) throws(DRMError) {
         let s = try lock.withLock { () throws(DRMError) -> Syncobj in
             try requireSyncobj()
-            guard flags & ~4 == 0, pad == 0 else { throw .invalidArgument }
+            guard flags & ~4 == 0, pad == 0 else {
+                throw .invalidArgument.because(.fences, pad != 0 && flags & ~4 == 0
+                    ? "SYNCOBJ_EVENTFD pad \(pad) is not 0"
+                    : "SYNCOBJ_EVENTFD flags 0x\(String(flags, radix: 16)) beyond WAIT_AVAILABLE")
+            }
             return try syncobj(file, handle)
         }
         // Fetched outside the lock: on the socket it is a round trip to the client.
@@ -143,13 +171,19 @@ extension Device {
             // WAIT_DEADLINE (8) is a hint to the signaller; none here needs it. WAIT_AVAILABLE
             // (4) is TIMELINE_WAIT's only (drm_syncobj_wait_ioctl refuses it).
             let allowed: UInt32 = points == nil ? 1 | 2 | 8 : 1 | 2 | 4 | 8
-            guard flags & ~allowed == 0, !handles.isEmpty else { throw .invalidArgument }
+            guard flags & ~allowed == 0, !handles.isEmpty else {
+                throw .invalidArgument.because(.fences, handles.isEmpty
+                    ? "syncobj wait with no handles"
+                    : "syncobj wait flags 0x\(String(flags, radix: 16)) beyond 0x\(String(allowed, radix: 16))")
+            }
             let objs = try handles.map { (h) throws(DRMError) -> Syncobj in try syncobj(file, h) }
             let pts = points ?? Array(repeating: 0, count: objs.count)
             let waitAll = flags & 1 != 0, forSubmit = flags & 2 != 0, available = flags & 4 != 0
             let taken = WaitSnapshot(objs.indices.map { objs[$0].fences(upTo: pts[$0]) })
             // An unsubmitted point is EINVAL unless the wait may wait for it to appear.
-            if !forSubmit && !available, taken.fences.contains(where: { $0 == nil }) { throw .invalidArgument }
+            if !forSubmit && !available, let i = taken.fences.firstIndex(where: { $0 == nil }) {
+                throw .invalidArgument.because(.fences, "syncobj handle \(handles[i]) point \(pts[i]) has no fence yet, and no WAIT_FOR_SUBMIT")
+            }
             var watches: [(Syncobj, UInt64)] = []
             defer { for (s, id) in watches { s.unwatch(id) } }
             for i in objs.indices where taken.fences[i] == nil {
@@ -163,10 +197,14 @@ extension Device {
             if !done() {
                 // A past (or negative) absolute timeout is a poll, as drm_timeout_abs_to_jiffies.
                 let now = Monotonic.nowNs()
-                if timeoutNs <= now { throw .timeExpired }
+                if timeoutNs <= now {
+                    throw .timeExpired.because(.fences, "syncobj wait on \(handles.count) handle(s) not done by its (past) timeout")
+                }
                 let remaining = timeoutNs &- now
                 _ = waitUntil(timeoutNs: remaining, crtcIndex: nil, done)
-                if !done() { throw .timeExpired }
+                if !done() {
+                    throw .timeExpired.because(.fences, "syncobj wait on \(handles.count) handle(s) timed out after \(remaining) ns")
+                }
             }
             return UInt32(objs.indices.first(where: ready) ?? 0)
         }

@@ -9,11 +9,19 @@ extension Device {
             let relative: UInt32 = 1, event: UInt32 = 0x0400_0000, nextOnMiss: UInt32 = 0x1000_0000
             let secondary: UInt32 = 0x2000_0000, highMask: UInt32 = 0x3e
             let allowed: UInt32 = 0x7400_003f
-            if type & ~allowed != 0 || type & 0x4000_0000 != 0 { throw .invalidArgument }
+            if type & ~allowed != 0 || type & 0x4000_0000 != 0 {
+                throw .invalidArgument.because(.fences, type & ~allowed != 0
+                    ? "Unsupported type value 0x\(String(type, radix: 16)), supported mask 0x\(String(allowed, radix: 16))"
+                    : "_DRM_VBLANK_SIGNAL is not supported (type 0x\(String(type, radix: 16)))")
+            }
             let high = (type & highMask) >> 1
             let pipe = high != 0 ? Int(high) : (type & secondary != 0 ? 1 : 0)
-            guard pipe < crtcs.count else { throw .invalidArgument }
-            guard vblank[pipe].running else { throw .invalidArgument }
+            guard pipe < crtcs.count else {
+                throw .invalidArgument.because(.fences, "vblank pipe \(pipe) but the card has \(crtcs.count) CRTCs")
+            }
+            guard vblank[pipe].running else {
+                throw .invalidArgument.because(.fences, "crtc \(pipe) failed to acquire vblank counter: \(crtcs[pipe].tag) is off")
+            }
             let current = vblank[pipe].count
             var target: UInt64
             if type & relative != 0 {
@@ -26,7 +34,9 @@ extension Device {
             }
             if type & nextOnMiss != 0 && target <= current { target = current + 1 }
             if type & event != 0 {
-                guard file.eventSpace >= EventVblankLayout.size else { throw .noMemory }
+                guard file.eventSpace >= EventVblankLayout.size else {
+                    throw .noMemory.because(.fences, "file \(file.id) has no event space left (\(file.eventSpace) bytes) for a vblank event")
+                }
                 file.eventSpace -= EventVblankLayout.size
                 if target <= current {
                     file.queue(event: Device.vblankEvent(type: DRMConst.eventVblank, userData: signal, ts: vblank[pipe].reportedNs,
@@ -38,8 +48,12 @@ extension Device {
             }
             if target > current {
                 let ok = waitUntil(crtcIndex: pipe, stepsVblanks: true) { vblank[pipe].count >= target || !vblank[pipe].running }
-                if !ok { throw .busy }
-                if !vblank[pipe].running { throw .invalidArgument }
+                if !ok {
+                    throw .busy.because(.fences, "\(crtcs[pipe].tag) vblank wait for \(target) timed out at \(vblank[pipe].count)")
+                }
+                if !vblank[pipe].running {
+                    throw .invalidArgument.because(.fences, "\(crtcs[pipe].tag) was switched off during the vblank wait")
+                }
             }
             return VblankReply(sequence: UInt32(truncatingIfNeeded: vblank[pipe].count), timestampNs: vblank[pipe].reportedNs)
         }
@@ -49,7 +63,9 @@ extension Device {
 
     public func crtcSequence(crtcID: ObjectID) throws(DRMError) -> SequenceReply {
         try lock.withLock { () throws(DRMError) -> SequenceReply in
-            guard let c = crtcs.firstIndex(where: { $0.id == crtcID }) else { throw .notFound }
+            guard let c = crtcs.firstIndex(where: { $0.id == crtcID }) else {
+                throw .notFound.because(.fences, "Unknown CRTC ID \(crtcID)")
+            }
             return SequenceReply(active: vblank[c].running, sequence: vblank[c].count, timestampNs: vblank[c].reportedNs)
         }
     }
@@ -58,10 +74,18 @@ extension Device {
         try lock.withLock { () throws(DRMError) -> UInt64 in
             defer { runEagerClock() }
             let relative: UInt32 = 1, nextOnMiss: UInt32 = 2
-            if flags & ~(relative | nextOnMiss) != 0 { throw .invalidArgument }
-            guard let c = crtcs.firstIndex(where: { $0.id == crtcID }) else { throw .notFound }
-            guard vblank[c].running else { throw .invalidArgument }
-            guard file.eventSpace >= EventCrtcSequenceLayout.size else { throw .noMemory }
+            if flags & ~(relative | nextOnMiss) != 0 {
+                throw .invalidArgument.because(.fences, "CRTC_QUEUE_SEQUENCE flags 0x\(String(flags, radix: 16)) beyond RELATIVE | NEXT_ON_MISS")
+            }
+            guard let c = crtcs.firstIndex(where: { $0.id == crtcID }) else {
+                throw .notFound.because(.fences, "Unknown CRTC ID \(crtcID)")
+            }
+            guard vblank[c].running else {
+                throw .invalidArgument.because(.fences, "crtc \(c) failed to acquire vblank counter: \(crtcs[c].tag) is off")
+            }
+            guard file.eventSpace >= EventCrtcSequenceLayout.size else {
+                throw .noMemory.because(.fences, "file \(file.id) has no event space left (\(file.eventSpace) bytes) for a sequence event")
+            }
             file.eventSpace -= EventCrtcSequenceLayout.size
             let current = vblank[c].count
             var target = flags & relative != 0 ? current &+ sequence : sequence

@@ -60,7 +60,9 @@ extension Device {
     /// drm_lease_held on a plane the legacy ioctl implies (the CRTC's primary or cursor):
     /// outside the lease it is EACCES, not ENOENT (lock held).
     func requireImplicitPlane(_ f: FileContext, _ planeIndex: Int) throws(DRMError) {
-        guard leaseHeld(f, planes[planeIndex].id) else { throw .permissionDenied }
+        guard leaseHeld(f, planes[planeIndex].id) else {
+            throw .permissionDenied.because(.leases, "\(planes[planeIndex].tag) the request implies is not leased to file \(f.id)")
+        }
     }
 
     /// DRM_IOCTL_MODE_CREATE_LEASE: the lessee file and its id. An empty list is a valid lease,
@@ -68,34 +70,51 @@ extension Device {
     /// universal-planes lessor), none leased already.
     public func createLease(_ f: FileContext, objects ids: [ObjectID], flags: UInt32) throws(DRMError) -> (lessee: FileContext, id: UInt32) {
         try lock.withLock { () throws(DRMError) -> (lessee: FileContext, id: UInt32) in
-            if flags & ~UInt32(O_CLOEXEC | O_NONBLOCK) != 0 { throw .invalidArgument }
+            if flags & ~UInt32(O_CLOEXEC | O_NONBLOCK) != 0 {
+                throw .invalidArgument.because(.leases, "invalid flags 0x\(String(flags, radix: 16)) (O_CLOEXEC | O_NONBLOCK only)")
+            }
             try requireMaster(f)
-            if f.lease != nil { throw .invalidArgument }  // no sub-leases
+            if f.lease != nil { throw .invalidArgument.because(.leases, "recursive leasing not allowed (file \(f.id) is a lessee)") }
             var set = Set<ObjectID>()
             var types = Set<ObjectType>()
             for id in ids {
-                guard let t = objectTypes[id] else { throw .notFound }
-                guard Self.leaseRequired(t) else { throw .invalidArgument }
+                guard let t = objectTypes[id] else { throw .notFound.because(.leases, "[OBJECT:\(id)] not found") }
+                guard Self.leaseRequired(t) else {
+                    throw .invalidArgument.because(.leases, "invalid object for lease: [OBJECT:\(id)] (\(t)) is not a CRTC, connector or plane")
+                }
             }
             for id in ids {
-                guard let t = objectTypes[id] else { throw .notFound }
-                guard set.insert(id).inserted else { throw .noSpace }  // idr_alloc on a taken id
+                guard let t = objectTypes[id] else { throw .notFound.because(.leases, "[OBJECT:\(id)] not found") }
+                guard set.insert(id).inserted else {  // idr_alloc on a taken id
+                    throw .noSpace.because(.leases, "Object \(id) cannot be inserted into leases: listed twice")
+                }
                 types.insert(t)
                 // fill_object_idr: a lessor without universal planes leases a CRTC's primary
                 // and cursor planes with it.
                 if t == .crtc, !f.universalPlanes, let c = crtcs.firstIndex(where: { $0.id == id }) {
                     for p in planes where (p.type == .primary || p.type == .cursor) && p.possibleCrtcs & (1 << UInt32(c)) != 0 {
-                        guard set.insert(p.id).inserted else { throw .noSpace }
+                        guard set.insert(p.id).inserted else {
+                            throw .noSpace.because(.leases, "Object \(p.id) cannot be inserted into leases: \(p.tag) is already in when \(crtcs[c].tag) implies it")
+                        }
                     }
                 }
             }
             if !ids.isEmpty {
-                if !types.contains(.crtc) || !types.contains(.connector) { throw .invalidArgument }
-                if f.universalPlanes && !types.contains(.plane) { throw .invalidArgument }
+                if !types.contains(.crtc) || !types.contains(.connector) {
+                    throw .invalidArgument.because(.leases, "lease validation failed: a lease needs a CRTC and a connector")
+                }
+                if f.universalPlanes && !types.contains(.plane) {
+                    throw .invalidArgument.because(.leases, "lease validation failed: a universal-planes lessor must lease a plane")
+                }
                 // `lessees` holds standing leases only (revoke and close take them out).
-                if f.lessees.contains(where: { !($0.lease?.objects.isDisjoint(with: set) ?? true) }) { throw .busy }
+                if let other = f.lessees.first(where: { !($0.lease?.objects.isDisjoint(with: set) ?? true) }) {
+                    let taken = other.lease.map { $0.objects.intersection(set).sorted().map(String.init).joined(separator: ", ") } ?? ""
+                    throw .busy.because(.leases, "object \(taken) already leased to file \(other.id)")
+                }
             }
-            if f.lessees.count >= config.limits.leasesPerFile { throw .noMemory }
+            if f.lessees.count >= config.limits.leasesPerFile {
+                throw .noMemory.because(.leases, "file \(f.id) already has limits.leasesPerFile (\(config.limits.leasesPerFile)) leases")
+            }
             let lessee = try FileContext(id: nextFileID, pid: f.pid, uid: f.uid)
             lessee.eventfdBudget = EventfdBudget(limit: config.limits.eventfdsPerFile)
             nextFileID += 1
@@ -134,9 +153,14 @@ extension Device {
             // _drm_find_lessee looks in the lease owner's table: a lessee naming itself (or a
             // sibling) finds a lease that is not its own to revoke.
             if let own = f.lease, let owner = own.lessor {
-                throw owner.lessees.contains(where: { $0.lease?.id == id }) ? .permissionDenied : .notFound
+                if owner.lessees.contains(where: { $0.lease?.id == id }) {
+                    throw .permissionDenied.because(.leases, "lease \(id) is not held by file \(f.id), itself lessee \(own.id)")
+                }
+                throw .notFound.because(.leases, "no lessee \(id) (file \(f.id) is itself lessee \(own.id))")
             }
-            guard let lessee = f.lessees.first(where: { $0.lease?.id == id }) else { throw .notFound }
+            guard let lessee = f.lessees.first(where: { $0.lease?.id == id }) else {
+                throw .notFound.because(.leases, "no lessee \(id) among file \(f.id)'s leases")
+            }
             lessee.lease?.revoked = true
             f.lessees.removeAll { $0 === lessee }
             announceLeaseChange()
