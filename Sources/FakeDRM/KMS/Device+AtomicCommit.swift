@@ -70,7 +70,7 @@ extension Device {
                 let finished = waitUntil(timeoutNs: Self.flipDoneTimeoutNs, crtcIndex: nil) {
                     affected.allSatisfy { pendingCommits[$0] == nil } || shuttingDown
                 }
-                if shuttingDown { throw .noDevice }
+                if shuttingDown { throw .noDevice.because(.atomic, "the card is shutting down") }
                 if !finished {
                     for c in affected { if let stuck = pendingCommits[c] { abandon(stuck) } }
                 }

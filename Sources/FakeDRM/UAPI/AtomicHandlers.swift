@@ -46,7 +46,7 @@ enum AtomicHandlers {
         while i < count {
             let n = min(chunk, count - i)
             let (addr, o) = address.addingReportingOverflow(UInt64(i) * 4)
-            guard !o else { throw .badAddress }
+            guard !o else { throw .badAddress.because(.uapi, "objs_ptr + \(i) ids wraps the address space") }
             let block: [UInt32]
             do {
                 block = try memory.readU32s(at: addr, count: n)

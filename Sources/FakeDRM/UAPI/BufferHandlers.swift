@@ -62,16 +62,16 @@ enum BufferHandlers {
             try d.removeFramebuffer(f, a.load(UInt32.self, at: 0), disablePlanes: true)
         }
         t.add(0xD0, "MODE_CLOSEFB", CloseFbArg.self) { d, f, a, _ throws(DRMError) in
-            guard a[CloseFbArg.pad] == 0 else { throw .invalidArgument }
+            guard a[CloseFbArg.pad] == 0 else { throw .invalidArgument.because(.buffers, "drm_mode_closefb.pad is not 0") }
             try d.removeFramebuffer(f, a[CloseFbArg.fbId], disablePlanes: false)
         }
         t.add(0xB1, "MODE_DIRTYFB", FbDirtyArg.self, [.master]) { d, f, a, env throws(DRMError) in
             let c = FbDirtyArg.self
             _ = try d.framebufferInfo(f, a[c.fbId])
             let n = a[c.numClips], ptr = a[c.clipsPtr]
-            if (n == 0) != (ptr == 0) { throw .invalidArgument }
-            if a[c.flags] & 1 != 0 && n % 2 != 0 { throw .invalidArgument }
-            if n > 256 { throw .invalidArgument }
+            if (n == 0) != (ptr == 0) { throw .invalidArgument.because(.buffers, "DIRTYFB num_clips \(n) with clips_ptr 0x\(String(ptr, radix: 16))") }
+            if a[c.flags] & 1 != 0 && n % 2 != 0 { throw .invalidArgument.because(.buffers, "DIRTYFB ANNOTATE_COPY with an odd num_clips \(n)") }
+            if n > 256 { throw .invalidArgument.because(.buffers, "DIRTYFB num_clips \(n) above DRM_MODE_FB_DIRTY_MAX_CLIPS (256)") }
             if n > 0 { _ = try env.memory.readArray(at: ptr, count: n, elementSize: ClipRectLayout.size) }
             // The virtual display scans out straight from the buffer: nothing to flush.
         }

@@ -18,9 +18,11 @@ enum IdentityHandlers {
             a[UniqueArg.length] = UInt64(u.count)
         }
         t.add(0x02, "GET_MAGIC", AuthArg.self) { d, f, a, _ in a[AuthArg.magic] = d.getMagic(f) }
-        t.add(0x03, "IRQ_BUSID", UniqueArg.self, [.master, .rootOnly]) { _, _, _, _ throws(DRMError) in throw .invalidArgument }
+        t.add(0x03, "IRQ_BUSID", UniqueArg.self, [.master, .rootOnly]) { _, _, _, _ throws(DRMError) in
+            throw .invalidArgument.because(.uapi, "IRQ_BUSID is drm_invalid_op (no legacy drivers)")
+        }
         t.add(0x05, "GET_CLIENT", ClientArg.self) { d, f, a, _ throws(DRMError) in
-            guard a[ClientArg.idx] == 0 else { throw .invalidArgument }
+            guard a[ClientArg.idx] == 0 else { throw .invalidArgument.because(.uapi, "GET_CLIENT idx \(a[ClientArg.idx]): only 0, the caller") }
             a[ClientArg.auth] = d.isAuthenticated(f) ? 1 : 0
             a[ClientArg.pid] = UInt64(UInt32(bitPattern: f.pid))
             a[ClientArg.uid] = 65534
@@ -52,7 +54,9 @@ enum IdentityHandlers {
         t.add(0x0D, "SET_CLIENT_CAP", ClientCapArg.self) { d, f, a, _ throws(DRMError) in
             try d.setClientCap(f, cap: a[ClientCapArg.capability], value: a[ClientCapArg.value])
         }
-        t.add(0x10, "SET_UNIQUE", UniqueArg.self, [.auth, .master, .rootOnly]) { _, _, _, _ throws(DRMError) in throw .invalidArgument }
+        t.add(0x10, "SET_UNIQUE", UniqueArg.self, [.auth, .master, .rootOnly]) { _, _, _, _ throws(DRMError) in
+            throw .invalidArgument.because(.uapi, "SET_UNIQUE is drm_invalid_op")
+        }
         t.add(0x11, "AUTH_MAGIC", AuthArg.self, [.master]) { d, f, a, _ throws(DRMError) in try d.authMagic(f, a[AuthArg.magic]) }
         t.add(0x1E, "SET_MASTER", size: 0) { d, f, _, _ throws(DRMError) in try d.setMaster(f) }
         t.add(0x1F, "DROP_MASTER", size: 0) { d, f, _, _ throws(DRMError) in try d.dropMaster(f) }

@@ -33,7 +33,7 @@ enum ModeHandlers {
             let c = CrtcArg.self
             var mode: ModeInfo? = nil
             if a[c.modeValid] != 0 {
-                guard let m = ModeInfo.decode(a[c.mode]) else { throw .invalidArgument }
+                guard let m = ModeInfo.decode(a[c.mode]) else { throw .invalidArgument.because(.modeset, "SETCRTC mode does not decode") }
                 mode = m
             }
             let ids = try env.memory.readU32s(at: a[c.setConnectorsPtr], count: a[c.countConnectors])
@@ -51,8 +51,8 @@ enum ModeHandlers {
         t.add(0xA4, "MODE_GETGAMMA", CrtcLutArg.self) { d, f, a, env throws(DRMError) in
             let l = CrtcLutArg.self
             let (size, lut) = try d.gamma(f, crtcID: a[l.crtcId])
-            guard size > 0 else { throw .notImplemented }
-            guard a[l.gammaSize] == size else { throw .invalidArgument }
+            guard size > 0 else { throw .notImplemented.because(.modeset, "[CRTC:\(a[l.crtcId])] has no gamma") }
+            guard a[l.gammaSize] == size else { throw .invalidArgument.because(.modeset, "[CRTC:\(a[l.crtcId])] gamma_size \(a[l.gammaSize]), the CRTC has \(size)") }
             let n = Int(size)
             try env.memory.write(LE.bytes(Array(lut[0..<n])), at: a[l.red])
             try env.memory.write(LE.bytes(Array(lut[n..<2 * n])), at: a[l.green])
@@ -61,8 +61,8 @@ enum ModeHandlers {
         t.add(0xA5, "MODE_SETGAMMA", CrtcLutArg.self, [.master]) { d, f, a, env throws(DRMError) in
             let l = CrtcLutArg.self
             let (size, _) = try d.gamma(f, crtcID: a[l.crtcId])
-            guard size > 0 else { throw .notImplemented }
-            guard a[l.gammaSize] == size else { throw .invalidArgument }
+            guard size > 0 else { throw .notImplemented.because(.modeset, "[CRTC:\(a[l.crtcId])] has no gamma") }
+            guard a[l.gammaSize] == size else { throw .invalidArgument.because(.modeset, "[CRTC:\(a[l.crtcId])] gamma_size \(a[l.gammaSize]), the CRTC has \(size)") }
             func channel(_ p: Field<UInt64>) throws(DRMError) -> [UInt16] {
                 let raw = try env.memory.readArray(at: a[p], count: size, elementSize: 2)
                 return stride(from: 0, to: raw.count, by: 2).map { UInt16(raw[$0]) | UInt16(raw[$0 + 1]) << 8 }
@@ -186,7 +186,7 @@ enum ModeHandlers {
         t.add(0xBD, "MODE_CREATEPROPBLOB", CreateBlobArg.self) { d, f, a, env throws(DRMError) in
             let len = a[CreateBlobArg.length]
             // Zero or absurd lengths are refused before any copy (drm_property_create_blob).
-            guard len > 0, Int(len) <= 16 << 20 else { throw .invalidArgument }
+            guard len > 0, Int(len) <= 16 << 20 else { throw .invalidArgument.because(.buffers, "CREATEPROPBLOB length \(len): 1 to 16 MiB") }
             let data = try env.memory.read(at: a[CreateBlobArg.data], count: Int(len))
             a[CreateBlobArg.blobId] = try d.createBlob(f, data: data)
         }

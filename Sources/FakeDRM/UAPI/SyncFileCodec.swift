@@ -8,7 +8,7 @@ public enum SyncFileCodec {
         case 3: entry = UAPICodec.Entry(size: SyncMergeArg.size) { d, _, a, env throws(DRMError) in try merge(d, sf, &a, env) }
         case 4: entry = UAPICodec.Entry(size: SyncFileInfoArg.size) { d, _, a, env throws(DRMError) in try info(d, sf, &a, env) }
         case 5: entry = UAPICodec.Entry(size: 16) { _, _, a, _ throws(DRMError) in
-            guard a.load(UInt64.self, at: 8) == 0 else { throw .invalidArgument }
+            guard a.load(UInt64.self, at: 8) == 0 else { throw .invalidArgument.because(.fences, "SYNC_IOC_SET_DEADLINE pad is not 0") }
         }
         default: return IoctlReply(errno: DRMError.notTTY.errno, bytes: [])
         }
@@ -17,15 +17,15 @@ public enum SyncFileCodec {
 
     static func merge(_ d: Device, _ sf: SyncFile, _ a: inout ArgBuffer, _ env: ClientEnv) throws(DRMError) {
         let m = SyncMergeArg.self
-        guard a[m.flags] == 0, a[m.pad] == 0 else { throw .invalidArgument }
-        guard case .syncFile(let other)? = try? env.files.lookup(fd: a[m.fd2]) else { throw .notFound }
+        guard a[m.flags] == 0, a[m.pad] == 0 else { throw .invalidArgument.because(.fences, "sync_merge_data flags or pad is not 0") }
+        guard case .syncFile(let other)? = try? env.files.lookup(fd: a[m.fd2]) else { throw .notFound.because(.fences, "SYNC_IOC_MERGE fd2 \(a[m.fd2]) is not a sync file") }
         let merged = try d.lock.withLock { () throws(DRMError) -> SyncFile in try SyncFile.merge(sf, other, name: a.string(m.name)) }
         a[m.fence] = try env.files.install(.syncFile(merged), cloexec: true)
     }
 
     static func info(_ d: Device, _ sf: SyncFile, _ a: inout ArgBuffer, _ env: ClientEnv) throws(DRMError) {
         let i = SyncFileInfoArg.self
-        guard a[i.flags] == 0, a[i.pad] == 0 else { throw .invalidArgument }
+        guard a[i.flags] == 0, a[i.pad] == 0 else { throw .invalidArgument.because(.fences, "sync_file_info flags or pad is not 0") }
         let (status, fences) = d.lock.withLock { (sf.status, sf.fences.map { ($0.timelineName, $0.driverName, $0.status, $0.timestampNs) }) }
         a.setString(i.name, sf.name)
         a[i.status] = status
@@ -34,7 +34,7 @@ public enum SyncFileCodec {
             a[i.numFences] = UInt32(fences.count)
             return
         }
-        guard want >= UInt32(fences.count) else { throw .invalidArgument }
+        guard want >= UInt32(fences.count) else { throw .invalidArgument.because(.fences, "sync_file_info num_fences \(want) is fewer than the \(fences.count) fences") }
         var out: [UInt8] = []
         for (tl, drv, st, ts) in fences {
             var b = ArgBuffer(size: SyncFenceInfoLayout.size)
