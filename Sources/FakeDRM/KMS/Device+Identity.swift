@@ -126,7 +126,6 @@ extension Device {
     /// or already used: the map's entry is emptied by the first success) → EINVAL.
     public func authMagic(_ file: FileContext, _ magic: UInt32) throws(DRMError) {
         try lock.withLock { () throws(DRMError) in
-            try requireMaster(file)
             guard let id = magics.consume(magic), let target = files[id] else {
                 throw .invalidArgument.because(.master, "magic \(magic) names no file awaiting authentication")
             }
@@ -137,7 +136,6 @@ extension Device {
     /// SET_VERSION: interface 1.0–1.4; sets the unique name from 1.1 on.
     public func setVersion(_ file: FileContext, diMajor: Int32, diMinor: Int32, ddMajor: Int32, ddMinor: Int32) throws(DRMError) {
         try lock.withLock { () throws(DRMError) in
-            try requireMaster(file)
             if diMajor != -1 {
                 guard diMajor == 1, diMinor >= 0, diMinor <= 4 else {
                     throw .invalidArgument.because(.master, "SET_VERSION interface \(diMajor).\(diMinor) is not 1.0 to 1.4")

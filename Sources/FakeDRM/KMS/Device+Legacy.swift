@@ -1,12 +1,5 @@
 /// The legacy modeset ioctls, built on atomic proposals as the kernel's atomic helpers do.
 extension Device {
-    func requireMaster(_ file: FileContext) throws(DRMError) {
-        if file === FileContext.kernel { return }
-        guard master === file || isActiveLessee(file) else {
-            throw .permissionDenied.because(.master, "file \(file.id) (pid \(file.pid)) is not the master of the card")
-        }
-    }
-
     public struct SetCrtcRequest: Sendable {
         public var crtcID: ObjectID
         public var fbID: UInt32
@@ -19,11 +12,10 @@ extension Device {
     public func setCrtc(_ file: FileContext, _ r: SetCrtcRequest) throws(DRMError) {
         try lock.withLock { () throws(DRMError) in
             defer { runEagerClock() }
-            try requireMaster(file)
             if r.x & 0xffff_0000 != 0 || r.y & 0xffff_0000 != 0 {
                 throw .outOfRange.because(.modeset, "SETCRTC offset +\(r.x)+\(r.y) does not fit 16.16 plane source coordinates")
             }
-            guard let c = crtcs.firstIndex(where: { $0.id == r.crtcID }) else {
+            guard let c = crtcIndex(r.crtcID, for: file) else {
                 throw .notFound.because(.modeset, "Unknown CRTC ID \(r.crtcID)")
             }
             guard let primary = planes.firstIndex(where: { $0.type == .primary && $0.possibleCrtcs & (1 << UInt32(c)) != 0 }) else {
@@ -83,7 +75,7 @@ extension Device {
             }
             var targets: [Int] = []
             for id in r.connectors {
-                guard let k = connectorIndex(id: id) else { throw .notFound.because(.modeset, "Connector id \(id) unknown") }
+                guard let k = connectorIndex(id, for: file) else { throw .notFound.because(.modeset, "Connector id \(id) unknown") }
                 targets.append(k)
             }
             var m = mode
@@ -128,7 +120,6 @@ extension Device {
     public func pageFlip(_ file: FileContext, crtcID: ObjectID, fbID: ObjectID, flags: UInt32, reserved: UInt32, userData: UInt64) throws(DRMError) {
         try lock.withLock { () throws(DRMError) in
             defer { runEagerClock() }
-            try requireMaster(file)
             let event: UInt32 = 1, async: UInt32 = 2, targetAbs: UInt32 = 4, targetRel: UInt32 = 8
             if flags & ~(event | async | targetAbs | targetRel) != 0 {
                 throw .invalidArgument.because(.modeset, "PAGE_FLIP flags 0x\(String(flags, radix: 16)) outside the valid mask 0x\(String(event | async | targetAbs | targetRel, radix: 16))")
@@ -142,7 +133,7 @@ extension Device {
             if flags & async != 0 {
                 throw .invalidArgument.because(.modeset, "PAGE_FLIP_ASYNC is not supported (DRM_CAP_ASYNC_PAGE_FLIP is 0)")
             }
-            guard let c = crtcs.firstIndex(where: { $0.id == crtcID }) else {
+            guard let c = crtcIndex(crtcID, for: file) else {
                 throw .notFound.because(.modeset, "Unknown CRTC ID \(crtcID)")
             }
             // No PAGE_FLIP_TARGET support: the kernel refuses target flags then.
@@ -188,8 +179,7 @@ extension Device {
     public func setPlane(_ file: FileContext, _ r: SetPlaneRequest) throws(DRMError) {
         try lock.withLock { () throws(DRMError) in
             defer { runEagerClock() }
-            try requireMaster(file)
-            guard let i = planes.firstIndex(where: { $0.id == r.planeID }) else {
+            guard let i = planeIndex(r.planeID, for: file) else {
                 throw .notFound.because(.modeset, "Unknown plane ID \(r.planeID)")
             }
             var p = AtomicProposal(new: state)
@@ -203,7 +193,7 @@ extension Device {
                 try commitProposal(p, file: file, flags: 0, userData: 0)
                 return
             }
-            guard let c = crtcs.firstIndex(where: { $0.id == r.crtcID }) else {
+            guard let c = crtcIndex(r.crtcID, for: file) else {
                 throw .notFound.because(.modeset, "Unknown crtc ID \(r.crtcID)")
             }
             guard let fb = framebuffers[r.fbID] else { throw .notFound.because(.modeset, "Unknown framebuffer ID \(r.fbID)") }
@@ -248,12 +238,11 @@ extension Device {
     public func cursor(_ file: FileContext, crtcID: ObjectID, flags: UInt32, x: Int32, y: Int32, width: UInt32, height: UInt32, handle: UInt32) throws(DRMError) {
         try lock.withLock { () throws(DRMError) in
             defer { runEagerClock() }
-            try requireMaster(file)
             let bo: UInt32 = 1, move: UInt32 = 2
             if flags == 0 || flags & ~(bo | move) != 0 {
                 throw .invalidArgument.because(.modeset, "CURSOR flags 0x\(String(flags, radix: 16)) invalid: BO (0x1) and/or MOVE (0x2) expected")
             }
-            guard let c = crtcs.firstIndex(where: { $0.id == crtcID }) else {
+            guard let c = crtcIndex(crtcID, for: file) else {
                 throw .notFound.because(.modeset, "Unknown CRTC ID \(crtcID)")
             }
             guard let ci = planes.firstIndex(where: { $0.type == .cursor && $0.possibleCrtcs & (1 << UInt32(c)) != 0 }) else {
@@ -334,8 +323,8 @@ extension Device {
 
     public func gamma(_ file: FileContext, crtcID: ObjectID) throws(DRMError) -> (size: UInt32, lut: [UInt16]) {
         try lock.withLock { () throws(DRMError) -> (size: UInt32, lut: [UInt16]) in
-            guard let c = crtc(id: crtcID) else { throw .notFound.because(.modeset, "Unknown CRTC ID \(crtcID)") }
-            return (c.gammaSize, c.legacyGamma)
+            guard let i = crtcIndex(crtcID, for: file) else { throw .notFound.because(.modeset, "Unknown CRTC ID \(crtcID)") }
+            return (crtcs[i].gammaSize, crtcs[i].legacyGamma)
         }
     }
 
@@ -343,8 +332,7 @@ extension Device {
     public func setGamma(_ file: FileContext, crtcID: ObjectID, size: UInt32, red: [UInt16], green: [UInt16], blue: [UInt16]) throws(DRMError) {
         try lock.withLock { () throws(DRMError) in
             defer { runEagerClock() }
-            try requireMaster(file)
-            guard let c = crtcs.firstIndex(where: { $0.id == crtcID }) else {
+            guard let c = crtcIndex(crtcID, for: file) else {
                 throw .notFound.because(.modeset, "Unknown CRTC ID \(crtcID)")
             }
             let obj = crtcs[c]
@@ -374,8 +362,7 @@ extension Device {
     public func setObjectProperty(_ file: FileContext, objectID: ObjectID, objectType: UInt32, propID: ObjectID, value: UInt64) throws(DRMError) {
         try lock.withLock { () throws(DRMError) in
             defer { runEagerClock() }
-            try requireMaster(file)
-            guard let want = ObjectType(rawValue: objectType), self.objectType(objectID, expecting: want) != nil else {
+            guard let want = ObjectType(rawValue: objectType), self.objectType(objectID, expecting: want) != nil, leaseHeld(file, objectID) else {
                 throw .notFound.because(.modeset, "[OBJECT:\(objectID)] not found as type 0x\(String(objectType, radix: 16))")
             }
             guard let prop = properties[propID], self.objectType(propID) == .property else {

@@ -18,9 +18,9 @@ extension Device {
 
     public struct CrtcInfo: Sendable { public var fb: ObjectID, x: UInt32, y: UInt32, gammaSize: UInt32, mode: ModeInfo? }
 
-    public func crtcInfo(_ id: ObjectID) throws(DRMError) -> CrtcInfo {
+    public func crtcInfo(_ file: FileContext, _ id: ObjectID) throws(DRMError) -> CrtcInfo {
         try lock.withLock { () throws(DRMError) -> CrtcInfo in
-            guard let c = crtcs.firstIndex(where: { $0.id == id }) else { throw .notFound.because(.modeset, "Unknown CRTC ID \(id)") }
+            guard let c = crtcIndex(id, for: file) else { throw .notFound.because(.modeset, "Unknown CRTC ID \(id)") }
             let primary = planes.firstIndex { $0.type == .primary && state.planes[$0.index].crtc == id }
             let ps = primary.map { state.planes[$0] }
             return CrtcInfo(fb: ps?.fb ?? 0, x: (ps?.srcX ?? 0) >> 16, y: (ps?.srcY ?? 0) >> 16,
@@ -47,7 +47,7 @@ extension Device {
     /// GETCONNECTOR: aspect-ratio flags stripped (and such duplicates dropped) without the cap.
     public func connectorInfo(_ file: FileContext, _ id: ObjectID) throws(DRMError) -> ConnectorInfo {
         try lock.withLock { () throws(DRMError) -> ConnectorInfo in
-            guard let k = connectorIndex(id: id) else { throw .notFound.because(.modeset, "Unknown connector ID \(id)") }
+            guard let k = connectorIndex(id, for: file) else { throw .notFound.because(.modeset, "Unknown connector ID \(id)") }
             let c = connectors[k]
             var modes: [ModeInfo] = []
             if c.status == .connected {
@@ -74,10 +74,10 @@ extension Device {
 
     public struct PlaneInfo: Sendable { public var crtc: ObjectID, fb: ObjectID, possibleCrtcs: UInt32, formats: [UInt32] }
 
-    public func planeInfo(_ id: ObjectID) throws(DRMError) -> PlaneInfo {
+    public func planeInfo(_ file: FileContext, _ id: ObjectID) throws(DRMError) -> PlaneInfo {
         try lock.withLock { () throws(DRMError) -> PlaneInfo in
-            guard let p = plane(id: id) else { throw .notFound.because(.modeset, "Unknown plane ID \(id)") }
-            let s = state.planes[p.index]
+            guard let i = planeIndex(id, for: file) else { throw .notFound.because(.modeset, "Unknown plane ID \(id)") }
+            let p = planes[i], s = state.planes[i]
             return PlaneInfo(crtc: s.crtc, fb: s.fb, possibleCrtcs: p.possibleCrtcs, formats: p.formats)
         }
     }
@@ -93,7 +93,7 @@ extension Device {
     /// properties (fbs, blobs) → EINVAL as drm_mode_obj_get_properties_ioctl does.
     public func objectProperties(_ file: FileContext, objectID: ObjectID, type: UInt32) throws(DRMError) -> [(ObjectID, UInt64)] {
         try lock.withLock { () throws(DRMError) -> [(ObjectID, UInt64)] in
-            guard let want = ObjectType(rawValue: type), let t = objectType(objectID, expecting: want) else {
+            guard let want = ObjectType(rawValue: type), let t = objectType(objectID, expecting: want), leaseHeld(file, objectID) else {
                 throw .notFound.because(.modeset, "[OBJECT:\(objectID)] not found as type 0x\(String(type, radix: 16))")
             }
             guard [.crtc, .plane, .connector].contains(t) else {
@@ -144,9 +144,5 @@ extension Device {
     /// An object the ATOMIC ioctl accepts (CRTC, plane, connector); anything else is ENOENT.
     public func isModeObjectWithProperties(_ id: ObjectID) -> Bool {
         lock.withLock { objectTypes[id].map { [.crtc, .plane, .connector].contains($0) } ?? false }
-    }
-
-    func requireMasterLocked(_ f: FileContext) throws(DRMError) {
-        try lock.withLock { () throws(DRMError) in try requireMaster(f) }
     }
 }

@@ -29,11 +29,18 @@ extension Device {
         return !l.revoked && l.objects.contains(id)
     }
 
-    /// drm_mode_object_find with a file: an object outside the caller's lease does not exist.
-    public func requireLeaseHeld(_ f: FileContext, _ id: ObjectID) throws(DRMError) {
-        try lock.withLock { () throws(DRMError) in
-            guard leaseHeld(f, id) else { throw .notFound.because(.leases, "[OBJECT:\(id)] not found or not leased to file \(f.id)") }
-        }
+    /// drm_mode_object_find(dev, file_priv, ...): for a lessee, an object outside its lease
+    /// does not exist, so every lookup a file's request makes goes through these (lock held).
+    func crtcIndex(_ id: ObjectID, for f: FileContext) -> Int? {
+        leaseHeld(f, id) ? crtcs.firstIndex { $0.id == id } : nil
+    }
+
+    func planeIndex(_ id: ObjectID, for f: FileContext) -> Int? {
+        leaseHeld(f, id) ? planes.firstIndex { $0.id == id } : nil
+    }
+
+    func connectorIndex(_ id: ObjectID, for f: FileContext) -> Int? {
+        leaseHeld(f, id) ? connectorIndex(id: id) : nil
     }
 
     /// drm_lease_filter_crtcs: a possible_crtcs mask in the lessee's numbering (its CRTC list).
@@ -57,6 +64,9 @@ extension Device {
         return master === lessor
     }
 
+    /// drm_is_current_master, which the ioctl table's DRM_MASTER flag asks (lock held).
+    func isCurrentMaster(_ f: FileContext) -> Bool { master === f || isActiveLessee(f) }
+
     /// drm_lease_held on a plane the legacy ioctl implies (the CRTC's primary or cursor):
     /// outside the lease it is EACCES, not ENOENT (lock held).
     func requireImplicitPlane(_ f: FileContext, _ planeIndex: Int) throws(DRMError) {
@@ -73,7 +83,6 @@ extension Device {
             if flags & ~UInt32(O_CLOEXEC | O_NONBLOCK) != 0 {
                 throw .invalidArgument.because(.leases, "invalid flags 0x\(String(flags, radix: 16)) (O_CLOEXEC | O_NONBLOCK only)")
             }
-            try requireMaster(f)
             if f.lease != nil { throw .invalidArgument.because(.leases, "recursive leasing not allowed (file \(f.id) is a lessee)") }
             var set = Set<ObjectID>()
             var types = Set<ObjectType>()
@@ -132,7 +141,6 @@ extension Device {
     /// DRM_IOCTL_MODE_LIST_LESSEES: the ids of the caller's standing leases.
     public func listLessees(_ f: FileContext) throws(DRMError) -> [UInt32] {
         try lock.withLock { () throws(DRMError) -> [UInt32] in
-            try requireMaster(f)
             return f.lessees.compactMap { $0.lease?.id }
         }
     }
@@ -149,7 +157,6 @@ extension Device {
     /// DRM_IOCTL_MODE_REVOKE_LEASE: the lessee keeps its file but loses every object.
     public func revokeLease(_ f: FileContext, id: UInt32) throws(DRMError) {
         try lock.withLock { () throws(DRMError) in
-            try requireMaster(f)
             // _drm_find_lessee looks in the lease owner's table: a lessee naming itself (or a
             // sibling) finds a lease that is not its own to revoke.
             if let own = f.lease, let owner = own.lessor {

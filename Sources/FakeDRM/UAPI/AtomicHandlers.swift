@@ -30,7 +30,6 @@ enum AtomicHandlers {
         }
         t.add(0xB0, "MODE_PAGE_FLIP", PageFlipArg.self, [.master]) { d, f, a, env throws(DRMError) in
             let p = PageFlipArg.self
-            try d.requireLeaseHeld(f, a[p.crtcId])
             try d.pageFlip(f, crtcID: a[p.crtcId], fbID: a[p.fbId], flags: a[p.flags], reserved: a[p.reserved], userData: a[p.userData])
         }
     }

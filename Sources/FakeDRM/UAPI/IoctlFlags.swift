@@ -20,7 +20,7 @@ struct IoctlFlags: OptionSet, Sendable {
             if f.contains(.auth), !file.authenticated {
                 throw .permissionDenied.because(.master, "\(entry.name) is DRM_AUTH: file \(file.id) is not authenticated")
             }
-            if f.contains(.master), !(device.master === file || device.isActiveLessee(file)) {
+            if f.contains(.master), !device.isCurrentMaster(file) {
                 throw .permissionDenied.because(.master, "\(entry.name) is DRM_MASTER: file \(file.id) (pid \(file.pid)) is not the current master")
             }
         }

@@ -15,8 +15,7 @@ enum ModeHandlers {
             a[r.maxHeight] = res.maxHeight
         }
         t.add(0xA1, "MODE_GETCRTC", CrtcArg.self) { d, f, a, _ throws(DRMError) in
-            try d.requireLeaseHeld(f, a[CrtcArg.crtcId])
-            let info = try d.crtcInfo(a[CrtcArg.crtcId])
+            let info = try d.crtcInfo(f, a[CrtcArg.crtcId])
             a[CrtcArg.gammaSize] = info.gammaSize
             a[CrtcArg.fbId] = info.fb
             a[CrtcArg.x] = info.x
@@ -37,13 +36,10 @@ enum ModeHandlers {
                 mode = m
             }
             let ids = try env.memory.readU32s(at: a[c.setConnectorsPtr], count: a[c.countConnectors])
-            try d.requireLeaseHeld(f, a[c.crtcId])
-            for id in ids { try d.requireLeaseHeld(f, id) }
             try d.setCrtc(f, Device.SetCrtcRequest(crtcID: a[c.crtcId], fbID: a[c.fbId], x: a[c.x], y: a[c.y], mode: mode, connectors: ids))
         }
         let cursor: UAPICodec.Handler = { d, f, a, env throws(DRMError) in
             let c = CursorArg.self
-            try d.requireLeaseHeld(f, a[c.crtcId])
             try d.cursor(f, crtcID: a[c.crtcId], flags: a[c.flags], x: a[c.x], y: a[c.y], width: a[c.width], height: a[c.height], handle: a[c.handle])
         }
         t.add(0xA3, "MODE_CURSOR", CursorV1Layout.self, [.master], cursor)
@@ -79,7 +75,6 @@ enum ModeHandlers {
         }
         t.add(0xA7, "MODE_GETCONNECTOR", GetConnectorArg.self) { d, f, a, env throws(DRMError) in
             let c = GetConnectorArg.self
-            try d.requireLeaseHeld(f, a[c.connectorId])
             let info = try d.connectorInfo(f, a[c.connectorId])
             a[c.connectorType] = info.type
             a[c.connectorTypeId] = info.typeID
@@ -149,8 +144,7 @@ enum ModeHandlers {
         }
         t.add(0xB6, "MODE_GETPLANE", GetPlaneArg.self) { d, f, a, env throws(DRMError) in
             let g = GetPlaneArg.self
-            try d.requireLeaseHeld(f, a[g.planeId])
-            let info = try d.planeInfo(a[g.planeId])
+            let info = try d.planeInfo(f, a[g.planeId])
             a[g.crtcId] = info.crtc
             a[g.fbId] = info.fb
             a[g.possibleCrtcs] = d.filterCrtcs(f, info.possibleCrtcs)
@@ -162,14 +156,11 @@ enum ModeHandlers {
         }
         t.add(0xB7, "MODE_SETPLANE", SetPlaneArg.self, [.master]) { d, f, a, env throws(DRMError) in
             let s = SetPlaneArg.self
-            try d.requireLeaseHeld(f, a[s.planeId])
-            if a[s.crtcId] != 0 { try d.requireLeaseHeld(f, a[s.crtcId]) }
             try d.setPlane(f, Device.SetPlaneRequest(planeID: a[s.planeId], crtcID: a[s.crtcId], fbID: a[s.fbId], crtcX: a[s.crtcX], crtcY: a[s.crtcY],
                                                      crtcW: a[s.crtcW], crtcH: a[s.crtcH], srcX: a[s.srcX], srcY: a[s.srcY], srcW: a[s.srcW], srcH: a[s.srcH]))
         }
         t.add(0xB9, "MODE_OBJ_GETPROPERTIES", ObjGetPropertiesArg.self) { d, f, a, env throws(DRMError) in
             let o = ObjGetPropertiesArg.self
-            try d.requireLeaseHeld(f, a[o.objId])
             let props = try d.objectProperties(f, objectID: a[o.objId], type: a[o.objType])
             let n = Int(min(a[o.countProps], UInt32(props.count)))
             if n > 0 {
@@ -180,7 +171,6 @@ enum ModeHandlers {
         }
         t.add(0xBA, "MODE_OBJ_SETPROPERTY", ObjSetPropertyArg.self, [.master]) { d, f, a, env throws(DRMError) in
             let s = ObjSetPropertyArg.self
-            try d.requireLeaseHeld(f, a[s.objId])
             try d.setObjectProperty(f, objectID: a[s.objId], objectType: a[s.objType], propID: a[s.propId], value: a[s.value])
         }
         t.add(0xBD, "MODE_CREATEPROPBLOB", CreateBlobArg.self) { d, f, a, env throws(DRMError) in
