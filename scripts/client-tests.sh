@@ -222,10 +222,12 @@ probe vgem "a card answering as vgem (tests/clients/vgem.c): FENCE_ATTACH/SIGNAL
 # --- drm.debug for a fake card: a rejected commit diagnosed from `ctl trace --follow` alone ---
 out="$work/trace-session.txt"
 : >"$work/trace.txt"; chmod 0666 "$work/trace.txt"
-timeout 40 "${RUN[@]}" -- env FAKEDRM_BIN="$FAKEDRM_BIN" "$root/tests/clients/trace-session.sh" "$work/trace.txt" >"$out" 2>&1
+timeout 40 "${RUN[@]}" --drm-debug atomic -- env FAKEDRM_BIN="$FAKEDRM_BIN" "$root/tests/clients/trace-session.sh" "$work/trace.txt" >"$out" 2>&1
+# The same reason in the trace and in the daemon's log (stderr, --drm-debug atomic).
 if grep -q "Atomic Commit failed" "$out" &&
-    grep -qE "MODE_ATOMIC ERANGE: \[PLANE:[0-9]+:plane-[0-9]+\] Invalid scaling of plane" "$work/trace.txt"; then
-    ok "ctl trace --follow: modetest's 'Atomic Commit failed' explained: $(grep -m1 -oE 'MODE_ATOMIC ERANGE: .*' "$work/trace.txt")"
+    grep -qE "MODE_ATOMIC ERANGE: \[PLANE:[0-9]+:plane-[0-9]+\] Invalid scaling of plane" "$work/trace.txt" &&
+    grep -qE "fakedrm.atomic: .*MODE_ATOMIC ERANGE: \[PLANE:[0-9]+:plane-[0-9]+\] Invalid scaling of plane" "$out"; then
+    ok "ctl trace --follow and --drm-debug atomic: modetest's 'Atomic Commit failed' explained: $(grep -m1 -oE 'MODE_ATOMIC ERANGE: .*' "$work/trace.txt")"
 else bad "ctl trace --follow (modetest's rejected commit)" "$work/trace.txt"; cat "$out" | sed 's/^/       | /' | head -5; fi
 
 # --- sway 1.7 / wlroots 0.15 (DRM backend, pixman, libseat builtin) --------------------------

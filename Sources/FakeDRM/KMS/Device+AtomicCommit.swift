@@ -6,7 +6,6 @@ extension Device {
     public func atomic(_ file: FileContext, _ req: AtomicRequest) throws(DRMError) -> [FenceInstall] {
         try lock.withLock { () throws(DRMError) -> [FenceInstall] in
             defer { runEagerClock() }
-            guard file.atomic else { throw .invalidArgument.because(.atomic, "file \(file.id) has not set DRM_CLIENT_CAP_ATOMIC") }
             var p = AtomicProposal(new: state)
             p.resolvedInFences = req.inFences
             for obj in req.objects {
