@@ -85,7 +85,7 @@ extension Device {
     private func checkPlane(_ i: Int, _ new: KMSState) throws(DRMError) {
         let s = new.planes[i]
         let old = state.planes[i]
-        let tag = planes[i].tag
+        var tag: String { planes[i].tag }  // built only for a reason
         if s.crtc != 0 && s.fb == 0 { throw .invalidArgument.because(.atomic, "\(tag) CRTC set but no FB") }
         if s.crtc == 0 && s.fb != 0 { throw .invalidArgument.because(.atomic, "\(tag) FB set but no CRTC") }
         if s.crtc == 0 { return }
@@ -137,7 +137,7 @@ extension Device {
                 }
                 continue
             }
-            let tag = connectors[k].tag
+            var tag: String { connectors[k].tag }
             // update_connector_routing (a commit that waited while `ctl connector remove` ran
             // must not put the connector back).
             if connectors[k].removed { throw .invalidArgument.because(.modeset, "\(tag) is not registered") }

@@ -2,7 +2,7 @@
 /// the way drm_atomic_set_property and drm_property_change_valid_get do.
 extension Device {
     func setProperty(_ p: inout AtomicProposal, objectID: ObjectID, prop: PropertyDef, value: UInt64) throws(DRMError) {
-        let tag = "[PROP:\(prop.id):\(prop.name)]"
+        var tag: String { "[PROP:\(prop.id):\(prop.name)]" }  // built only for a reason
         guard prop.valueIsInRange(value) else { throw .invalidArgument.because(.atomic, "\(tag) value 0x\(String(value, radix: 16)) out of range on [OBJECT:\(objectID)]") }
         if prop.isImmutable { throw .invalidArgument.because(.atomic, "\(tag) is immutable") }
         try validateObjectValue(prop, value)

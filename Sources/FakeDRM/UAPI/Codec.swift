@@ -10,12 +10,15 @@ public enum UAPICodec {
         let name: String
         let size: Int
         let flags: IoctlFlags
+        /// Some flag needs the file's state checked (RENDER_ALLOW alone needs nothing here).
+        let checksPermission: Bool
         let handler: Handler
 
         init(name: String = "", size: Int, flags: IoctlFlags = [], handler: @escaping Handler) {
             self.name = name
             self.size = size
             self.flags = flags
+            checksPermission = !flags.isDisjoint(with: [.auth, .master, .rootOnly])
             self.handler = handler
         }
     }
@@ -53,7 +56,7 @@ public enum UAPICodec {
         var errno: Int32 = 0
         RejectionSlot.clear()
         do {
-            if !entry.flags.isEmpty { try IoctlFlags.permit(entry, device, file) }
+            if entry.checksPermission { try IoctlFlags.permit(entry.flags, nr: req.nr, device, file) }
             try entry.handler(device, file, &kbuf, env)
             if device.trace.recordsSuccesses, !env.memory.isIncomplete { RejectionLog.recordSuccess(device, file, req, kbuf) }
         } catch {

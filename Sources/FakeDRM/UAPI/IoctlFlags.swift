@@ -8,21 +8,24 @@ struct IoctlFlags: OptionSet, Sendable {
     static let rootOnly = IoctlFlags(rawValue: 4)
     static let renderAllow = IoctlFlags(rawValue: 8)
 
-    /// EACCES for a file the flags do not admit; the device lock is held for the whole check,
-    /// so master and authentication are read at one instant.
-    static func permit(_ entry: UAPICodec.Entry, _ device: Device, _ file: FileContext) throws(DRMError) {
+    /// EACCES for a file the flags do not admit. The file's state is read under the device
+    /// lock at one instant; the reason is built only for a refusal.
+    static func permit(_ flags: IoctlFlags, nr: UInt8, _ device: Device, _ file: FileContext) throws(DRMError) {
         guard file !== FileContext.kernel else { return }
-        try device.lock.withLock { () throws(DRMError) in
-            let f = entry.flags
-            if f.contains(.rootOnly), !device.isPrivileged(uid: file.uid) {
-                throw .permissionDenied.because(.master, "\(entry.name) is DRM_ROOT_ONLY: file \(file.id) (uid \(file.uid)) lacks CAP_SYS_ADMIN")
-            }
-            if f.contains(.auth), !file.authenticated {
-                throw .permissionDenied.because(.master, "\(entry.name) is DRM_AUTH: file \(file.id) is not authenticated")
-            }
-            if f.contains(.master), !device.isCurrentMaster(file) {
-                throw .permissionDenied.because(.master, "\(entry.name) is DRM_MASTER: file \(file.id) (pid \(file.pid)) is not the current master")
-            }
+        device.lock.lock()
+        let privileged = !flags.contains(.rootOnly) || device.isPrivileged(uid: file.uid)
+        let authenticated = file.authenticated
+        let master = device.isCurrentMaster(file)
+        device.lock.unlock()
+        func name() -> String { IoctlNames.name(of: nr) }
+        if !privileged {
+            throw .permissionDenied.because(.master, "\(name()) is DRM_ROOT_ONLY: file \(file.id) (uid \(file.uid)) lacks CAP_SYS_ADMIN")
+        }
+        if flags.contains(.auth), !authenticated {
+            throw .permissionDenied.because(.master, "\(name()) is DRM_AUTH: file \(file.id) is not authenticated")
+        }
+        if flags.contains(.master), !master {
+            throw .permissionDenied.because(.master, "\(name()) is DRM_MASTER: file \(file.id) (pid \(file.pid)) is not the current master")
         }
     }
 }

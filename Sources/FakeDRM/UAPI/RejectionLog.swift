@@ -23,8 +23,7 @@ enum RejectionLog {
         let recorded = RejectionSlot.take().flatMap { $0.error == error ? $0 : nil }
         let area = recorded?.area ?? .uapi
         let reason = recorded?.reason ?? "no reason recorded"
-        let testOnly = req.type == IoctlRequest.drmType && req.nr == 0xBC && arg.bytes.count >= 4
-            && arg.load(UInt32.self, at: 0) & DRMConst.atomicTestOnly != 0
+        let testOnly = isTestOnly(req, arg)
         let name = ioctlName(req)
         loggers[area]?.log(level: testOnly ? .debug : .info, "\(name)\(testOnly ? " (TEST_ONLY)" : "") \(error.errnoName): \(reason)",
                            metadata: ["file": "\(file.id)", "pid": "\(file.pid)"])
@@ -36,9 +35,13 @@ enum RejectionLog {
 
     /// A successful request, for a follower of `ctl trace --all`.
     static func recordSuccess(_ device: Device, _ file: FileContext, _ req: IoctlRequest, _ arg: ArgBuffer) {
-        let testOnly = req.type == IoctlRequest.drmType && req.nr == 0xBC && arg.bytes.count >= 4
+        device.trace.record(file: file.id, pid: file.pid, ioctl: ioctlName(req), errno: nil, reason: nil, testOnly: isTestOnly(req, arg))
+    }
+
+    /// An ATOMIC with DRM_MODE_ATOMIC_TEST_ONLY: a probe, which compositors expect to fail.
+    static func isTestOnly(_ req: IoctlRequest, _ arg: ArgBuffer) -> Bool {
+        req.type == IoctlRequest.drmType && req.nr == 0xBC && arg.bytes.count >= 4
             && arg.load(UInt32.self, at: 0) & DRMConst.atomicTestOnly != 0
-        device.trace.record(file: file.id, pid: file.pid, ioctl: ioctlName(req), errno: nil, reason: nil, testOnly: testOnly)
     }
 
     /// The DRM name, or the dma-buf / sync_file / sw_sync one for those codecs.
