@@ -107,4 +107,25 @@ import Testing
         l.close()
         #expect(d.stateDump().summary == baseline)
     }
+
+    /// _drm_lease_revoke empties the lease and leaves the lessee master: its requests pass the
+    /// table's DRM_MASTER check and fail at the lookup with ENOENT (IGT's kms_lease@lease-revoke).
+    @Test func revokedLesseeGetsEnoentNotEacces() throws {
+        let d = try makeDevice(Self.twoCRTCs())
+        let c = try DirectClient(device: d)
+        let res = d.resources(c.file)
+        let made = createLease(c, [res.crtcs[0], res.connectors[0]])
+        #expect(made.0 == 0)
+        let l = try lessee(c, fd: made.fd)
+        var revoke = LE.bytes([made.lessee])
+        #expect(c.ioctl(req(0xC9, 4), &revoke) == 0)
+        var set = [UInt8](repeating: 0, count: CrtcArg.size)
+        set.replaceSubrange(12..<16, with: LE.bytes([res.crtcs[0]]))
+        #expect(l.ioctl(req(0xA2, CrtcArg.size), &set) == ENOENT)
+        #expect(l.setClientCap(DRMConst.clientCapAtomic, 1) == 0)
+        #expect(l.atomic(0, [(res.crtcs[0], [("ACTIVE", 0)])]) == ENOENT)
+        // A file that was never master is still refused by the flag.
+        let other = try DirectClient(device: d)
+        #expect(other.ioctl(req(0xA2, CrtcArg.size), &set) == EACCES)
+    }
 }

@@ -64,8 +64,14 @@ extension Device {
         return master === lessor
     }
 
-    /// drm_is_current_master, which the ioctl table's DRM_MASTER flag asks (lock held).
-    func isCurrentMaster(_ f: FileContext) -> Bool { master === f || isActiveLessee(f) }
+    /// drm_is_current_master, which the ioctl table's DRM_MASTER flag asks (lock held). A
+    /// revoked lessee still passes: _drm_lease_revoke empties its lease but leaves it master,
+    /// so its requests fail later, at the object lookup, with ENOENT (IGT's lease-revoke).
+    func isCurrentMaster(_ f: FileContext) -> Bool {
+        if master === f { return true }
+        guard let l = f.lease, let lessor = l.lessor else { return false }
+        return master === lessor
+    }
 
     /// drm_lease_held on a plane the legacy ioctl implies (the CRTC's primary or cursor):
     /// outside the lease it is EACCES, not ENOENT (lock held).
