@@ -25,6 +25,7 @@ struct RunCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Scanout backend: vhost-user-gpu[=BINARY] or vhost-user=SOCKET (default: the virtual display).", valueName: "backend")) var backend: String?
     @Option(help: ArgumentHelp("Append every card ioctl of the clients to this file (the fuzz corpus format, docs/fuzzing.md).", valueName: "file")) var record: String?
     @Option(help: "Stop recording at this many bytes (a prefix of the session).") var recordLimit = 64 << 20
+    @OptionGroup var log: LogOptions
     @Argument(parsing: .postTerminator, help: "The command and its arguments (after --).") var command: [String] = []
 
     func validate() throws {
@@ -33,8 +34,6 @@ struct RunCommand: ParsableCommand {
             throw ValidationError("--attach uses the running daemon's card: give --config, --capture, --virtual-time, --manual-vblank, --backend and --record to `fakedrm serve`")
         }
     }
-
-    @OptionGroup var log: LogOptions
 
     func run() throws {
         try log.bootstrap()
