@@ -122,15 +122,24 @@ public final class ControlServer: @unchecked Sendable {
         return true
     }
 
+    /// A connection to the daemon at `path` with `request` sent on it; the caller closes it.
+    static func connect(sending request: ControlRequest, to path: String) throws -> Int32 {
+        let bytes = try JSONEncoder().encode(request)
+        let fd = cfd_connect_unix(path)
+        guard fd >= 0 else { throw SocketServer.StartError(description: "cannot connect to \(path): \(String(cString: strerror(errno)))") }
+        guard sendLine(fd, bytes) else {
+            let e = errno
+            close(fd)
+            throw SocketServer.StartError(description: "write to \(path) failed: \(String(cString: strerror(e)))")
+        }
+        return fd
+    }
+
     /// The client side of a stream: the ok line, then `line` for each line until the daemon
     /// closes. Throws when there is no daemon or it refused.
     public static func stream(_ request: ControlRequest, to path: String, _ line: (String) -> Void) throws {
-        let fd = cfd_connect_unix(path)
-        guard fd >= 0 else { throw SocketServer.StartError(description: "cannot connect to \(path): \(String(cString: strerror(errno)))") }
+        let fd = try connect(sending: request, to: path)
         defer { close(fd) }
-        guard sendLine(fd, try JSONEncoder().encode(request)) else {
-            throw SocketServer.StartError(description: "write to \(path) failed: \(String(cString: strerror(errno)))")
-        }
         var pending = [UInt8]()
         var first = true
         var buf = [UInt8](repeating: 0, count: 65536)
@@ -156,14 +165,10 @@ public final class ControlServer: @unchecked Sendable {
 
     /// The client side: one request, one answer. Throws when there is no daemon.
     public static func send(_ request: ControlRequest, to path: String) throws -> ControlResponse {
-        let fd = cfd_connect_unix(path)
-        guard fd >= 0 else { throw SocketServer.StartError(description: "cannot connect to \(path): \(String(cString: strerror(errno)))") }
+        let fd = try connect(sending: request, to: path)
         defer { close(fd) }
         // A daemon stuck for longer than this is reported, not waited for.
         _ = cfd_set_timeouts(fd, 30_000)
-        guard sendLine(fd, try JSONEncoder().encode(request)) else {
-            throw SocketServer.StartError(description: "write to \(path) failed: \(String(cString: strerror(errno)))")
-        }
         var data = [UInt8]()
         var buf = [UInt8](repeating: 0, count: 65536)
         while true {

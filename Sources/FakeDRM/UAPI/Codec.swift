@@ -14,7 +14,7 @@ public enum UAPICodec {
         let checksPermission: Bool
         let handler: Handler
 
-        init(name: String = "", size: Int, flags: IoctlFlags = [], handler: @escaping Handler) {
+        init(name: String, size: Int, flags: IoctlFlags = [], handler: @escaping Handler) {
             self.name = name
             self.size = size
             self.flags = flags
@@ -58,10 +58,10 @@ public enum UAPICodec {
         do {
             if entry.checksPermission { try IoctlFlags.permit(entry.flags, nr: req.nr, device, file) }
             try entry.handler(device, file, &kbuf, env)
-            if device.trace.recordsSuccesses, !env.memory.isIncomplete { RejectionLog.recordSuccess(device, file, req, kbuf) }
+            if device.trace.recordsSuccesses, !env.memory.isIncomplete { RejectionLog.recordSuccess(device, file, entry.name, req, kbuf) }
         } catch {
             errno = error.errno
-            if !env.memory.isIncomplete { RejectionLog.record(device, file, req, kbuf, error) }
+            if !env.memory.isIncomplete { RejectionLog.record(device, file, entry.name, req, kbuf, error) }
         }
         return IoctlReply(errno: errno, bytes: req.copiesOut ? Array(kbuf.bytes.prefix(usize)) : [])
     }

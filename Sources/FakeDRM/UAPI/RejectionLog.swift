@@ -17,14 +17,13 @@ public struct LastRejection: Codable, Sendable, Equatable {
 enum RejectionLog {
     static let loggers: [LogArea: Logger] = Dictionary(uniqueKeysWithValues: LogArea.allCases.map { ($0, Logger(label: $0.label)) })
 
-    static func record(_ device: Device, _ file: FileContext, _ req: IoctlRequest, _ arg: ArgBuffer, _ error: DRMError) {
+    static func record(_ device: Device, _ file: FileContext, _ name: String, _ req: IoctlRequest, _ arg: ArgBuffer, _ error: DRMError) {
         // A reason recorded with another errno belongs to a failure the request recovered
         // from (a `try?`), not to this one.
         let recorded = RejectionSlot.take().flatMap { $0.error == error ? $0 : nil }
         let area = recorded?.area ?? .uapi
         let reason = recorded?.reason ?? "no reason recorded"
         let testOnly = isTestOnly(req, arg)
-        let name = ioctlName(req)
         loggers[area]?.log(level: testOnly ? .debug : .info, "\(name)\(testOnly ? " (TEST_ONLY)" : "") \(error.errnoName): \(reason)",
                            metadata: ["file": "\(file.id)", "pid": "\(file.pid)"])
         device.trace.record(file: file.id, pid: file.pid, ioctl: name, errno: error.errnoName, reason: reason, testOnly: testOnly)
@@ -34,8 +33,8 @@ enum RejectionLog {
     }
 
     /// A successful request, for a follower of `ctl trace --all`.
-    static func recordSuccess(_ device: Device, _ file: FileContext, _ req: IoctlRequest, _ arg: ArgBuffer) {
-        device.trace.record(file: file.id, pid: file.pid, ioctl: ioctlName(req), errno: nil, reason: nil, testOnly: isTestOnly(req, arg))
+    static func recordSuccess(_ device: Device, _ file: FileContext, _ name: String, _ req: IoctlRequest, _ arg: ArgBuffer) {
+        device.trace.record(file: file.id, pid: file.pid, ioctl: name, errno: nil, reason: nil, testOnly: isTestOnly(req, arg))
     }
 
     /// An ATOMIC with DRM_MODE_ATOMIC_TEST_ONLY: a probe, which compositors expect to fail.
@@ -43,19 +42,4 @@ enum RejectionLog {
         req.type == IoctlRequest.drmType && req.nr == 0xBC && arg.bytes.count >= 4
             && arg.load(UInt32.self, at: 0) & DRMConst.atomicTestOnly != 0
     }
-
-    /// The DRM name, or the dma-buf / sync_file / sw_sync one for those codecs.
-    static func ioctlName(_ req: IoctlRequest) -> String {
-        switch req.type {
-        case IoctlRequest.drmType: return IoctlNames.name(of: req.nr)
-        case 0x62: return ["DMA_BUF_IOCTL_SYNC", "DMA_BUF_SET_NAME", "DMA_BUF_IOCTL_EXPORT_SYNC_FILE", "DMA_BUF_IOCTL_IMPORT_SYNC_FILE"][safe: Int(req.nr)] ?? "dma-buf 0x\(String(req.nr, radix: 16))"
-        case 0x3E: return [3: "SYNC_IOC_MERGE", 4: "SYNC_IOC_FILE_INFO"][req.nr] ?? "sync_file 0x\(String(req.nr, radix: 16))"
-        case 0x57: return ["SW_SYNC_IOC_CREATE_FENCE", "SW_SYNC_IOC_INC"][safe: Int(req.nr)] ?? "sw_sync 0x\(String(req.nr, radix: 16))"
-        default: return "ioctl 0x\(String(req.raw, radix: 16))"
-        }
-    }
-}
-
-extension Array {
-    subscript(safe i: Int) -> Element? { indices.contains(i) ? self[i] : nil }
 }

@@ -11,7 +11,7 @@ public enum SwSyncCodec {
         let entry: UAPICodec.Entry
         switch (req.nr, req.size) {
         case (0, createFenceSize):
-            entry = UAPICodec.Entry(size: createFenceSize) { d, _, a, env throws(DRMError) in
+            entry = UAPICodec.Entry(name: "SW_SYNC_IOC_CREATE_FENCE", size: createFenceSize) { d, _, a, env throws(DRMError) in
                 let value = a.load(UInt32.self, at: 0)
                 let nameBytes = (4..<36).map { a.load(UInt8.self, at: $0) }
                 let name = String(decoding: nameBytes.prefix { $0 != 0 }, as: UTF8.self)
@@ -20,7 +20,7 @@ public enum SwSyncCodec {
                 a.store(fd, at: 36)
             }
         case (1, 4):
-            entry = UAPICodec.Entry(size: 4) { d, _, a, _ in
+            entry = UAPICodec.Entry(name: "SW_SYNC_IOC_INC", size: 4) { d, _, a, _ in
                 // sw_sync_ioctl_inc signals in steps of at most INT_MAX; one step here.
                 SwSync.increment(d, t, by: a.load(UInt32.self, at: 0))
             }

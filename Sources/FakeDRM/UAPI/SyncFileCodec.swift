@@ -5,9 +5,9 @@ public enum SyncFileCodec {
         guard req.type == IoctlRequest.syncType else { return IoctlReply(errno: DRMError.notTTY.errno, bytes: []) }
         let entry: UAPICodec.Entry
         switch req.nr {
-        case 3: entry = UAPICodec.Entry(size: SyncMergeArg.size) { d, _, a, env throws(DRMError) in try merge(d, sf, &a, env) }
-        case 4: entry = UAPICodec.Entry(size: SyncFileInfoArg.size) { d, _, a, env throws(DRMError) in try info(d, sf, &a, env) }
-        case 5: entry = UAPICodec.Entry(size: 16) { _, _, a, _ throws(DRMError) in
+        case 3: entry = UAPICodec.Entry(name: "SYNC_IOC_MERGE", size: SyncMergeArg.size) { d, _, a, env throws(DRMError) in try merge(d, sf, &a, env) }
+        case 4: entry = UAPICodec.Entry(name: "SYNC_IOC_FILE_INFO", size: SyncFileInfoArg.size) { d, _, a, env throws(DRMError) in try info(d, sf, &a, env) }
+        case 5: entry = UAPICodec.Entry(name: "SYNC_IOC_SET_DEADLINE", size: 16) { _, _, a, _ throws(DRMError) in
             guard a.load(UInt64.self, at: 8) == 0 else { throw .invalidArgument.because(.fences, "SYNC_IOC_SET_DEADLINE pad is not 0") }
         }
         default: return IoctlReply(errno: DRMError.notTTY.errno, bytes: [])
