@@ -371,12 +371,12 @@ public final class CuseFrontEnd: @unchecked Sendable {
                 guard let req, let data, let ud = fuse_req_userdata(req) else { return }
                 let fe = Unmanaged<CuseFrontEnd>.fromOpaque(ud).takeUnretainedValue()
                 let f = Unmanaged<OpenFile>.fromOpaque(data).takeUnretainedValue()
-                fe.device.interruptRead(f.context)
+                fe.device.files.interruptRead(f.context)
             }, Unmanaged.passUnretained(f).toOpaque())
         }
         do {
             let bytes = try withExtendedLifetime(f) { () throws(DRMError) -> [UInt8] in
-                try device.readEvents(f.context, maxBytes: size, nonblocking: nonblocking)
+                try device.files.readEvents(f.context, maxBytes: size, nonblocking: nonblocking)
             }
             bytes.withUnsafeBytes { _ = fuse_reply_buf(req, $0.baseAddress?.assumingMemoryBound(to: CChar.self), $0.count) }
         } catch {
@@ -390,7 +390,7 @@ public final class CuseFrontEnd: @unchecked Sendable {
             fuse_reply_err(req, EBADF)
             return
         }
-        let ready = device.hasEvents(f.context)
+        let ready = device.files.hasEvents(f.context)
         if let ph {
             // Armed even when ready would be redundant: the kernel asks again on the next poll.
             if ready { fuse_pollhandle_destroy(ph) } else { notifier.arm(fi.pointee.fh, f.context, CPointer(raw: ph)) }

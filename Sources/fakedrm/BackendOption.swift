@@ -11,7 +11,7 @@ struct ScanoutChoice {
     let capture: FrameCapture?
 
     init(spec: String?, device: Device) throws {
-        capture = (device.backend as? VirtualBackend)?.capture
+        capture = (device.display.backend as? VirtualBackend)?.capture
         guard let spec else { return }
         guard let endpoint = VirtioGPUBackend.endpoint(fromSpec: spec) else {
             throw ValidationError("--backend takes vhost-user-gpu[=BINARY] or vhost-user=SOCKET, not '\(spec)'")
@@ -29,7 +29,7 @@ struct ScanoutChoice {
         }
         supervisor = s
         // `backend-crash` kills the spawned process; the supervisor then brings up a new one.
-        device.crashBackendProcess = { [weak s] in
+        device.display.crashBackendProcess = { [weak s] in
             guard let pid = (s?.backend?.transport as? VhostUserTransport)?.childPID else { return false }
             return kill(pid, SIGKILL) == 0
         }

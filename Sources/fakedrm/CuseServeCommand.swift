@@ -37,7 +37,7 @@ struct CuseServeCommand: ParsableCommand {
         let stopSignals = CuseFrontEnd.blockStopSignals()
         let cfg = try loadConfig(config)
         let device = try Device(config: cfg, virtualTime: virtualTime ? true : nil)
-        if virtualTime { device.eagerVirtualTime = true }
+        if virtualTime { device.clock.eagerVirtualTime = true }
         let controlServer = ControlServer(device: device, path: control ?? "/run/fakedrm/card\(minor).control")
         do {
             try FileManager.default.createDirectory(atPath: (controlServer.path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)

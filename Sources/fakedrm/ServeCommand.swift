@@ -59,7 +59,7 @@ func makeDevice(config: String?, capture: String?, virtualTime: Bool, manualVbla
     }
     let backend = VirtualBackend(captureDirectory: capture)
     let device = try Device(config: cfg, backend: backend, virtualTime: virtualTime || manualVblank ? true : nil)
-    if virtualTime && !manualVblank { device.eagerVirtualTime = true }
+    if virtualTime && !manualVblank { device.clock.eagerVirtualTime = true }
     return device
 }
 

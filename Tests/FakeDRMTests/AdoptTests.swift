@@ -48,12 +48,12 @@ import Testing
         let server = SocketServer(device: device, path: path)
         try server.start()
         defer { server.stop(); device.shutdown() }
-        let before = device.lock.withLock { device.files.count }
+        let before = device.lock.withLock { device.files.all.count }
 
         let opener = hello(path, flags: 0)
         #expect(opener.err == 0)
         #expect(opener.readiness >= 0)
-        #expect(waitFor { device.lock.withLock { device.files.count } == before + 1 })
+        #expect(waitFor { device.lock.withLock { device.files.all.count } == before + 1 })
 
         // A foreign eventfd, no fd at all, and ADOPT combined with AUX are refused.
         let foreign = cfd_eventfd(0, 0)
@@ -68,15 +68,15 @@ import Testing
         let passed = dup(opener.readiness)
         let adopter = hello(path, flags: 4, fd: passed)
         #expect(adopter.err == 0)
-        #expect(device.lock.withLock { device.files.count } == before + 1)
+        #expect(device.lock.withLock { device.files.all.count } == before + 1)
 
         // The opener goes: the file stays for the adopter; then the adopter goes too.
         close(opener.sock)
         #expect(waitFor { server.connectionCount <= 2 })
         usleep(50_000)
-        #expect(device.lock.withLock { device.files.count } == before + 1)
+        #expect(device.lock.withLock { device.files.all.count } == before + 1)
         close(adopter.sock)
-        #expect(waitFor { device.lock.withLock { device.files.count } == before })
+        #expect(waitFor { device.lock.withLock { device.files.all.count } == before })
         // Closed: the eventfd no longer names a file.
         let late = hello(path, flags: 4, fd: passed)
         #expect(late.err == EACCES)

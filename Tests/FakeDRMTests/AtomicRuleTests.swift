@@ -47,11 +47,11 @@ import Testing
         Row(name: "CRTC_ID is a connector id", errno: 22, reason: "not an object of the property's type") { c, _ in c.atomic(0, [(c.plane(.primary), [("CRTC_ID", UInt64(c.connectorID))])]) },
         Row(name: "MODE_ID is a plane id", errno: 22, reason: "does not exist") { c, _ in c.atomic(A, [(c.crtcID, [("MODE_ID", UInt64(c.plane(.primary)))])]) },
         Row(name: "MODE_ID blob of 67 bytes", errno: 22, reason: "is not a valid mode") { c, _ in
-            let b = try c.device.createBlob(c.file, data: [UInt8](repeating: 1, count: 67))
+            let b = try c.device.objects.createBlob(c.file, data: [UInt8](repeating: 1, count: 67))
             return c.atomic(A, [(c.crtcID, [("MODE_ID", UInt64(b))])])
         },
         Row(name: "MODE_ID with invalid timings", errno: 22, reason: "is not a valid mode") { c, _ in
-            var m = try c.device.connectorInfo(c.file, c.connectorID).modes[0]
+            var m = try c.device.objects.connectorInfo(c.file, c.connectorID).modes[0]
             m.hsyncStart = m.hdisplay - 1
             return c.atomic(A, [(c.crtcID, [("MODE_ID", UInt64(try c.modeBlob(m)))])])
         },

@@ -55,12 +55,12 @@ import Testing
             let other = try #require(server.issueAttachToken(for: file, uid: getuid() &+ 1))
             let (otherUID, s4) = hello(server.path, flags: 2, token: other)
             #expect(otherUID == EACCES)
-            let files = device.lock.withLock { device.files.count }
+            let files = device.lock.withLock { device.files.all.count }
             // Closing the attached socket leaves the file open: the CUSE release closes it.
             close(s2)
             #expect(waitFor { server.connectionCount <= 3 })
             #expect(!file.closed)
-            #expect(device.lock.withLock { device.files.count } == files)
+            #expect(device.lock.withLock { device.files.all.count } == files)
             for s in [s1, s3, s4] where s >= 0 { close(s) }
         }
     }

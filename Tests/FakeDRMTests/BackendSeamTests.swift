@@ -20,17 +20,17 @@ final class RecordingBackend: ScanoutBackend, @unchecked Sendable {
         #expect(try c.modeset(fb: a, flags: DRMConst.atomicAllowModeset | DRMConst.atomicNonblock | DRMConst.atomicPageFlipEvent,
                               extraCRTC: [("RELEASE_FENCE_PTR", rel)]) == 0)
         let sf = try #require(c.files.syncFile(fd: Int32(bitPattern: LE.u32s(c.memory.bytes(at: rel, count: 4) ?? [])[0])))
-        d.stepVblank(count: 5)
+        d.clock.stepVblank(count: 5)
         #expect(c.events().isEmpty)  // vblanks alone do not complete it
         #expect(backend.submits.count == 1 && backend.submits[0].planes == 1)
-        d.backendFlipDone(crtcIndex: 0, token: backend.submits[0].token)
+        d.display.flipDone(crtcIndex: 0, token: backend.submits[0].token)
         let first = c.events()
         #expect(first.count == 1)
         #expect(c.atomic(DRMConst.atomicNonblock | DRMConst.atomicPageFlipEvent, [(c.plane(.primary), [("FB_ID", UInt64(b))])]) == 0)
         #expect(!sf.isSignalled)
-        d.backendFlipDone(crtcIndex: 0, token: 999)  // unknown token: ignored
+        d.display.flipDone(crtcIndex: 0, token: 999)  // unknown token: ignored
         #expect(!sf.isSignalled)
-        d.backendFlipDone(crtcIndex: 0, token: backend.submits[1].token)
+        d.display.flipDone(crtcIndex: 0, token: backend.submits[1].token)
         #expect(sf.status == 1)  // fb a left the screen when b's flush completed
         // Each backend-completed flip is a frame: sequences and timestamps move on.
         let second = c.events()
@@ -49,12 +49,12 @@ final class RecordingBackend: ScanoutBackend, @unchecked Sendable {
         let out = c.memory.alloc(4)
         #expect(try c.modeset(fb: a, flags: DRMConst.atomicAllowModeset | DRMConst.atomicNonblock, extraCRTC: [("OUT_FENCE_PTR", out)]) == 0)
         let sf = try #require(c.files.syncFile(fd: Int32(bitPattern: LE.u32s(c.memory.bytes(at: out, count: 4) ?? [])[0])))
-        d.backendLost()
+        d.display.lost()
         #expect(sf.status == -19)
-        #expect(try d.connectorInfo(c.file, c.connectorID).connection == 2)
+        #expect(try d.objects.connectorInfo(c.file, c.connectorID).connection == 2)
         // The card keeps serving: a new backend can be attached and the connector comes back.
-        d.attachBackend(VirtualBackend())
-        d.setConnector(index: 0, connected: true)
-        #expect(try d.connectorInfo(c.file, c.connectorID).connection == 1)
+        d.display.attach(VirtualBackend())
+        d.hotplug.setConnector(index: 0, connected: true)
+        #expect(try d.objects.connectorInfo(c.file, c.connectorID).connection == 1)
     }
 }

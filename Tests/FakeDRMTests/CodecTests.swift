@@ -122,7 +122,7 @@ import Testing
         #expect(counts[0] > 2)  // actual mode count reported
         #expect(c.memory.bytes(at: modesPtr, count: 68) == [UInt8](repeating: 0, count: 68))  // too small: not filled
         #expect(LE.u32s(c.memory.bytes(at: propsPtr, count: 8) ?? []).allSatisfy { $0 != 0 })  // partial fill
-        let first = try d.connectorInfo(c.file, conn).modes[0]
+        let first = try d.objects.connectorInfo(c.file, conn).modes[0]
         #expect(first.type & ModeInfo.typePreferred != 0)
         #expect(first.hdisplay == 1024 && first.vdisplay == 768)
         // GETPROPBLOB copies only with the exact length.
@@ -143,11 +143,11 @@ import Testing
     @Test func planesHiddenWithoutUniversalAndAtomicPropsHidden() throws {
         let d = try makeDevice()
         let c = try DirectClient(device: d)
-        #expect(d.planeIDs(c.file).count == 1)  // overlay only
-        let before = try d.objectProperties(c.file, objectID: c.crtcID, type: ObjectType.crtc.rawValue).count
+        #expect(d.objects.planeIDs(c.file).count == 1)  // overlay only
+        let before = try d.objects.objectProperties(c.file, objectID: c.crtcID, type: ObjectType.crtc.rawValue).count
         c.setClientCap(DRMConst.clientCapAtomic, 1)
-        #expect(d.planeIDs(c.file).count == 3)
-        let after = try d.objectProperties(c.file, objectID: c.crtcID, type: ObjectType.crtc.rawValue).count
+        #expect(d.objects.planeIDs(c.file).count == 3)
+        let after = try d.objects.objectProperties(c.file, objectID: c.crtcID, type: ObjectType.crtc.rawValue).count
         #expect(before < after)
         #expect(c.propValue(c.crtcID, "RELEASE_FENCE_PTR") == 0)
         #expect(c.setClientCap(DRMConst.clientCapCursorPlaneHotspot, 1) == 95)

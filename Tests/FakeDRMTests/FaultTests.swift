@@ -73,7 +73,7 @@ import Testing
         c.setClientCap(DRMConst.clientCapAtomic, 1)
         let fbs = [try c.makeFB().0, try c.makeFB().0]
         #expect(try c.modeset(fb: fbs[0]) == 0)
-        d.stepVblank()
+        d.clock.stepVblank()
         _ = c.events()
         return (d, c, fbs)
     }
@@ -110,7 +110,7 @@ import Testing
         try d.addFault("commit-fail errno=ENOMEM once")
         #expect(flip(c, fbs[1], flags: DRMConst.atomicTestOnly) == 0)
         #expect(flip(c, fbs[1]) == ENOMEM)
-        #expect(d.lock.withLock { d.state.planes[0].fb } == fbs[0])
+        #expect(d.lock.withLock { d.pipeline.state.planes[0].fb } == fbs[0])
         #expect(flip(c, fbs[1]) == 0)
     }
 
@@ -118,22 +118,22 @@ import Testing
         let (d, c, fbs) = try lit()
         try d.addFault("commit-hang once")
         #expect(flip(c, fbs[1]) == 0)
-        d.stepVblank(count: 5)
+        d.clock.stepVblank(count: 5)
         #expect(c.events().isEmpty)
         #expect(flip(c, fbs[0]) == EBUSY)
         d.clearFaults()
-        d.stepVblank()
+        d.clock.stepVblank()
         #expect(c.events().count == 1)
 
         // Virtual time skips to the frame before the deadline instead of stepping through
         // each: a 10 s delay costs two steps, not 600.
         try d.addFault("commit-late ms=10000")
-        let t0 = d.lock.withLock { d.virtualNowNs }
+        let t0 = d.lock.withLock { d.clock.virtualNowNs }
         #expect(flip(c, fbs[0]) == 0)
         var steps = 0
         var events: [[UInt8]] = []
         while events.isEmpty && steps < 5 {
-            d.stepVblank()
+            d.clock.stepVblank()
             steps += 1
             events = c.events()
         }
@@ -150,14 +150,14 @@ import Testing
         try d.addFault("fence-error which=out errno=EIO once")
         let p1 = c.memory.alloc(4)
         #expect(flip(c, fbs[1], crtc: [("OUT_FENCE_PTR", p1)]) == 0)
-        d.stepVblank()
+        d.clock.stepVblank()
         #expect(try outFence(c, p1).status == -EIO)
         #expect(c.events().count == 1)  // the event still arrives
 
         try d.addFault("fence-never which=out once")
         let p2 = c.memory.alloc(4)
         #expect(flip(c, fbs[0], crtc: [("OUT_FENCE_PTR", p2)]) == 0)
-        d.stepVblank(count: 3)
+        d.clock.stepVblank(count: 3)
         #expect(try outFence(c, p2).status == 0)
         #expect(c.events().count == 1)
     }
@@ -167,12 +167,12 @@ import Testing
         try d.addFault("fence-late which=release ms=100")
         let rel = c.memory.alloc(4)
         #expect(flip(c, fbs[1], flags: DRMConst.atomicNonblock, crtc: [("RELEASE_FENCE_PTR", rel)]) == 0)
-        d.stepVblank()
+        d.clock.stepVblank()
         #expect(flip(c, fbs[0], flags: DRMConst.atomicNonblock) == 0)
-        d.stepVblank()
+        d.clock.stepVblank()
         let sf = try outFence(c, rel)
         #expect(!sf.isSignalled)  // off screen, but 100 ms late
-        d.stepVblank(count: 7)
+        d.clock.stepVblank(count: 7)
         #expect(sf.status == 1)
     }
 
@@ -183,19 +183,19 @@ import Testing
         try d.addFault("fence-error which=in errno=EINTR once")
         let r = c.atomic(0, [(c.plane(.primary), [("FB_ID", UInt64(fbs[1])), ("IN_FENCE_FD", UInt64(fd))])])
         #expect(r == EINTR)
-        #expect(d.lock.withLock { d.state.planes[0].fb } == fbs[0])
+        #expect(d.lock.withLock { d.pipeline.state.planes[0].fb } == fbs[0])
     }
 
     @Test func vblankDropJumpsTheSequence() throws {
         let (d, c, fbs) = try lit()
         _ = fbs
-        let before = d.lock.withLock { d.vblank[0].count }
+        let before = d.lock.withLock { d.vblank.clocks[0].count }
         try d.addFault("vblank-drop frames=2 once")
-        d.stepVblank()  // lost
-        d.stepVblank()  // lost
-        #expect(d.lock.withLock { d.vblank[0].count } == before)
-        d.stepVblank()
-        #expect(d.lock.withLock { d.vblank[0].count } == before + 3)
+        d.clock.stepVblank()  // lost
+        d.clock.stepVblank()  // lost
+        #expect(d.lock.withLock { d.vblank.clocks[0].count } == before)
+        d.clock.stepVblank()
+        #expect(d.lock.withLock { d.vblank.clocks[0].count } == before + 3)
         _ = c
     }
 
@@ -210,12 +210,12 @@ import Testing
 
     @Test func connectorModesAndHotplugMoveTheEpoch() throws {
         let d = try makeDevice()
-        let gen = d.hotplugGeneration
+        let gen = d.hotplug.generation
         try d.addFault("connector-modes connector=Virtual-1 modes=1280x720@50,640x480")
         let dump = d.stateDump()
         #expect(dump.connectors[0].modes.map(\.name) == ["1280x720", "640x480"])
         #expect(dump.connectors[0].modes.map(\.vrefresh) == [50, 60])
-        #expect(d.hotplugGeneration == gen + 1)
+        #expect(d.hotplug.generation == gen + 1)
         let svc = ControlService(device: d)
         #expect(svc.handle(.hotplug(connector: "Virtual-1", connected: false, modes: nil, edidPath: nil)).ok)
         #expect(d.stateDump().connectors[0].status == "disconnected")
@@ -228,7 +228,7 @@ import Testing
         try d.addFault("backend-error errno=EIO once")
         let p = c.memory.alloc(4)
         #expect(flip(c, fbs[1], crtc: [("OUT_FENCE_PTR", p)]) == 0)
-        d.stepVblank()
+        d.clock.stepVblank()
         #expect(try outFence(c, p).status == -EIO)
         #expect(c.events().count == 1)
     }
@@ -244,7 +244,7 @@ import Testing
         #expect(flip(c, try c.makeFB().0) == 0)
         c.close()
         d.clearFaults()
-        d.stepVblank(count: 2)
+        d.clock.stepVblank(count: 2)
         // The CRTC stays lit (vkms does too): its mode blob is the one object left.
         var after = d.stateDump().summary
         #expect(after.objects == baseline.objects + 1)

@@ -28,8 +28,8 @@ import Testing
         #expect(c.events().isEmpty)
         // A second NONBLOCK commit on the same CRTC while the flip is pending: EBUSY.
         #expect(flip(c, fbs[2]) == 16)
-        let before = d.lock.withLock { d.vblank[0].count }
-        d.stepVblank()
+        let before = d.lock.withLock { d.vblank.clocks[0].count }
+        d.clock.stepVblank()
         let ev = c.events()
         #expect(ev.count == 1)
         let e = ArgBuffer(try #require(ev.first))
@@ -57,23 +57,23 @@ import Testing
 
     @Test func releaseFenceSignalsWhenTheFbLeavesTheScreen() throws {
         let (d, c, fbs) = try lit()
-        d.stepVblank()
+        d.clock.stepVblank()
         _ = c.events()
         let rel = c.memory.alloc(4)
         // Commit N shows fbs[1] and asks for a release fence, without PAGE_FLIP_EVENT.
         #expect(flip(c, fbs[1], flags: DRMConst.atomicNonblock, crtc: [("RELEASE_FENCE_PTR", rel)]) == 0)
         let fd = Int32(bitPattern: LE.u32s(c.memory.bytes(at: rel, count: 4) ?? [])[0])
         let sf = try #require(c.files.syncFile(fd: fd))
-        d.stepVblank()
+        d.clock.stepVblank()
         #expect(!sf.isSignalled)  // on screen now
         // Commit N+1 replaces it; the release fence signals when that flip completes.
         #expect(flip(c, fbs[2]) == 0)
         #expect(!sf.isSignalled)
-        d.stepVblank()
+        d.clock.stepVblank()
         #expect(sf.status == 1)
         #expect(c.events().count == 1)
         // Its own context, not the CRTC's out-fence context.
-        #expect(sf.fences[0].context != d.lock.withLock { d.crtcs[0].fenceContext })
+        #expect(sf.fences[0].context != d.lock.withLock { d.topology.crtcs[0].fenceContext })
     }
 
     @Test func releaseFenceHonoursHostDelay() throws {
@@ -86,28 +86,28 @@ import Testing
         let rel = c.memory.alloc(4)
         #expect(try c.modeset(fb: a, flags: DRMConst.atomicAllowModeset | DRMConst.atomicNonblock, extraCRTC: [("RELEASE_FENCE_PTR", rel)]) == 0)
         let sf = try #require(c.files.syncFile(fd: Int32(bitPattern: LE.u32s(c.memory.bytes(at: rel, count: 4) ?? [])[0])))
-        d.stepVblank()
+        d.clock.stepVblank()
         #expect(flip(c, b, flags: DRMConst.atomicNonblock) == 0)
-        d.stepVblank()
+        d.clock.stepVblank()
         #expect(!sf.isSignalled)  // 5 ms of emulated host time still to go (one vblank is 16.7 ms later)
-        d.stepVblank()
+        d.clock.stepVblank()
         #expect(sf.isSignalled)
     }
 
     @Test func inFenceDelaysTheFlip() throws {
         let (d, c, fbs) = try lit()
-        d.stepVblank()
+        d.clock.stepVblank()
         let tl = Timeline(name: "test")
         let fence = d.lock.withLock { tl.createFence(at: 1) }
         let fd = try c.files.install(.syncFile(try SyncFile(fences: [fence])), cloexec: true)
         #expect(c.atomic(DRMConst.atomicNonblock | DRMConst.atomicPageFlipEvent, [(c.plane(.primary), [("FB_ID", UInt64(fbs[1])), ("IN_FENCE_FD", UInt64(fd))])]) == 0)
-        d.stepVblank(count: 3)
+        d.clock.stepVblank(count: 3)
         #expect(c.events().isEmpty)
-        #expect(d.lock.withLock { d.latched.planes[0].fb } == fbs[0])
+        #expect(d.lock.withLock { d.pipeline.latched.planes[0].fb } == fbs[0])
         d.lock.withLock { tl.advance(by: 1) }
-        d.stepVblank()
+        d.clock.stepVblank()
         #expect(c.events().count == 1)
-        #expect(d.lock.withLock { d.latched.planes[0].fb } == fbs[1])
+        #expect(d.lock.withLock { d.pipeline.latched.planes[0].fb } == fbs[1])
     }
 
     @Test func vblankEventsAndSequences() throws {
@@ -117,11 +117,11 @@ import Testing
         #expect(c.ioctl(req(0x3A, 24), &w) == 0)
         var q = LE.bytes([c.crtcID, 1]) + LE.bytes([UInt64(1), 99])
         #expect(c.ioctl(req(0x3C, 24), &q) == 0)
-        d.stepVblank()
+        d.clock.stepVblank()
         var ev = c.events()
         // The modeset flip completion (no event requested) then the sequence event.
         #expect(ev.count == 1 && ArgBuffer(ev[0])[EventCrtcSequenceLayout.type] == DRMConst.eventCrtcSequence)
-        d.stepVblank()
+        d.clock.stepVblank()
         ev = c.events()
         #expect(ev.count == 1 && ArgBuffer(ev[0])[EventVblankLayout.userData] == 77)
         // Disallowed flag bits and a disabled CRTC: EINVAL.
@@ -135,12 +135,12 @@ import Testing
 
     @Test func readReturnsWholeEventsOnly() throws {
         let (d, c, fbs) = try lit()
-        d.stepVblank()
+        d.clock.stepVblank()
         #expect(flip(c, fbs[1]) == 0)
-        d.stepVblank()
-        #expect(try d.readEvents(c.file, maxBytes: 16, nonblocking: true).isEmpty)
-        #expect(try d.readEvents(c.file, maxBytes: 1024, nonblocking: true).count == 32)
-        #expect(throws: DRMError.wouldBlock) { try d.readEvents(c.file, maxBytes: 1024, nonblocking: true) }
+        d.clock.stepVblank()
+        #expect(try d.files.readEvents(c.file, maxBytes: 16, nonblocking: true).isEmpty)
+        #expect(try d.files.readEvents(c.file, maxBytes: 1024, nonblocking: true).count == 32)
+        #expect(throws: DRMError.wouldBlock) { try d.files.readEvents(c.file, maxBytes: 1024, nonblocking: true) }
     }
 
     @Test func syncFileMergeDropsSignalledAndDedupsContexts() throws {
@@ -163,19 +163,19 @@ import Testing
         let (fb, _) = try c.makeFB()
         var pf = LE.bytes([c.crtcID, fb, 1, 0]) + LE.bytes([UInt64(5)])
         #expect(c.ioctl(req(0xB0, 24), &pf) == 16)  // CRTC off: EBUSY
-        let mode = try d.connectorInfo(c.file, c.connectorID).modes[0]
+        let mode = try d.objects.connectorInfo(c.file, c.connectorID).modes[0]
         let ids = c.memory.map(LE.bytes([c.connectorID]))
         var sc = LE.bytes([ids]) + LE.bytes([UInt32(1), c.crtcID, fb, 0, 0, 0, 1]) + mode.encode()
         #expect(c.ioctl(req(0xA2, 104), &sc) == 0)
         var async = LE.bytes([c.crtcID, fb, 2, 0]) + LE.bytes([UInt64(5)])
         #expect(c.ioctl(req(0xB0, 24), &async) == 22)
-        d.stepVblank()
+        d.clock.stepVblank()
         let (fb2, _) = try c.makeFB()
         pf = LE.bytes([c.crtcID, fb2, 1, 0]) + LE.bytes([UInt64(5)])
         #expect(c.ioctl(req(0xB0, 24), &pf) == 0)
         var again = pf
         #expect(c.ioctl(req(0xB0, 24), &again) == 16)
-        d.stepVblank()
+        d.clock.stepVblank()
         let ev = c.events()
         #expect(ev.count == 1 && ArgBuffer(ev[0])[EventVblankLayout.userData] == 5)
         // GETCRTC reflects the legacy state; MODE_ID reads back as the same 68-byte mode.
@@ -185,6 +185,6 @@ import Testing
         #expect(LE.u32s(Array(gc[16..<20]))[0] == fb2)
         c.setClientCap(DRMConst.clientCapAtomic, 1)
         let blob = try #require(c.propValue(c.crtcID, "MODE_ID"))
-        #expect(try d.blobData(UInt32(blob)) == Array(gc[36..<104]))
+        #expect(try d.objects.blobData(UInt32(blob)) == Array(gc[36..<104]))
     }
 }

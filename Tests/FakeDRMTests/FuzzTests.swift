@@ -14,7 +14,7 @@ import Testing
     @Test func randomRequestsOnlyGiveKernelErrnos() throws {
         let n = Int(ProcessInfo.processInfo.environment["FAKEDRM_FUZZ_ITERATIONS"] ?? "") ?? 100_000
         let d = try makeDevice()
-        d.eagerVirtualTime = true
+        d.clock.eagerVirtualTime = true
         let baseline = d.counts()
         let seed = UInt64(ProcessInfo.processInfo.environment["FAKEDRM_FUZZ_SEED"] ?? "") ?? 0xfa4e_d12a
         var rng = SplitMix(state: seed)
@@ -22,7 +22,7 @@ import Testing
         var clients = [try DirectClient(device: d), try DirectClient(device: d)]
         var seen: [Int32: Int] = [:]
         // Some valid ids so requests get past the first lookups now and then.
-        let ids: [UInt64] = d.lock.withLock { Array(d.objectTypes.keys).map(UInt64.init) } + [0, 1, 0xffff_ffff]
+        let ids: [UInt64] = d.lock.withLock { Array(d.objects.objectTypes.keys).map(UInt64.init) } + [0, 1, 0xffff_ffff]
         for i in 0..<n {
             let c = clients[Int(rng.next() % 2)]
             let nr = rng.next() % 4 == 0 ? UInt8(truncatingIfNeeded: rng.next()) : numbers[Int(rng.next() % UInt64(numbers.count))]
@@ -51,7 +51,7 @@ import Testing
             }
         }
         for c in clients { c.close() }
-        d.stepVblank(count: 3)
+        d.clock.stepVblank(count: 3)
         let after = d.counts()
         #expect(after.framebuffers == baseline.framebuffers)
         #expect(after.blobs == baseline.blobs)

@@ -30,7 +30,7 @@ import Testing
         let d = try makeDevice()
         let a = try DirectClient(device: d)
         let b = try DirectClient(device: d)  // same uid as the owner: authenticated at open
-        let buf = try d.createDumb(a.file, width: 64, height: 64, bpp: 32)
+        let buf = try d.buffers.createDumb(a.file, width: 64, height: 64, bpp: 32)
         let (e1, name) = flink(a, buf.handle)
         #expect(e1 == 0 && name == 1)
         #expect(flink(a, buf.handle) == (0, name), "the same name again")
@@ -55,11 +55,11 @@ import Testing
         b.close()
         _ = hb
         // The framebuffer still holds the buffer, but no handle does: the name is gone.
-        #expect(d.lock.withLock { d.flinkNames.isEmpty })
+        #expect(d.lock.withLock { d.buffers.flinkNames.isEmpty })
         let c = try DirectClient(device: d)
         #expect(open(c, name).0 == ENOENT)
         // Names are reused lowest first.
-        let other = try d.createDumb(c.file, width: 8, height: 8, bpp: 32)
+        let other = try d.buffers.createDumb(c.file, width: 8, height: 8, bpp: 32)
         #expect(flink(c, other.handle) == (0, name))
         _ = fb
     }
@@ -70,15 +70,15 @@ import Testing
         let d = try makeDevice(cfg)
         let master = try DirectClient(device: d)
         let other = try DirectClient(device: d, uid: 4242)
-        let mine = try d.createDumb(other.file, width: 8, height: 8, bpp: 32)
-        let buf = try d.createDumb(master.file, width: 8, height: 8, bpp: 32)
+        let mine = try d.buffers.createDumb(other.file, width: 8, height: 8, bpp: 32)
+        let buf = try d.buffers.createDumb(master.file, width: 8, height: 8, bpp: 32)
         let (e, name) = flink(master, buf.handle)
         #expect(e == 0)
         #expect(flink(other, mine.handle).0 == EACCES)
         #expect(open(other, name).0 == EACCES)
         // Authenticated by the master (GET_MAGIC + AUTH_MAGIC), it may.
-        let magic = d.getMagic(other.file)
-        try d.authMagic(master.file, magic)
+        let magic = d.files.getMagic(other.file)
+        try d.files.authMagic(master.file, magic)
         let (e2, _, size) = open(other, name)
         #expect(e2 == 0 && size == buf.size)
     }
@@ -89,11 +89,11 @@ import Testing
         cfg.ownerIsPrivileged = false
         let d = try makeDevice(cfg)
         let master = try DirectClient(device: d)
-        let res = d.resources(master.file)
+        let res = d.objects.resources(master.file)
         // Without universal planes the CRTC's primary plane comes along implicitly.
-        let (lesseeFile, _) = try d.createLease(master.file, objects: [res.crtcs[0], res.connectors[0]], flags: 0)
+        let (lesseeFile, _) = try d.files.createLease(master.file, objects: [res.crtcs[0], res.connectors[0]], flags: 0)
         let lessee = DirectClient(device: d, file: lesseeFile)
-        let buf = try d.createDumb(lessee.file, width: 8, height: 8, bpp: 32)
+        let buf = try d.buffers.createDumb(lessee.file, width: 8, height: 8, bpp: 32)
         #expect(flink(lessee, buf.handle).0 == 0)
     }
 
@@ -103,11 +103,11 @@ import Testing
         let d = try makeDevice()
         let a = try DirectClient(device: d)
         let b = try DirectClient(device: d)
-        let buf = try d.createDumb(a.file, width: 8, height: 8, bpp: 32)
+        let buf = try d.buffers.createDumb(a.file, width: 8, height: 8, bpp: 32)
         let (_, name) = flink(a, buf.handle)
         b.close()
-        #expect(throws: DRMError.noDevice) { try d.createDumb(b.file, width: 8, height: 8, bpp: 32) }
-        #expect(throws: DRMError.noDevice) { try d.gemOpen(b.file, name: name) }
+        #expect(throws: DRMError.noDevice) { try d.buffers.createDumb(b.file, width: 8, height: 8, bpp: 32) }
+        #expect(throws: DRMError.noDevice) { try d.buffers.gemOpen(b.file, name: name) }
         #expect(d.lock.withLock { b.file.handles.isEmpty })
     }
 }

@@ -58,9 +58,9 @@ import Testing
         #expect(e == 0)
         #expect(retries == 2, "struct, then every array at once")
         let crtcs = LE.u32s(c.memory.bytes(at: bufs[1], count: Int(counts[1]) * 4) ?? [])
-        #expect(crtcs == c.device.resources(c.file).crtcs)
+        #expect(crtcs == c.device.objects.resources(c.file).crtcs)
         let conns = LE.u32s(c.memory.bytes(at: bufs[2], count: Int(counts[2]) * 4) ?? [])
-        #expect(conns == c.device.resources(c.file).connectors)
+        #expect(conns == c.device.objects.resources(c.file).connectors)
     }
 
     @Test func finishedPassIsReplayedNotRerun() throws {
@@ -86,7 +86,7 @@ import Testing
         let spans = second.output
         var o = 0
         for s in spans {
-            if s.address == bufs[1] { #expect(LE.u32s(Array(bytes[o..<o + s.count])) == c.device.resources(c.file).crtcs) }
+            if s.address == bufs[1] { #expect(LE.u32s(Array(bytes[o..<o + s.count])) == c.device.objects.resources(c.file).crtcs) }
             o += s.count
         }
     }
@@ -95,7 +95,7 @@ import Testing
         let c = try DirectClient(device: try makeDevice())
         c.setClientCap(3, 1)  // ATOMIC
         let (fb, _) = try c.makeFB()
-        let mode = try c.device.connectorInfo(c.file, c.connectorID).modes[0]
+        let mode = try c.device.objects.connectorInfo(c.file, c.connectorID).modes[0]
         let blob = try c.modeBlob(mode)
         let objects: [(UInt32, [(String, UInt64)])] = [
             (c.connectorID, [("CRTC_ID", UInt64(c.crtcID))]),

@@ -29,14 +29,14 @@ import Testing
     }
 
     func crtcsAndConnectors(_ c: DirectClient) -> (Int, Int) {
-        let r = c.device.resources(c.file)
+        let r = c.device.objects.resources(c.file)
         return (r.crtcs.count, r.connectors.count)
     }
 
     @Test func createErrnos() throws {
         let d = try makeDevice(Self.twoCRTCs())
         let c = try DirectClient(device: d)
-        let res = d.resources(c.file)
+        let res = d.objects.resources(c.file)
         let primary = c.plane(.primary)
         #expect(createLease(c, [primary]).0 == EINVAL)                              // no CRTC, no connector
         #expect(createLease(c, [res.crtcs[0], res.connectors[0], 0xdead]).0 == ENOENT)
@@ -60,18 +60,18 @@ import Testing
     @Test func lesseeSeesOnlyItsObjectsAndLosesThemOnRevoke() throws {
         let d = try makeDevice(Self.twoCRTCs())
         let c = try DirectClient(device: d)
-        let res = d.resources(c.file)
+        let res = d.objects.resources(c.file)
         let r = createLease(c, [res.crtcs[1], res.connectors[0]])
         #expect(r.0 == 0)
         let l = try lessee(c, fd: r.fd)
-        #expect(d.resources(l.file).crtcs == [res.crtcs[1]])
-        #expect(d.isMaster(l.file))
+        #expect(d.objects.resources(l.file).crtcs == [res.crtcs[1]])
+        #expect(d.files.isMaster(l.file))
         var crtc = LE.bytes([UInt64(0)]) + LE.bytes([UInt32(0), res.crtcs[0]]) + [UInt8](repeating: 0, count: 88)
         #expect(l.ioctl(req(0xA1, 104), &crtc) == ENOENT)                         // GETCRTC of another CRTC
         // possible_crtcs in the lessee's numbering: CRTC 1 is its CRTC 0.
         var enc = LE.bytes([res.encoders[0], 0, 0, 0, 0])
         #expect(l.ioctl(req(0xA6, 20), &enc) == 0)
-        let globalMask = try d.encoderInfo(res.encoders[0]).possibleCrtcs
+        let globalMask = try d.objects.encoderInfo(res.encoders[0]).possibleCrtcs
         #expect(globalMask == 3)
         #expect(LE.u32s(enc)[3] == 1)
         // LIST_LESSEES, GET_LEASE
@@ -90,8 +90,8 @@ import Testing
         // REVOKE: gone from the lessee's view; again is ENOENT.
         var rev = LE.bytes([r.lessee])
         #expect(c.ioctl(req(0xC9, 4, dir: 1), &rev) == 0)
-        #expect(d.resources(l.file).crtcs.isEmpty)
-        #expect(!d.isMaster(l.file))
+        #expect(d.objects.resources(l.file).crtcs.isEmpty)
+        #expect(!d.files.isMaster(l.file))
         #expect(c.ioctl(req(0xC9, 4, dir: 1), &rev) == ENOENT)
     }
 
@@ -99,11 +99,11 @@ import Testing
         let d = try makeDevice()
         let baseline = d.stateDump().summary
         let c = try DirectClient(device: d)
-        let res = d.resources(c.file)
+        let res = d.objects.resources(c.file)
         let r = createLease(c, [res.crtcs[0], res.connectors[0]])
         let l = try lessee(c, fd: r.fd)
         c.close()
-        #expect(d.resources(l.file).crtcs.isEmpty)
+        #expect(d.objects.resources(l.file).crtcs.isEmpty)
         l.close()
         #expect(d.stateDump().summary == baseline)
     }
@@ -113,7 +113,7 @@ import Testing
     @Test func revokedLesseeGetsEnoentNotEacces() throws {
         let d = try makeDevice(Self.twoCRTCs())
         let c = try DirectClient(device: d)
-        let res = d.resources(c.file)
+        let res = d.objects.resources(c.file)
         let made = createLease(c, [res.crtcs[0], res.connectors[0]])
         #expect(made.0 == 0)
         let l = try lessee(c, fd: made.fd)

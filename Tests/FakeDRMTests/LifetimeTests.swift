@@ -5,22 +5,22 @@ import Testing
     @Test func closingTheFileReleasesEverythingAndDarkensTheScreen() throws {
         let d = try makeDevice()
         let baseline = d.counts()
-        let bos = d.liveBufferCount()
+        let bos = d.buffers.liveBufferCount()
         let c = try DirectClient(device: d)
         c.setClientCap(DRMConst.clientCapAtomic, 1)
         let (fb, _) = try c.makeFB()
         #expect(try c.modeset(fb: fb) == 0)
-        _ = try d.createBlob(c.file, data: [1, 2, 3])
-        d.stepVblank()
+        _ = try d.objects.createBlob(c.file, data: [1, 2, 3])
+        d.clock.stepVblank()
         #expect(d.counts() != baseline)
         c.close()
-        d.stepVblank()
+        d.clock.stepVblank()
         // RMFB semantics on close: the plane showing the fb is disabled, the fb is gone.
-        let p = d.lock.withLock { d.state.planes[0] }
+        let p = d.lock.withLock { d.pipeline.state.planes[0] }
         #expect(p.fb == 0 && p.crtc == 0)
         #expect(d.counts().framebuffers == baseline.framebuffers)
         #expect(d.counts().pendingCommits == 0)
-        #expect(d.liveBufferCount() == bos)
+        #expect(d.buffers.liveBufferCount() == bos)
     }
 
     @Test func handlesAndFramebuffersArePerFile() throws {
@@ -34,9 +34,9 @@ import Testing
         var close = LE.bytes([handle, 0])
         #expect(b.ioctl(req(0x09, 8, dir: 1), &close) == 22)  // GEM_CLOSE unknown: EINVAL
         #expect(a.ioctl(req(0xAF, 4), &rm) == 0)
-        #expect(d.resources(a.file).fbs.isEmpty)
+        #expect(d.objects.resources(a.file).fbs.isEmpty)
         // Blobs: another file's blob → EPERM.
-        let blob = try d.createBlob(a.file, data: [1])
+        let blob = try d.objects.createBlob(a.file, data: [1])
         var destroy = LE.bytes([blob])
         #expect(b.ioctl(req(0xBE, 4), &destroy) == 1)
         #expect(a.ioctl(req(0xBE, 4), &destroy) == 0)
@@ -45,7 +45,7 @@ import Testing
     @Test func primeExportImportGivesTheSameHandle() throws {
         let d = try makeDevice()
         let a = try DirectClient(device: d)
-        let b = try d.createDumb(a.file, width: 16, height: 16, bpp: 32)
+        let b = try d.buffers.createDumb(a.file, width: 16, height: 16, bpp: 32)
         var ex = LE.bytes([b.handle, 0x80000, 0])
         #expect(a.ioctl(req(0x2D, 12), &ex) == 0)
         let fd = LE.u32s(ex)[2]

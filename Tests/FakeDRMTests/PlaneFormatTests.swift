@@ -18,13 +18,13 @@ import Testing
 
     /// One dumb buffer of `bytes` bytes (as 1-byte-per-pixel rows of 4096).
     func buffer(_ d: Device, _ c: DirectClient, bytes: Int) throws -> UInt32 {
-        try d.createDumb(c.file, width: 4096, height: UInt32((bytes + 4095) / 4096), bpp: 8).handle
+        try d.buffers.createDumb(c.file, width: 4096, height: UInt32((bytes + 4095) / 4096), bpp: 8).handle
     }
 
     func addFB(_ d: Device, _ c: DirectClient, _ w: UInt32, _ h: UInt32, _ format: UInt32, handles: [UInt32], pitches: [UInt32],
                offsets: [UInt32] = [0, 0, 0, 0], flags: UInt32 = 0, modifiers: [UInt64] = [0, 0, 0, 0]) -> Result<UInt32, DRMError> {
         Result { () throws(DRMError) -> UInt32 in
-            try d.addFramebuffer(c.file, .init(width: w, height: h, format: format, flags: flags, handles: handles,
+            try d.buffers.addFramebuffer(c.file, .init(width: w, height: h, format: format, flags: flags, handles: handles,
                                                pitches: pitches, offsets: offsets, modifiers: modifiers))
         }
     }
@@ -82,23 +82,23 @@ import Testing
         #expect(errno(addFB(d, c, 64, 48, xr24, handles: [h, 0, 0, 0], pitches: [256, 0, 0, 0])) == 0)
         // Legacy ADDFB maps (16, 16) to RG16: refused the same way.
         #expect(throws: DRMError.invalidArgument) {
-            try d.addLegacyFramebuffer(c.file, width: 64, height: 48, pitch: 128, bpp: 16, depth: 16, handle: h)
+            try d.buffers.addLegacyFramebuffer(c.file, width: 64, height: 48, pitch: 128, bpp: 16, depth: 16, handle: h)
         }
     }
 
     @Test func getFBOfMultiPlanarBuffers() throws {
         let (d, c) = try client()
-        try d.setMaster(c.file)
+        try d.files.setMaster(c.file)
         let h = try buffer(d, c, bytes: 64 * 48 * 3 / 2)
         let fb = try addFB(d, c, 64, 48, nv12, handles: [h, h, 0, 0], pitches: [64, 64, 0, 0], offsets: [0, 3072, 0, 0]).get()
         // GETFB cannot describe it; GETFB2 gives one new handle for the buffer both planes share.
-        #expect(throws: DRMError.invalidArgument) { try d.framebufferInfo(c.file, fb, legacy: true) }
-        let info = try d.framebufferInfo(c.file, fb)
+        #expect(throws: DRMError.invalidArgument) { try d.buffers.framebufferInfo(c.file, fb, legacy: true) }
+        let info = try d.buffers.framebufferInfo(c.file, fb)
         #expect(info.handles[0] != 0 && info.handles[0] != h && info.handles[1] == info.handles[0] && info.handles[2] == 0)
         #expect(info.pitches == [64, 64, 0, 0] && info.offsets == [0, 3072, 0, 0])
         let y = try buffer(d, c, bytes: 64 * 48), u = try buffer(d, c, bytes: 32 * 24), v = try buffer(d, c, bytes: 32 * 24)
         let three = try addFB(d, c, 64, 48, yu12, handles: [y, u, v, 0], pitches: [64, 32, 32, 0]).get()
-        let handles = try d.framebufferInfo(c.file, three).handles
+        let handles = try d.buffers.framebufferInfo(c.file, three).handles
         #expect(Set(handles.prefix(3)).count == 3 && !handles.prefix(3).contains(0) && handles[3] == 0)
     }
 
@@ -110,7 +110,7 @@ import Testing
             #expect(c.propValue(plane, "COLOR_ENCODING") == 0)
             #expect(c.propValue(plane, "COLOR_RANGE") == 1)
             // IN_FORMATS lists every format of current vkms on every plane type.
-            let blob = try d.blobData(ObjectID(try #require(c.propValue(plane, "IN_FORMATS"))))
+            let blob = try d.objects.blobData(ObjectID(try #require(c.propValue(plane, "IN_FORMATS"))))
             let count = Int(LE.u32s(Array(blob[8..<12]))[0])
             let formats = Set(LE.u32s(Array(blob[24..<(24 + 4 * count)])))
             for name in ["AR24", "XR24", "AB24", "XR48", "AR48", "RG16", "NV12", "NV16", "NV24", "NV21", "NV61", "NV42",
@@ -118,12 +118,12 @@ import Testing
                 #expect(formats.contains(try #require(FourCC.parse(name))), "\(type) lacks \(name)")
             }
         }
-        let rotation = try d.property(c.prop(c.plane(.primary), "rotation"))
+        let rotation = try d.objects.property(c.prop(c.plane(.primary), "rotation"))
         #expect(rotation.typeBits == PropertyDef.bitmask)
         #expect(rotation.enums.map(\.name) == ["rotate-0", "rotate-90", "rotate-180", "rotate-270", "reflect-x", "reflect-y"])
-        let encoding = try d.property(c.prop(c.plane(.primary), "COLOR_ENCODING"))
+        let encoding = try d.objects.property(c.prop(c.plane(.primary), "COLOR_ENCODING"))
         #expect(encoding.enums.map(\.name) == ["ITU-R BT.601 YCbCr", "ITU-R BT.709 YCbCr", "ITU-R BT.2020 YCbCr"])
-        let range = try d.property(c.prop(c.plane(.primary), "COLOR_RANGE"))
+        let range = try d.objects.property(c.prop(c.plane(.primary), "COLOR_RANGE"))
         #expect(range.enums.map(\.name) == ["YCbCr limited range", "YCbCr full range"])
     }
 
@@ -177,23 +177,23 @@ import Testing
                                          ("CRTC_W", 16), ("CRTC_H", 32), ("SRC_W", 32 << 16), ("SRC_H", 16 << 16),
                                          ("rotation", 0x2), ("COLOR_RANGE", 0)]
         #expect(c.atomic(0, [(overlay, props)]) == 0)
-        var frame = try #require(d.composeLatched())
+        var frame = try #require(d.pipeline.composeLatched())
         #expect(frame.pixels[50 * 1024 + 100] == 0xffff_ffff)
         #expect(frame.pixels[81 * 1024 + 115] == 0xffff_ffff)
         #expect(frame.pixels[82 * 1024 + 115] == 0xff40_4040 && frame.pixels[50 * 1024 + 116] == 0xff40_4040)
         // Full range reads 235 as 235.
         #expect(c.atomic(0, [(overlay, [("COLOR_RANGE", 1)])]) == 0)
-        frame = try #require(d.composeLatched())
+        frame = try #require(d.pipeline.composeLatched())
         #expect(frame.pixels[50 * 1024 + 100] == 0xffeb_ebeb)
         // A two-entry inverting GAMMA_LUT applies to the whole frame.
         let lut = LE.bytes([UInt16(0xffff), 0xffff, 0xffff, 0, 0, 0, 0, 0])
-        let blob = try d.createBlob(c.file, data: lut)
+        let blob = try d.objects.createBlob(c.file, data: lut)
         #expect(c.atomic(0, [(c.crtcID, [("GAMMA_LUT", UInt64(blob))])]) == 0)
-        frame = try #require(d.composeLatched())
+        frame = try #require(d.pipeline.composeLatched())
         #expect(frame.pixels[0] == 0xffbf_bfbf)
         #expect(frame.pixels[50 * 1024 + 100] == 0xff14_1414)
         // A LUT blob of the wrong length is refused and changes nothing.
-        let bad = try d.createBlob(c.file, data: Array(lut.prefix(12)))
+        let bad = try d.objects.createBlob(c.file, data: Array(lut.prefix(12)))
         #expect(c.atomic(0, [(c.crtcID, [("GAMMA_LUT", UInt64(bad))])]) == EINVAL)
         #expect(c.propValue(c.crtcID, "GAMMA_LUT") == UInt64(blob))
     }
@@ -202,14 +202,14 @@ import Testing
     /// and reads a quarter-turned primary's source transposed.
     @Test func setCrtcKeepsThePrimarysRotationAndColour() throws {
         let (d, c) = try client()
-        try d.setMaster(c.file)
+        try d.files.setMaster(c.file)
         let primary = c.plane(.primary)
         #expect(c.atomic(0, [(primary, [("rotation", 0x8), ("COLOR_RANGE", 0)])]) == 0)
-        let mode = try d.connectorInfo(c.file, c.connectorID).modes[0]
+        let mode = try d.objects.connectorInfo(c.file, c.connectorID).modes[0]
         let (wide, _) = try c.makeFB(1024, 768)
         let (tall, _) = try c.makeFB(768, 1024)
         func setCrtc(_ fb: UInt32) -> DRMError? {
-            do { try d.setCrtc(c.file, .init(crtcID: c.crtcID, fbID: fb, x: 0, y: 0, mode: mode, connectors: [c.connectorID])) }
+            do { try d.pipeline.setCrtc(c.file, .init(crtcID: c.crtcID, fbID: fb, x: 0, y: 0, mode: mode, connectors: [c.connectorID])) }
             catch { return error }
             return nil
         }
@@ -226,15 +226,15 @@ import Testing
     /// properties set through OBJ_SETPROPERTY in between stay.
     @Test func legacyDisableZeroesThePlaneRectangles() throws {
         let (d, c) = try client()
-        try d.setMaster(c.file)
+        try d.files.setMaster(c.file)
         let (fb, _) = try c.makeFB()
         #expect(try c.modeset(fb: fb) == 0)
         let overlay = c.plane(.overlay)
         let (small, _) = try c.makeFB(512, 384)
-        try d.setPlane(c.file, .init(planeID: overlay, crtcID: c.crtcID, fbID: small, crtcX: 256, crtcY: 192, crtcW: 512, crtcH: 384,
+        try d.pipeline.setPlane(c.file, .init(planeID: overlay, crtcID: c.crtcID, fbID: small, crtcX: 256, crtcY: 192, crtcW: 512, crtcH: 384,
                                      srcX: 0, srcY: 0, srcW: 512 << 16, srcH: 384 << 16))
-        try d.setObjectProperty(c.file, objectID: overlay, objectType: ObjectType.plane.rawValue, propID: c.prop(overlay, "COLOR_ENCODING"), value: 1)
-        try d.setPlane(c.file, .init(planeID: overlay, crtcID: 0, fbID: 0, crtcX: 0, crtcY: 0, crtcW: 0, crtcH: 0, srcX: 0, srcY: 0, srcW: 0, srcH: 0))
+        try d.pipeline.setObjectProperty(c.file, objectID: overlay, objectType: ObjectType.plane.rawValue, propID: c.prop(overlay, "COLOR_ENCODING"), value: 1)
+        try d.pipeline.setPlane(c.file, .init(planeID: overlay, crtcID: 0, fbID: 0, crtcX: 0, crtcY: 0, crtcW: 0, crtcH: 0, srcX: 0, srcY: 0, srcW: 0, srcH: 0))
         for name in ["FB_ID", "CRTC_ID", "CRTC_X", "CRTC_Y", "CRTC_W", "CRTC_H", "SRC_X", "SRC_Y", "SRC_W", "SRC_H"] {
             #expect(c.propValue(overlay, name) == 0, "\(name)")
         }

@@ -7,7 +7,7 @@ import Testing
     @Test func syncobjWaitWithMinimumTimeoutIsETIME() throws {
         let d = try makeDevice()
         let c = try DirectClient(device: d)
-        let h = try d.syncobjCreate(c.file, flags: 0)
+        let h = try d.syncobjs.syncobjCreate(c.file, flags: 0)
         let hp = c.memory.map(LE.bytes([h]))
         // timeout_nsec = INT64_MIN used to overflow the remaining-time subtraction (a trap).
         var a = LE.bytes([hp, UInt64(bitPattern: Int64.min)]) + LE.bytes([UInt32(1), 2, 0, 0]) + LE.bytes([UInt64(0)])
@@ -16,21 +16,21 @@ import Testing
 
     @Test func mapOffsetsDieWithTheirBuffers() throws {
         let d = try makeDevice()
-        let live = d.liveBufferCount()
+        let live = d.buffers.liveBufferCount()
         let c = try DirectClient(device: d)
-        let b = try d.createDumb(c.file, width: 64, height: 64, bpp: 32)
-        let offset = try d.mapDumb(c.file, handle: b.handle)
-        #expect(d.buffer(atMapOffset: offset) != nil)
+        let b = try d.buffers.createDumb(c.file, width: 64, height: 64, bpp: 32)
+        let offset = try d.buffers.mapDumb(c.file, handle: b.handle)
+        #expect(d.buffers.buffer(atMapOffset: offset) != nil)
         c.close()
-        #expect(d.buffer(atMapOffset: offset) == nil)
+        #expect(d.buffers.buffer(atMapOffset: offset) == nil)
         let c2 = try DirectClient(device: d)
         let (fb, handle) = try c2.makeFB(64, 64)
-        let o2 = try d.mapDumb(c2.file, handle: handle)
-        try d.closeHandle(c2.file, handle)
-        #expect(d.buffer(atMapOffset: o2) != nil)  // the fb still holds it
-        try d.removeFramebuffer(c2.file, fb, disablePlanes: true)
-        #expect(d.buffer(atMapOffset: o2) == nil)
-        #expect(d.liveBufferCount() == live)
+        let o2 = try d.buffers.mapDumb(c2.file, handle: handle)
+        try d.buffers.closeHandle(c2.file, handle)
+        #expect(d.buffers.buffer(atMapOffset: o2) != nil)  // the fb still holds it
+        try d.buffers.removeFramebuffer(c2.file, fb, disablePlanes: true)
+        #expect(d.buffers.buffer(atMapOffset: o2) == nil)
+        #expect(d.buffers.liveBufferCount() == live)
     }
 
     @Test func hugeObjectCountStopsAtTheFirstBadIdWithENOENT() throws {
@@ -58,7 +58,7 @@ import Testing
         c.setClientCap(DRMConst.clientCapAtomic, 1)
         let (fb, _) = try c.makeFB()
         #expect(try c.modeset(fb: fb) == 0)
-        d.stepVblank(count: 5)
+        d.clock.stepVblank(count: 5)
         // Absolute 0xFFFFFFF0 while the counter is small: 16 behind in 32-bit space → at once.
         var w = LE.bytes([UInt32(0x0400_0000), 0xFFFF_FFF0]) + LE.bytes([UInt64(9), 0])
         #expect(c.ioctl(req(0x3A, 24), &w) == 0)
@@ -88,7 +88,7 @@ import Testing
         #expect(box.get() == -1)  // still waiting for the gated flip
         // The cursor's fb goes away while the commit that shows it waits (RMFB of an fb no
         // state references yet): the commit must not swap a dangling fb id in.
-        try d.removeFramebuffer(c.file, cur, disablePlanes: true)
+        try d.buffers.removeFramebuffer(c.file, cur, disablePlanes: true)
         d.lock.withLock { tl.advance(by: 1) }
         for _ in 0..<200 where box.get() == -1 { usleep(10_000) }
         #expect(box.get() == 22)

@@ -27,13 +27,13 @@ import Testing
     /// A syncobj with `fence` imported at `point` (IMPORT_SYNC_FILE | TIMELINE).
     func importFence(_ c: DirectClient, _ fence: Fence, into h: UInt32, at point: UInt64) throws {
         let fd = try c.files.install(.syncFile(try SyncFile(fences: [fence])), cloexec: true)
-        _ = try c.device.syncobjFDToHandle(c.file, fd: fd, flags: 3, handle: h, point: point, env: c.env)
+        _ = try c.device.syncobjs.syncobjFDToHandle(c.file, fd: fd, flags: 3, handle: h, point: point, env: c.env)
     }
 
     @Test func signalsWhenThePointSignalsAndOnlyThen() throws {
         let d = try makeDevice()
         let c = try DirectClient(device: d)
-        let h = try d.syncobjCreate(c.file, flags: 0)
+        let h = try d.syncobjs.syncobjCreate(c.file, flags: 0)
         let efd = cfd_eventfd(0, 1)
         defer { close(efd) }
         let timeline = Timeline(name: "test")
@@ -60,7 +60,7 @@ import Testing
     @Test func waitAvailableSignalsAtSubmission() throws {
         let d = try makeDevice()
         let c = try DirectClient(device: d)
-        let h = try d.syncobjCreate(c.file, flags: 0)
+        let h = try d.syncobjs.syncobjCreate(c.file, flags: 0)
         let efd = cfd_eventfd(0, 1)
         defer { close(efd) }
         var a = arg(handle: h, flags: Self.waitAvailable, point: 7, fd: efd)
@@ -76,19 +76,19 @@ import Testing
     @Test func signalledPointFiresAtOnceAndResetDoesNotCancel() throws {
         let d = try makeDevice()
         let c = try DirectClient(device: d)
-        let signalled = try d.syncobjCreate(c.file, flags: 1)
+        let signalled = try d.syncobjs.syncobjCreate(c.file, flags: 1)
         let efd = cfd_eventfd(0, 1)
         defer { close(efd) }
         var a = arg(handle: signalled, point: 0, fd: efd)
         #expect(c.ioctl(Self.request, &a) == 0)
         #expect(counter(efd) == 1)
         // Submitted but unsignalled, then the syncobj is reset: the entry rides on the fence.
-        let h = try d.syncobjCreate(c.file, flags: 0)
+        let h = try d.syncobjs.syncobjCreate(c.file, flags: 0)
         let f = Fence(context: Fence.allocateContext(), seqno: 1, timelineName: "t", driverName: "test")
         try importFence(c, f, into: h, at: 0)
         a = arg(handle: h, point: 0, fd: efd)
         #expect(c.ioctl(Self.request, &a) == 0)
-        try d.syncobjReset(c.file, handles: [h])
+        try d.syncobjs.syncobjReset(c.file, handles: [h])
         #expect(!readable(efd))
         d.lock.withLock { f.signal() }
         #expect(counter(efd) == 1)
@@ -97,7 +97,7 @@ import Testing
     @Test func errnosInTheKernelsOrder() throws {
         let d = try makeDevice()
         let c = try DirectClient(device: d)
-        let h = try d.syncobjCreate(c.file, flags: 0)
+        let h = try d.syncobjs.syncobjCreate(c.file, flags: 0)
         let efd = cfd_eventfd(0, 0)
         defer { close(efd) }
         var p: [Int32] = [0, 0]
@@ -130,7 +130,7 @@ import Testing
     @Test func oneFileCannotExhaustTheDaemon() throws {
         let d = try makeDevice()
         let c = try DirectClient(device: d)
-        let h = try d.syncobjCreate(c.file, flags: 0)
+        let h = try d.syncobjs.syncobjCreate(c.file, flags: 0)
         let efd = cfd_eventfd(0, 1)
         defer { close(efd) }
         // Each pending registration holds a daemon copy of the eventfd: 1024 per file by
@@ -144,15 +144,15 @@ import Testing
         var a = arg(handle: h, point: 1, fd: efd)
         #expect(c.ioctl(Self.request, &a) == ENOMEM)
         // Firing them gives the budget back.
-        try d.syncobjSignal(c.file, handles: [h], points: [1])
+        try d.syncobjs.syncobjSignal(c.file, handles: [h], points: [1])
         #expect(counter(efd) == 8)
         a = arg(handle: h, point: 1, fd: efd)
         #expect(c.ioctl(Self.request, &a) == 0)
         // Syncobj handles stop at 65536 per file.
-        for _ in 1..<d.config.limits.syncobjsPerFile { _ = try d.syncobjCreate(c.file, flags: 0) }
-        #expect(throws: DRMError.noMemory) { try d.syncobjCreate(c.file, flags: 0) }
+        for _ in 1..<d.config.limits.syncobjsPerFile { _ = try d.syncobjs.syncobjCreate(c.file, flags: 0) }
+        #expect(throws: DRMError.noMemory) { try d.syncobjs.syncobjCreate(c.file, flags: 0) }
         let other = try DirectClient(device: d)
-        #expect(try d.syncobjCreate(other.file, flags: 0) != 0)
+        #expect(try d.syncobjs.syncobjCreate(other.file, flags: 0) != 0)
     }
 
     @Test func exportsPerProcessAreBounded() throws {

@@ -36,35 +36,35 @@ extension DirectClient {
         return ioctl(req(0x0D, 16, dir: 1), &a)
     }
 
-    var crtcID: UInt32 { device.resources(file).crtcs[0] }
-    var connectorID: UInt32 { device.resources(file).connectors[0] }
+    var crtcID: UInt32 { device.objects.resources(file).crtcs[0] }
+    var connectorID: UInt32 { device.objects.resources(file).connectors[0] }
     func plane(_ type: PlaneType) -> UInt32 {
-        device.lock.withLock { device.planes.first { $0.type == type }?.id ?? 0 }
+        device.lock.withLock { device.topology.planes.first { $0.type == type }?.id ?? 0 }
     }
 
     func prop(_ obj: UInt32, _ name: String) -> UInt32 {
         device.lock.withLock {
-            let ids = device.crtc(id: obj)?.properties ?? device.plane(id: obj)?.properties ?? device.connector(id: obj)?.properties ?? []
-            return ids.first { device.properties[$0]?.name == name } ?? 0
+            let ids = device.topology.crtc(id: obj)?.properties ?? device.topology.plane(id: obj)?.properties ?? device.topology.connector(id: obj)?.properties ?? []
+            return ids.first { device.objects.properties[$0]?.name == name } ?? 0
         }
     }
 
     func propValue(_ obj: UInt32, _ name: String) -> UInt64? {
         let id = prop(obj, name)
-        return (try? device.objectProperties(file, objectID: obj, type: 0))?.first { $0.0 == id }?.1
+        return (try? device.objects.objectProperties(file, objectID: obj, type: 0))?.first { $0.0 == id }?.1
     }
 
     /// A dumb buffer + ADDFB2 XRGB8888 framebuffer; returns (fb, handle).
     func makeFB(_ w: UInt32 = 1024, _ h: UInt32 = 768, format: UInt32 = 0x3432_5258) throws -> (UInt32, UInt32) {
-        let b = try device.createDumb(file, width: w, height: h, bpp: 32)
-        let fb = try device.addFramebuffer(file, .init(width: w, height: h, format: format, flags: 0, handles: [b.handle, 0, 0, 0],
+        let b = try device.buffers.createDumb(file, width: w, height: h, bpp: 32)
+        let fb = try device.buffers.addFramebuffer(file, .init(width: w, height: h, format: format, flags: 0, handles: [b.handle, 0, 0, 0],
                                                        pitches: [b.pitch, 0, 0, 0], offsets: [0, 0, 0, 0], modifiers: [0, 0, 0, 0]))
         return (fb, b.handle)
     }
 
     func modeBlob(_ m: ModeInfo? = nil) throws -> UInt32 {
-        let mode = try m ?? device.connectorInfo(file, connectorID).modes[0]
-        return try device.createBlob(file, data: mode.encode())
+        let mode = try m ?? device.objects.connectorInfo(file, connectorID).modes[0]
+        return try device.objects.createBlob(file, data: mode.encode())
     }
 
     /// Encodes an ATOMIC request into fake client memory and issues it through the codec.
@@ -90,7 +90,7 @@ extension DirectClient {
 
     /// A full modeset with the primary plane showing `fb`.
     func modeset(fb: UInt32, flags: UInt32 = DRMConst.atomicAllowModeset, extraCRTC: [(String, UInt64)] = []) throws -> Int32 {
-        let mode = try device.connectorInfo(file, connectorID).modes[0]
+        let mode = try device.objects.connectorInfo(file, connectorID).modes[0]
         let blob = try modeBlob(mode)
         return atomic(flags, [
             (connectorID, [("CRTC_ID", UInt64(crtcID))]),

@@ -23,9 +23,9 @@ import Testing
     @Test func connectorChangesReachSubscribers() throws {
         let d = try makeDevice()
         let b = UeventBroadcaster(minor: 0, driver: "fakedrm")
-        d.addHotplugObserver { _, _ in b.broadcast() }
+        d.hotplug.addObserver { _, _ in b.broadcast() }
         let end = try #require(b.subscribe())
-        d.setConnector(index: 0, connected: false)
+        d.hotplug.setConnector(index: 0, connected: false)
         var p = pollfd(fd: end, events: Int16(POLLIN), revents: 0)
         #expect(poll(&p, 1, 2000) == 1)
         var buf = [UInt8](repeating: 0, count: 512)

@@ -27,14 +27,14 @@ import Testing
     @Test func onlyACardNamedVgemTakesThem() throws {
         let d = try makeDevice()
         let c = try DirectClient(device: d)
-        let h = try d.createDumb(c.file, width: 1, height: 1, bpp: 32).handle
+        let h = try d.buffers.createDumb(c.file, width: 1, height: 1, bpp: 32).handle
         #expect(attach(c, h).0 == EINVAL)
         #expect(signal(c, 1) == EINVAL)
     }
 
     @Test func errnosInTheKernelsOrder() throws {
         let (d, c) = try vgemCard()
-        let h = try d.createDumb(c.file, width: 1, height: 1, bpp: 32).handle
+        let h = try d.buffers.createDumb(c.file, width: 1, height: 1, bpp: 32).handle
         #expect(attach(c, 999, flags: 2).0 == EINVAL)   // flags before the handle
         #expect(attach(c, 999, pad: 1).0 == EINVAL)     // pad before the handle
         #expect(attach(c, 999).0 == ENOENT)
@@ -53,14 +53,14 @@ import Testing
 
     @Test func aWriterBlocksReadersAndTimesOut() throws {
         let (d, c) = try vgemCard()
-        let h = try d.createDumb(c.file, width: 1, height: 1, bpp: 32).handle
+        let h = try d.buffers.createDumb(c.file, width: 1, height: 1, bpp: 32).handle
         let (e, writer) = attach(c, h, flags: 1)
         #expect(e == 0 && writer == 1)
         #expect(attach(c, h).0 == EBUSY)
         c.setClientCap(3, 1)   // atomic, for the modeset that starts the vblank clock
         let (fb, _) = try c.makeFB()
         #expect(try c.modeset(fb: fb) == 0)
-        d.stepVblank(count: 601)                        // 10 s of virtual time at 60 Hz
+        d.clock.stepVblank(count: 601)                        // 10 s of virtual time at 60 Hz
         #expect(attach(c, h).1 == 2)                    // the writer signalled itself; ids go on
         #expect(signal(c, writer) == ETIMEDOUT)
     }
@@ -68,7 +68,7 @@ import Testing
     @Test func closingTheFileSignalsItsFences() throws {
         let (d, c) = try vgemCard()
         let other = try DirectClient(device: d)
-        let h = try d.createDumb(other.file, width: 1, height: 1, bpp: 32).handle
+        let h = try d.buffers.createDumb(other.file, width: 1, height: 1, bpp: 32).handle
         let bo = try #require(d.lock.withLock { other.file.handles[h] })
         #expect(attach(other, h, flags: 1).0 == 0)
         #expect(d.lock.withLock { bo.reservation.writers.count } == 1)

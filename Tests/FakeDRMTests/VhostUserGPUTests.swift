@@ -39,8 +39,8 @@ final class VirtioRig {
 
     /// A dumb-buffer fb filled with a seeded pattern (the X/A byte varies too).
     func fb(_ w: Int, _ h: Int, seed: UInt32, format: UInt32 = 0x3432_5258) throws -> (fb: UInt32, bo: BufferObject, pitch: Int) {
-        let b = try device.createDumb(client.file, width: UInt32(w), height: UInt32(h), bpp: 32)
-        let fb = try device.addFramebuffer(client.file, .init(width: UInt32(w), height: UInt32(h), format: format, flags: 0, handles: [b.handle, 0, 0, 0],
+        let b = try device.buffers.createDumb(client.file, width: UInt32(w), height: UInt32(h), bpp: 32)
+        let fb = try device.buffers.addFramebuffer(client.file, .init(width: UInt32(w), height: UInt32(h), format: format, flags: 0, handles: [b.handle, 0, 0, 0],
                                                               pitches: [b.pitch, 0, 0, 0], offsets: [0, 0, 0, 0], modifiers: [0, 0, 0, 0]))
         let bo = try #require(device.lock.withLock { client.file.handles[b.handle] })
         paint(bo, w, h, Int(b.pitch), seed: seed, premultiplied: format == 0x3432_5241)
@@ -79,7 +79,7 @@ final class VirtioRig {
 
     func modeset(_ fb: UInt32, extra: [(String, UInt64)] = [], cursor: (fb: UInt32, x: Int32, y: Int32)? = nil) throws -> Int32 {
         let c = client
-        let mode = try device.connectorInfo(c.file, c.connectorID).modes[0]
+        let mode = try device.objects.connectorInfo(c.file, c.connectorID).modes[0]
         let blob = try c.modeBlob(mode)
         var objs: [(UInt32, [(String, UInt64)])] = [
             (c.connectorID, [("CRTC_ID", UInt64(c.crtcID))]),
@@ -101,7 +101,7 @@ final class VirtioRig {
     /// The display's picture (frame + cursor) equals the card's composed latched frame.
     /// (A Bool so a mismatch does not print megabytes of pixels.)
     func showsLatched(on b: VirtioGPUBackend? = nil) -> Bool {
-        let shown = (b ?? backend).display.frame(scanout: 0), want = device.composeLatched()
+        let shown = (b ?? backend).display.frame(scanout: 0), want = device.pipeline.composeLatched()
         guard let shown, let want else { return false }
         if shown != want {
             let diff = zip(shown.pixels, want.pixels).enumerated().first { $0.element.0 != $0.element.1 }
@@ -125,7 +125,7 @@ final class VirtioRig {
     @Test func flipsShowTheBufferInPlaceWithFencedFlush() throws {
         let rig = try VirtioRig(real: false, width: 64, height: 64)
         let c = rig.client
-        #expect(try rig.device.connectorInfo(c.file, c.connectorID).modes.first.map { ($0.hdisplay, $0.vdisplay) } ?? (0, 0) == (64, 64))
+        #expect(try rig.device.objects.connectorInfo(c.file, c.connectorID).modes.first.map { ($0.hdisplay, $0.vdisplay) } ?? (0, 0) == (64, 64))
         let a = try rig.fb(64, 64, seed: 1), b = try rig.fb(64, 64, seed: 2)
         #expect(try rig.modeset(a.fb) == 0)
         #expect(rig.events().count == 1)
@@ -147,7 +147,7 @@ final class VirtioRig {
         let a = try rig.fb(64, 64, seed: 3), o = try rig.fb(16, 16, seed: 4)
         #expect(try rig.modeset(a.fb) == 0)
         _ = rig.events()
-        let overlay = c.device.lock.withLock { c.device.planes.first { $0.type == .overlay }?.id ?? 0 }
+        let overlay = c.device.lock.withLock { c.device.topology.planes.first { $0.type == .overlay }?.id ?? 0 }
         #expect(c.atomic(DRMConst.atomicNonblock | DRMConst.atomicPageFlipEvent, [(overlay, c.planeProps(fb: o.fb, w: 16, h: 16, x: 5, y: 7))]) == 0)
         #expect(rig.events().count == 1)
         #expect(rig.showsLatched())
@@ -209,7 +209,7 @@ final class VirtioRig {
         #expect(try rig.modeset(a.fb, extra: [("OUT_FENCE_PTR", out)]) == 0)
         #expect(rig.events(timeoutMs: 3000).count == 1)  // completed by backendLost
         #expect(rig.syncFile(out)?.status == -19)
-        #expect(try rig.device.connectorInfo(rig.client.file, rig.client.connectorID).connection == 2)
+        #expect(try rig.device.objects.connectorInfo(rig.client.file, rig.client.connectorID).connection == 2)
         #expect(rig.backend.stats.lostReason?.contains("stopped answering") == true)
     }
 
@@ -221,12 +221,12 @@ final class VirtioRig {
         try #require(rig.loopback).die()
         rig.loopback?.sync()    // the death report is queued to the backend...
         rig.backend.waitIdle()  // ...which tells the card
-        #expect(try rig.device.connectorInfo(rig.client.file, rig.client.connectorID).connection == 2)
+        #expect(try rig.device.objects.connectorInfo(rig.client.file, rig.client.connectorID).connection == 2)
         let fresh = try VirtioGPUBackend(transport: LoopbackTransport(), display: VirtioDisplay(outputs: [(64, 64)]))
         try fresh.start()
-        rig.device.attachBackend(fresh)
+        rig.device.display.attach(fresh)
         fresh.waitIdle()
-        #expect(try rig.device.connectorInfo(rig.client.file, rig.client.connectorID).connection == 1)
+        #expect(try rig.device.objects.connectorInfo(rig.client.file, rig.client.connectorID).connection == 1)
         #expect(fresh.display.waitForUpdates(scanout: 0, atLeast: 1))  // repainted on attach
         #expect(rig.showsLatched(on: fresh))
         fresh.shutdown()
@@ -345,7 +345,7 @@ struct VhostUserGPUTests {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("vhost-\(w)x\(h)-\(getpid()).png").path
         defer { unlink(path) }
         #expect(try rig.backend.display.capturePNG(scanout: 0, to: path))
-        let roundTrip = try PNGWriter.decode(path: path) == rig.device.composeLatched()
+        let roundTrip = try PNGWriter.decode(path: path) == rig.device.pipeline.composeLatched()
         #expect(roundTrip)
     }
 
@@ -375,16 +375,16 @@ struct VhostUserGPUTests {
         let d = rig.device, f = rig.client.file
         var previous: (fb: UInt32, handle: UInt32)?
         for i in 0..<48 {
-            let b = try d.createDumb(f, width: 128, height: 64, bpp: 32)
-            let fb = try d.addFramebuffer(f, .init(width: 128, height: 64, format: 0x3432_5258, flags: 0, handles: [b.handle, 0, 0, 0],
+            let b = try d.buffers.createDumb(f, width: 128, height: 64, bpp: 32)
+            let fb = try d.buffers.addFramebuffer(f, .init(width: 128, height: 64, format: 0x3432_5258, flags: 0, handles: [b.handle, 0, 0, 0],
                                                    pitches: [b.pitch, 0, 0, 0], offsets: [0, 0, 0, 0], modifiers: [0, 0, 0, 0]))
             if let bo = d.lock.withLock({ f.handles[b.handle] }) { rig.paint(bo, 128, 64, Int(b.pitch), seed: UInt32(i)) }
             #expect((i == 0 ? try rig.modeset(fb) : rig.flip(fb)) == 0)
             #expect(rig.events().count == 1)
             #expect(rig.showsLatched())
             if let p = previous {
-                try d.removeFramebuffer(f, p.fb, disablePlanes: false)
-                try d.closeHandle(f, p.handle)
+                try d.buffers.removeFramebuffer(f, p.fb, disablePlanes: false)
+                try d.buffers.closeHandle(f, p.handle)
             }
             previous = (fb, b.handle)
         }
@@ -452,9 +452,9 @@ struct VhostUserGPUTests {
         let second = try #require(sup.backend)
         #expect(second !== first)
         second.waitIdle()
-        #expect(try device.connectorInfo(c.file, c.connectorID).connection == 1)
+        #expect(try device.objects.connectorInfo(c.file, c.connectorID).connection == 1)
         #expect(second.display.waitForUpdates(scanout: 0, atLeast: 1))
-        let shown = second.display.frame(scanout: 0), want = device.composeLatched()
+        let shown = second.display.frame(scanout: 0), want = device.pipeline.composeLatched()
         #expect(shown != nil && shown == want)
     }
 
@@ -473,15 +473,15 @@ struct VhostUserGPUTests {
         kill(pid, SIGKILL)
         #expect(rig.events(timeoutMs: 5000).count == 1)  // the pending flip completes either way
         let deadline = Monotonic.nowNs() + 5_000_000_000
-        while try rig.device.connectorInfo(rig.client.file, rig.client.connectorID).connection != 2, Monotonic.nowNs() < deadline { usleep(1000) }
-        #expect(try rig.device.connectorInfo(rig.client.file, rig.client.connectorID).connection == 2)
+        while try rig.device.objects.connectorInfo(rig.client.file, rig.client.connectorID).connection != 2, Monotonic.nowNs() < deadline { usleep(1000) }
+        #expect(try rig.device.objects.connectorInfo(rig.client.file, rig.client.connectorID).connection == 2)
         #expect(rig.syncFile(out)?.isSignalled == true)
         #expect(rig.backend.isDead)
 
         let fresh = try VirtioGPUBackend.vhostUser(.spawn(binary: vhostUserGPUBinary), outputs: [(640, 480)])
-        rig.device.attachBackend(fresh)
+        rig.device.display.attach(fresh)
         fresh.waitIdle()
-        #expect(try rig.device.connectorInfo(rig.client.file, rig.client.connectorID).connection == 1)
+        #expect(try rig.device.objects.connectorInfo(rig.client.file, rig.client.connectorID).connection == 1)
         #expect(fresh.display.waitForUpdates(scanout: 0, atLeast: 1))
         #expect(rig.showsLatched(on: fresh))
         #expect(rig.flip(fbs[0].fb) == 0)

@@ -13,7 +13,7 @@ import Testing
         c.setClientCap(DRMConst.clientCapAtomic, 1)
         #expect(c.setClientCap(DRMConst.clientCapWritebackConnectors, 2) == EINVAL)
         #expect(c.setClientCap(DRMConst.clientCapWritebackConnectors, 1) == 0)
-        let wb = try #require(d.resources(c.file).connectors.first { (try? d.connectorInfo(c.file, $0))?.type == 18 })
+        let wb = try #require(d.objects.resources(c.file).connectors.first { (try? d.objects.connectorInfo(c.file, $0))?.type == 18 })
         return (d, c, wb)
     }
 
@@ -24,14 +24,14 @@ import Testing
 
     @Test func connectorShape() throws {
         let (d, c, wb) = try client()
-        let info = try d.connectorInfo(c.file, wb)
+        let info = try d.objects.connectorInfo(c.file, wb)
         #expect(info.connection == 1)
         #expect(info.modes.contains { $0.type & ModeInfo.typePreferred != 0 && $0.hdisplay == 1024 && $0.vdisplay == 768 })
         for name in ["CRTC_ID", "WRITEBACK_OUT_FENCE_PTR", "WRITEBACK_FB_ID", "WRITEBACK_PIXEL_FORMATS"] { #expect(c.prop(wb, name) != 0) }
         #expect(c.prop(wb, "EDID") == 0)
         // WRITEBACK_PIXEL_FORMATS: u32 fourccs, XRGB8888 first as vkms lists it.
         let blob = try #require(c.propValue(wb, "WRITEBACK_PIXEL_FORMATS"))
-        let data = try d.blobData(ObjectID(blob))
+        let data = try d.objects.blobData(ObjectID(blob))
         #expect(Array(LE.u32s(data).prefix(1)) == [0x3432_5258])
         #expect(c.propValue(wb, "WRITEBACK_FB_ID") == 0)
     }
@@ -62,7 +62,7 @@ import Testing
         for i in 0..<(1024 * 768) { out[i] = 0 }
         #expect(c.atomic(0, [(c.plane(.primary), [("FB_ID", UInt64(scan))])]) == 0)
         // The blocking commit is on screen; a queued writeback would have run by now.
-        d.writebackQueue.sync {}
+        d.pipeline.writebackQueue.sync {}
         #expect(out[1000] == 0)
     }
 

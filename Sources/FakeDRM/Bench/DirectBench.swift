@@ -26,7 +26,7 @@ public enum DirectBench {
 
     public static func run(iterations n: Int) throws -> [Measurement] {
         let device = try Device(config: DeviceConfig(), virtualTime: true)
-        device.eagerVirtualTime = true
+        device.clock.eagerVirtualTime = true
         defer { device.shutdown() }
         let c = try DirectClient(device: device)
         var out: [Measurement] = []
@@ -121,7 +121,7 @@ extension DirectBench {
         let efd = cfd_eventfd(0, 1)
         defer { close(efd) }
         let eventfdReq = IoctlRequest.drm(0xCF, size: 24).raw
-        let handle = try device.syncobjCreate(c.file, flags: 0)
+        let handle = try device.syncobjs.syncobjCreate(c.file, flags: 0)
         func register(point: UInt64) -> Int32 {
             var a = LE.bytes([handle, 0]) + LE.bytes([point]) + LE.bytes([UInt32(bitPattern: efd), 0])
             return c.ioctl(eventfdReq, &a)
@@ -132,7 +132,7 @@ extension DirectBench {
             point += 1
             let sf = try SwSync.createFence(device, on: timeline, value: next, name: "bench")
             let fd = try c.files.install(.syncFile(sf), cloexec: true)
-            _ = try device.syncobjFDToHandle(c.file, fd: fd, flags: 3, handle: handle, point: point, env: c.env)
+            _ = try device.syncobjs.syncobjFDToHandle(c.file, fd: fd, flags: 3, handle: handle, point: point, env: c.env)
             c.files.close(fd: fd)
             precondition(register(point: point) == 0, "SYNCOBJ_EVENTFD failed")
         }) { _ in
@@ -162,18 +162,18 @@ final class BenchScene {
     init(_ c: DirectClient) throws {
         self.c = c
         let d = c.device
-        try d.setClientCap(c.file, cap: DRMConst.clientCapAtomic, value: 1)
+        try d.files.setClientCap(c.file, cap: DRMConst.clientCapAtomic, value: 1)
         for _ in 0..<2 {
-            let b = try d.createDumb(c.file, width: 1024, height: 768, bpp: 32)
-            fbs.append(try d.addFramebuffer(c.file, .init(width: 1024, height: 768, format: 0x3432_5258, flags: 0, handles: [b.handle, 0, 0, 0],
+            let b = try d.buffers.createDumb(c.file, width: 1024, height: 768, bpp: 32)
+            fbs.append(try d.buffers.addFramebuffer(c.file, .init(width: 1024, height: 768, format: 0x3432_5258, flags: 0, handles: [b.handle, 0, 0, 0],
                                                          pitches: [b.pitch, 0, 0, 0], offsets: [0, 0, 0, 0], modifiers: [0, 0, 0, 0])))
         }
-        let res = d.resources(c.file)
-        let conn = try d.connectorInfo(c.file, res.connectors[0])
-        try d.setCrtc(c.file, .init(crtcID: res.crtcs[0], fbID: fbs[0], x: 0, y: 0, mode: conn.modes.first, connectors: [res.connectors[0]]))
-        planeID = d.planeIDs(c.file)[0]
-        let props = try d.objectProperties(c.file, objectID: planeID, type: 0)
-        fbProp = props.compactMap { (id, _) in (try? d.property(id))?.name == "FB_ID" ? id : nil }.first ?? 0
+        let res = d.objects.resources(c.file)
+        let conn = try d.objects.connectorInfo(c.file, res.connectors[0])
+        try d.pipeline.setCrtc(c.file, .init(crtcID: res.crtcs[0], fbID: fbs[0], x: 0, y: 0, mode: conn.modes.first, connectors: [res.connectors[0]]))
+        planeID = d.objects.planeIDs(c.file)[0]
+        let props = try d.objects.objectProperties(c.file, objectID: planeID, type: 0)
+        fbProp = props.compactMap { (id, _) in (try? d.objects.property(id))?.name == "FB_ID" ? id : nil }.first ?? 0
         objsPtr = c.memory.map(LE.bytes([planeID]))
         countsPtr = c.memory.map(LE.bytes([UInt32(1)]))
         propsPtr = c.memory.map(LE.bytes([fbProp]))

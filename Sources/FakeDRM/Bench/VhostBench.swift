@@ -92,37 +92,37 @@ final class FlipScene {
     init(device d: Device, width w: Int, height h: Int, overlay: Bool) throws {
         let c = try DirectClient(device: d)
         self.c = c
-        try d.setClientCap(c.file, cap: DRMConst.clientCapAtomic, value: 1)
+        try d.files.setClientCap(c.file, cap: DRMConst.clientCapAtomic, value: 1)
         var ids: [UInt32] = []
         for k in 0..<2 {
-            let b = try d.createDumb(c.file, width: UInt32(w), height: UInt32(h), bpp: 32)
+            let b = try d.buffers.createDumb(c.file, width: UInt32(w), height: UInt32(h), bpp: 32)
             if let bo = d.lock.withLock({ c.file.handles[b.handle] }) {
                 let px = bo.memory.base.assumingMemoryBound(to: UInt32.self)
                 for i in 0..<(Int(b.pitch) / 4 * h) { px[i] = UInt32(truncatingIfNeeded: i &* 2654435761) ^ UInt32(k) }
             }
-            ids.append(try d.addFramebuffer(c.file, .init(width: UInt32(w), height: UInt32(h), format: 0x3432_5258, flags: 0, handles: [b.handle, 0, 0, 0],
+            ids.append(try d.buffers.addFramebuffer(c.file, .init(width: UInt32(w), height: UInt32(h), format: 0x3432_5258, flags: 0, handles: [b.handle, 0, 0, 0],
                                                          pitches: [b.pitch, 0, 0, 0], offsets: [0, 0, 0, 0], modifiers: [0, 0, 0, 0])))
         }
         fbs = ids
-        let res = d.resources(c.file)
+        let res = d.objects.resources(c.file)
         let crtc = res.crtcs[0]
         self.crtc = crtc
-        let conn = try d.connectorInfo(c.file, res.connectors[0])
+        let conn = try d.objects.connectorInfo(c.file, res.connectors[0])
         guard let mode = conn.modes.first(where: { Int($0.hdisplay) == w && Int($0.vdisplay) == h }) ?? conn.modes.first else {
             throw BenchError.failed("connector has no modes")
         }
-        try d.setCrtc(c.file, .init(crtcID: crtc, fbID: fbs[0], x: 0, y: 0, mode: mode, connectors: [res.connectors[0]]))
-        let primary = d.lock.withLock { d.planes.first { $0.type == .primary }?.id ?? 0 }
+        try d.pipeline.setCrtc(c.file, .init(crtcID: crtc, fbID: fbs[0], x: 0, y: 0, mode: mode, connectors: [res.connectors[0]]))
+        let primary = d.lock.withLock { d.topology.planes.first { $0.type == .primary }?.id ?? 0 }
         self.primary = primary
         let prop = { (obj: UInt32, name: String) -> UInt32 in
-            ((try? d.objectProperties(c.file, objectID: obj, type: 0)) ?? []).compactMap { (id, _) in (try? d.property(id))?.name == name ? id : nil }.first ?? 0
+            ((try? d.objects.objectProperties(c.file, objectID: obj, type: 0)) ?? []).compactMap { (id, _) in (try? d.objects.property(id))?.name == name ? id : nil }.first ?? 0
         }
         fbProp = prop(primary, "FB_ID")
         releaseProp = prop(crtc, "RELEASE_FENCE_PTR")
-        if overlay, let ov = d.lock.withLock({ d.planes.first { $0.type == .overlay }?.id }) {
+        if overlay, let ov = d.lock.withLock({ d.topology.planes.first { $0.type == .overlay }?.id }) {
             // An overlay forces the composed path (one compose + one copy per flip).
-            let b = try d.createDumb(c.file, width: 64, height: 64, bpp: 32)
-            let fb = try d.addFramebuffer(c.file, .init(width: 64, height: 64, format: 0x3432_5258, flags: 0, handles: [b.handle, 0, 0, 0],
+            let b = try d.buffers.createDumb(c.file, width: 64, height: 64, bpp: 32)
+            let fb = try d.buffers.addFramebuffer(c.file, .init(width: 64, height: 64, format: 0x3432_5258, flags: 0, handles: [b.handle, 0, 0, 0],
                                                         pitches: [b.pitch, 0, 0, 0], offsets: [0, 0, 0, 0], modifiers: [0, 0, 0, 0]))
             var objs: [(UInt32, [(UInt32, UInt64)])] = []
             let names = ["FB_ID", "CRTC_ID", "CRTC_X", "CRTC_Y", "CRTC_W", "CRTC_H", "SRC_X", "SRC_Y", "SRC_W", "SRC_H"]
@@ -145,7 +145,7 @@ final class FlipScene {
     @discardableResult
     func waitEvent(timeoutMs: Int32 = 3000) throws -> [UInt8] {
         while true {
-            if let e = try? c.device.readEvents(c.file, maxBytes: 4096, nonblocking: true), !e.isEmpty { return e }
+            if let e = try? c.device.files.readEvents(c.file, maxBytes: 4096, nonblocking: true), !e.isEmpty { return e }
             var p = pollfd(fd: c.file.readiness.fd.raw, events: Int16(POLLIN), revents: 0)
             if poll(&p, 1, timeoutMs) == 0 { throw BenchError.failed("no flip event within \(timeoutMs) ms") }
         }
@@ -256,7 +256,7 @@ final class HoldingHost: ScanoutBackend, @unchecked Sendable {
                 return (out, device)
             }
             // Called outside our lock: the device takes its own.
-            for c in complete { dev?.backendFlipDone(crtcIndex: c.crtc, token: c.token) }
+            for c in complete { dev?.display.flipDone(crtcIndex: c.crtc, token: c.token) }
             next += periodNs
         }
     }

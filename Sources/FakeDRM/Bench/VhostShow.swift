@@ -23,7 +23,7 @@ public enum VhostShow {
         let scene = try FlipScene(device: device, width: width, height: height, overlay: false)
         let c = scene.c
         // A 64×64 ARGB cursor: a translucent ring.
-        let cb = try device.createDumb(c.file, width: 64, height: 64, bpp: 32)
+        let cb = try device.buffers.createDumb(c.file, width: 64, height: 64, bpp: 32)
         if let bo = device.lock.withLock({ c.file.handles[cb.handle] }) {
             let px = bo.memory.base.assumingMemoryBound(to: UInt32.self)
             for y in 0..<64 {
@@ -33,16 +33,16 @@ public enum VhostShow {
                 }
             }
         }
-        let cursorFB = try device.addFramebuffer(c.file, .init(width: 64, height: 64, format: 0x3432_5241, flags: 0, handles: [cb.handle, 0, 0, 0],
+        let cursorFB = try device.buffers.addFramebuffer(c.file, .init(width: 64, height: 64, format: 0x3432_5241, flags: 0, handles: [cb.handle, 0, 0, 0],
                                                                pitches: [cb.pitch, 0, 0, 0], offsets: [0, 0, 0, 0], modifiers: [0, 0, 0, 0]))
-        let cursorPlane = device.lock.withLock { device.planes.first { $0.type == .cursor }?.id ?? 0 }
-        let props = ((try? device.objectProperties(c.file, objectID: cursorPlane, type: 0)) ?? []).reduce(into: [String: UInt32]()) { m, p in
-            if let name = try? device.property(p.0).name { m[name] = p.0 }
+        let cursorPlane = device.lock.withLock { device.topology.planes.first { $0.type == .cursor }?.id ?? 0 }
+        let props = ((try? device.objects.objectProperties(c.file, objectID: cursorPlane, type: 0)) ?? []).reduce(into: [String: UInt32]()) { m, p in
+            if let name = try? device.objects.property(p.0).name { m[name] = p.0 }
         }
         for n in 0..<max(frames, 1) {
             scene.which ^= 1
             let target = device.lock.withLock { () -> (BufferObject, Int)? in
-                guard let fb = device.framebuffers[scene.fbs[scene.which]], let bo = fb.buffers.first ?? nil else { return nil }
+                guard let fb = device.objects.framebuffers[scene.fbs[scene.which]], let bo = fb.buffers.first ?? nil else { return nil }
                 return (bo, Int(fb.pitches[0]) / 4)
             }
             if let (bo, stride) = target {  // a moving gradient
@@ -63,7 +63,7 @@ public enum VhostShow {
         guard let backend = sup.backend else { throw BenchError.failed("no backend") }
         backend.waitIdle()
         let shown = backend.display.frame(scanout: 0)
-        let matches = shown != nil && shown == device.composeLatched()
+        let matches = shown != nil && shown == device.pipeline.composeLatched()
         if let png { _ = try backend.display.capturePNG(scanout: 0, to: png) }
         return Summary(frames: frames, matchesComposedFrame: matches, png: png, restarts: sup.restartCount, stats: backend.stats)
     }

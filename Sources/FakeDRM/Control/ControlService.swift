@@ -40,8 +40,8 @@ public final class ControlService: Sendable {
                         ModeInfo.make(width: $0.element.width, height: $0.element.height, refresh: $0.element.refresh, preferred: $0.offset == 0)
                     }
                 }
-                do throws(Device.TopologyError) {
-                    return .success(try device.addConnector(spec, modes: infos))
+                do throws(Hotplug.TopologyError) {
+                    return .success(try device.hotplug.addConnector(spec, modes: infos))
                 } catch {
                     return .failure(error.message)
                 }
@@ -49,26 +49,26 @@ public final class ControlService: Sendable {
                 return .failure(error.message)
             }
         case .connectorRemove(let name):
-            do throws(Device.TopologyError) {
-                try device.removeConnector(named: name)
+            do throws(Hotplug.TopologyError) {
+                try device.hotplug.removeConnector(named: name)
                 return .success("ok")
             } catch {
                 return .failure(error.message)
             }
         case .vblankStep(let count, let crtc):
-            guard device.isVirtualTime else { return .failure("vblank step needs virtual time (--virtual-time or --manual-vblank)") }
+            guard device.clock.isVirtualTime else { return .failure("vblank step needs virtual time (--virtual-time or --manual-vblank)") }
             guard (1...100_000).contains(count) else { return .failure("step count must be 1...100000") }
             if let crtc, !(0..<device.crtcCount).contains(crtc) { return .failure("no CRTC index \(crtc)") }
-            device.stepVblank(crtcIndex: crtc, count: count)
+            device.clock.stepVblank(crtcIndex: crtc, count: count)
             return .success(Self.json(device.vblankCounts()))
         case .vblankRate(let hz):
-            guard device.isVirtualTime else { return .failure("vblank rate needs virtual time (--virtual-time or --manual-vblank)") }
+            guard device.clock.isVirtualTime else { return .failure("vblank rate needs virtual time (--virtual-time or --manual-vblank)") }
             guard hz == 0 || (hz >= 0.01 && hz <= 10_000) else { return .failure("rate must be 0 (off) or 0.01...10000 Hz") }
-            device.setVirtualVblankRate(hz)
+            device.clock.setVirtualVblankRate(hz)
             return .success("ok")
         case .capture(let crtc, let path):
             guard crtc >= 0, crtc < device.crtcCount else { return .failure("no CRTC index \(crtc)") }
-            guard let frame = device.composeLatched(crtcIndex: crtc) else { return .failure("CRTC \(crtc) is not showing anything") }
+            guard let frame = device.pipeline.composeLatched(crtcIndex: crtc) else { return .failure("CRTC \(crtc) is not showing anything") }
             do {
                 try PNGWriter.write(frame, to: path)
                 return .success("\(path): \(frame.width)x\(frame.height)")
@@ -111,7 +111,7 @@ public final class ControlService: Sendable {
         var byName: [String: IoctlStats.Row] = [:]
         for r in device.ioctlStats.rows() { byName[r.name] = r }
         return Stats(ioctls: byName, fencesPending: device.pendingFenceCount(), rssKb: Self.rssKb(), openFds: Self.openFds(),
-                     uptimeS: Double(Monotonic.nowNs() - device.createdNs) / 1e9, faultInjections: device.faults.injectionTotal)
+                     uptimeS: Double(Monotonic.nowNs() - device.clock.createdNs) / 1e9, faultInjections: device.faults.injectionTotal)
     }
 
     /// VmRSS from /proc/self/status.

@@ -89,53 +89,53 @@ extension Device {
     /// The card's fences that have not signalled (lock held): out-fences of pending flips and
     /// release fences waiting for their framebuffers to leave the screen.
     func unsignalledFences() -> [StateDump.PendingFence] {
-        let out = pendingCommits.compactMap { $0 }.compactMap { pc -> StateDump.PendingFence? in
+        let out = pipeline.pendingCommits.compactMap { $0 }.compactMap { pc -> StateDump.PendingFence? in
             guard let f = pc.outFence, !f.isSignalled else { return nil }
             return .init(kind: "out", crtcIndex: pc.crtcIndex, timeline: f.timelineName, seqno: f.seqno)
         }
-        return out + releaseWaits.map { .init(kind: "release", crtcIndex: nil, timeline: $0.fence.timelineName, seqno: $0.fence.seqno) }
+        return out + pipeline.releaseWaits.map { .init(kind: "release", crtcIndex: nil, timeline: $0.fence.timelineName, seqno: $0.fence.seqno) }
     }
 
     public func stateDump() -> StateDump {
         lock.withLock {
-            createdBuffers.removeAll { $0.object == nil }
-            let conns = connectors.filter { !$0.removed }.map { c in
+            buffers.createdBuffers.removeAll { $0.object == nil }
+            let conns = topology.connectors.filter { !$0.removed }.map { c in
                 StateDump.Connector(id: c.id, name: c.name, type: c.kind.kernelName,
                                     status: c.status == .connected ? "connected" : c.status == .disconnected ? "disconnected" : "unknown",
-                                    crtcID: state.connectors[c.index].crtc, edidBlob: c.edidBlob, epoch: c.epoch,
+                                    crtcID: pipeline.state.connectors[c.index].crtc, edidBlob: c.edidBlob, epoch: c.epoch,
                                     modes: c.modes.map(StateDump.Mode.init))
             }
-            let crtcList = crtcs.map { c in
-                StateDump.CRTC(id: c.id, index: c.index, active: state.crtcs[c.index].active, mode: state.crtcs[c.index].mode.map(StateDump.Mode.init),
-                               vblank: .init(running: vblank[c.index].running, count: vblank[c.index].count, timestampNs: vblank[c.index].reportedNs),
-                               pendingCommit: pendingCommits[c.index] != nil)
+            let crtcList = topology.crtcs.map { c in
+                StateDump.CRTC(id: c.id, index: c.index, active: pipeline.state.crtcs[c.index].active, mode: pipeline.state.crtcs[c.index].mode.map(StateDump.Mode.init),
+                               vblank: .init(running: vblank.clocks[c.index].running, count: vblank.clocks[c.index].count, timestampNs: vblank.clocks[c.index].reportedNs),
+                               pendingCommit: pipeline.pendingCommits[c.index] != nil)
             }
-            let planeList = planes.map { p in
-                let s = state.planes[p.index]
+            let planeList = topology.planes.map { p in
+                let s = pipeline.state.planes[p.index]
                 return StateDump.Plane(id: p.id, type: "\(p.type)", fbID: s.fb, crtcID: s.crtc,
                                        src: [s.srcX >> 16, s.srcY >> 16, s.srcW >> 16, s.srcH >> 16],
                                        dst: [Int64(s.crtcX), Int64(s.crtcY), Int64(s.crtcW), Int64(s.crtcH)])
             }
-            let fbs = framebuffers.values.filter(\.listed).sorted { $0.id < $1.id }.map {
+            let fbs = objects.framebuffers.values.filter(\.listed).sorted { $0.id < $1.id }.map {
                 StateDump.Framebuffer(id: $0.id, width: $0.width, height: $0.height, format: PixelFormat.name($0.format), ownerFile: $0.ownerFile)
             }
-            let blobList = blobs.values.sorted { $0.id < $1.id }.map { StateDump.Blob(id: $0.id, length: $0.data.count, ownerFile: $0.listed ? $0.ownerFile : nil) }
-            let fileList = files.values.sorted { $0.id < $1.id }.map { f in
-                StateDump.File(id: f.id, pid: f.pid, uid: f.uid, master: master === f || isActiveLessee(f), atomic: f.atomic,
+            let blobList = objects.blobs.values.sorted { $0.id < $1.id }.map { StateDump.Blob(id: $0.id, length: $0.data.count, ownerFile: $0.listed ? $0.ownerFile : nil) }
+            let fileList = files.all.values.sorted { $0.id < $1.id }.map { f in
+                StateDump.File(id: f.id, pid: f.pid, uid: f.uid, master: files.master === f || files.isActiveLessee(f), atomic: f.atomic,
                                handles: f.handles.count, syncobjs: f.syncobjs.count, queuedEvents: f.events.count,
                                authenticated: f.authenticated, magic: f.magic, lastRejection: f.lastRejection)
             }
             let fences = unsignalledFences()
             let summary = StateDump.Summary(
-                files: files.count, framebuffers: framebuffers.count, userBlobs: blobs.values.filter { $0.ownerFile != nil && $0.listed }.count,
-                pendingCommits: pendingCommits.compactMap { $0 }.count, vblankWaiters: vblankWaiters.count,
-                queuedEvents: files.values.reduce(0) { $0 + $1.events.count }, releaseFencesPending: releaseWaits.count,
-                buffers: createdBuffers.count, objects: objectTypes.count)
+                files: files.all.count, framebuffers: objects.framebuffers.count, userBlobs: objects.blobs.values.filter { $0.ownerFile != nil && $0.listed }.count,
+                pendingCommits: pipeline.pendingCommits.compactMap { $0 }.count, vblankWaiters: vblank.waiters.count,
+                queuedEvents: files.all.values.reduce(0) { $0 + $1.events.count }, releaseFencesPending: pipeline.releaseWaits.count,
+                buffers: buffers.createdBuffers.count, objects: objects.objectTypes.count)
             return StateDump(driver: .init(name: config.driver.name, desc: config.driver.description, date: config.driver.date,
                                            version: "\(config.driver.major).\(config.driver.minor).\(config.driver.patchlevel)"),
-                             virtualTime: virtualTime, hotplugEpoch: hotplugGeneration, connectors: conns, crtcs: crtcList,
+                             virtualTime: clock.virtualTime, hotplugEpoch: hotplug.generation, connectors: conns, crtcs: crtcList,
                              planes: planeList, framebuffers: fbs, blobs: blobList, files: fileList, pendingFences: fences,
-                             masterFile: master?.id, summary: summary)
+                             masterFile: files.master?.id, summary: summary)
         }
     }
 }

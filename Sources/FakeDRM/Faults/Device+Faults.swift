@@ -39,8 +39,8 @@ extension Device {
     public func clearFaults() {
         faults.clear()
         lock.withLock {
-            for pc in pendingCommits.compactMap({ $0 }) where pc.held { releaseHeld(pc) }
-            runEagerClock()
+            for pc in pipeline.pendingCommits.compactMap({ $0 }) where pc.held { pipeline.releaseHeld(pc) }
+            clock.runEagerClock()
             lock.broadcast()
         }
     }
@@ -48,12 +48,12 @@ extension Device {
     /// A connector by name (`Virtual-1`, `HDMI-A-1`), object id, or index.
     public func connectorIndex(named name: String) throws(FaultSpec.ParseError) -> Int {
         let found = lock.withLock { () -> Int? in
-            if let k = connectors.firstIndex(where: { $0.name == name && !$0.removed }) { return k }
-            if let id = UInt32(name), let k = connectorIndex(id: id) { return k }
+            if let k = topology.connectors.firstIndex(where: { $0.name == name && !$0.removed }) { return k }
+            if let id = UInt32(name), let k = topology.connectorIndex(id: id) { return k }
             return nil
         }
         guard let found else {
-            let names = lock.withLock { connectors.filter { !$0.removed }.map(\.name) }.joined(separator: ", ")
+            let names = lock.withLock { topology.connectors.filter { !$0.removed }.map(\.name) }.joined(separator: ", ")
             throw FaultSpec.ParseError(message: "no connector '\(name)' (have: \(names))")
         }
         return found
@@ -67,10 +67,10 @@ extension Device {
             ModeInfo.make(width: $0.element.width, height: $0.element.height, refresh: $0.element.refresh, preferred: $0.offset == 0)
         }
         let edid = try edidPath.map { path throws(FaultSpec.ParseError) in try Self.readEDID(path) }
-        if edid != nil, lock.withLock({ connectors[k].edidBlob == 0 }) {
+        if edid != nil, lock.withLock({ topology.connectors[k].edidBlob == 0 }) {
             throw FaultSpec.ParseError(message: "connector \(name) has no EDID property (Virtual connectors have none)")
         }
-        setConnector(index: k, connected: connected, modes: infos, edid: edid)
+        hotplug.setConnector(index: k, connected: connected, modes: infos, edid: edid)
     }
 
     static func readEDID(_ path: String) throws(FaultSpec.ParseError) -> [UInt8] {
@@ -87,8 +87,8 @@ extension Device {
     /// Returns the file that lost it.
     public func revokeMaster() -> Int? {
         lock.withLock {
-            guard let m = master else { return nil }
-            master = nil
+            guard let m = files.master else { return nil }
+            files.master = nil
             lock.broadcast()
             return m.id
         }
@@ -97,12 +97,12 @@ extension Device {
     /// Kills the backend process when there is one; otherwise the display goes away as if
     /// its backend died and comes back after `restartNs` of real time.
     func crashBackend(restartNs: Int64) -> String {
-        if let hook = lock.withLock({ crashHook }), hook() { return "backend process killed" }
-        let before = lock.withLock { connectors.map(\.status) }
-        backendLost()
+        if let hook = lock.withLock({ display.crashHook }), hook() { return "backend process killed" }
+        let before = lock.withLock { topology.connectors.map(\.status) }
+        display.lost()
         DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(restartNs))) { [weak self] in
-            guard let self, !self.lock.withLock({ self.shuttingDown }) else { return }
-            for (k, s) in before.enumerated() where s == .connected { self.setConnector(index: k, connected: true) }
+            guard let self, !self.lock.withLock({ self.clock.shuttingDown }) else { return }
+            for (k, s) in before.enumerated() where s == .connected { self.hotplug.setConnector(index: k, connected: true) }
         }
         return "virtual display lost; back in \(restartNs / 1_000_000) ms"
     }
@@ -110,20 +110,20 @@ extension Device {
     /// Toggles connector k `rate` times a second until the rule is cleared or `seconds` pass;
     /// the storm always ends where it started.
     private func startHotplugStorm(rule: Int, connector k: Int, rate: Double, seconds: Double?) {
-        let original = lock.withLock { connectors[k].status == .connected }
+        let original = lock.withLock { topology.connectors[k].status == .connected }
         let start = Monotonic.nowNs()
         var connected = original
         var toggles = 0
-        startPacedThread(name: "fakedrm-hotplug-storm", periodNs: Int64(1e9 / rate), firstAfterNs: 0) { device in
+        clock.startPacedThread(name: "fakedrm-hotplug-storm", periodNs: Int64(1e9 / rate), firstAfterNs: 0) { device in
             let over = seconds.map { Double(Monotonic.nowNs() - start) / 1e9 >= $0 } ?? false
             // A storm's toggles are its injections; a cleared rule ends it.
             if over || !device.faults.consultRule(id: rule, detail: "toggle \(toggles + 1): \(connected ? "disconnected" : "connected")") {
-                if connected != original { device.setConnector(index: k, connected: original) }
+                if connected != original { device.hotplug.setConnector(index: k, connected: original) }
                 return false
             }
             connected.toggle()
             toggles += 1
-            device.setConnector(index: k, connected: connected)
+            device.hotplug.setConnector(index: k, connected: connected)
             return true
         }
     }
@@ -164,7 +164,7 @@ extension Device {
         }) {
             switch hit.kind {
             case .commitHang: for pc in commits { pc.held = true }
-            case .commitLate(let ns): for pc in commits { pc.notBeforeNs = max(pc.notBeforeNs, nowNs() + ns) }
+            case .commitLate(let ns): for pc in commits { pc.notBeforeNs = max(pc.notBeforeNs, clock.nowNs() + ns) }
             default: break
             }
         }
@@ -173,7 +173,7 @@ extension Device {
         }) {
             switch hit.kind {
             case .backendError(let e): for pc in commits { pc.backendError = -e }
-            case .backendSlow(let ns): for pc in commits { pc.notBeforeNs = max(pc.notBeforeNs, nowNs() + ns) }
+            case .backendSlow(let ns): for pc in commits { pc.notBeforeNs = max(pc.notBeforeNs, clock.nowNs() + ns) }
             default: break
             }
         }
@@ -200,7 +200,7 @@ extension Device {
             }
         }
         if delay > 0 {
-            schedule(after: delay) { [weak self] in f.signal(at: self?.nowNs() ?? ts, error: err) }
+            clock.schedule(after: delay) { [weak self] in f.signal(at: self?.clock.nowNs() ?? ts, error: err) }
         } else {
             f.signal(at: ts, error: err)
         }
@@ -209,17 +209,17 @@ extension Device {
     /// One vblank interrupt on CRTC i at `ts`: nil when a fault swallows it; else the
     /// timestamp clients are given.
     func vblankInterrupt(_ i: Int, at ts: Int64) -> Int64? {
-        if vblank[i].dropLeft > 0 {
-            vblank[i].dropLeft -= 1
-            vblank[i].missed += 1
+        if vblank.clocks[i].dropLeft > 0 {
+            vblank.clocks[i].dropLeft -= 1
+            vblank.clocks[i].missed += 1
             return nil
         }
-        if ts < vblank[i].stallUntilNs {
-            vblank[i].missed += 1
+        if ts < vblank.clocks[i].stallUntilNs {
+            vblank.clocks[i].missed += 1
             return nil
         }
         var reported = ts
-        let next = vblank[i].count &+ 1 &+ vblank[i].missed
+        let next = vblank.clocks[i].count &+ 1 &+ vblank.clocks[i].missed
         if let hit = faults.consult("vblank crtc \(i) sequence \(next)", { k in
             switch k {
             case .vblankDrop(_, let c), .vblankJitter(_, let c), .vblankStall(_, let c), .vblankJump(_, let c): c == nil || c == i
@@ -228,24 +228,24 @@ extension Device {
         }) {
             switch hit.kind {
             case .vblankDrop(let n, _):
-                vblank[i].dropLeft = n - 1
-                vblank[i].missed += 1
+                vblank.clocks[i].dropLeft = n - 1
+                vblank.clocks[i].missed += 1
                 return nil
             case .vblankStall(let ns, _):
-                vblank[i].stallUntilNs = ts + ns
-                vblank[i].missed += 1
+                vblank.clocks[i].stallUntilNs = ts + ns
+                vblank.clocks[i].missed += 1
                 return nil
             case .vblankJump(let ns, _):
                 // Bounded (2^60 ns, 36 years) so a rule left firing at every vblank cannot
                 // overflow the timestamps.
-                guard vblank[i].offsetNs <= Self.maxClockOffsetNs - ns else { break }
-                vblank[i].offsetNs += ns
-                vblank[i].missed &+= UInt64(ns / max(vblank[i].periodNs, 1))
+                guard vblank.clocks[i].offsetNs <= Self.maxClockOffsetNs - ns else { break }
+                vblank.clocks[i].offsetNs += ns
+                vblank.clocks[i].missed &+= UInt64(ns / max(vblank.clocks[i].periodNs, 1))
             case .vblankJitter(let ns, _):
                 reported += Int64((hit.draw * 2 - 1) * Double(ns))
             default: break
             }
         }
-        return reported + vblank[i].offsetNs
+        return reported + vblank.clocks[i].offsetNs
     }
 }

@@ -140,7 +140,7 @@ public final class DirectClient {
     }
 
     public func read(max: Int = 4096) throws(DRMError) -> [UInt8] {
-        try device.readEvents(file, maxBytes: max, nonblocking: true)
+        try device.files.readEvents(file, maxBytes: max, nonblocking: true)
     }
 
     public func close() { device.close(file) }

@@ -111,9 +111,9 @@ public final class CRCCapture: @unchecked Sendable {
     /// crtc_crc_open's first check: the CRTC must be active in the software state (EIO).
     public func openData(crtc: Int, of device: Device) throws(DRMError) -> OwnedFD {
         try device.lock.withLock { () throws(DRMError) -> OwnedFD in
-            guard crtc < device.state.crtcs.count else { throw .notFound.because(.modeset, "no CRTC \(crtc) for crc/data") }
-            guard device.state.crtcs[crtc].active else {
-                throw .io.because(.modeset, "\(device.crtcs[crtc].tag) is not active; crc/data needs it on")
+            guard crtc < device.pipeline.state.crtcs.count else { throw .notFound.because(.modeset, "no CRTC \(crtc) for crc/data") }
+            guard device.pipeline.state.crtcs[crtc].active else {
+                throw .io.because(.modeset, "\(device.topology.crtcs[crtc].tag) is not active; crc/data needs it on")
             }
             return try openData(crtc: crtc)
         }

@@ -3,14 +3,14 @@ enum AtomicHandlers {
     static func register(_ t: inout CodecTable) {
         t.add(0xBC, "MODE_ATOMIC", AtomicArg.self, [.master]) { d, f, a, env throws(DRMError) in
             let c = AtomicArg.self
-            guard d.isAtomicClient(f) else { throw .invalidArgument.because(.atomic, "file \(f.id) has not set DRM_CLIENT_CAP_ATOMIC") }
+            guard d.objects.isAtomicClient(f) else { throw .invalidArgument.because(.atomic, "file \(f.id) has not set DRM_CLIENT_CAP_ATOMIC") }
             let flags = a[c.flags]
             if flags & ~DRMConst.atomicFlags != 0 {
                 throw .invalidArgument.because(.atomic, "commit flags 0x\(String(flags, radix: 16)) outside DRM_MODE_ATOMIC_FLAGS")
             }
             if a[c.reserved] != 0 { throw .invalidArgument.because(.uapi, "drm_mode_atomic.reserved is not 0") }
             // Flag combinations are refused before any array is read, as drm_mode_atomic_ioctl.
-            try Device.checkAtomicFlags(flags)
+            try AtomicPipeline.checkAtomicFlags(flags)
             let count = a[c.countObjs]
             let objs = try readObjects(d, at: a[c.objsPtr], count: count, env.memory)
             let counts = try env.memory.readU32s(at: a[c.countPropsPtr], count: count)
@@ -30,7 +30,7 @@ enum AtomicHandlers {
         }
         t.add(0xB0, "MODE_PAGE_FLIP", PageFlipArg.self, [.master]) { d, f, a, env throws(DRMError) in
             let p = PageFlipArg.self
-            try d.pageFlip(f, crtcID: a[p.crtcId], fbID: a[p.fbId], flags: a[p.flags], reserved: a[p.reserved], userData: a[p.userData])
+            try d.pipeline.pageFlip(f, crtcID: a[p.crtcId], fbID: a[p.fbId], flags: a[p.flags], reserved: a[p.reserved], userData: a[p.userData])
         }
     }
 
@@ -55,7 +55,7 @@ enum AtomicHandlers {
                 continue
             }
             for id in block {
-                guard d.isModeObjectWithProperties(id) else { throw .notFound.because(.atomic, "[OBJECT:\(id)] not found") }
+                guard d.objects.isModeObjectWithProperties(id) else { throw .notFound.because(.atomic, "[OBJECT:\(id)] not found") }
                 ids.append(id)
             }
             i += n
@@ -70,7 +70,7 @@ enum AtomicHandlers {
     static func commit(_ d: Device, _ f: FileContext, _ request: AtomicRequest, _ env: ClientEnv) throws(DRMError) {
         var req = request
         var pointers: [UInt64] = []
-        for (obj, prop, kind) in d.fenceProperties(in: req) {
+        for (obj, prop, kind) in d.pipeline.fenceProperties(in: req) {
             let value = req.objects.lazy.filter { $0.id == obj }.flatMap(\.props).last { $0.prop == prop }?.value ?? 0
             switch kind {
             case .inFenceFD:
@@ -89,7 +89,7 @@ enum AtomicHandlers {
         }
         let installs: [FenceInstall]
         do {
-            installs = try d.atomic(f, req)
+            installs = try d.pipeline.atomic(f, req)
         } catch {
             for p in pointers { try? env.memory.write(LE.bytes([Int32(-1)]), at: p) }
             throw error

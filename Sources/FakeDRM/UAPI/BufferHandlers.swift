@@ -1,12 +1,12 @@
 /// GEM, dumb buffers, PRIME and framebuffers.
 enum BufferHandlers {
     static func register(_ t: inout CodecTable) {
-        t.add(0x09, "GEM_CLOSE", GemCloseArg.self, [.renderAllow]) { d, f, a, _ throws(DRMError) in try d.closeHandle(f, a[GemCloseArg.handle]) }
+        t.add(0x09, "GEM_CLOSE", GemCloseArg.self, [.renderAllow]) { d, f, a, _ throws(DRMError) in try d.buffers.closeHandle(f, a[GemCloseArg.handle]) }
         t.add(0x2D, "PRIME_HANDLE_TO_FD", PrimeHandleArg.self, [.renderAllow]) { d, f, a, env throws(DRMError) in
-            a[PrimeHandleArg.fd] = try d.primeExport(f, handle: a[PrimeHandleArg.handle], flags: a[PrimeHandleArg.flags], env: env)
+            a[PrimeHandleArg.fd] = try d.buffers.primeExport(f, handle: a[PrimeHandleArg.handle], flags: a[PrimeHandleArg.flags], env: env)
         }
         t.add(0x2E, "PRIME_FD_TO_HANDLE", PrimeHandleArg.self, [.renderAllow]) { d, f, a, env throws(DRMError) in
-            a[PrimeHandleArg.handle] = try d.primeImport(f, fd: a[PrimeHandleArg.fd], env: env)
+            a[PrimeHandleArg.handle] = try d.buffers.primeImport(f, fd: a[PrimeHandleArg.fd], env: env)
         }
         t.add(0xB2, "MODE_CREATE_DUMB", CreateDumbArg.self) { d, f, a, _ throws(DRMError) in
             let c = CreateDumbArg.self
@@ -14,18 +14,18 @@ enum BufferHandlers {
             a[c.handle] = 0
             a[c.pitch] = 0
             a[c.size_] = 0
-            let r = try d.createDumb(f, width: a[c.width], height: a[c.height], bpp: a[c.bpp])
+            let r = try d.buffers.createDumb(f, width: a[c.width], height: a[c.height], bpp: a[c.bpp])
             a[c.handle] = r.handle
             a[c.pitch] = r.pitch
             a[c.size_] = r.size
         }
         t.add(0xB3, "MODE_MAP_DUMB", MapDumbArg.self) { d, f, a, _ throws(DRMError) in
-            a[MapDumbArg.offset] = try d.mapDumb(f, handle: a[MapDumbArg.handle])
+            a[MapDumbArg.offset] = try d.buffers.mapDumb(f, handle: a[MapDumbArg.handle])
         }
-        t.add(0xB4, "MODE_DESTROY_DUMB", DestroyDumbArg.self) { d, f, a, _ throws(DRMError) in try d.closeHandle(f, a[DestroyDumbArg.handle]) }
+        t.add(0xB4, "MODE_DESTROY_DUMB", DestroyDumbArg.self) { d, f, a, _ throws(DRMError) in try d.buffers.closeHandle(f, a[DestroyDumbArg.handle]) }
         t.add(0xAD, "MODE_GETFB", FbCmdArg.self) { d, f, a, _ throws(DRMError) in
             let c = FbCmdArg.self
-            let info = try d.framebufferInfo(f, a[c.fbId], legacy: true)
+            let info = try d.buffers.framebufferInfo(f, a[c.fbId], legacy: true)
             a[c.width] = info.width
             a[c.height] = info.height
             a[c.pitch] = info.pitches[0]
@@ -35,7 +35,7 @@ enum BufferHandlers {
         }
         t.add(0xCE, "MODE_GETFB2", FbCmd2Arg.self) { d, f, a, _ throws(DRMError) in
             let c = FbCmd2Arg.self
-            let info = try d.framebufferInfo(f, a[c.fbId])
+            let info = try d.buffers.framebufferInfo(f, a[c.fbId])
             a[c.width] = info.width
             a[c.height] = info.height
             a[c.pixelFormat] = info.format
@@ -49,25 +49,25 @@ enum BufferHandlers {
         }
         t.add(0xAE, "MODE_ADDFB", FbCmdArg.self) { d, f, a, _ throws(DRMError) in
             let c = FbCmdArg.self
-            a[c.fbId] = try d.addLegacyFramebuffer(f, width: a[c.width], height: a[c.height], pitch: a[c.pitch], bpp: a[c.bpp], depth: a[c.depth], handle: a[c.handle])
+            a[c.fbId] = try d.buffers.addLegacyFramebuffer(f, width: a[c.width], height: a[c.height], pitch: a[c.pitch], bpp: a[c.bpp], depth: a[c.depth], handle: a[c.handle])
         }
         t.add(0xB8, "MODE_ADDFB2", FbCmd2Arg.self) { d, f, a, _ throws(DRMError) in
             let c = FbCmd2Arg.self
-            let spec = Device.FramebufferSpec(width: a[c.width], height: a[c.height], format: a[c.pixelFormat], flags: a[c.flags],
+            let spec = BufferManager.FramebufferSpec(width: a[c.width], height: a[c.height], format: a[c.pixelFormat], flags: a[c.flags],
                                               handles: (0..<4).map { a[c.handles, $0] }, pitches: (0..<4).map { a[c.pitches, $0] },
                                               offsets: (0..<4).map { a[c.offsets, $0] }, modifiers: (0..<4).map { a[c.modifier, $0] })
-            a[c.fbId] = try d.addFramebuffer(f, spec)
+            a[c.fbId] = try d.buffers.addFramebuffer(f, spec)
         }
         t.add(0xAF, "MODE_RMFB", size: 4) { d, f, a, _ throws(DRMError) in
-            try d.removeFramebuffer(f, a.load(UInt32.self, at: 0), disablePlanes: true)
+            try d.buffers.removeFramebuffer(f, a.load(UInt32.self, at: 0), disablePlanes: true)
         }
         t.add(0xD0, "MODE_CLOSEFB", CloseFbArg.self) { d, f, a, _ throws(DRMError) in
             guard a[CloseFbArg.pad] == 0 else { throw .invalidArgument.because(.buffers, "drm_mode_closefb.pad is not 0") }
-            try d.removeFramebuffer(f, a[CloseFbArg.fbId], disablePlanes: false)
+            try d.buffers.removeFramebuffer(f, a[CloseFbArg.fbId], disablePlanes: false)
         }
         t.add(0xB1, "MODE_DIRTYFB", FbDirtyArg.self, [.master]) { d, f, a, env throws(DRMError) in
             let c = FbDirtyArg.self
-            _ = try d.framebufferInfo(f, a[c.fbId])
+            _ = try d.buffers.framebufferInfo(f, a[c.fbId])
             let n = a[c.numClips], ptr = a[c.clipsPtr]
             if (n == 0) != (ptr == 0) { throw .invalidArgument.because(.buffers, "DIRTYFB num_clips \(n) with clips_ptr 0x\(String(ptr, radix: 16))") }
             if a[c.flags] & 1 != 0 && n % 2 != 0 { throw .invalidArgument.because(.buffers, "DIRTYFB ANNOTATE_COPY with an odd num_clips \(n)") }

@@ -12,12 +12,12 @@ public enum DmaBufCodec {
         case (0, 8):
             // struct dma_buf_sync { __u64 flags; }
             entry = UAPICodec.Entry(name: "DMA_BUF_IOCTL_SYNC", size: 8) { d, _, a, env throws(DRMError) in
-                try d.dmabufSync(bo, flags: a.load(UInt64.self, at: 0)) { env.memory.isGone }
+                try d.buffers.dmabufSync(bo, flags: a.load(UInt64.self, at: 0)) { env.memory.isGone }
             }
         case (2, 8):
             // struct dma_buf_export_sync_file { __u32 flags; __s32 fd; }
             entry = UAPICodec.Entry(name: "DMA_BUF_IOCTL_EXPORT_SYNC_FILE", size: 8) { d, _, a, env throws(DRMError) in
-                let sf = try d.dmabufExportSyncFile(bo, flags: a.load(UInt32.self, at: 0))
+                let sf = try d.buffers.dmabufExportSyncFile(bo, flags: a.load(UInt32.self, at: 0))
                 a.store(try env.files.install(.syncFile(sf), cloexec: true), at: 4)
             }
         case (3, 8):
@@ -27,7 +27,7 @@ public enum DmaBufCodec {
                 let flags = a.load(UInt32.self, at: 0)
                 var sf: SyncFile? = nil
                 if case .syncFile(let s)? = try? env.files.lookup(fd: a.load(Int32.self, at: 4)) { sf = s }
-                try d.dmabufImportSyncFile(bo, flags: flags, syncFile: sf)
+                try d.buffers.dmabufImportSyncFile(bo, flags: flags, syncFile: sf)
             }
         default:
             return IoctlReply(errno: DRMError.notTTY.errno, bytes: [])

@@ -13,24 +13,24 @@ enum IdentityHandlers {
             try copyString(d.config.driver.description, len: v.descLen, ptr: v.desc, &a, env)
         }
         t.add(0x01, "GET_UNIQUE", UniqueArg.self) { d, f, a, env throws(DRMError) in
-            let u = Array(d.unique(f).utf8)
+            let u = Array(d.files.unique(f).utf8)
             if a[UniqueArg.length] >= UInt64(u.count), !u.isEmpty { try env.memory.write(u, at: a[UniqueArg.unique]) }
             a[UniqueArg.length] = UInt64(u.count)
         }
-        t.add(0x02, "GET_MAGIC", AuthArg.self) { d, f, a, _ in a[AuthArg.magic] = d.getMagic(f) }
+        t.add(0x02, "GET_MAGIC", AuthArg.self) { d, f, a, _ in a[AuthArg.magic] = d.files.getMagic(f) }
         t.add(0x03, "IRQ_BUSID", UniqueArg.self, [.master, .rootOnly]) { _, _, _, _ throws(DRMError) in
             throw .invalidArgument.because(.uapi, "IRQ_BUSID is drm_invalid_op (no legacy drivers)")
         }
         t.add(0x05, "GET_CLIENT", ClientArg.self) { d, f, a, _ throws(DRMError) in
             guard a[ClientArg.idx] == 0 else { throw .invalidArgument.because(.uapi, "GET_CLIENT idx \(a[ClientArg.idx]): only 0, the caller") }
-            a[ClientArg.auth] = d.isAuthenticated(f) ? 1 : 0
+            a[ClientArg.auth] = d.files.isAuthenticated(f) ? 1 : 0
             a[ClientArg.pid] = UInt64(UInt32(bitPattern: f.pid))
             a[ClientArg.uid] = 65534
             a[ClientArg.magic] = 0
             a[ClientArg.iocs] = 0
         }
         t.add(0x07, "SET_VERSION", SetVersionArg.self, [.master]) { d, f, a, _ throws(DRMError) in
-            try d.setVersion(f, diMajor: a[SetVersionArg.diMajor], diMinor: a[SetVersionArg.diMinor],
+            try d.files.setVersion(f, diMajor: a[SetVersionArg.diMajor], diMinor: a[SetVersionArg.diMinor],
                              ddMajor: a[SetVersionArg.ddMajor], ddMinor: a[SetVersionArg.ddMinor])
             a[SetVersionArg.diMajor] = 1
             a[SetVersionArg.diMinor] = 4
@@ -43,23 +43,23 @@ enum IdentityHandlers {
             t.add(nr, name, size: 0, [.auth, .master, .rootOnly]) { _, _, _, _ in }
         }
         t.add(0x0A, "GEM_FLINK", GemFlinkArg.self, [.auth]) { d, f, a, _ throws(DRMError) in
-            a[GemFlinkArg.name] = try d.flink(f, handle: a[GemFlinkArg.handle])
+            a[GemFlinkArg.name] = try d.buffers.flink(f, handle: a[GemFlinkArg.handle])
         }
         t.add(0x0B, "GEM_OPEN", GemOpenArg.self, [.auth]) { d, f, a, _ throws(DRMError) in
-            let (handle, size) = try d.gemOpen(f, name: a[GemOpenArg.name])
+            let (handle, size) = try d.buffers.gemOpen(f, name: a[GemOpenArg.name])
             a[GemOpenArg.handle] = handle
             a[GemOpenArg.size_] = size
         }
-        t.add(0x0C, "GET_CAP", CapArg.self, [.renderAllow]) { d, _, a, _ throws(DRMError) in a[CapArg.value] = try d.capability(a[CapArg.capability]) }
+        t.add(0x0C, "GET_CAP", CapArg.self, [.renderAllow]) { d, _, a, _ throws(DRMError) in a[CapArg.value] = try d.config.capability(a[CapArg.capability]) }
         t.add(0x0D, "SET_CLIENT_CAP", ClientCapArg.self) { d, f, a, _ throws(DRMError) in
-            try d.setClientCap(f, cap: a[ClientCapArg.capability], value: a[ClientCapArg.value])
+            try d.files.setClientCap(f, cap: a[ClientCapArg.capability], value: a[ClientCapArg.value])
         }
         t.add(0x10, "SET_UNIQUE", UniqueArg.self, [.auth, .master, .rootOnly]) { _, _, _, _ throws(DRMError) in
             throw .invalidArgument.because(.uapi, "SET_UNIQUE is drm_invalid_op")
         }
-        t.add(0x11, "AUTH_MAGIC", AuthArg.self, [.master]) { d, f, a, _ throws(DRMError) in try d.authMagic(f, a[AuthArg.magic]) }
-        t.add(0x1E, "SET_MASTER", size: 0) { d, f, _, _ throws(DRMError) in try d.setMaster(f) }
-        t.add(0x1F, "DROP_MASTER", size: 0) { d, f, _, _ throws(DRMError) in try d.dropMaster(f) }
+        t.add(0x11, "AUTH_MAGIC", AuthArg.self, [.master]) { d, f, a, _ throws(DRMError) in try d.files.authMagic(f, a[AuthArg.magic]) }
+        t.add(0x1E, "SET_MASTER", size: 0) { d, f, _, _ throws(DRMError) in try d.files.setMaster(f) }
+        t.add(0x1F, "DROP_MASTER", size: 0) { d, f, _, _ throws(DRMError) in try d.files.dropMaster(f) }
         t.add(0xD1, "SET_CLIENT_NAME", size: 16, [.renderAllow]) { _, _, _, _ in }  // SET_CLIENT_NAME: accepted, name unused
         LeaseHandlers.register(&t)
     }

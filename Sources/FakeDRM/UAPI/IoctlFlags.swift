@@ -13,9 +13,9 @@ struct IoctlFlags: OptionSet, Sendable {
     static func permit(_ flags: IoctlFlags, nr: UInt8, _ device: Device, _ file: FileContext) throws(DRMError) {
         guard file !== FileContext.kernel else { return }
         device.lock.lock()
-        let privileged = !flags.contains(.rootOnly) || device.isPrivileged(uid: file.uid)
+        let privileged = !flags.contains(.rootOnly) || device.files.isPrivileged(uid: file.uid)
         let authenticated = file.authenticated
-        let master = device.isCurrentMaster(file)
+        let master = device.files.isCurrentMaster(file)
         device.lock.unlock()
         func name() -> String { IoctlNames.name(of: nr) }
         if !privileged {

@@ -4,10 +4,10 @@ enum VgemHandlers {
     static func register(_ t: inout CodecTable) {
         t.add(0x41, "VGEM_FENCE_ATTACH", VgemFenceAttachArg.self, [.renderAllow]) { d, f, a, _ throws(DRMError) in
             let c = VgemFenceAttachArg.self
-            a[c.outFence] = try d.vgemFenceAttach(f, handle: a[c.handle], flags: a[c.flags], pad: a[c.pad])
+            a[c.outFence] = try d.buffers.vgemFenceAttach(f, handle: a[c.handle], flags: a[c.flags], pad: a[c.pad])
         }
         t.add(0x42, "VGEM_FENCE_SIGNAL", VgemFenceSignalArg.self, [.renderAllow]) { d, f, a, _ throws(DRMError) in
-            try d.vgemFenceSignal(f, fence: a[VgemFenceSignalArg.fence], flags: a[VgemFenceSignalArg.flags])
+            try d.buffers.vgemFenceSignal(f, fence: a[VgemFenceSignalArg.fence], flags: a[VgemFenceSignalArg.flags])
         }
     }
 }

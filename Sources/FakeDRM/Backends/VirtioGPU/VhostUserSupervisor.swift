@@ -56,7 +56,7 @@ public final class VhostUserSupervisor: @unchecked Sendable {
             guard let self else { return }
             self.queue.async { self.replace(after: reason) }
         }
-        device?.attachBackend(b)
+        device?.display.attach(b)
     }
 
     private func replace(after reason: String, attempt: Int = 1) {

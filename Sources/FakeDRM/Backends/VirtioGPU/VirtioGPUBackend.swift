@@ -180,8 +180,8 @@ public final class VirtioGPUBackend: ScanoutBackend, VirtioTransportDelegate, @u
 
     public func attach(to device: Device) {
         // Under the device lock: read what is on screen now, act later on our queue.
-        let crtcCount = device.crtcs.count
-        let current = (0..<crtcCount).map { device.scanout(for: $0) }
+        let crtcCount = device.topology.crtcs.count
+        let current = (0..<crtcCount).map { device.pipeline.scanout(for: $0) }
         queue.async { [self] in
             self.device = device
             applyDisplayInfo()
@@ -209,9 +209,9 @@ public final class VirtioGPUBackend: ScanoutBackend, VirtioTransportDelegate, @u
         guard let device else { return }
         for (k, o) in reportedOutputs.enumerated() where k < device.config.connectors.count {
             if let o {
-                device.setConnector(index: k, connected: true, modes: Self.modes(width: o.width, height: o.height))
+                device.hotplug.setConnector(index: k, connected: true, modes: Self.modes(width: o.width, height: o.height))
             } else {
-                device.setConnector(index: k, connected: false)
+                device.hotplug.setConnector(index: k, connected: false)
             }
         }
     }
@@ -236,7 +236,7 @@ public final class VirtioGPUBackend: ScanoutBackend, VirtioTransportDelegate, @u
 
     private func handle(crtc s: Int, scanout: Scanout, token: UInt64?) {
         guard started, !dead else {
-            if let token { device?.backendFlipDone(crtcIndex: s, token: token) }
+            if let token { device?.display.flipDone(crtcIndex: s, token: token) }
             return
         }
         collectResources()
@@ -563,7 +563,7 @@ public final class VirtioGPUBackend: ScanoutBackend, VirtioTransportDelegate, @u
             guard let t = c.token else { continue }
             // What the user sees: the pictures the backend sent, cursor on top.
             capture?.frameShown(crtc: c.crtc) { display.frame(scanout: c.updateTarget?.scanout ?? c.crtc) }
-            device?.backendFlipDone(crtcIndex: c.crtc, token: t)
+            device?.display.flipDone(crtcIndex: c.crtc, token: t)
         }
     }
 
@@ -616,7 +616,7 @@ public final class VirtioGPUBackend: ScanoutBackend, VirtioTransportDelegate, @u
         commits = []
         // Clients first (their fences fail now), then the transport, whose shutdown may wait
         // up to a second for a frozen process before killing it.
-        device?.backendLost()
+        device?.display.lost()
         transport.shutdown()
         let hook = statsLock.withLock { lostHandler }
         hook?(reason)

@@ -31,7 +31,7 @@ public struct DebugfsView: Sendable {
         }
         guard rest.count == 3, rest[0].hasPrefix("crtc-"), rest[1] == "crc",
               let index = Int(rest[0].dropFirst(5)), String(index) == String(rest[0].dropFirst(5)),
-              index >= 0, index < device.crc.crtcCount else { return nil }
+              index >= 0, index < device.vblank.crc.crtcCount else { return nil }
         switch rest[2] {
         case "control": return .crcControl(index)
         case "data": return .crcData(index)
@@ -48,10 +48,10 @@ public struct DebugfsView: Sendable {
             guard accessMode == O_RDONLY else { throw .permissionDenied }
             return try Self.memfd(node == .name ? nameText() : clientsText())
         case .crcControl(let c):
-            return try Self.memfd(device.crc.controlText(crtc: c))
+            return try Self.memfd(device.vblank.crc.controlText(crtc: c))
         case .crcData(let c):
             guard accessMode == O_RDONLY else { throw .permissionDenied }
-            return try device.crc.openData(crtc: c, of: device)
+            return try device.vblank.crc.openData(crtc: c, of: device)
         }
     }
 
@@ -59,13 +59,13 @@ public struct DebugfsView: Sendable {
     public func write(path: String, _ bytes: [UInt8]) throws(DRMError) -> Int {
         guard let node = node(path) else { throw .notFound }
         guard case .crcControl(let c) = node else { throw .invalidArgument }
-        return try device.crc.writeControl(crtc: c, bytes)
+        return try device.vblank.crc.writeControl(crtc: c, bytes)
     }
 
     /// drm_name_info: driver name, parent device, the master's unique name once set, unique.
     func nameText() -> String {
         let d = device.config.driver
-        let masterUnique = device.masterUnique()
+        let masterUnique = device.files.masterUnique()
         var s = "\(d.name) dev=\(d.unique)"
         if !masterUnique.isEmpty { s += " master=\(masterUnique)" }
         return s + " unique=\(d.unique)\n"

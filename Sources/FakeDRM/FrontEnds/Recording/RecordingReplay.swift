@@ -22,19 +22,19 @@ public enum RecordingReplay {
         weak var released: Device?
         do {
             let device = try Device(config: config, virtualTime: true)
-            device.eagerVirtualTime = true
+            device.clock.eagerVirtualTime = true
             released = device
             let baseline = device.counts()
             replay(ops, on: device, &outcome)
-            device.stepVblank(count: 3)
+            device.clock.stepVblank(count: 3)
             let after = device.counts()
             if outcome.violation == nil {
                 if after.pendingCommits != 0 || after.waiters != 0 {
                     outcome.violation = "after close: \(after) (pending commits or waiters left)"
                 } else if after.framebuffers != baseline.framebuffers {
                     outcome.violation = "after close: \(after.framebuffers) framebuffers, \(baseline.framebuffers) before"
-                } else if device.liveBufferCount() != 0 {
-                    outcome.violation = "after close: \(device.liveBufferCount()) buffers alive"
+                } else if device.buffers.liveBufferCount() != 0 {
+                    outcome.violation = "after close: \(device.buffers.liveBufferCount()) buffers alive"
                 }
             }
             device.shutdown()

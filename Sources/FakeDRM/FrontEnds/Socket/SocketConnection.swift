@@ -135,7 +135,7 @@ final class SocketConnection: @unchecked Sendable {
         } else if let file, server.releaseShared(file) {
             // A lessee's eventfd may live on in a process that has not used it yet: it stays
             // open, unadopted, until that process adopts it or its lessor's file closes.
-            if server.device.isLessee(file), let id = Eventfd.id(file.readiness.fd.raw),
+            if server.device.files.isLessee(file), let id = Eventfd.id(file.readiness.fd.raw),
                EventfdHolders.heldElsewhere(id: id, except: pid) {
                 server.registerLessee(file)
                 attachLock.withLock { self.file = nil }
@@ -144,7 +144,7 @@ final class SocketConnection: @unchecked Sendable {
                 return
             }
             // The last connection of this open file (its opener and every adopter) is gone.
-            let lessees = server.device.lessees(of: file)
+            let lessees = server.device.files.lessees(of: file)
             server.device.close(file)
             // Lessee fds no process ever used die with their lessor's file.
             for l in lessees where server.forgetUnadopted(l) { server.device.close(l) }
@@ -191,7 +191,7 @@ final class SocketConnection: @unchecked Sendable {
                 if let file {
                     server.recorder?.read(file: file, max: Int(maxlen))
                     do {
-                        let events = try server.device.readEvents(file, maxBytes: min(Int(maxlen), Wire.maxChunk), nonblocking: true)
+                        let events = try server.device.files.readEvents(file, maxBytes: min(Int(maxlen), Wire.maxChunk), nonblocking: true)
                         w.i32(0)
                         w.append(events)
                     } catch {
@@ -204,7 +204,7 @@ final class SocketConnection: @unchecked Sendable {
             case .map:
                 let offset = try r.u64()
                 var w = WireWriter(.mapReply)
-                if file != nil, let bo = server.device.buffer(atMapOffset: offset) {
+                if file != nil, let bo = server.device.buffers.buffer(atMapOffset: offset) {
                     w.i32(0)
                     w.u64(UInt64(bo.size))
                     if !send(w.message, fd: bo.memory.fd.raw) { broken = true }

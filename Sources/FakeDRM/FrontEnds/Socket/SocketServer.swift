@@ -50,8 +50,8 @@ public final class SocketServer: @unchecked Sendable {
         let broadcaster = UeventBroadcaster(minor: minor, driver: device.config.driver.name)
         uevents = broadcaster
         debugfs = DebugfsView(device: device, minor: Int(minor))
-        device.addHotplugObserver { _, connector in broadcaster.broadcast(connector: connector) }
-        device.addLeaseObserver { broadcaster.broadcast(lease: true) }
+        device.hotplug.addObserver { _, connector in broadcaster.broadcast(connector: connector) }
+        device.hotplug.addLeaseObserver { broadcaster.broadcast(lease: true) }
         registry.onDrop = { [weak device] file in
             if case .timeline(let t) = file, let device { SwSync.close(device, t) }
         }

@@ -1,7 +1,7 @@
 /// vgem's two fence ioctls (drivers/gpu/drm/vgem/vgem_fence.c), offered when the card's
 /// driver name is "vgem": IGT's dmabuf_sync_file looks for such a card to put fences on a
 /// buffer's reservation from userspace. The KMS objects stay (a kernel vgem has none).
-extension Device {
+extension BufferManager {
     static let vgemFenceWrite: UInt32 = 1
     /// VGEM_FENCE_TIMEOUT: an unsignalled fence signals by itself after 10 s.
     static let vgemFenceTimeoutNs: Int64 = 10_000_000_000
@@ -32,9 +32,9 @@ extension Device {
             }
             let fence = Fence(context: Fence.allocateContext(), seqno: 1, timelineName: "unbound", driverName: "vgem")
             bo.reservation.add([fence], write: write)
-            schedule(after: Self.vgemFenceTimeoutNs, eager: false) { [weak self] in
-                fence.signal(at: self?.nowNs() ?? Monotonic.nowNs())
-                self?.lock.broadcast()
+            clock.schedule(after: Self.vgemFenceTimeoutNs, eager: false) { [weak device = self.device] in
+                fence.signal(at: device?.clock.nowNs() ?? Monotonic.nowNs())
+                device?.lock.broadcast()
             }
             return file.vgemFences.add(fence)
         }
@@ -52,7 +52,7 @@ extension Device {
                 throw .notFound.because(.fences, "vgem fence \(id) not found or already signalled in file \(file.id)")
             }
             guard !fence.isSignalled else { throw .timedOut.because(.fences, "vgem fence \(id) already signalled by its 10 s timeout") }
-            fence.signal(at: nowNs())
+            fence.signal(at: clock.nowNs())
             lock.broadcast()
         }
     }

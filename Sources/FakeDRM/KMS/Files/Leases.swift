@@ -18,29 +18,30 @@ final class Lease {
     }
 }
 
-extension Device {
+/// DRM leases (drm_lease.c): what a lessee may see, and CREATE/LIST/GET/REVOKE_LEASE.
+extension FileRegistry {
     /// drm_mode_object_lease_required.
     static func leaseRequired(_ t: ObjectType) -> Bool { t == .crtc || t == .connector || t == .plane }
 
     /// _drm_lease_held: whether `f` may see and use object `id` (lock held).
     func leaseHeld(_ f: FileContext, _ id: ObjectID) -> Bool {
         guard let l = f.lease else { return true }
-        guard let t = objectTypes[id], Self.leaseRequired(t) else { return true }
+        guard let t = objects.objectTypes[id], Self.leaseRequired(t) else { return true }
         return !l.revoked && l.objects.contains(id)
     }
 
     /// drm_mode_object_find(dev, file_priv, ...): for a lessee, an object outside its lease
     /// does not exist, so every lookup a file's request makes goes through these (lock held).
     func crtcIndex(_ id: ObjectID, for f: FileContext) -> Int? {
-        leaseHeld(f, id) ? crtcs.firstIndex { $0.id == id } : nil
+        leaseHeld(f, id) ? topology.crtcs.firstIndex { $0.id == id } : nil
     }
 
     func planeIndex(_ id: ObjectID, for f: FileContext) -> Int? {
-        leaseHeld(f, id) ? planes.firstIndex { $0.id == id } : nil
+        leaseHeld(f, id) ? topology.planes.firstIndex { $0.id == id } : nil
     }
 
     func connectorIndex(_ id: ObjectID, for f: FileContext) -> Int? {
-        leaseHeld(f, id) ? connectorIndex(id: id) : nil
+        leaseHeld(f, id) ? topology.connectorIndex(id: id) : nil
     }
 
     /// drm_lease_filter_crtcs: a possible_crtcs mask in the lessee's numbering (its CRTC list).
@@ -48,7 +49,7 @@ extension Device {
         guard f.lease != nil else { return mask }
         var out: UInt32 = 0
         var n: UInt32 = 0
-        for c in crtcs where leaseHeld(f, c.id) {
+        for c in topology.crtcs where leaseHeld(f, c.id) {
             if mask & (1 << UInt32(c.index)) != 0 { out |= 1 << n }
             n += 1
         }
@@ -76,8 +77,8 @@ extension Device {
     /// drm_lease_held on a plane the legacy ioctl implies (the CRTC's primary or cursor):
     /// outside the lease it is EACCES, not ENOENT (lock held).
     func requireImplicitPlane(_ f: FileContext, _ planeIndex: Int) throws(DRMError) {
-        guard leaseHeld(f, planes[planeIndex].id) else {
-            throw .permissionDenied.because(.leases, "\(planes[planeIndex].tag) the request implies is not leased to file \(f.id)")
+        guard leaseHeld(f, topology.planes[planeIndex].id) else {
+            throw .permissionDenied.because(.leases, "\(topology.planes[planeIndex].tag) the request implies is not leased to file \(f.id)")
         }
     }
 
@@ -93,23 +94,23 @@ extension Device {
             var set = Set<ObjectID>()
             var types = Set<ObjectType>()
             for id in ids {
-                guard let t = objectTypes[id] else { throw .notFound.because(.leases, "[OBJECT:\(id)] not found") }
+                guard let t = objects.objectTypes[id] else { throw .notFound.because(.leases, "[OBJECT:\(id)] not found") }
                 guard Self.leaseRequired(t) else {
                     throw .invalidArgument.because(.leases, "invalid object for lease: [OBJECT:\(id)] (\(t)) is not a CRTC, connector or plane")
                 }
             }
             for id in ids {
-                guard let t = objectTypes[id] else { throw .notFound.because(.leases, "[OBJECT:\(id)] not found") }
+                guard let t = objects.objectTypes[id] else { throw .notFound.because(.leases, "[OBJECT:\(id)] not found") }
                 guard set.insert(id).inserted else {  // idr_alloc on a taken id
                     throw .noSpace.because(.leases, "Object \(id) cannot be inserted into leases: listed twice")
                 }
                 types.insert(t)
                 // fill_object_idr: a lessor without universal planes leases a CRTC's primary
                 // and cursor planes with it.
-                if t == .crtc, !f.universalPlanes, let c = crtcs.firstIndex(where: { $0.id == id }) {
-                    for p in planes where (p.type == .primary || p.type == .cursor) && p.possibleCrtcs & (1 << UInt32(c)) != 0 {
+                if t == .crtc, !f.universalPlanes, let c = topology.crtcs.firstIndex(where: { $0.id == id }) {
+                    for p in topology.planes where (p.type == .primary || p.type == .cursor) && p.possibleCrtcs & (1 << UInt32(c)) != 0 {
                         guard set.insert(p.id).inserted else {
-                            throw .noSpace.because(.leases, "Object \(p.id) cannot be inserted into leases: \(p.tag) is already in when \(crtcs[c].tag) implies it")
+                            throw .noSpace.because(.leases, "Object \(p.id) cannot be inserted into leases: \(p.tag) is already in when \(topology.crtcs[c].tag) implies it")
                         }
                     }
                 }
@@ -130,15 +131,12 @@ extension Device {
             if f.lessees.count >= config.limits.leasesPerFile {
                 throw .noMemory.because(.leases, "file \(f.id) already has limits.leasesPerFile (\(config.limits.leasesPerFile)) leases")
             }
-            let lessee = try FileContext(id: nextFileID, pid: f.pid, uid: f.uid)
-            lessee.eventfdBudget = EventfdBudget(limit: config.limits.eventfdsPerFile)
-            nextFileID += 1
+            let lessee = try makeFile(pid: f.pid, uid: f.uid)
             f.nextLesseeID += 1
             lessee.lease = Lease(id: f.nextLesseeID, lessor: f, objects: set)
             lessee.wasMaster = true
             // drm_mode_create_lease_ioctl: the lessee is authenticated (DRM_AUTH ioctls work).
             lessee.authenticated = true
-            files[lessee.id] = lessee
             f.lessees.append(lessee)
             return (lessee, f.nextLesseeID)
         }
@@ -156,7 +154,7 @@ extension Device {
     public func leasedObjects(_ f: FileContext) -> [ObjectID] {
         lock.withLock {
             if let l = f.lease { return l.revoked ? [] : l.objects.sorted() }
-            return objectTypes.keys.sorted()
+            return objects.objectTypes.keys.sorted()
         }
     }
 
@@ -176,7 +174,7 @@ extension Device {
             }
             lessee.lease?.revoked = true
             f.lessees.removeAll { $0 === lessee }
-            announceLeaseChange()
+            hotplug.announceLeaseChange()
             lock.broadcast()
         }
     }
@@ -188,21 +186,11 @@ extension Device {
         for lessee in file.lessees { lessee.lease?.revoked = true }
         file.lessees = []
         if let l = file.lease { l.lessor?.lessees.removeAll { $0 === file } }
-        if changed { announceLeaseChange() }
+        if changed { hotplug.announceLeaseChange() }
     }
 
     /// Runs `observer` (on a global queue, never under the device lock) after every lease
     /// change: what the kernel announces as a uevent with LEASE=1.
-    public func addLeaseObserver(_ observer: @escaping @Sendable () -> Void) {
-        lock.withLock { leaseObservers.append(observer) }
-    }
-
-    private func announceLeaseChange() {
-        let observers = leaseObservers
-        DispatchQueue.global().async { for o in observers { o() } }
-    }
-
-    /// Whether `file` is a lease's lessee (made by CREATE_LEASE, not by an open).
     public func isLessee(_ file: FileContext) -> Bool { lock.withLock { file.lease != nil } }
 
     /// Lessees of `file` made by CREATE_LEASE (front ends close the ones no process took up).

@@ -5,7 +5,7 @@
 /// for writing with one (signalled once the buffer is off the screen and out of pending flips),
 /// as the release fence does for commits. CPU access (SYNC) waits only for imported fences, so
 /// front-buffer rendering works as on vkms.
-extension Device {
+extension BufferManager {
     static let dmabufSyncRead: UInt64 = 1, dmabufSyncWrite: UInt64 = 2, dmabufSyncEnd: UInt64 = 4
 
     /// DMA_BUF_IOCTL_SYNC: flags beyond RW|END or neither READ nor WRITE → EINVAL; START waits
@@ -20,11 +20,11 @@ extension Device {
         guard flags & Self.dmabufSyncEnd == 0 else { return }
         let forWrite = flags & Self.dmabufSyncWrite != 0
         try lock.withLock { () throws(DRMError) in
-            func done() -> Bool { bo.reservation.conflicting(forWrite: forWrite).isEmpty || shuttingDown }
-            while !waitUntil(timeoutNs: 100_000_000, crtcIndex: nil, done) {
+            func done() -> Bool { bo.reservation.conflicting(forWrite: forWrite).isEmpty || clock.shuttingDown }
+            while !clock.waitUntil(timeoutNs: 100_000_000, crtcIndex: nil, done) {
                 if callerGone() { throw .interrupted.because(.fences, "DMA_BUF_IOCTL_SYNC caller went away while waiting for fences") }
             }
-            if shuttingDown { throw .noDevice.because(.fences, "the card is shutting down") }
+            if clock.shuttingDown { throw .noDevice.because(.fences, "the card is shutting down") }
         }
     }
 
@@ -34,7 +34,7 @@ extension Device {
         let forWrite = try Self.syncFileAccessIsWrite(flags)
         return try lock.withLock { () throws(DRMError) -> SyncFile in
             var fences = bo.reservation.conflicting(forWrite: forWrite)
-            if forWrite, isScannedOut(bo) { fences.append(scanoutFence(bo)) }
+            if forWrite, pipeline.isScannedOut(bo) { fences.append(pipeline.scanoutFence(bo)) }
             if fences.isEmpty { fences = [Fence.signalled(driverName: config.driver.name)] }
             return try SyncFile(fences: fences)
         }
@@ -57,44 +57,5 @@ extension Device {
             throw .invalidArgument.because(.fences, "sync_file flags 0x\(String(flags, radix: 16)): READ and/or WRITE only")
         }
         return UInt64(flags) & dmabufSyncWrite != 0
-    }
-
-    /// The buffer is on a latched plane or in a commit still waiting for its vblank.
-    func isScannedOut(_ bo: BufferObject) -> Bool {
-        func shows(_ s: KMSState) -> Bool {
-            s.planes.contains { $0.fb != 0 && framebuffers[$0.fb]?.buffers.contains { $0 === bo } == true }
-        }
-        return shows(latched) || pendingCommits.contains { $0.map { shows($0.newState) } ?? false }
-    }
-
-    /// One fence per buffer while it stays busy; settled with the release fences.
-    func scanoutFence(_ bo: BufferObject) -> Fence {
-        if let w = scanoutWaits.first(where: { $0.buffer === bo }) { return w.fence }
-        let f = Fence(context: Fence.allocateContext(), seqno: 1, timelineName: "scanout", driverName: config.driver.name)
-        scanoutWaits.append((bo, f))
-        return f
-    }
-
-    func settleScanoutWaits(at ts: Int64) {
-        guard !scanoutWaits.isEmpty else { return }
-        scanoutWaits.removeAll { w in
-            guard !isScannedOut(w.buffer) else { return false }
-            w.fence.signal(at: ts)
-            return true
-        }
-    }
-
-    /// drm_gem_plane_helper_prepare_fb: a plane of the commit without an explicit IN_FENCE_FD
-    /// waits for the writers in its buffers' reservations (implicit sync).
-    func addImplicitInFences(_ p: inout AtomicProposal) throws(DRMError) {
-        for i in p.touchedPlanes.sorted() where p.inFences[i] == nil {
-            guard i < p.new.planes.count, let fb = framebuffers[p.new.planes[i].fb] else { continue }
-            var seen: [BufferObject] = [], fences: [Fence] = []
-            for case let bo? in fb.buffers where !seen.contains(where: { $0 === bo }) {
-                seen.append(bo)
-                fences += bo.reservation.writers
-            }
-            if !fences.isEmpty { p.inFences[i] = try SyncFile(fences: fences) }
-        }
     }
 }

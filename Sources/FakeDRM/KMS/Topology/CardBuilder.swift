@@ -1,10 +1,25 @@
-/// Turns a validated DeviceConfig into mode objects and their properties (vkms_output's role).
-extension Device {
-    func build() throws {
+/// Turns a validated DeviceConfig into mode objects and their properties (vkms_output's role):
+/// the topology, the registry's properties and kernel blobs, and the initial state. Runs once,
+/// before the device is shared (and for each connector plugged in later, under the lock).
+struct CardBuilder {
+    let config: DeviceConfig
+    let objects: ModeObjectRegistry
+
+    static func build(_ config: DeviceConfig, into objects: ModeObjectRegistry) throws -> (topology: Topology, state: KMSState) {
+        let b = CardBuilder(config: config, objects: objects)
+        let topology = Topology()
+        let state = try b.build(topology)
+        for c in topology.crtcs { objects.attach(c.properties, to: c.id) }
+        for p in topology.planes { objects.attach(p.properties, to: p.id) }
+        for c in topology.connectors { objects.attach(c.properties, to: c.id) }
+        return (topology, state)
+    }
+
+    private func build(_ topology: Topology) throws -> KMSState {
         func prop(_ name: String, _ flags: UInt32, _ values: [UInt64] = [], enums: [(UInt64, String)] = [], _ kind: PropertyKind) -> PropertyDef {
-            let p = PropertyDef(id: allocateID(.property), name: name, flags: flags, values: values, enums: enums, kind: kind)
-            properties[p.id] = p
-            propertyByKind[kind] = p
+            let p = PropertyDef(id: objects.allocateID(.property), name: name, flags: flags, values: values, enums: enums, kind: kind)
+            objects.properties[p.id] = p
+            objects.propertyByKind[kind] = p
             return p
         }
         let R = PropertyDef.range, I = PropertyDef.immutable, E = PropertyDef.enumType, B = PropertyDef.blob
@@ -47,25 +62,25 @@ extension Device {
         let release: PropertyDef? = config.releaseFence.enabled ? prop("RELEASE_FENCE_PTR", R | A, [0, UInt64.max], .releaseFencePtr) : nil
 
         for (i, c) in config.crtcs.enumerated() {
-            let obj = CRTCObject(id: allocateID(.crtc), index: i, gammaSize: c.gammaSize, fenceContext: Fence.allocateContext())
+            let obj = CRTCObject(id: objects.allocateID(.crtc), index: i, gammaSize: c.gammaSize, fenceContext: Fence.allocateContext())
             obj.properties = [active.id, modeID.id, outFence.id, vrr.id] + (c.gammaSize > 0 ? [gammaLUT.id, gammaSize.id] : []) + (release.map { [$0.id] } ?? [])
-            crtcs.append(obj)
+            topology.crtcs.append(obj)
         }
         for (i, p) in config.planes.enumerated() {
             let type: PlaneType = p.type == "primary" ? .primary : p.type == "cursor" ? .cursor : .overlay
             let names = p.formats ?? (type == .cursor ? DeviceConfig.defaultCursorFormats : DeviceConfig.defaultPrimaryFormats)
             let formats = names.compactMap(FourCC.parse)
             let mask = p.crtcs.reduce(UInt32(0)) { $0 | (1 << UInt32($1)) }
-            let obj = PlaneObject(id: allocateID(.plane), index: i, type: type, possibleCrtcs: mask, formats: formats)
-            obj.inFormatsBlob = makeKernelBlob(Device.inFormatsBlob(formats: formats))
+            let obj = PlaneObject(id: objects.allocateID(.plane), index: i, type: type, possibleCrtcs: mask, formats: formats)
+            obj.inFormatsBlob = objects.makeKernelBlob(PlaneObject.inFormatsBlob(formats: formats))
             obj.properties = [planeType.id, fbID.id, inFence.id, crtcID.id, crtcX.id, crtcY.id, crtcW.id, crtcH.id,
                               srcX.id, srcY.id, srcW.id, srcH.id, inFormats.id, damage.id, zpos.id, alpha.id, blend.id,
                               rotation.id, colorEncoding.id, colorRange.id]
-            planes.append(obj)
+            topology.planes.append(obj)
         }
         for (i, e) in config.encoders.enumerated() {
             let mask = e.crtcs.reduce(UInt32(0)) { $0 | (1 << UInt32($1)) }
-            encoders.append(EncoderObject(id: allocateID(.encoder), index: i, kind: EncoderKind(name: e.type) ?? .virtual,
+            topology.encoders.append(EncoderObject(id: objects.allocateID(.encoder), index: i, kind: EncoderKind(name: e.type) ?? .virtual,
                                           possibleCrtcs: mask, possibleClones: 1 << UInt32(i)))
         }
         var typeCounts: [ConnectorKind: UInt32] = [:]
@@ -75,7 +90,7 @@ extension Device {
             let obj = makeConnector(c, kind: kind, index: i, typeIndex: typeCounts[kind] ?? 1, modes: nil)
             let hasEDID = obj.edidBlob != 0
             obj.properties = (hasEDID ? [edid.id] : []) + [dpms.id, linkStatus.id, nonDesktop.id, tile.id, crtcID.id]
-            connectors.append(obj)
+            topology.connectors.append(obj)
         }
 
         // vkms_enable_writeback_connector: after the other objects, with its own encoder and the
@@ -86,31 +101,29 @@ extension Device {
                                     prop("WRITEBACK_OUT_FENCE_PTR", R | A, [0, UInt64.max], .writebackOutFencePtr),
                                     prop("WRITEBACK_PIXEL_FORMATS", B | A | I, [], .writebackPixelFormats))
             wbProps = props
-            let enc = EncoderObject(id: allocateID(.encoder), index: encoders.count, kind: .virtual,
-                                    possibleCrtcs: 1 << UInt32(ci), possibleClones: 1 << UInt32(encoders.count))
-            encoders.append(enc)
+            let enc = EncoderObject(id: objects.allocateID(.encoder), index: topology.encoders.count, kind: .virtual,
+                                    possibleCrtcs: 1 << UInt32(ci), possibleClones: 1 << UInt32(topology.encoders.count))
+            topology.encoders.append(enc)
             typeCounts[.writeback, default: 0] += 1
-            let obj = ConnectorObject(id: allocateID(.connector), index: connectors.count, kind: .writeback,
+            let obj = ConnectorObject(id: objects.allocateID(.connector), index: topology.connectors.count, kind: .writeback,
                                       typeIndex: typeCounts[.writeback] ?? 1, encoderIndex: enc.index, status: .connected,
                                       modes: NoEDIDModes.list(maxWidth: Int(config.maxWidth), maxHeight: Int(config.maxHeight),
                                                               preferredWidth: 1024, preferredHeight: 768),
                                       mmWidth: 0, mmHeight: 0)
             let engine = WritebackEngine(crtcIndex: ci, formats: WritebackEngine.defaultFormats,
                                          timelineName: "CONNECTOR:\(obj.id)-Writeback-\(obj.typeIndex)")
-            engine.formatsBlob = makeKernelBlob(engine.formats.flatMap { LE.bytes([$0]) })
+            engine.formatsBlob = objects.makeKernelBlob(engine.formats.flatMap { LE.bytes([$0]) })
             obj.writeback = engine
             obj.properties = [dpms.id, linkStatus.id, nonDesktop.id, tile.id, crtcID.id, props.fence.id, props.fb.id, props.formats.id]
-            connectors.append(obj)
+            topology.connectors.append(obj)
         }
 
         // Initial zpos: primaries at the bottom, overlays above them, cursors on top, each group
         // in plane order, as vkms blends (its overlays are created before its cursor).
-        let stacking = planes.filter { $0.type == .primary } + planes.filter { $0.type == .overlay } + planes.filter { $0.type == .cursor }
-        var planeStates = planes.map { _ in PlaneState() }
+        let stacking = topology.planes.filter { $0.type == .primary } + topology.planes.filter { $0.type == .overlay } + topology.planes.filter { $0.type == .cursor }
+        var planeStates = topology.planes.map { _ in PlaneState() }
         for (z, p) in stacking.enumerated() { planeStates[p.index].zpos = UInt64(z) }
-        state = KMSState(planes: planeStates, crtcs: crtcs.map { _ in CRTCState() }, connectors: connectors.map { _ in ConnectorState() })
-        vblank = crtcs.map { _ in VblankClock() }
-        pendingCommits = crtcs.map { _ in nil }
+        return KMSState(planes: planeStates, crtcs: topology.crtcs.map { _ in CRTCState() }, connectors: topology.connectors.map { _ in ConnectorState() })
     }
 
     /// A connector as the config describes it: its modes (`modes` overrides the config's list)
@@ -128,38 +141,13 @@ extension Device {
             modes = NoEDIDModes.list(maxWidth: Int(config.maxWidth), maxHeight: Int(config.maxHeight),
                                      preferredWidth: c.preferredWidth, preferredHeight: c.preferredHeight)
         }
-        let obj = ConnectorObject(id: allocateID(.connector), index: index, kind: kind, typeIndex: typeIndex,
+        let obj = ConnectorObject(id: objects.allocateID(.connector), index: index, kind: kind, typeIndex: typeIndex,
                                   encoderIndex: c.encoder, status: c.connected ? .connected : .disconnected,
                                   modes: modes, mmWidth: c.mmWidth, mmHeight: c.mmHeight)
         if kind != .virtual && kind != .writeback {
             let preferred = modes.first { $0.type & ModeInfo.typePreferred != 0 } ?? modes.first
-            obj.edidBlob = makeKernelBlob(EDID.baseBlock(preferred: preferred, mmWidth: c.mmWidth, mmHeight: c.mmHeight, serial: UInt32(index + 1)))
+            obj.edidBlob = objects.makeKernelBlob(EDID.baseBlock(preferred: preferred, mmWidth: c.mmWidth, mmHeight: c.mmHeight, serial: UInt32(index + 1)))
         }
         return obj
-    }
-
-    func makeKernelBlob(_ data: [UInt8]) -> ObjectID {
-        let b = Blob(id: allocateID(.blob), data: data, ownerFile: nil)
-        blobs[b.id] = b
-        return b.id
-    }
-
-    /// IN_FORMATS: header, formats, then one modifier entry (LINEAR) covering every format.
-    static func inFormatsBlob(formats: [UInt32]) -> [UInt8] {
-        let count = min(formats.count, 64)
-        let modsOffset = (24 + 4 * count + 7) & ~7
-        var b = ArgBuffer(size: modsOffset + FormatModifierLayout.size)
-        b[FormatModifierBlobLayout.version] = 1
-        b[FormatModifierBlobLayout.flags] = 0
-        b[FormatModifierBlobLayout.countFormats] = UInt32(count)
-        b[FormatModifierBlobLayout.formatsOffset] = 24
-        b[FormatModifierBlobLayout.countModifiers] = 1
-        b[FormatModifierBlobLayout.modifiersOffset] = UInt32(modsOffset)
-        for (i, f) in formats.prefix(count).enumerated() { b.store(f, at: 24 + 4 * i) }
-        let mask: UInt64 = count == 64 ? .max : (1 << UInt64(count)) - 1
-        b.store(mask, at: modsOffset + FormatModifierLayout.formats.offset)
-        b.store(UInt32(0), at: modsOffset + FormatModifierLayout.offset.offset)
-        b.store(DRMConst.formatModLinear, at: modsOffset + FormatModifierLayout.modifier.offset)
-        return b.bytes
     }
 }

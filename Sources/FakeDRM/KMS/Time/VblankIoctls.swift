@@ -1,11 +1,11 @@
-/// WAIT_VBLANK and the CRTC sequence ioctls.
-extension Device {
+/// WAIT_VBLANK and the CRTC sequence ioctls (drm_wait_vblank_ioctl, drm_crtc_get/queue_sequence_ioctl).
+extension VblankCounters {
     public struct VblankReply: Sendable { public var sequence: UInt32; public var timestampNs: Int64 }
 
     /// drm_wait_vblank_ioctl. `type` carries the flags; the pipe is decoded from it.
     public func waitVblank(_ file: FileContext, type: UInt32, sequence: UInt32, signal: UInt64) throws(DRMError) -> VblankReply {
         try lock.withLock { () throws(DRMError) -> VblankReply in
-            defer { runEagerClock() }
+            defer { clock.runEagerClock() }
             let relative: UInt32 = 1, event: UInt32 = 0x0400_0000, nextOnMiss: UInt32 = 0x1000_0000
             let secondary: UInt32 = 0x2000_0000, highMask: UInt32 = 0x3e
             let allowed: UInt32 = 0x7400_003f
@@ -16,13 +16,13 @@ extension Device {
             }
             let high = (type & highMask) >> 1
             let pipe = high != 0 ? Int(high) : (type & secondary != 0 ? 1 : 0)
-            guard pipe < crtcs.count else {
-                throw .invalidArgument.because(.fences, "vblank pipe \(pipe) but the card has \(crtcs.count) CRTCs")
+            guard pipe < topology.crtcs.count else {
+                throw .invalidArgument.because(.fences, "vblank pipe \(pipe) but the card has \(topology.crtcs.count) CRTCs")
             }
-            guard vblank[pipe].running else {
-                throw .invalidArgument.because(.fences, "crtc \(pipe) failed to acquire vblank counter: \(crtcs[pipe].tag) is off")
+            guard clocks[pipe].running else {
+                throw .invalidArgument.because(.fences, "crtc \(pipe) failed to acquire vblank counter: \(topology.crtcs[pipe].tag) is off")
             }
-            let current = vblank[pipe].count
+            let current = clocks[pipe].count
             var target: UInt64
             if type & relative != 0 {
                 target = current &+ UInt64(sequence)
@@ -39,23 +39,23 @@ extension Device {
                 }
                 file.eventSpace -= EventVblankLayout.size
                 if target <= current {
-                    file.queue(event: Device.vblankEvent(type: DRMConst.eventVblank, userData: signal, ts: vblank[pipe].reportedNs,
-                                                         sequence: UInt32(truncatingIfNeeded: current), crtcID: crtcs[pipe].id))
+                    file.queue(event: DRMEvent.vblank(type: DRMConst.eventVblank, userData: signal, ts: clocks[pipe].reportedNs,
+                                                         sequence: UInt32(truncatingIfNeeded: current), crtcID: topology.crtcs[pipe].id))
                 } else {
-                    vblankWaiters.append(VblankWaiter(file: file, crtcIndex: pipe, target: target, kind: .vblankEvent(userData: signal)))
+                    waiters.append(VblankWaiter(file: file, crtcIndex: pipe, target: target, kind: .vblankEvent(userData: signal)))
                 }
                 return VblankReply(sequence: UInt32(truncatingIfNeeded: target), timestampNs: 0)
             }
             if target > current {
-                let ok = waitUntil(crtcIndex: pipe, stepsVblanks: true) { vblank[pipe].count >= target || !vblank[pipe].running }
+                let ok = clock.waitUntil(crtcIndex: pipe, stepsVblanks: true) { clocks[pipe].count >= target || !clocks[pipe].running }
                 if !ok {
-                    throw .busy.because(.fences, "\(crtcs[pipe].tag) vblank wait for \(target) timed out at \(vblank[pipe].count)")
+                    throw .busy.because(.fences, "\(topology.crtcs[pipe].tag) vblank wait for \(target) timed out at \(clocks[pipe].count)")
                 }
-                if !vblank[pipe].running {
-                    throw .invalidArgument.because(.fences, "\(crtcs[pipe].tag) was switched off during the vblank wait")
+                if !clocks[pipe].running {
+                    throw .invalidArgument.because(.fences, "\(topology.crtcs[pipe].tag) was switched off during the vblank wait")
                 }
             }
-            return VblankReply(sequence: UInt32(truncatingIfNeeded: vblank[pipe].count), timestampNs: vblank[pipe].reportedNs)
+            return VblankReply(sequence: UInt32(truncatingIfNeeded: clocks[pipe].count), timestampNs: clocks[pipe].reportedNs)
         }
     }
 
@@ -63,72 +63,39 @@ extension Device {
 
     public func crtcSequence(crtcID: ObjectID) throws(DRMError) -> SequenceReply {
         try lock.withLock { () throws(DRMError) -> SequenceReply in
-            guard let c = crtcs.firstIndex(where: { $0.id == crtcID }) else {
+            guard let c = topology.crtcs.firstIndex(where: { $0.id == crtcID }) else {
                 throw .notFound.because(.fences, "Unknown CRTC ID \(crtcID)")
             }
-            return SequenceReply(active: vblank[c].running, sequence: vblank[c].count, timestampNs: vblank[c].reportedNs)
+            return SequenceReply(active: clocks[c].running, sequence: clocks[c].count, timestampNs: clocks[c].reportedNs)
         }
     }
 
     public func queueSequence(_ file: FileContext, crtcID: ObjectID, flags: UInt32, sequence: UInt64, userData: UInt64) throws(DRMError) -> UInt64 {
         try lock.withLock { () throws(DRMError) -> UInt64 in
-            defer { runEagerClock() }
+            defer { clock.runEagerClock() }
             let relative: UInt32 = 1, nextOnMiss: UInt32 = 2
             if flags & ~(relative | nextOnMiss) != 0 {
                 throw .invalidArgument.because(.fences, "CRTC_QUEUE_SEQUENCE flags 0x\(String(flags, radix: 16)) beyond RELATIVE | NEXT_ON_MISS")
             }
-            guard let c = crtcs.firstIndex(where: { $0.id == crtcID }) else {
+            guard let c = topology.crtcs.firstIndex(where: { $0.id == crtcID }) else {
                 throw .notFound.because(.fences, "Unknown CRTC ID \(crtcID)")
             }
-            guard vblank[c].running else {
-                throw .invalidArgument.because(.fences, "crtc \(c) failed to acquire vblank counter: \(crtcs[c].tag) is off")
+            guard clocks[c].running else {
+                throw .invalidArgument.because(.fences, "crtc \(c) failed to acquire vblank counter: \(topology.crtcs[c].tag) is off")
             }
             guard file.eventSpace >= EventCrtcSequenceLayout.size else {
                 throw .noMemory.because(.fences, "file \(file.id) has no event space left (\(file.eventSpace) bytes) for a sequence event")
             }
             file.eventSpace -= EventCrtcSequenceLayout.size
-            let current = vblank[c].count
+            let current = clocks[c].count
             var target = flags & relative != 0 ? current &+ sequence : sequence
             if flags & nextOnMiss != 0 && target <= current { target = current + 1 }
             if target <= current {
-                file.queue(event: Device.crtcSequenceEvent(userData: userData, ts: vblank[c].reportedNs, sequence: current))
+                file.queue(event: DRMEvent.crtcSequence(userData: userData, ts: clocks[c].reportedNs, sequence: current))
             } else {
-                vblankWaiters.append(VblankWaiter(file: file, crtcIndex: c, target: target, kind: .sequenceEvent(userData: userData)))
+                waiters.append(VblankWaiter(file: file, crtcIndex: c, target: target, kind: .sequenceEvent(userData: userData)))
             }
             return target
-        }
-    }
-
-    /// read() on the card: whole events only; 0 when the first does not fit; EAGAIN when
-    /// empty and non-blocking; blocks otherwise.
-    public func readEvents(_ file: FileContext, maxBytes: Int, nonblocking: Bool) throws(DRMError) -> [UInt8] {
-        try lock.withLock { () throws(DRMError) -> [UInt8] in
-            if file.events.isEmpty {
-                if nonblocking { throw .wouldBlock }
-                _ = waitUntil(timeoutNs: .max / 4, crtcIndex: nil) { !file.events.isEmpty || file.closed || shuttingDown || file.readInterrupted }
-                file.readInterrupted = false
-                if file.events.isEmpty { throw .interrupted }
-            }
-            var out: [UInt8] = []
-            while let e = file.events.first, out.count + e.count <= maxBytes {
-                out += e
-                file.events.removeFirst()
-                file.eventSpace += e.count
-            }
-            if file.events.isEmpty { file.readiness.clear() }
-            return out
-        }
-    }
-
-    public func hasEvents(_ file: FileContext) -> Bool { lock.withLock { !file.events.isEmpty } }
-
-    /// Ends a blocking read of `file` with EINTR: a front end whose caller got a signal while
-    /// the read waits (CUSE forwards it as FUSE_INTERRUPT; without this a killed reader would
-    /// hang in the kernel until an event arrived).
-    public func interruptRead(_ file: FileContext) {
-        lock.withLock {
-            file.readInterrupted = true
-            lock.broadcast()
         }
     }
 }

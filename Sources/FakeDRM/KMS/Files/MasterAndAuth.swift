@@ -1,28 +1,8 @@
 import Glibc
 
-/// VERSION, caps, client caps, master and authentication.
-extension Device {
-    public func capability(_ cap: UInt64) throws(DRMError) -> UInt64 {
-        switch cap {
-        case DRMConst.capDumbBuffer: return 1
-        case DRMConst.capVblankHighCrtc: return 1
-        case DRMConst.capDumbPreferredDepth: return 24
-        case DRMConst.capDumbPreferShadow: return 0
-        case DRMConst.capPrime: return 3
-        case DRMConst.capTimestampMonotonic: return 1
-        case DRMConst.capAsyncPageFlip: return 0
-        case DRMConst.capCursorWidth: return config.cursorWidth
-        case DRMConst.capCursorHeight: return config.cursorHeight
-        case DRMConst.capAddFB2Modifiers: return 1
-        case DRMConst.capPageFlipTarget: return 0
-        case DRMConst.capCrtcInVblankEvent: return 1
-        case DRMConst.capSyncobj, DRMConst.capSyncobjTimeline: return config.syncobj ? 1 : 0
-        // 0x15 is ATOMIC_ASYNC_PAGE_FLIP upstream; only the RFC compatibility mode says 1.
-        case DRMConst.capAtomicAsyncPageFlip: return config.releaseFence.rfc2021Cap ? 1 : 0
-        default: throw .invalidArgument.because(.uapi, "unknown capability 0x\(String(cap, radix: 16))")
-        }
-    }
-
+/// Master, authentication and the per-file identity ioctls (SET_CLIENT_CAP, SET_VERSION,
+/// unique): drm_auth.c and drm_ioctl.c's rules on a file.
+extension FileRegistry {
     public func setClientCap(_ file: FileContext, cap: UInt64, value: UInt64) throws(DRMError) {
         try lock.withLock { () throws(DRMError) in
             switch cap {
@@ -78,7 +58,7 @@ extension Device {
         uid == 0 || (config.ownerIsPrivileged && uid == Self.ownerUID)
     }
 
-    static let ownerUID = geteuid()
+    static let ownerUID: UInt32 = geteuid()
 
     /// SET_MASTER: permission as above; another master → EBUSY.
     public func setMaster(_ file: FileContext) throws(DRMError) {
@@ -126,7 +106,7 @@ extension Device {
     /// or already used: the map's entry is emptied by the first success) → EINVAL.
     public func authMagic(_ file: FileContext, _ magic: UInt32) throws(DRMError) {
         try lock.withLock { () throws(DRMError) in
-            guard let id = magics.consume(magic), let target = files[id] else {
+            guard let id = magics.consume(magic), let target = all[id] else {
                 throw .invalidArgument.because(.master, "magic \(magic) names no file awaiting authentication")
             }
             target.authenticated = true

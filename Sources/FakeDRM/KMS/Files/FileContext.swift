@@ -92,3 +92,11 @@ public final class FileContext: @unchecked Sendable {
         return all
     }
 }
+
+extension FileContext {
+    /// The owner of internal commits; never queued events.
+    static let kernel: FileContext = {
+        guard let f = try? FileContext(id: 0, pid: 0, uid: 0) else { fatalError("eventfd unavailable at startup") }
+        return f
+    }()
+}

@@ -1,5 +1,5 @@
 /// The read-only views: resources, CRTC/encoder/connector/plane, properties and blobs.
-extension Device {
+extension ModeObjectRegistry {
     public struct Resources: Sendable {
         public var fbs: [ObjectID], crtcs: [ObjectID], connectors: [ObjectID], encoders: [ObjectID]
         public var minWidth, maxWidth, minHeight, maxHeight: UInt32
@@ -8,10 +8,10 @@ extension Device {
     public func resources(_ file: FileContext) -> Resources {
         lock.withLock {
             Resources(fbs: framebuffers.values.filter { $0.ownerFile == file.id && $0.listed }.map(\.id).sorted(),
-                      crtcs: crtcs.map(\.id).filter { leaseHeld(file, $0) },
+                      crtcs: topology.crtcs.map(\.id).filter { files.leaseHeld(file, $0) },
                       // Writeback connectors only for files with DRM_CLIENT_CAP_WRITEBACK_CONNECTORS.
-                      connectors: connectors.filter { !$0.removed && ($0.writeback == nil || file.writebackConnectors) }.map(\.id).filter { leaseHeld(file, $0) },
-                      encoders: encoders.map(\.id),
+                      connectors: topology.connectors.filter { !$0.removed && ($0.writeback == nil || file.writebackConnectors) }.map(\.id).filter { files.leaseHeld(file, $0) },
+                      encoders: topology.encoders.map(\.id),
                       minWidth: config.minWidth, maxWidth: config.maxWidth, minHeight: config.minHeight, maxHeight: config.maxHeight)
         }
     }
@@ -20,11 +20,11 @@ extension Device {
 
     public func crtcInfo(_ file: FileContext, _ id: ObjectID) throws(DRMError) -> CrtcInfo {
         try lock.withLock { () throws(DRMError) -> CrtcInfo in
-            guard let c = crtcIndex(id, for: file) else { throw .notFound.because(.modeset, "Unknown CRTC ID \(id)") }
-            let primary = planes.firstIndex { $0.type == .primary && state.planes[$0.index].crtc == id }
-            let ps = primary.map { state.planes[$0] }
+            guard let c = files.crtcIndex(id, for: file) else { throw .notFound.because(.modeset, "Unknown CRTC ID \(id)") }
+            let primary = topology.planes.firstIndex { $0.type == .primary && pipeline.state.planes[$0.index].crtc == id }
+            let ps = primary.map { pipeline.state.planes[$0] }
             return CrtcInfo(fb: ps?.fb ?? 0, x: (ps?.srcX ?? 0) >> 16, y: (ps?.srcY ?? 0) >> 16,
-                            gammaSize: crtcs[c].gammaSize, mode: state.crtcs[c].enabled ? state.crtcs[c].mode : nil)
+                            gammaSize: topology.crtcs[c].gammaSize, mode: pipeline.state.crtcs[c].enabled ? pipeline.state.crtcs[c].mode : nil)
         }
     }
 
@@ -32,9 +32,9 @@ extension Device {
 
     public func encoderInfo(_ id: ObjectID) throws(DRMError) -> EncoderInfo {
         try lock.withLock { () throws(DRMError) -> EncoderInfo in
-            guard let e = encoder(id: id) else { throw .notFound.because(.modeset, "Unknown encoder ID \(id)") }
-            let crtc = connectors.indices.first { connectors[$0].encoderIndex == e.index && state.connectors[$0].crtc != 0 }
-                .map { state.connectors[$0].crtc } ?? 0
+            guard let e = topology.encoder(id: id) else { throw .notFound.because(.modeset, "Unknown encoder ID \(id)") }
+            let crtc = topology.connectors.indices.first { topology.connectors[$0].encoderIndex == e.index && pipeline.state.connectors[$0].crtc != 0 }
+                .map { pipeline.state.connectors[$0].crtc } ?? 0
             return EncoderInfo(type: e.kind.rawValue, crtc: crtc, possibleCrtcs: e.possibleCrtcs, possibleClones: e.possibleClones)
         }
     }
@@ -47,8 +47,8 @@ extension Device {
     /// GETCONNECTOR: aspect-ratio flags stripped (and such duplicates dropped) without the cap.
     public func connectorInfo(_ file: FileContext, _ id: ObjectID) throws(DRMError) -> ConnectorInfo {
         try lock.withLock { () throws(DRMError) -> ConnectorInfo in
-            guard let k = connectorIndex(id, for: file) else { throw .notFound.because(.modeset, "Unknown connector ID \(id)") }
-            let c = connectors[k]
+            guard let k = files.connectorIndex(id, for: file) else { throw .notFound.because(.modeset, "Unknown connector ID \(id)") }
+            let c = topology.connectors[k]
             var modes: [ModeInfo] = []
             if c.status == .connected {
                 for var m in c.modes {
@@ -61,23 +61,23 @@ extension Device {
                 }
             }
             let props = (visibleProperties(of: id, for: file) ?? []).map { ($0.id, propertyValue($0, objectID: id)) }
-            let encoderID = state.connectors[k].crtc != 0 ? encoders[c.encoderIndex].id : 0
-            return ConnectorInfo(encoders: [encoders[c.encoderIndex].id], modes: modes, props: props, encoderID: encoderID,
+            let encoderID = pipeline.state.connectors[k].crtc != 0 ? topology.encoders[c.encoderIndex].id : 0
+            return ConnectorInfo(encoders: [topology.encoders[c.encoderIndex].id], modes: modes, props: props, encoderID: encoderID,
                                  type: c.kind.rawValue, typeID: c.typeIndex, connection: c.status.rawValue,
                                  mmWidth: c.mmWidth, mmHeight: c.mmHeight, subpixel: 0)
         }
     }
 
     public func planeIDs(_ file: FileContext) -> [ObjectID] {
-        lock.withLock { planes.filter { (file.universalPlanes || $0.type == .overlay) && leaseHeld(file, $0.id) }.map(\.id) }
+        lock.withLock { topology.planes.filter { (file.universalPlanes || $0.type == .overlay) && files.leaseHeld(file, $0.id) }.map(\.id) }
     }
 
     public struct PlaneInfo: Sendable { public var crtc: ObjectID, fb: ObjectID, possibleCrtcs: UInt32, formats: [UInt32] }
 
     public func planeInfo(_ file: FileContext, _ id: ObjectID) throws(DRMError) -> PlaneInfo {
         try lock.withLock { () throws(DRMError) -> PlaneInfo in
-            guard let i = planeIndex(id, for: file) else { throw .notFound.because(.modeset, "Unknown plane ID \(id)") }
-            let p = planes[i], s = state.planes[i]
+            guard let i = files.planeIndex(id, for: file) else { throw .notFound.because(.modeset, "Unknown plane ID \(id)") }
+            let p = topology.planes[i], s = pipeline.state.planes[i]
             return PlaneInfo(crtc: s.crtc, fb: s.fb, possibleCrtcs: p.possibleCrtcs, formats: p.formats)
         }
     }
@@ -93,7 +93,7 @@ extension Device {
     /// properties (fbs, blobs) → EINVAL as drm_mode_obj_get_properties_ioctl does.
     public func objectProperties(_ file: FileContext, objectID: ObjectID, type: UInt32) throws(DRMError) -> [(ObjectID, UInt64)] {
         try lock.withLock { () throws(DRMError) -> [(ObjectID, UInt64)] in
-            guard let want = ObjectType(rawValue: type), let t = objectType(objectID, expecting: want), leaseHeld(file, objectID) else {
+            guard let want = ObjectType(rawValue: type), let t = objectType(objectID, expecting: want), files.leaseHeld(file, objectID) else {
                 throw .notFound.because(.modeset, "[OBJECT:\(objectID)] not found as type 0x\(String(type, radix: 16))")
             }
             guard [.crtc, .plane, .connector].contains(t) else {
@@ -133,12 +133,12 @@ extension Device {
             b.listed = false
             file.blobCount -= 1
             file.blobBytes -= b.data.count
-            collectGarbage()
+            pipeline.collectGarbage()
         }
     }
 }
 
-extension Device {
+extension ModeObjectRegistry {
     public func isAtomicClient(_ f: FileContext) -> Bool { lock.withLock { f.atomic } }
 
     /// An object the ATOMIC ioctl accepts (CRTC, plane, connector); anything else is ENOENT.

@@ -1,5 +1,8 @@
-/// DRM syncobj ioctls (binary and timeline) on a file's handle table.
-extension Device {
+/// DRM syncobj ioctls (drm_syncobj.c, binary and timeline) on each file's handle table; the
+/// tables live in the files, the waits on the device lock. Stateless beyond them.
+public final class SyncobjTable: DeviceRoom, @unchecked Sendable {}
+
+extension SyncobjTable {
     func requireSyncobj() throws(DRMError) {
         guard config.syncobj else { throw .notSupported.because(.fences, "the card has no DRIVER_SYNCOBJ (syncobj: false)") }
     }
@@ -201,7 +204,7 @@ extension Device {
                     throw .timeExpired.because(.fences, "syncobj wait on \(handles.count) handle(s) not done by its (past) timeout")
                 }
                 let remaining = timeoutNs &- now
-                _ = waitUntil(timeoutNs: remaining, crtcIndex: nil, done)
+                _ = clock.waitUntil(timeoutNs: remaining, crtcIndex: nil, done)
                 if !done() {
                     throw .timeExpired.because(.fences, "syncobj wait on \(handles.count) handle(s) timed out after \(remaining) ns")
                 }

@@ -1,0 +1,65 @@
+/// The display behind the card: the scanout backend and how it reports back (flips done, the
+/// display lost), plus the hook that kills its process. Under the device lock.
+public final class Display: DeviceRoom, @unchecked Sendable {
+    public private(set) var backend: ScanoutBackend
+    var crashHook: (@Sendable () -> Bool)?
+
+    init(_ backend: ScanoutBackend) { self.backend = backend }
+
+    /// Swaps the display behind the card (e.g. a restarted vhost-user backend) without
+    /// restarting the daemon.
+    public func attach(_ b: ScanoutBackend) {
+        lock.withLock {
+            backend = b
+            b.attach(to: device)
+            lock.broadcast()
+        }
+    }
+
+    /// Kills the attached backend's process (`backend-crash`); set by whoever spawned it.
+    public var crashBackendProcess: (@Sendable () -> Bool)? {
+        get { lock.withLock { crashHook } }
+        set { lock.withLock { crashHook = newValue } }
+    }
+}
+
+extension Display {
+    /// A flip-completing backend finished showing the commit named by `token`.
+    public func flipDone(crtcIndex c: Int, token: UInt64, timestampNs: Int64? = nil) {
+        lock.withLock {
+            guard c >= 0, c < pipeline.pendingCommits.count, let pc = pipeline.pendingCommits[c], pc.token == token, pc.armed else { return }
+            var ts = timestampNs ?? clock.nowNs()
+            if clock.virtualTime && pc.waitsForVblank {
+                // Virtual time has no vblank thread: the backend's completion is the frame, so
+                // the counter and the clock advance with it and events carry distinct sequences.
+                vblank.clocks[c].count &+= 1
+                clock.virtualNowNs = max(clock.virtualNowNs, vblank.clocks[c].lastNs + vblank.clocks[c].periodNs)
+                vblank.clocks[c].lastNs = clock.virtualNowNs
+                ts = clock.virtualNowNs
+            }
+            pipeline.completeFlip(pc, sequence: vblank.clocks[c].count, at: ts)
+        }
+    }
+
+    /// The display behind the card went away (backend killed, socket closed): connectors turn
+    /// disconnected, pending flips complete with their fences signalled in error so no client
+    /// waits forever, and release fences fail with ENODEV. The KMS side keeps serving.
+    public func lost(error: Int32 = -19) {
+        lock.withLock {
+            let ts = clock.nowNs()
+            for c in pipeline.pendingCommits.indices {
+                guard let pc = pipeline.pendingCommits[c] else { continue }
+                pc.outFence?.signal(at: ts, error: error)
+                pipeline.completeFlip(pc, sequence: vblank.clocks[c].count, at: ts)
+            }
+            for w in pipeline.releaseWaits { w.fence.signal(at: ts, error: error) }
+            pipeline.releaseWaits = []
+            for k in topology.connectors.indices where topology.connectors[k].status != .disconnected && !topology.connectors[k].removed {
+                topology.connectors[k].status = .disconnected
+                topology.connectors[k].epoch += 1
+            }
+            hotplug.announce(connector: nil)
+            lock.broadcast()
+        }
+    }
+}

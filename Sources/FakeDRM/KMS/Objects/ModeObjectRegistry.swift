@@ -1,0 +1,74 @@
+/// Every mode object's id and type, the properties and what each object has attached, and the
+/// objects clients create (framebuffers, blobs): drm_mode_object_find's world. Under the device lock.
+public final class ModeObjectRegistry: DeviceRoom, @unchecked Sendable {
+    var objectIDs = ObjectIDAllocator()
+    var objectTypes: [ObjectID: ObjectType] = [:]
+    var properties: [ObjectID: PropertyDef] = [:]
+    /// Per object, its properties in attachment order, all of them and the legacy-visible ones.
+    var attachedProperties: [ObjectID: (all: [PropertyDef], legacy: [PropertyDef])] = [:]
+    var propertyByKind: [PropertyKind: PropertyDef] = [:]
+    var framebuffers: [ObjectID: Framebuffer] = [:]
+    var blobs: [ObjectID: Blob] = [:]
+
+    func allocateID(_ type: ObjectType) -> ObjectID {
+        let id = objectIDs.allocate()
+        objectTypes[id] = type
+        return id
+    }
+
+    func freeID(_ id: ObjectID) {
+        guard objectTypes.removeValue(forKey: id) != nil else { return }
+        objectIDs.free(id)
+    }
+
+    /// drm_mode_object_find: a type mismatch is "not found".
+    func objectType(_ id: ObjectID, expecting: ObjectType = .any) -> ObjectType? {
+        guard let t = objectTypes[id] else { return nil }
+        if expecting != .any && expecting != t { return nil }
+        return t
+    }
+
+    func makeKernelBlob(_ data: [UInt8]) -> ObjectID {
+        let b = Blob(id: allocateID(.blob), data: data, ownerFile: nil)
+        blobs[b.id] = b
+        return b.id
+    }
+
+    func dropKernelBlob(_ id: ObjectID) {
+        blobs[id] = nil
+        freeID(id)
+    }
+
+    /// Properties attached to an object that this file may see (ATOMIC ones need the cap).
+    func visibleProperties(of objectID: ObjectID, for file: FileContext) -> [PropertyDef]? {
+        if let attached = attachedProperties[objectID] { return file.atomic ? attached.all : attached.legacy }
+        return objectTypes[objectID] != nil ? [] : nil
+    }
+
+    /// Indexes an object's attachments once: they never change after the object is made.
+    func attach(_ ids: [ObjectID], to objectID: ObjectID) {
+        let all = ids.compactMap { properties[$0] }
+        attachedProperties[objectID] = (all, all.filter { !$0.isAtomicOnly })
+    }
+
+    /// Drops unlisted fbs and blobs outside `live` (what some state still references).
+    func sweep(liveFBs: Set<ObjectID>, liveBlobs: Set<ObjectID>) {
+        for (id, fb) in framebuffers where !fb.listed && !liveFBs.contains(id) {
+            framebuffers[id] = nil
+            freeID(id)
+        }
+        for (id, b) in blobs where !b.listed && !liveBlobs.contains(id) {
+            blobs[id] = nil
+            freeID(id)
+        }
+    }
+
+    /// Current value of a property on an object, as OBJ_GETPROPERTIES reports it.
+    func propertyValue(_ prop: PropertyDef, objectID: ObjectID) -> UInt64 {
+        let state = pipeline.state
+        if let i = topology.planeIndex(of: objectID) { return topology.planes[i].value(of: prop, in: state.planes[i]) }
+        if let c = topology.crtcIndex(of: objectID) { return topology.crtcs[c].value(of: prop, in: state.crtcs[c]) }
+        if let k = topology.connectorIndex(id: objectID) { return topology.connectors[k].value(of: prop, in: state, topology: topology) }
+        return 0
+    }
+}
