@@ -1,3 +1,5 @@
+/// Mode object ids and types (DRM_MODE_OBJECT_*), and the kinds of connectors, encoders and
+/// planes, as the uAPI numbers them. Plain values, no lock.
 public typealias ObjectID = UInt32
 
 /// DRM_MODE_OBJECT_* values; a lookup with the wrong type behaves as "not found".
