@@ -9,7 +9,7 @@ import Glibc
 /// touched with `lock` held.
 public final class Device: @unchecked Sendable {
     public let config: DeviceConfig
-    let lock = DeviceLock()
+    let lock: DeviceLock
 
     /// CRTCs, encoders, connectors and planes: the fixed hardware the config describes.
     let topology: Topology
@@ -31,7 +31,7 @@ public final class Device: @unchecked Sendable {
     /// The scanout backend behind the card.
     public let display: Display
     /// Fault rules (docs/faults.md); thread-safe on their own.
-    public let faults = FaultPolicy()
+    public let faults: FaultPolicy
     public let ioctlStats = IoctlStats()
     public let trace = IoctlTrace()
 
@@ -39,18 +39,19 @@ public final class Device: @unchecked Sendable {
         try config.validate()
         self.config = config
         FDReserve.set(config.limits.fdReserve)
-        objects = ModeObjectRegistry()
-        let built = try CardBuilder.build(config, into: objects)
-        topology = built.topology
-        pipeline = AtomicPipeline(initial: built.state)
-        clock = DeviceClock(virtualTime: virtualTime ?? (config.vblank == "virtual"))
-        vblank = VblankCounters(crtcCount: config.crtcs.count)
-        files = FileRegistry()
-        buffers = BufferManager()
-        syncobjs = SyncobjTable()
-        hotplug = Hotplug()
-        display = Display(backend ?? VirtualBackend())
-        for room: DeviceRoom in [objects, pipeline, clock, vblank, files, buffers, syncobjs, hotplug, display] { room.device = self }
+        let shared = DeviceRoom.Shared(topology: Topology(), lock: DeviceLock(), faults: FaultPolicy(), config: config)
+        (topology, lock, faults) = (shared.topology, shared.lock, shared.faults)
+        objects = ModeObjectRegistry(shared)
+        let initial = try CardBuilder.build(config, into: objects, topology: topology)
+        pipeline = AtomicPipeline(shared, initial: initial)
+        clock = DeviceClock(shared, virtualTime: virtualTime ?? (config.vblank == "virtual"))
+        vblank = VblankCounters(shared, crtcCount: config.crtcs.count)
+        files = FileRegistry(shared)
+        buffers = BufferManager(shared)
+        syncobjs = SyncobjTable(shared)
+        hotplug = Hotplug(shared)
+        display = Display(shared, backend: backend ?? VirtualBackend())
+        for room: DeviceRoom in [objects, pipeline, clock, vblank, files, buffers, syncobjs, hotplug, display] { room.bind(to: self) }
         pipeline.pendingCommits = topology.crtcs.map { _ in nil }
         display.backend.attach(to: self)
         if !clock.virtualTime { clock.startTimerThread() }

@@ -1,10 +1,15 @@
 /// The display behind the card: the scanout backend and how it reports back (flips done, the
 /// display lost), plus the hook that kills its process. Under the device lock.
+///
+/// @unchecked Sendable: a DeviceRoom (its state only with the device lock held).
 public final class Display: DeviceRoom, @unchecked Sendable {
     public private(set) var backend: ScanoutBackend
     var crashHook: (@Sendable () -> Bool)?
 
-    init(_ backend: ScanoutBackend) { self.backend = backend }
+    init(_ shared: Shared, backend: ScanoutBackend) {
+        self.backend = backend
+        super.init(shared)
+    }
 
     /// Swaps the display behind the card (e.g. a restarted vhost-user backend) without
     /// restarting the daemon.

@@ -3,6 +3,8 @@ import Dispatch
 /// The atomic pipeline: request → proposed state → checks → swap → flip → latch. It holds the
 /// software state GET ioctls report, the latched state on screen, and the commits in flight
 /// with their fences. Under the device lock.
+///
+/// @unchecked Sendable: a DeviceRoom (its state only with the device lock held).
 public final class AtomicPipeline: DeviceRoom, @unchecked Sendable {
     /// Software state: what GET ioctls report, swapped at commit time.
     var state: KMSState
@@ -19,9 +21,10 @@ public final class AtomicPipeline: DeviceRoom, @unchecked Sendable {
     /// GAMMA_LUTs built from blobs lately scanned out (gammaLUT(for:)).
     var gammaLUTs: [(data: [UInt8], lut: GammaLUT)] = []
 
-    init(initial: KMSState) {
+    init(_ shared: Shared, initial: KMSState) {
         state = initial
         latched = initial
+        super.init(shared)
     }
 }
 
@@ -35,6 +38,7 @@ extension AtomicPipeline {
             defer { clock.runEagerClock() }
             var p = AtomicProposal(new: state)
             p.resolvedInFences = req.inFences
+            let objects: ModeObjectRegistry = objects, files: FileRegistry = files
             for obj in req.objects {
                 guard let type = objects.objectType(obj.id), [.crtc, .plane, .connector].contains(type), files.leaseHeld(file, obj.id) else {
                     throw .notFound.because(.atomic, "[OBJECT:\(obj.id)] is not a CRTC, plane or connector this file may use")
@@ -67,12 +71,13 @@ extension AtomicPipeline {
     @discardableResult
     func commitProposal(_ proposal: AtomicProposal, file: FileContext, flags: UInt32, userData: UInt64) throws(DRMError) -> [FenceInstall] {
         var p = proposal
+        let clock: DeviceClock = clock
         try Self.checkAtomicFlags(flags)
         var affected = affectedCRTCs(p)
         let wantsEvent = flags & DRMConst.atomicPageFlipEvent != 0
         if wantsEvent && affected.isEmpty { throw .invalidArgument.because(.atomic, "requesting event but no CRTC in the commit") }
         try check(p, flags: flags, eventCRTCs: wantsEvent ? affected : [])
-        if let e = device.commitFailFault(testOnly: flags & DRMConst.atomicTestOnly != 0, file: file) { throw e }
+        if let e = commitFailFault(testOnly: flags & DRMConst.atomicTestOnly != 0, file: file) { throw e }
         if flags & DRMConst.atomicTestOnly != 0 { return [] }
 
         if flags & DRMConst.atomicNonblock != 0 {
@@ -116,7 +121,7 @@ extension AtomicPipeline {
         // A fault in waiting for in-fences: a blocking commit waits before it swaps, so an
         // error ends it here with nothing applied; a nonblocking one ignores it, as the kernel.
         try addImplicitInFences(&p)
-        let inFault = p.inFences.isEmpty ? .none : device.inFenceFault(file: file)
+        let inFault = p.inFences.isEmpty ? .none : inFenceFault(file: file)
         if case .error(let e) = inFault, flags & DRMConst.atomicNonblock == 0 { throw .injected(e) }
 
         // prepare_signaling: reserve event space, create the fences.
@@ -168,7 +173,7 @@ extension AtomicPipeline {
             releaseWaits.append(ReleaseWait(fence: f, shown: shown, armedAfter: pendingCommits[c]))
         }
         let commits = affected.compactMap { pendingCommits[$0] }
-        device.applyArmFaults(commits, file: file)
+        applyArmFaults(commits, file: file)
         let arm = { [weak device = self.device] in
             // Also breaks the cycle commit -> deferredArm -> this closure -> commits.
             for pc in commits { pc.deferredArm = nil }
@@ -220,15 +225,16 @@ extension AtomicPipeline {
         guard prop.valueIsInRange(value) else { throw .invalidArgument.because(.atomic, "\(tag) value 0x\(String(value, radix: 16)) out of range on [OBJECT:\(objectID)]") }
         if prop.isImmutable { throw .invalidArgument.because(.atomic, "\(tag) is immutable") }
         try validateObjectValue(prop, value)
-        if let i = topology.planeIndex(of: objectID) {
+        let t = topology
+        if let i = t.planeIndex(of: objectID) {
             p.touchedPlanes.insert(i)
-            try topology.planes[i].set(prop, value, in: &p, objects: objects)
-        } else if let i = topology.crtcIndex(of: objectID) {
+            try t.planes[i].set(prop, value, in: &p, objects: objects)
+        } else if let i = t.crtcIndex(of: objectID) {
             p.touchedCRTCs.insert(i)
-            try topology.crtcs[i].set(prop, value, in: &p, objects: objects)
-        } else if let i = topology.connectorIndex(id: objectID) {
+            try t.crtcs[i].set(prop, value, in: &p, objects: objects)
+        } else if let i = t.connectorIndex(id: objectID) {
             p.touchedConnectors.insert(i)
-            try topology.connectors[i].set(prop, value, in: &p, topology: topology)
+            try t.connectors[i].set(prop, value, in: &p, topology: t)
         } else {
             throw .notFound.because(.atomic, "[OBJECT:\(objectID)] has no atomic state")
         }
@@ -255,6 +261,7 @@ extension AtomicPipeline {
     func fenceProperties(in req: AtomicRequest) -> [(ObjectID, ObjectID, PropertyKind)] {
         lock.withLock {
             var out: [(ObjectID, ObjectID, PropertyKind)] = []
+            let objects: ModeObjectRegistry = objects
             for obj in req.objects {
                 let attached = topology.crtc(id: obj.id)?.properties ?? topology.plane(id: obj.id)?.properties ?? topology.connector(id: obj.id)?.properties ?? []
                 for (propID, _) in obj.props where attached.contains(propID) {

@@ -61,7 +61,7 @@ extension AtomicPipeline {
         if pendingCommits[pc.crtcIndex] === pc { pendingCommits[pc.crtcIndex] = nil }
         latch(pc)
         runWritebacks(pc)
-        if let f = pc.outFence { device.signalFence(f, .out, at: ts, error: pc.backendError) }
+        if let f = pc.outFence { signalFence(f, .out, at: ts, error: pc.backendError) }
         for (file, ud) in pc.events where !file.closed {
             file.eventSpace += EventVblankLayout.size
             file.queue(event: DRMEvent.vblank(type: DRMConst.eventFlipComplete, userData: ud, ts: ts,
@@ -76,6 +76,7 @@ extension AtomicPipeline {
     /// The display now shows the commit's configuration on this CRTC.
     private func latch(_ pc: PendingCommit) {
         let c = pc.crtcIndex
+        let display: Display = display
         let crtcID = topology.crtcs[c].id
         latched.crtcs[c] = pc.newState.crtcs[c]
         for i in topology.planes.indices where latched.planes[i].crtc == crtcID || pc.newState.planes[i].crtc == crtcID {
@@ -96,7 +97,7 @@ extension AtomicPipeline {
             w.armedAfter = nil
             w.shown.removeAll { latched.planes[$0.planeIndex].fb != $0.fb }
             if w.shown.isEmpty {
-                device.signalFence(w.fence, .release, at: ts, extraDelayNs: Int64(config.releaseFence.hostDelayMs) * 1_000_000)
+                signalFence(w.fence, .release, at: ts, extraDelayNs: Int64(config.releaseFence.hostDelayMs) * 1_000_000)
             } else {
                 keep.append(w)
             }

@@ -313,7 +313,7 @@ extension AtomicPipeline {
             return
         }
         try check(p, flags: 0, eventCRTCs: [])
-        if let e = device.commitFailFault(testOnly: false, file: file) { throw e }
+        if let e = commitFailFault(testOnly: false, file: file) { throw e }
         state = p.new
         latched.planes[ci] = p.new.planes[ci]
         settleReleases(at: clock.nowNs())

@@ -5,6 +5,7 @@ extension AtomicPipeline {
     func scanout(for c: Int, in kms: KMSState? = nil) -> Scanout {
         let source = kms ?? latched
         let s = source.crtcs[c]
+        let objects: ModeObjectRegistry = objects
         let crtcID = topology.crtcs[c].id
         var out: [ComposerPlane] = []
         var bos: [BufferObject] = []

@@ -1,5 +1,7 @@
 /// GEM: dumb buffers, handles, flink names, PRIME, and the map offsets of MAP_DUMB; with the
 /// per-file and per-user limits on them. Under the device lock.
+///
+/// @unchecked Sendable: a DeviceRoom (its state only with the device lock held).
 public final class BufferManager: DeviceRoom, @unchecked Sendable {
     var nextBOSerial: UInt64 = 1
     var nextMapOffset: UInt64 = 0x1_0000_0000

@@ -1,4 +1,7 @@
 /// A GEM object: memfd-backed memory that lives while any handle, framebuffer or export holds it.
+///
+/// @unchecked Sendable: `memory`, `size` and `serial` never change; the rest is touched only
+/// with the device lock held (the reservation, as every fence, too).
 public final class BufferObject: @unchecked Sendable {
     public let memory: SharedMemory
     public let size: Int

@@ -1,5 +1,7 @@
 /// The card's open files (drm_file list), its master, and the magics of DRM_AUTH; the rules
 /// of master, authentication and leases are in this folder's other files. Under the device lock.
+///
+/// @unchecked Sendable: a DeviceRoom (its state only with the device lock held).
 public final class FileRegistry: DeviceRoom, @unchecked Sendable {
     /// By file id.
     var all: [Int: FileContext] = [:]

@@ -88,12 +88,12 @@ extension CRTCObject {
 
     /// drm_atomic_helper_check_modeset for an affected CRTC: connectors iff a mode, a mode the
     /// card can drive, and ALLOW_MODESET for a full modeset.
-    func checkModeset(_ new: KMSState, old: KMSState, config: DeviceConfig, topology: Topology, flags: UInt32) throws(DRMError) {
+    func checkModeset(_ new: KMSState, old: KMSState, maxWidth: UInt32, maxHeight: UInt32, topology: Topology, flags: UInt32) throws(DRMError) {
         let n = new.crtcs[index]
         let hasConnector = new.connectors.contains { $0.crtc == id }
         if n.enabled != hasConnector { throw .invalidArgument.because(.modeset, "\(tag) enabled/connectors mismatch") }
-        if let m = n.mode, UInt32(m.hdisplay) > config.maxWidth || UInt32(m.vdisplay) > config.maxHeight {
-            throw .invalidArgument.because(.modeset, "\(tag) mode \(m.hdisplay)x\(m.vdisplay) above the card's maximum \(config.maxWidth)x\(config.maxHeight)")
+        if let m = n.mode, UInt32(m.hdisplay) > maxWidth || UInt32(m.vdisplay) > maxHeight {
+            throw .invalidArgument.because(.modeset, "\(tag) mode \(m.hdisplay)x\(m.vdisplay) above the card's maximum \(maxWidth)x\(maxHeight)")
         }
         if needsModeset(new, old: old, topology: topology) && flags & DRMConst.atomicAllowModeset == 0 {
             throw .invalidArgument.because(.atomic, "\(tag) requires full modeset")

@@ -7,7 +7,8 @@ extension ModeObjectRegistry {
 
     public func resources(_ file: FileContext) -> Resources {
         lock.withLock {
-            Resources(fbs: framebuffers.values.filter { $0.ownerFile == file.id && $0.listed }.map(\.id).sorted(),
+            let files: FileRegistry = files
+            return Resources(fbs: framebuffers.values.filter { $0.ownerFile == file.id && $0.listed }.map(\.id).sorted(),
                       crtcs: topology.crtcs.map(\.id).filter { files.leaseHeld(file, $0) },
                       // Writeback connectors only for files with DRM_CLIENT_CAP_WRITEBACK_CONNECTORS.
                       connectors: topology.connectors.filter { !$0.removed && ($0.writeback == nil || file.writebackConnectors) }.map(\.id).filter { files.leaseHeld(file, $0) },

@@ -1,5 +1,7 @@
 /// Every mode object's id and type, the properties and what each object has attached, and the
 /// objects clients create (framebuffers, blobs): drm_mode_object_find's world. Under the device lock.
+///
+/// @unchecked Sendable: a DeviceRoom (its state only with the device lock held).
 public final class ModeObjectRegistry: DeviceRoom, @unchecked Sendable {
     var objectIDs = ObjectIDAllocator()
     var objectTypes: [ObjectID: ObjectType] = [:]

@@ -1,5 +1,7 @@
 /// DRM syncobj ioctls (drm_syncobj.c, binary and timeline) on each file's handle table; the
 /// tables live in the files, the waits on the device lock. Stateless beyond them.
+///
+/// @unchecked Sendable: a DeviceRoom (its state only with the device lock held).
 public final class SyncobjTable: DeviceRoom, @unchecked Sendable {}
 
 extension SyncobjTable {

@@ -4,6 +4,8 @@ import Glibc
 /// The card's time: CLOCK_MONOTONIC, or virtual time that steps only when asked (or eagerly,
 /// whenever work is pending); timed actions; the threads that tick; and the wait every
 /// blocking ioctl uses. Under the device lock.
+///
+/// @unchecked Sendable: a DeviceRoom (its state only with the device lock held).
 public final class DeviceClock: DeviceRoom, @unchecked Sendable {
     var virtualTime: Bool
     /// Virtual time that steps itself whenever work is pending (fakedrm run --virtual-time).
@@ -21,7 +23,10 @@ public final class DeviceClock: DeviceRoom, @unchecked Sendable {
     /// Real time the device started, for uptime in `ctl stats`.
     public let createdNs = Monotonic.nowNs()
 
-    init(virtualTime: Bool) { self.virtualTime = virtualTime }
+    init(_ shared: Shared, virtualTime: Bool) {
+        self.virtualTime = virtualTime
+        super.init(shared)
+    }
 
     public var isVirtualTime: Bool { lock.withLock { virtualTime } }
 
@@ -92,6 +97,7 @@ extension DeviceClock {
 
     func stepLocked(_ only: Int?) {
         skipToLateCommits()
+        let vblank: VblankCounters = vblank
         for i in vblank.clocks.indices where vblank.clocks[i].running && (only == nil || only == i) {
             let period = vblank.clocks[i].periodNs
             if vblank.clocks[i].stallUntilNs > vblank.clocks[i].lastNs + period {
@@ -112,6 +118,7 @@ extension DeviceClock {
     /// outstanding, so clients run as fast as they can with exact frame timestamps.
     func runEagerClock() {
         guard virtualTime, eagerVirtualTime else { return }
+        let vblank: VblankCounters = vblank
         for _ in 0..<10_000 {
             let needsVblank = hasVblankWork()
             if needsVblank, vblank.clocks.contains(where: \.running) {
@@ -129,6 +136,7 @@ extension DeviceClock {
     /// `notBeforeNs` (commit-late, backend-slow), the clock jumps to the vblank before the
     /// earliest instead of stepping through every frame in between.
     func skipToLateCommits() {
+        let vblank: VblankCounters = vblank
         guard virtualTime, vblank.waiters.isEmpty, !display.backend.completesFlips else { return }
         let late = pipeline.pendingCommits.compactMap { $0 }.filter { $0.armed && $0.waitsForVblank && !$0.held }
         guard !late.isEmpty, let target = late.map(\.notBeforeNs).min() else { return }
@@ -146,7 +154,8 @@ extension DeviceClock {
     /// Work that another vblank would move forward (so virtual time may step for it).
     func hasVblankWork() -> Bool {
         // A held commit (fault) is not: stepping would never end.
-        !vblank.waiters.isEmpty || (!display.backend.completesFlips && pipeline.pendingCommits.contains { $0.map { $0.armed && $0.waitsForVblank && !$0.held } ?? false })
+        let vblank: VblankCounters = vblank, pipeline: AtomicPipeline = pipeline
+        return !vblank.waiters.isEmpty || (!display.backend.completesFlips && pipeline.pendingCommits.contains { $0.map { $0.armed && $0.waitsForVblank && !$0.held } ?? false })
     }
 
     /// Blocks (lock held) until `done()`; virtual time advances itself instead of sleeping when

@@ -2,15 +2,18 @@ import Foundation
 
 /// Per-CRTC vblank counters (drm_vblank.c): the clocks that run while a CRTC is active, the
 /// waiters for a count, and the CRC taps sampled at each vblank. Under the device lock.
+///
+/// @unchecked Sendable: a DeviceRoom (its state only with the device lock held).
 public final class VblankCounters: DeviceRoom, @unchecked Sendable {
     var clocks: [VblankClock]
     var waiters: [VblankWaiter] = []
     /// The CRTCs' CRC taps behind debugfs `crtc-N/crc/` (thread-safe on their own).
     public let crc: CRCCapture
 
-    init(crtcCount: Int) {
+    init(_ shared: Shared, crtcCount: Int) {
         clocks = (0..<crtcCount).map { _ in VblankClock() }
         crc = CRCCapture(crtcCount: crtcCount)
+        super.init(shared)
     }
 
     func dropWaiters(of file: FileContext) { waiters.removeAll { $0.file === file } }
@@ -37,12 +40,13 @@ public final class VblankCounters: DeviceRoom, @unchecked Sendable {
     /// drm_crtc_handle_vblank: flip completion is sent for the frame that starts now).
     func tick(_ i: Int, at ts: Int64) {
         clocks[i].lastNs = ts
-        guard let reported = device.vblankInterrupt(i, at: ts) else { return }
+        guard let reported = vblankInterrupt(i, at: ts) else { return }
         let first = clocks[i].count &+ 1
         clocks[i].count &+= 1 &+ clocks[i].missed
         clocks[i].missed = 0
         clocks[i].reportedNs = reported
         let seq = clocks[i].count
+        let pipeline: AtomicPipeline = pipeline
         if let p = pipeline.pendingCommits[i], p.armed, p.waitsForVblank, !p.held, ts >= p.notBeforeNs, !display.backend.completesFlips {
             pipeline.completeFlip(p, sequence: seq, at: reported)
         }

@@ -5,14 +5,14 @@ struct CardBuilder {
     let config: DeviceConfig
     let objects: ModeObjectRegistry
 
-    static func build(_ config: DeviceConfig, into objects: ModeObjectRegistry) throws -> (topology: Topology, state: KMSState) {
+    /// Fills `topology` (empty) and `objects`; returns the initial state.
+    static func build(_ config: DeviceConfig, into objects: ModeObjectRegistry, topology: Topology) throws -> KMSState {
         let b = CardBuilder(config: config, objects: objects)
-        let topology = Topology()
         let state = try b.build(topology)
         for c in topology.crtcs { objects.attach(c.properties, to: c.id) }
         for p in topology.planes { objects.attach(p.properties, to: p.id) }
         for c in topology.connectors { objects.attach(c.properties, to: c.id) }
-        return (topology, state)
+        return state
     }
 
     private func build(_ topology: Topology) throws -> KMSState {

@@ -3,11 +3,13 @@ import Foundation
 /// Connector changes on a running card and who hears of them: hotplug generations and
 /// observers (uevents), connectors plugged and unplugged, status and modes the display reports.
 /// Under the device lock.
-
-// Connectors that come and go on a running card, as a DisplayPort MST hub's do: the kernel
-// registers and unregisters connectors at runtime (drm_connector_register/unregister) but
-// never CRTCs, planes or encoders of a registered device (vkms's configfs refuses changes to
-// an enabled device), so those stay what the config file made.
+///
+/// Connectors come and go on a running card, as a DisplayPort MST hub's do: the kernel
+/// registers and unregisters connectors at runtime (drm_connector_register/unregister) but
+/// never CRTCs, planes or encoders of a registered device (vkms's configfs refuses changes to
+/// an enabled device), so those stay what the config file made.
+///
+/// @unchecked Sendable: a DeviceRoom (its state only with the device lock held).
 public final class Hotplug: DeviceRoom, @unchecked Sendable {
     /// Bumped on every connector change; front ends turn it into hotplug uevents.
     public internal(set) var generation: UInt64 = 0
