@@ -512,6 +512,37 @@ except OSError as e:
 ' >"$out" 2>&1 && grep -q ENOENT "$out"; then ok "no daemon: open(/dev/dri/card0) fails with ENOENT"
 else bad "no daemon" "$out"; fi
 
+# --- one daemon, several cards: serve --cards, each card its own device with leased clients ---
+out="$work/fleet.txt"
+if cc -O2 -Wall -o "$work/fleet" tests/clients/fleet.c $(pkg-config --cflags --libs libdrm) 2>"$out" && chmod 0755 "$work/fleet"; then
+    "${AS[@]}" "$FAKEDRM_BIN" serve --socket "$work/fleet-card" --cards 3 --config tests/clients/fleet.yaml 2>>"$out" &
+    fpid=$!
+    for _ in $(seq 50); do [ -S "$work/fleet-card2" ] && break; sleep 0.1; done
+    # Two clients on each of cards 0 and 2 for a second, card 1 idle: each card's flips are its own.
+    "${AS[@]}" "$FAKEDRM_BIN" run --attach "$work/fleet-card0" -- "$work/fleet" 2 1 >"$work/fleet0.txt" 2>&1 &
+    f0=$!
+    "${AS[@]}" "$FAKEDRM_BIN" run --attach "$work/fleet-card2" -- "$work/fleet" 2 1 >"$work/fleet2.txt" 2>&1
+    f2=$?
+    wait "$f0"; f0=$?
+    "${AS[@]}" "$FAKEDRM_BIN" ctl --control "$work/fleet-card1.control" state >"$work/fleet1.json" 2>&1 || true
+    kill "$fpid"; wait "$fpid" 2>/dev/null || true
+    cat "$work/fleet0.txt" "$work/fleet2.txt" "$work/fleet1.json" >>"$out"
+    if [ "$f0" = 0 ] && [ "$f2" = 0 ] && "$PY" - "$work" >>"$out" 2>&1 <<'EOF2'
+import json, re, sys
+w = sys.argv[1]
+for n in (0, 2):
+    m = re.search(r"flips=(\d+)", open(f"{w}/fleet{n}.txt").read())
+    # Two clients at 60 Hz for one second: 120 flips, less a frame or two at the edges.
+    assert m and 110 <= int(m[1]) <= 122, (n, m and m[1])
+t = open(f"{w}/fleet1.json").read()
+s = json.loads(t[t.index("{"):])
+assert s["summary"]["files"] == 0 and all(c["vblank"]["count"] == 0 for c in s["crtcs"]), "card 1 was touched"
+print("fleet ok")
+EOF2
+    then ok "serve --cards 3: two leased clients flip at 60 Hz on cards 0 and 2 each ($(grep -o 'flips=[0-9]*' "$work/fleet0.txt"), $(grep -o 'flips=[0-9]*' "$work/fleet2.txt")), card 1 untouched, no card's clients reach another"
+    else bad "serve --cards (tests/clients/fleet.c)" "$out"; fi
+else bad "fleet client build" "$out"; fi
+
 sock="$work/serve.sock"
 "${AS[@]}" "$FAKEDRM_BIN" serve --socket "$sock" 2>"$work/serve.log" &
 spid=$!

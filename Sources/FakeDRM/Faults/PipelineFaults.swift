@@ -67,9 +67,6 @@ extension AtomicPipeline {
             f.signal(at: ts, error: err)
         }
     }
-
-    /// One vblank interrupt on CRTC i at `ts`: nil when a fault swallows it; else the
-    /// timestamp clients are given.
 }
 
 extension FaultSpec {

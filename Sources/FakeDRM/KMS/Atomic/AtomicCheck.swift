@@ -27,9 +27,7 @@ extension AtomicPipeline {
         }
         for i in planesToCheck.sorted() { try t.planes[i].check(new, old: state.planes[i], topology: t, objects: o) }
         for c in affected.sorted() { try t.crtcs[c].check(new, old: state.crtcs[c], wantsEvent: eventCRTCs.contains(c)) }
-        for (k, fb) in p.writebackJobs {
-            try t.connectors[k].writeback?.checkConnector(t.connectors[k], p, fb: fb, topology: t)
-        }
+        for (k, fb) in p.writebackJobs { try WritebackEngine.checkConnector(t.connectors[k], p, fb: fb, topology: t) }
         var usedEncoders = Set<Int>()
         for k in t.connectors.indices { try t.connectors[k].checkRouting(new, usedEncoders: &usedEncoders, topology: t) }
         for c in affected { try t.crtcs[c].checkModeset(new, old: state, maxWidth: config.maxWidth, maxHeight: config.maxHeight, topology: t, flags: flags) }
@@ -39,10 +37,5 @@ extension AtomicPipeline {
             }
             try engine.checkJob(t.connectors[k], p, fb: id, topology: t, objects: o)
         }
-    }
-
-    /// drm_atomic_crtc_needs_modeset, for the legacy paths.
-    func needsModeset(_ c: Int, _ new: KMSState) -> Bool {
-        topology.crtcs[c].needsModeset(new, old: state, topology: topology)
     }
 }

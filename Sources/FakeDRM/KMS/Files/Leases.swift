@@ -189,8 +189,7 @@ extension FileRegistry {
         if changed { hotplug.announceLeaseChange() }
     }
 
-    /// Runs `observer` (on a global queue, never under the device lock) after every lease
-    /// change: what the kernel announces as a uevent with LEASE=1.
+    /// The file is a lessee (made by CREATE_LEASE), revoked or not.
     public func isLessee(_ file: FileContext) -> Bool { lock.withLock { file.lease != nil } }
 
     /// Lessees of `file` made by CREATE_LEASE (front ends close the ones no process took up).

@@ -23,7 +23,7 @@ final class WritebackEngine {
 extension WritebackEngine {
     /// drm_atomic_connector_check for a writeback connector: a buffer needs an active CRTC;
     /// an out-fence needs a buffer.
-    func checkConnector(_ k: ConnectorObject, _ p: AtomicProposal, fb: ObjectID, topology: Topology) throws(DRMError) {
+    static func checkConnector(_ k: ConnectorObject, _ p: AtomicProposal, fb: ObjectID, topology: Topology) throws(DRMError) {
         if fb == 0 {
             if p.writebackFencePtrs[k.index] != nil {
                 throw .invalidArgument.because(.atomic, "\(k.tag) requesting out-fence without framebuffer")
