@@ -24,18 +24,20 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Seconds per --vhost measurement.") var seconds = 5.0
     @Option(help: "Client render time per frame (ms) for the release-fence demo.") var renderMs = 10.0
     @Flag(help: "Also measure the composed (copying) path, forced by an overlay plane.") var composed = false
+    @Option(help: "Run only the Direct-path row of this exact name (no composition table), e.g. under callgrind.") var only: String?
 
     func run() throws {
         if socket { return try runSocket() }
         if vhost { return try runVhost() }
-        let r = try DirectBench.run(iterations: iterations)
+        let r = try DirectBench.run(iterations: iterations, only: only)
         print("fakedrm bench (Direct front end, \(iterations) iterations, ns per operation)")
         print("operation".padding(toLength: 42, withPad: " ", startingAt: 0) + "     median        p99  x floor")
-        let floor = r.first { $0.name.hasPrefix("raw eventfd") }?.median ?? 1
+        let floor = r.first { $0.name.hasPrefix("raw eventfd") }?.median
         for m in r {
-            print(m.name.padding(toLength: 42, withPad: " ", startingAt: 0) + String(format: " %10d %10d %8.2f", m.median, m.p99, Double(m.median) / Double(max(floor, 1))))
+            let ratio = floor.map { String(format: "%8.2f", Double(m.median) / Double(max($0, 1))) } ?? "       -"
+            print(m.name.padding(toLength: 42, withPad: " ", startingAt: 0) + String(format: " %10d %10d ", m.median, m.p99) + ratio)
         }
-        printComposition()
+        if only == nil { printComposition() }
     }
 
     /// The composer at 1080p on this thread, next to a plain copy of one frame.

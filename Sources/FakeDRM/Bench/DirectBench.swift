@@ -5,12 +5,14 @@ import Glibc
 public enum DirectBench {
     public struct Measurement: Sendable { public var name: String; public var median: Int; public var p99: Int }
 
-    static func measure(_ name: String, _ n: Int, _ body: () throws -> Void) rethrows -> Measurement {
-        try measure(name, n, setup: {}, { _ in try body() })
+    static func measure(_ name: String, _ n: Int, only: String?, _ body: () throws -> Void) rethrows -> Measurement? {
+        try measure(name, n, only: only, setup: {}, { _ in try body() })
     }
 
-    /// `setup` runs outside the timed region, once per sample.
-    static func measure<T>(_ name: String, _ n: Int, setup: () throws -> T, _ body: (T) throws -> Void) rethrows -> Measurement {
+    /// `setup` runs outside the timed region, once per sample. `only`: the one row to run (its
+    /// exact name), e.g. under callgrind (scripts/bench-instructions.sh); nil for all.
+    static func measure<T>(_ name: String, _ n: Int, only: String?, setup: () throws -> T, _ body: (T) throws -> Void) rethrows -> Measurement? {
+        if let only, only != name { return nil }
         var samples = [Int]()
         samples.reserveCapacity(n)
         for _ in 0..<min(n / 10 + 1, 1000) { try body(try setup()) }
@@ -24,7 +26,7 @@ public enum DirectBench {
         return Measurement(name: name, median: samples[samples.count / 2], p99: samples[min(samples.count - 1, samples.count * 99 / 100)])
     }
 
-    public static func run(iterations n: Int) throws -> [Measurement] {
+    public static func run(iterations n: Int, only: String? = nil) throws -> [Measurement] {
         let device = try Device(config: DeviceConfig(), virtualTime: true)
         device.clock.eagerVirtualTime = true
         defer { device.shutdown() }
@@ -34,7 +36,7 @@ public enum DirectBench {
         // Floor: one eventfd write seen by poll on the same fd.
         let efd = cfd_eventfd(0, 1)
         defer { close(efd) }
-        out.append(measure("raw eventfd write -> poll readable", n) {
+        out.append(measure("raw eventfd write -> poll readable", n, only: only) {
             var one: UInt64 = 1
             _ = write(efd, &one, 8)
             var p = pollfd(fd: efd, events: Int16(POLLIN), revents: 0)
@@ -44,29 +46,29 @@ public enum DirectBench {
 
         var cap = LE.bytes([UInt64(DRMConst.capDumbBuffer), UInt64(0)])
         let getCap = IoctlRequest.drm(0x0C, size: 16).raw
-        out.append(measure("GET_CAP", n) { _ = c.ioctl(getCap, &cap) })
+        out.append(measure("GET_CAP", n, only: only) { _ = c.ioctl(getCap, &cap) })
 
         let ids = c.memory.alloc(64)
         var res = [UInt8](repeating: 0, count: 64)
         for k in 0..<4 { res.replaceSubrange(k * 8..<k * 8 + 8, with: LE.bytes([ids + UInt64(k * 16)])) }
         res.replaceSubrange(32..<48, with: LE.bytes([UInt32(4), 4, 4, 4]))
         let getRes = IoctlRequest.drm(0xA0, size: 64).raw
-        out.append(measure("GETRESOURCES (filled)", n) {
+        out.append(measure("GETRESOURCES (filled)", n, only: only) {
             var a = res
             _ = c.ioctl(getRes, &a)
         })
 
         // A modeset so flips have a CRTC to complete on.
         let setup = try BenchScene(c)
-        out.append(measure("atomic TEST_ONLY (plane flip)", n) {
+        out.append(measure("atomic TEST_ONLY (plane flip)", n, only: only) {
             _ = setup.commit(flags: DRMConst.atomicTestOnly)
         })
-        out.append(measure("atomic commit -> flip event read", n) {
+        out.append(measure("atomic commit -> flip event read", n, only: only) {
             let e = setup.commit(flags: DRMConst.atomicNonblock | DRMConst.atomicPageFlipEvent)
             precondition(e == 0, "bench commit failed: \(e)")
             precondition(((try? c.read()) ?? []).count == 32)
         })
-        out.append(try measure("fence signal -> eventfd readable", n, setup: { () throws -> (Fence, SyncFile) in
+        out.append(try measure("fence signal -> eventfd readable", n, only: only, setup: { () throws -> (Fence, SyncFile) in
             let f = Fence(context: 1, seqno: 1, timelineName: "bench", driverName: "fakedrm")
             return (f, try SyncFile(fences: [f]))
         }) { f, sf in
@@ -75,7 +77,7 @@ public enum DirectBench {
             _ = poll(&p, 1, -1)
         })
 
-        try out += fenceRows(device, c, n)
+        try out += fenceRows(device, c, n, only: only)
 
         // The cost of the fault policy when rules exist but do not fire: every point still
         // consults them (ioctl entry, commit, arm, backend, fences, each vblank).
@@ -85,8 +87,8 @@ public enum DirectBench {
                      "fence-error which=release errno=EIO after=1000000000"] {
             try device.addFault(spec)
         }
-        out.append(measure("GET_CAP, 8 idle fault rules", n) { _ = c.ioctl(getCap, &cap) })
-        out.append(measure("atomic commit -> flip event read, 8 idle fault rules", n) {
+        out.append(measure("GET_CAP, 8 idle fault rules", n, only: only) { _ = c.ioctl(getCap, &cap) })
+        out.append(measure("atomic commit -> flip event read, 8 idle fault rules", n, only: only) {
             let e = setup.commit(flags: DRMConst.atomicNonblock | DRMConst.atomicPageFlipEvent)
             precondition(e == 0, "bench commit failed: \(e)")
             precondition(((try? c.read()) ?? []).count == 32)
@@ -99,7 +101,7 @@ extension DirectBench {
     /// Fences for clients, each to its wake-up as a client sees it (poll on the fd it holds):
     /// sw_sync INC through the codec to the fence's sync file, the same INC to an eventfd that
     /// SYNCOBJ_EVENTFD registered for the point, and SYNCOBJ_EVENTFD on a signalled point.
-    static func fenceRows(_ device: Device, _ c: DirectClient, _ n: Int) throws -> [Measurement] {
+    static func fenceRows(_ device: Device, _ c: DirectClient, _ n: Int, only: String?) throws -> [Measurement] {
         var out: [Measurement] = []
         let timeline = SwSync.timeline(named: "bench")
         let inc = IoctlRequest(dir: 1, type: SwSyncCodec.type, nr: 1, size: 4).raw
@@ -109,7 +111,7 @@ extension DirectBench {
             var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
             _ = poll(&p, 1, -1)
         }
-        out.append(try measure("sw_sync INC -> fence fd readable", n, setup: { () throws -> SyncFile in
+        out.append(try measure("sw_sync INC -> fence fd readable", n, only: only, setup: { () throws -> SyncFile in
             next += 1
             return try SwSync.createFence(device, on: timeline, value: next, name: "bench")
         }) { sf in
@@ -127,7 +129,7 @@ extension DirectBench {
             return c.ioctl(eventfdReq, &a)
         }
         var point: UInt64 = 0
-        out.append(try measure("sw_sync INC -> SYNCOBJ_EVENTFD readable", n, setup: { () throws in
+        out.append(try measure("sw_sync INC -> SYNCOBJ_EVENTFD readable", n, only: only, setup: { () throws in
             next += 1
             point += 1
             let sf = try SwSync.createFence(device, on: timeline, value: next, name: "bench")
@@ -141,7 +143,7 @@ extension DirectBench {
             var v: UInt64 = 0
             _ = read(efd, &v, 8)
         })
-        out.append(measure("SYNCOBJ_EVENTFD on a signalled point", n) {
+        out.append(measure("SYNCOBJ_EVENTFD on a signalled point", n, only: only) {
             precondition(register(point: point) == 0, "SYNCOBJ_EVENTFD failed")
             waitReadable(efd)
             var v: UInt64 = 0
@@ -185,5 +187,12 @@ final class BenchScene {
         try? c.memory.write(LE.bytes([UInt64(fbs[which])]), at: valuesPtr)
         var a = LE.bytes([flags, 1]) + LE.bytes([objsPtr, countsPtr, propsPtr, valuesPtr, 0, 0])
         return c.ioctl(IoctlRequest.drm(0xBC, size: 56).raw, &a)
+    }
+}
+
+extension Array where Element == DirectBench.Measurement {
+    /// A row that `only` left out adds nothing.
+    mutating func append(_ m: DirectBench.Measurement?) {
+        if let m { append(m) }
     }
 }

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Instructions per operation on the Direct path, counted by valgrind's callgrind (stable where
+# timings are not): each row runs alone (`fakedrm bench --only ROW`) at two iteration counts,
+# counted only inside DirectBench.run, and the difference is divided by the difference in runs,
+# so the card's creation and the row's set-up cancel out. What is left per operation includes
+# the two clock reads and the sample store of the timing loop.
+# Usage: scripts/bench-instructions.sh [ROW...]   (default: GET_CAP, TEST_ONLY, commit -> event;
+# release build; BIN=path to compare another build)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bin=${BIN:-.build/release/fakedrm}
+command -v valgrind >/dev/null || { echo "bench-instructions: needs valgrind" >&2; exit 1; }
+[ -x "$bin" ] || { echo "bench-instructions: build first: swift build -c release" >&2; exit 1; }
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+# callgrind cannot read the Swift toolchain's DWARF ("Possibly corrupted debuginfo file"); the
+# symbol table is enough to find the function to count in.
+objcopy --strip-debug "$bin" "$work/fakedrm"
+sym=$(nm "$work/fakedrm" | awk '/ T \$s7FakeDRM11DirectBenchO3run10iterations4only/ && !s {s = $3} END {print s}')
+[ -n "$sym" ] || { echo "bench-instructions: DirectBench.run(iterations:only:) not found in $bin" >&2; exit 1; }
+rows=("$@")
+[ ${#rows[@]} -gt 0 ] || rows=("GET_CAP" "GETRESOURCES (filled)" "atomic TEST_ONLY (plane flip)" "atomic commit -> flip event read")
+n1=1000 n2=3000
+# measure() runs n samples plus min(n/10 + 1, 1000) warm-up calls.
+runs() { local w=$(( $1 / 10 + 1 )); [ $w -gt 1000 ] && w=1000; echo $(( $1 + w )); }
+count() {
+    valgrind --tool=callgrind --callgrind-out-file="$work/cg" --toggle-collect="$sym" \
+        "$work/fakedrm" bench --only "$1" --iterations "$2" >/dev/null 2>"$work/vg.log"
+    awk '/^summary:/ {print $2}' "$work/cg"
+}
+printf '%-42s %14s\n' "operation" "instructions"
+for row in "${rows[@]}"; do
+    a=$(count "$row" $n1) b=$(count "$row" $n2)
+    printf '%-42s %14d\n' "$row" $(( (b - a) / ($(runs $n2) - $(runs $n1)) ))
+done
