@@ -2,7 +2,7 @@
 /// objects a commit pulls in, then each object kind's own rules (Objects/), each with its errno.
 extension AtomicPipeline {
     /// CRTCs a commit involves: set directly, or the old/new CRTC of a touched plane/connector.
-    func affectedCRTCs(_ p: AtomicProposal) -> Set<Int> {
+    func affectedCRTCs(_ p: AtomicProposal) -> SmallIndexSet {
         var set = p.touchedCRTCs
         let t = topology
         for i in p.touchedPlanes {
@@ -16,7 +16,7 @@ extension AtomicPipeline {
         return set
     }
 
-    func check(_ p: AtomicProposal, flags: UInt32, eventCRTCs: Set<Int>) throws(DRMError) {
+    func check(_ p: AtomicProposal, flags: UInt32, eventCRTCs: SmallIndexSet) throws(DRMError) {
         let new = p.new
         let affected = affectedCRTCs(p)
         let t = topology, o: ModeObjectRegistry = objects
@@ -28,7 +28,7 @@ extension AtomicPipeline {
         for i in planesToCheck.sorted() { try t.planes[i].check(new, old: state.planes[i], topology: t, objects: o) }
         for c in affected.sorted() { try t.crtcs[c].check(new, old: state.crtcs[c], wantsEvent: eventCRTCs.contains(c)) }
         for (k, fb) in p.writebackJobs { try WritebackEngine.checkConnector(t.connectors[k], p, fb: fb, topology: t) }
-        var usedEncoders = Set<Int>()
+        var usedEncoders = SmallIndexSet()
         for k in t.connectors.indices { try t.connectors[k].checkRouting(new, usedEncoders: &usedEncoders, topology: t) }
         for c in affected { try t.crtcs[c].checkModeset(new, old: state, maxWidth: config.maxWidth, maxHeight: config.maxHeight, topology: t, flags: flags) }
         for (k, id) in p.writebackJobs where id != 0 {

@@ -28,9 +28,9 @@ struct AtomicProposal {
     /// The state the proposal was built on: a blocking commit that had to wait rebases onto
     /// whatever other commits swapped in meanwhile.
     var base: KMSState
-    var touchedPlanes = Set<Int>()
-    var touchedCRTCs = Set<Int>()
-    var touchedConnectors = Set<Int>()
+    var touchedPlanes = SmallIndexSet()
+    var touchedCRTCs = SmallIndexSet()
+    var touchedConnectors = SmallIndexSet()
     var inFences: [Int: SyncFile] = [:]
     var outFencePtrs: [Int: UInt64] = [:]
     var releaseFencePtrs: [Int: UInt64] = [:]
@@ -52,7 +52,8 @@ struct AtomicProposal {
     /// a blob named by an earlier commit is not kept alive by later ones.
     static func withoutDamage(_ s: KMSState) -> KMSState {
         var out = s
-        for i in out.planes.indices { out.planes[i].damageBlob = 0 }
+        // Written only where set: a write would copy the planes array of every commit.
+        for i in out.planes.indices where out.planes[i].damageBlob != 0 { out.planes[i].damageBlob = 0 }
         return out
     }
 

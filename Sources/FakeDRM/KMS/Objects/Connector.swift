@@ -80,7 +80,7 @@ extension ConnectorObject {
     /// update_connector_routing and the encoder checks of drm_atomic_helper_check_modeset:
     /// a registered connector, on a CRTC its encoder can drive, one connector per encoder,
     /// and the CRTC enabled.
-    func checkRouting(_ new: KMSState, usedEncoders: inout Set<Int>, topology: Topology) throws(DRMError) {
+    func checkRouting(_ new: KMSState, usedEncoders: inout SmallIndexSet, topology: Topology) throws(DRMError) {
         let crtcID = new.connectors[index].crtc
         guard let c = topology.crtcIndex(of: crtcID) else {
             if crtcID != 0 { throw .invalidArgument.because(.atomic, "\(tag) CRTC_ID \(crtcID) is not a CRTC") }
