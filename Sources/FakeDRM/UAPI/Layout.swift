@@ -72,14 +72,16 @@ public struct ArgBuffer: Sendable {
         }
     }
 
+    // One bounds check and one unaligned load per field: the byte-by-byte loop checked bounds
+    // eight times per UInt64 and was 4 % of an atomic commit's instructions.
     public func load<T: FixedWidthInteger>(_: T.Type, at offset: Int) -> T {
-        var v: T = 0
-        for i in 0..<MemoryLayout<T>.size { v |= T(truncatingIfNeeded: bytes[offset + i]) << (8 * i) }
-        return v
+        precondition(offset >= 0 && offset + MemoryLayout<T>.size <= bytes.count, "field outside the argument")
+        return T(littleEndian: bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: offset, as: T.self) })
     }
 
     public mutating func store<T: FixedWidthInteger>(_ value: T, at offset: Int) {
-        for i in 0..<MemoryLayout<T>.size { bytes[offset + i] = UInt8(truncatingIfNeeded: value >> (8 * i)) }
+        precondition(offset >= 0 && offset + MemoryLayout<T>.size <= bytes.count, "field outside the argument")
+        bytes.withUnsafeMutableBytes { $0.storeBytes(of: value.littleEndian, toByteOffset: offset, as: T.self) }
     }
 
     /// A C string field: bytes up to the first NUL.
@@ -99,26 +101,24 @@ public struct ArgBuffer: Sendable {
 
 /// Little-endian helpers for arrays that live in client memory.
 public enum LE {
-    public static func u32s(_ bytes: [UInt8]) -> [UInt32] {
-        stride(from: 0, to: bytes.count - bytes.count % 4, by: 4).map { i in
-            UInt32(bytes[i]) | UInt32(bytes[i + 1]) << 8 | UInt32(bytes[i + 2]) << 16 | UInt32(bytes[i + 3]) << 24
-        }
-    }
+    public static func u32s(_ bytes: [UInt8]) -> [UInt32] { values(bytes) }
 
-    public static func u64s(_ bytes: [UInt8]) -> [UInt64] {
-        stride(from: 0, to: bytes.count - bytes.count % 8, by: 8).map { i in
-            var v: UInt64 = 0
-            for k in 0..<8 { v |= UInt64(bytes[i + k]) << (8 * k) }
-            return v
+    public static func u64s(_ bytes: [UInt8]) -> [UInt64] { values(bytes) }
+
+    /// Whole little-endian values; a partial one at the end is dropped.
+    static func values<T: FixedWidthInteger>(_ bytes: [UInt8]) -> [T] {
+        let n = bytes.count / MemoryLayout<T>.size
+        return bytes.withUnsafeBytes { raw in
+            (0..<n).map { T(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * MemoryLayout<T>.size, as: T.self)) }
         }
     }
 
     public static func bytes<T: FixedWidthInteger>(_ values: [T]) -> [UInt8] {
-        var out = [UInt8]()
-        out.reserveCapacity(values.count * MemoryLayout<T>.size)
-        for v in values {
-            for k in 0..<MemoryLayout<T>.size { out.append(UInt8(truncatingIfNeeded: v >> (8 * k))) }
+        let size = MemoryLayout<T>.size
+        return [UInt8](unsafeUninitializedCapacity: values.count * size) { out, count in
+            let raw = UnsafeMutableRawBufferPointer(out)
+            for (i, v) in values.enumerated() { raw.storeBytes(of: v.littleEndian, toByteOffset: i * size, as: T.self) }
+            count = values.count * size
         }
-        return out
     }
 }
