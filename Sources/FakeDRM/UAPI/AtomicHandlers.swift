@@ -19,14 +19,16 @@ enum AtomicHandlers {
             guard total <= UInt64(UInt32.max) else { throw .badAddress.because(.uapi, "count_props adds up to \(total) properties") }
             let props = try env.memory.readU32s(at: a[c.propsPtr], count: UInt32(total))
             let values = try env.memory.readU64s(at: a[c.propValuesPtr], count: UInt32(total))
-            var objects: [(id: ObjectID, props: [(prop: ObjectID, value: UInt64)])] = []
+            var objects: [AtomicRequest.Object] = []
+            objects.reserveCapacity(objs.count)
             var k = 0
             for (i, id) in objs.enumerated() {
                 let n = Int(counts[i])
-                objects.append((id, (0..<n).map { (props[k + $0], values[k + $0]) }))
+                objects.append(.init(id: id, props: k..<k + n))
                 k += n
             }
-            try commit(d, f, AtomicRequest(flags: a[c.flags], userData: a[c.userData], objects: objects), env)
+            let pairs = props.indices.map { AtomicRequest.Property(prop: props[$0], value: values[$0]) }
+            try commit(d, f, AtomicRequest(flags: a[c.flags], userData: a[c.userData], objects: objects, props: pairs), env)
         }
         t.add(0xB0, "MODE_PAGE_FLIP", PageFlipArg.self, [.master]) { d, f, a, env throws(DRMError) in
             let p = PageFlipArg.self
@@ -71,7 +73,7 @@ enum AtomicHandlers {
         var req = request
         var pointers: [UInt64] = []
         for (obj, prop, kind) in d.pipeline.fenceProperties(in: req) {
-            let value = req.objects.lazy.filter { $0.id == obj }.flatMap(\.props).last { $0.prop == prop }?.value ?? 0
+            let value = req.objects.lazy.filter { $0.id == obj }.flatMap { req.props[$0.props] }.last { $0.prop == prop }?.value ?? 0
             switch kind {
             case .inFenceFD:
                 let fd = Int64(bitPattern: value)

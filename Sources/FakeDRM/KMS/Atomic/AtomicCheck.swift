@@ -25,8 +25,8 @@ extension AtomicPipeline {
         for i in t.planes.indices {
             if let c = t.crtcIndex(of: new.planes[i].crtc), affected.contains(c) { planesToCheck.insert(i) }
         }
-        for i in planesToCheck.sorted() { try t.planes[i].check(new, old: state.planes[i], topology: t, objects: o) }
-        for c in affected.sorted() { try t.crtcs[c].check(new, old: state.crtcs[c], wantsEvent: eventCRTCs.contains(c)) }
+        for i in planesToCheck { try t.planes[i].check(new, old: state.planes[i], topology: t, objects: o) }
+        for c in affected { try t.crtcs[c].check(new, old: state.crtcs[c], wantsEvent: eventCRTCs.contains(c)) }
         for (k, fb) in p.writebackJobs { try WritebackEngine.checkConnector(t.connectors[k], p, fb: fb, topology: t) }
         var usedEncoders = SmallIndexSet()
         for k in t.connectors.indices { try t.connectors[k].checkRouting(new, usedEncoders: &usedEncoders, topology: t) }

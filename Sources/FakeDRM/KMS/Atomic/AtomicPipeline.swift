@@ -44,7 +44,8 @@ extension AtomicPipeline {
                     throw .notFound.because(.atomic, "[OBJECT:\(obj.id)] is not a CRTC, plane or connector this file may use")
                 }
                 let attached = objects.visibleProperties(of: obj.id, for: file) ?? []
-                for (propID, value) in obj.props {
+                for pv in req.props[obj.props] {
+                    let propID = pv.prop, value = pv.value
                     guard let prop = attached.first(where: { $0.id == propID }) else {
                         throw .notFound.because(.atomic, "[OBJECT:\(obj.id)] has no property [PROP:\(propID)]")
                     }
@@ -81,7 +82,7 @@ extension AtomicPipeline {
         if flags & DRMConst.atomicTestOnly != 0 { return [] }
 
         if flags & DRMConst.atomicNonblock != 0 {
-            if let c = affected.sorted().first(where: { pendingCommits[$0] != nil }) {
+            if let c = affected.first(where: { pendingCommits[$0] != nil }) {
                 throw .busy.because(.atomic, "\(topology.crtcs[c].tag) busy with a previous commit")
             }
         } else {
@@ -134,7 +135,7 @@ extension AtomicPipeline {
         var installs: [FenceInstall] = []
         var outFences: [Int: Fence] = [:]
         var releaseFences: [Int: Fence] = [:]
-        for c in affected.sorted() {
+        for c in affected {
             guard let ptr = p.outFencePtrs[c] else { continue }
             let crtc = topology.crtcs[c]
             crtc.fenceSeqno += 1
@@ -156,7 +157,7 @@ extension AtomicPipeline {
         state = p.new
         for c in affected { vblank.updateVblankClock(c) }
         let inFences = Array(p.inFences.values)
-        for c in affected.sorted() {
+        for c in affected {
             let active = p.new.crtcs[c].active
             let pc = PendingCommit(crtcIndex: c, newState: p.new, events: wantsEvent ? [(file, userData)] : [],
                                    outFence: outFences[c], waitsForVblank: active, token: nextCommitToken)
@@ -264,7 +265,7 @@ extension AtomicPipeline {
             let objects: ModeObjectRegistry = objects
             for obj in req.objects {
                 let attached = topology.crtc(id: obj.id)?.properties ?? topology.plane(id: obj.id)?.properties ?? topology.connector(id: obj.id)?.properties ?? []
-                for (propID, _) in obj.props where attached.contains(propID) {
+                for propID in req.props[obj.props].lazy.map(\.prop) where attached.contains(propID) {
                     guard let kind = objects.properties[propID]?.kind,
                           [.inFenceFD, .outFencePtr, .releaseFencePtr, .writebackOutFencePtr].contains(kind) else { continue }
                     if !out.contains(where: { $0.0 == obj.id && $0.1 == propID }) { out.append((obj.id, propID, kind)) }

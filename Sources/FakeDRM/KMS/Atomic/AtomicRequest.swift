@@ -1,16 +1,32 @@
-/// A decoded DRM_IOCTL_MODE_ATOMIC request: (object, [(property, value)]) in client order.
+/// A decoded DRM_IOCTL_MODE_ATOMIC request: objects in client order, each with its run of
+/// (property, value) pairs in `props`. Flat and of named types: arrays of tuples cost a runtime
+/// metadata lookup per allocation, and an array per object an allocation each.
 public struct AtomicRequest: Sendable {
+    public struct Object: Sendable {
+        public var id: ObjectID
+        /// Its pairs, as indices into `props`.
+        public var props: Range<Int>
+        public init(id: ObjectID, props: Range<Int>) { self.id = id; self.props = props }
+    }
+    public struct Property: Sendable {
+        public var prop: ObjectID
+        public var value: UInt64
+        public init(prop: ObjectID, value: UInt64) { self.prop = prop; self.value = value }
+    }
+
     public var flags: UInt32
     public var userData: UInt64
-    public var objects: [(id: ObjectID, props: [(prop: ObjectID, value: UInt64)])]
+    public var objects: [Object]
+    public var props: [Property]
     /// IN_FENCE_FD values the front end resolved to sync files before the device lock is taken
     /// (a client callback must never run under the lock); a missing fd is not a sync file.
     public var inFences: [Int32: SyncFile]
 
-    public init(flags: UInt32, userData: UInt64 = 0, objects: [(id: ObjectID, props: [(prop: ObjectID, value: UInt64)])], inFences: [Int32: SyncFile] = [:]) {
+    public init(flags: UInt32, userData: UInt64 = 0, objects: [Object], props: [Property], inFences: [Int32: SyncFile] = [:]) {
         self.flags = flags
         self.userData = userData
         self.objects = objects
+        self.props = props
         self.inFences = inFences
     }
 }

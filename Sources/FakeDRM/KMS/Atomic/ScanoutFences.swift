@@ -30,7 +30,7 @@ extension AtomicPipeline {
     /// drm_gem_plane_helper_prepare_fb: a plane of the commit without an explicit IN_FENCE_FD
     /// waits for the writers in its buffers' reservations (implicit sync).
     func addImplicitInFences(_ p: inout AtomicProposal) throws(DRMError) {
-        for i in p.touchedPlanes.sorted() where p.inFences[i] == nil {
+        for i in p.touchedPlanes where p.inFences[i] == nil {
             guard i < p.new.planes.count, let fb = objects.framebuffers[p.new.planes[i].fb] else { continue }
             var seen: [BufferObject] = [], fences: [Fence] = []
             for case let bo? in fb.buffers where !seen.contains(where: { $0 === bo }) {
