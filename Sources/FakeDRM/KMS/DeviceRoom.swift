@@ -9,8 +9,9 @@ public class DeviceRoom: @unchecked Sendable {
     /// where a weak or checked reference would cost an atomic, and going through the device
     /// would retain it (a device with weak references has a side table, so each retain takes the
     /// slow path). Each load of a neighbour still costs a retain and a release, so the hot paths
-    /// take a local of it once (`let objects: ModeObjectRegistry = objects`). Safe because only the device holds its rooms, and work that outlives a request
-    /// (timers, threads, queues) captures the device weakly, never a room.
+    /// take a local of it once (`let objects: ModeObjectRegistry = objects`). Safe because only
+    /// the device holds its rooms, and work that outlives a request (timers, threads, queues)
+    /// captures the device weakly, never a room.
     final unowned(unsafe) private(set) var device: Device!
     final unowned(unsafe) private(set) var objects: ModeObjectRegistry!
     final unowned(unsafe) private(set) var pipeline: AtomicPipeline!

@@ -33,11 +33,11 @@ extension FileRegistry {
     /// drm_mode_object_find(dev, file_priv, ...): for a lessee, an object outside its lease
     /// does not exist, so every lookup a file's request makes goes through these (lock held).
     func crtcIndex(_ id: ObjectID, for f: FileContext) -> Int? {
-        leaseHeld(f, id) ? topology.crtcs.firstIndex { $0.id == id } : nil
+        leaseHeld(f, id) ? topology.crtcIndex(of: id) : nil
     }
 
     func planeIndex(_ id: ObjectID, for f: FileContext) -> Int? {
-        leaseHeld(f, id) ? topology.planes.firstIndex { $0.id == id } : nil
+        leaseHeld(f, id) ? topology.planeIndex(of: id) : nil
     }
 
     func connectorIndex(_ id: ObjectID, for f: FileContext) -> Int? {
@@ -107,7 +107,7 @@ extension FileRegistry {
                 types.insert(t)
                 // fill_object_idr: a lessor without universal planes leases a CRTC's primary
                 // and cursor planes with it.
-                if t == .crtc, !f.universalPlanes, let c = topology.crtcs.firstIndex(where: { $0.id == id }) {
+                if t == .crtc, !f.universalPlanes, let c = topology.crtcIndex(of: id) {
                     for p in topology.planes where (p.type == .primary || p.type == .cursor) && p.possibleCrtcs & (1 << UInt32(c)) != 0 {
                         guard set.insert(p.id).inserted else {
                             throw .noSpace.because(.leases, "Object \(p.id) cannot be inserted into leases: \(p.tag) is already in when \(topology.crtcs[c].tag) implies it")

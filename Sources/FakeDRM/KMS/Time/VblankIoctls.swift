@@ -63,7 +63,7 @@ extension VblankCounters {
 
     public func crtcSequence(crtcID: ObjectID) throws(DRMError) -> SequenceReply {
         try lock.withLock { () throws(DRMError) -> SequenceReply in
-            guard let c = topology.crtcs.firstIndex(where: { $0.id == crtcID }) else {
+            guard let c = topology.crtcIndex(of: crtcID) else {
                 throw .notFound.because(.fences, "Unknown CRTC ID \(crtcID)")
             }
             return SequenceReply(active: clocks[c].running, sequence: clocks[c].count, timestampNs: clocks[c].reportedNs)
@@ -77,7 +77,7 @@ extension VblankCounters {
             if flags & ~(relative | nextOnMiss) != 0 {
                 throw .invalidArgument.because(.fences, "CRTC_QUEUE_SEQUENCE flags 0x\(String(flags, radix: 16)) beyond RELATIVE | NEXT_ON_MISS")
             }
-            guard let c = topology.crtcs.firstIndex(where: { $0.id == crtcID }) else {
+            guard let c = topology.crtcIndex(of: crtcID) else {
                 throw .notFound.because(.fences, "Unknown CRTC ID \(crtcID)")
             }
             guard clocks[c].running else {
