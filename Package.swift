@@ -1,4 +1,6 @@
-// swift-tools-version: 6.0
+// swift-tools-version: 6.3;(experimentalCGen)
+// 6.3 with experimentalCGen: the WaylandScanner plugin generates C, which SwiftPM compiles
+// only with this opt-in.
 import PackageDescription
 
 let package = Package(
@@ -30,9 +32,14 @@ let package = Package(
         ),
         // Kept out of FakeDRM so the core and its tests do not link libfuse.
         .target(name: "FakeDRMCuse", dependencies: ["FakeDRM", "CFuse3"]),
+        // libwayland-client, and the xdg-shell/presentation-time glue wayland-scanner writes at
+        // build time: the host Wayland display (--backend wayland), also kept out of the core.
+        .systemLibrary(name: "CWaylandClient", pkgConfig: "wayland-client", providers: [.apt(["libwayland-dev"])]),
+        .target(name: "CWayland", dependencies: ["CWaylandClient"], plugins: ["WaylandScanner"]),
+        .target(name: "FakeDRMWayland", dependencies: ["FakeDRM", "CWayland", "CFakeDRMSys"]),
         .executableTarget(
             name: "fakedrm",
-            dependencies: ["FakeDRM", "FakeDRMCuse", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            dependencies: ["FakeDRM", "FakeDRMCuse", "FakeDRMWayland", .product(name: "ArgumentParser", package: "swift-argument-parser"),
                            .product(name: "Logging", package: "swift-log")],
             plugins: ["PreloadLibrary"]
         ),
@@ -40,6 +47,7 @@ let package = Package(
         .executableTarget(name: "FakeDRMFuzz", dependencies: ["FakeDRM"]),
         // Compiles preload/fakedrm-preload.c with cc (no Swift runtime in preloaded processes).
         .plugin(name: "PreloadLibrary", capability: .buildTool()),
+        .plugin(name: "WaylandScanner", capability: .buildTool()),
         .testTarget(name: "FakeDRMTests", dependencies: ["FakeDRM", "CFakeDRMSys"]),
     ],
     swiftLanguageModes: [.v6]

@@ -19,10 +19,11 @@ if ! command -v swift >/dev/null; then
     exit 1
 fi
 
-# Building: the C shims (pkg-config, libpng, libfuse3 for the CUSE front end), the preload
+# Building: the C shims (pkg-config, libpng, libfuse3 for the CUSE front end, libwayland and
+# wayland-protocols for the host Wayland display), the preload
 # library and its bench client (a C compiler, the libdrm uAPI headers). The main job:
 # drm_info, and umockdev's preload library for sysfs discovery.
-packages=(pkg-config libpng-dev libfuse3-dev libdrm-dev drm-info umockdev libumockdev0)
+packages=(pkg-config libpng-dev libfuse3-dev libdrm-dev libwayland-dev wayland-protocols drm-info umockdev libumockdev0)
 command -v cc >/dev/null || packages+=(gcc)
 if [ $tests = 1 ]; then
     packages+=(libdrm-tests kmscube python3 util-linux

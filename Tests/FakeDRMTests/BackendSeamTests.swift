@@ -4,7 +4,10 @@ import Testing
 /// A backend that completes flips itself (as virtio-gpu's fenced flush does).
 final class RecordingBackend: ScanoutBackend, @unchecked Sendable {
     var submits: [(crtc: Int, token: UInt64, planes: Int)] = []
+    /// As a host that shows the buffers themselves (the Wayland display's shm path).
+    var holds = false
     var completesFlips: Bool { true }
+    var holdsBuffers: Bool { holds }
     func present(crtcIndex: Int, scanout: Scanout, timestampNs: Int64) {}
     func submit(crtcIndex: Int, scanout: Scanout, token: UInt64) { submits.append((crtcIndex, token, scanout.planes.count)) }
 }
@@ -38,6 +41,36 @@ final class RecordingBackend: ScanoutBackend, @unchecked Sendable {
         if let a = first.first, let b = second.first {
             #expect(ArgBuffer(b)[EventVblankLayout.sequence] > ArgBuffer(a)[EventVblankLayout.sequence])
         }
+    }
+
+    @Test func aHoldingHostKeepsTheReleaseFenceUntilItLetsGo() throws {
+        let backend = RecordingBackend()
+        backend.holds = true
+        let d = try Device(config: DeviceConfig(), backend: backend, virtualTime: true)
+        let c = try DirectClient(device: d)
+        c.setClientCap(DRMConst.clientCapAtomic, 1)
+        let a = try c.makeFB().0, b = try c.makeFB().0
+        let rel = c.memory.alloc(4)
+        #expect(try c.modeset(fb: a, flags: DRMConst.atomicAllowModeset | DRMConst.atomicNonblock, extraCRTC: [("RELEASE_FENCE_PTR", rel)]) == 0)
+        let sf = try #require(c.files.syncFile(fd: Int32(bitPattern: LE.u32s(c.memory.bytes(at: rel, count: 4) ?? [])[0])))
+        d.display.flipDone(crtcIndex: 0, token: backend.submits[0].token)
+        // The host lets go of commit 1's buffer before fb a leaves the planes: not yet.
+        d.display.buffersReleased(crtcIndex: 0, throughToken: backend.submits[0].token)
+        #expect(!sf.isSignalled)
+        #expect(c.atomic(DRMConst.atomicNonblock, [(c.plane(.primary), [("FB_ID", UInt64(b))])]) == 0)
+        d.display.flipDone(crtcIndex: 0, token: backend.submits[1].token)
+        #expect(sf.status == 1)  // off the planes, and released earlier
+        // The other order: off the planes first, then the host's release.
+        #expect(c.atomic(DRMConst.atomicNonblock, [(c.plane(.primary), [("FB_ID", UInt64(a))]), (c.crtcID, [("RELEASE_FENCE_PTR", rel)])]) == 0)
+        let sf2 = try #require(c.files.syncFile(fd: Int32(bitPattern: LE.u32s(c.memory.bytes(at: rel, count: 4) ?? [])[0])))
+        d.display.flipDone(crtcIndex: 0, token: backend.submits[2].token)
+        #expect(c.atomic(DRMConst.atomicNonblock, [(c.plane(.primary), [("FB_ID", UInt64(b))])]) == 0)
+        d.display.flipDone(crtcIndex: 0, token: backend.submits[3].token)
+        #expect(!sf2.isSignalled)  // the host still reads fb a
+        d.display.buffersReleased(crtcIndex: 1, throughToken: backend.submits[3].token)
+        #expect(!sf2.isSignalled)  // another CRTC's release says nothing about this one
+        d.display.buffersReleased(crtcIndex: 0, throughToken: backend.submits[2].token)
+        #expect(sf2.status == 1)
     }
 
     @Test func backendLossFailsPendingFencesAndDisconnects() throws {

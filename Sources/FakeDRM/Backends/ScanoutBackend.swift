@@ -17,16 +17,20 @@ public struct Scanout: Sendable {
 public protocol ScanoutBackend: AnyObject, Sendable {
     /// false: a flip completes at the next vblank of the CRTC's clock and `present` reports it.
     /// true: the backend decides: the device calls `submit` once a commit's in-fences have
-    /// signalled, and the flip completes when the backend calls `Device.backendFlipDone`.
+    /// signalled, and the flip completes when the backend calls `Display.flipDone`.
     var completesFlips: Bool { get }
     /// Gives the backend its device (keep it weak) before the first submit.
     func attach(to device: Device)
     func present(crtcIndex: Int, scanout: Scanout, timestampNs: Int64)
     func submit(crtcIndex: Int, scanout: Scanout, token: UInt64)
+    /// true: a host shows the buffers themselves (no copy), so a release fence also waits for
+    /// `Display.buffersReleased` naming its commit, not only for its fbs to leave the planes.
+    var holdsBuffers: Bool { get }
 }
 
 extension ScanoutBackend {
     public var completesFlips: Bool { false }
     public func attach(to device: Device) {}
     public func submit(crtcIndex: Int, scanout: Scanout, token: UInt64) {}
+    public var holdsBuffers: Bool { false }
 }

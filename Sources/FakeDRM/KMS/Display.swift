@@ -46,6 +46,20 @@ extension Display {
         }
     }
 
+    /// A buffer-holding backend's host let go of every buffer the commits on this CRTC up to
+    /// `token` put on screen: their release fences may signal once their fbs are off the planes.
+    public func buffersReleased(crtcIndex c: Int, throughToken token: UInt64) {
+        lock.withLock {
+            var changed = false
+            for i in pipeline.releaseWaits.indices where pipeline.releaseWaits[i].crtcIndex == c && pipeline.releaseWaits[i].token <= token
+                && !pipeline.releaseWaits[i].hostReleased {
+                pipeline.releaseWaits[i].hostReleased = true
+                changed = true
+            }
+            if changed { pipeline.settleReleases(at: clock.nowNs()) }
+        }
+    }
+
     /// The display behind the card went away (backend killed, socket closed): connectors turn
     /// disconnected, pending flips complete with their fences signalled in error so no client
     /// waits forever, and release fences fail with ENODEV. The KMS side keeps serving.

@@ -42,4 +42,9 @@ struct ReleaseWait {
     var shown: [(planeIndex: Int, fb: ObjectID)]
     /// The commit that put them on screen: release is judged only after it latched.
     var armedAfter: PendingCommit?
+    let crtcIndex: Int
+    /// The commit's token, which a buffer-holding backend names when its host lets go.
+    let token: UInt64
+    /// The host no longer reads the commit's buffers (always, for a backend that copies).
+    var hostReleased: Bool
 }
