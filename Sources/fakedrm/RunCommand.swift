@@ -22,7 +22,7 @@ struct RunCommand: ParsableCommand {
     @Flag(help: "Virtual vblank time that steps itself whenever work is pending.") var virtualTime = false
     @Flag(help: "Virtual vblank time advanced only by `fakedrm ctl vblank step|rate` (from CMD, via $FAKEDRM_CONTROL).") var manualVblank = false
     @Flag(help: "Do not add umockdev's preload library (no sysfs discovery).") var noUmockdev = false
-    @Option(help: ArgumentHelp("Scanout backend: vhost-user-gpu[=BINARY] or vhost-user=SOCKET (default: the virtual display).", valueName: "backend")) var backend: String?
+    @Option(help: ArgumentHelp("Scanout backend: vhost-user-gpu[=BINARY], vhost-user=SOCKET or wayland[=DISPLAY][,tied] (default: the virtual display).", valueName: "backend")) var backend: String?
     @Option(help: ArgumentHelp("Append every card ioctl of the clients to this file (the fuzz corpus format, docs/fuzzing.md).", valueName: "file")) var record: String?
     @Option(help: "Stop recording at this many bytes (a prefix of the session).") var recordLimit = 64 << 20
     @OptionGroup var log: LogOptions

@@ -19,7 +19,7 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "Control socket for `fakedrm ctl` (default: SOCKET.control).") var control: String?
     @Option(help: "Write every presented frame as PNG into this directory.") var capture: String?
     @Option(name: .customLong("allow-uid"), help: "Also accept peers with this uid (repeatable).") var allowUIDs: [UInt32] = []
-    @Option(help: "Scanout backend: vhost-user-gpu[=BINARY] or vhost-user=SOCKET (default: the virtual display).") var backend: String?
+    @Option(help: "Scanout backend: vhost-user-gpu[=BINARY], vhost-user=SOCKET or wayland[=DISPLAY][,tied] (default: the virtual display).") var backend: String?
 
     @OptionGroup var log: LogOptions
 

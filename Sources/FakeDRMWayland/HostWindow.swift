@@ -1,0 +1,98 @@
+import CWayland
+import FakeDRM
+
+/// A CRTC's xdg-toplevel on the host, sized to its mode, and the commits whose buffers the
+/// host may still hold. Touched only on the Wayland thread.
+final class HostWindow {
+    let crtc: Int
+    private(set) var width: Int, height: Int
+    let surface: OpaquePointer
+    let xdgSurface: OpaquePointer
+    let toplevel: OpaquePointer
+    weak var owner: WaylandBackend?
+    /// The first configure came: buffers may be attached.
+    var isConfigured = false
+    /// Submits that came before it, shown in order once it does.
+    var early: [(scanout: Scanout, token: UInt64)] = []
+    /// What the surface shows now.
+    var shown: HostBuffer?
+    /// Commits on screen or replaced but perhaps still read by the host, oldest first:
+    /// `buffer` is the guest buffer it attached (nil: composed, a copy, nothing to hold).
+    var held: [(token: UInt64, buffer: HostBuffer?, released: Bool)] = []
+    /// Frame callbacks that came while an older commit's buffer was still held (the release
+    /// tied to the flip); completed when the host lets go.
+    var doneAwaitingRelease: [UInt64] = []
+    /// The composed path's own buffers.
+    var ring: [HostBuffer] = []
+
+    init?(crtc: Int, width: Int, height: Int, host: WaylandHost, owner: WaylandBackend) {
+        guard let compositor = host.compositor, let wm = host.wmBase,
+              let surface = wl_compositor_create_surface(compositor) else { return nil }
+        guard let xdgSurface = xdg_wm_base_get_xdg_surface(wm, surface), let toplevel = xdg_surface_get_toplevel(xdgSurface) else {
+            wl_surface_destroy(surface)
+            return nil
+        }
+        self.crtc = crtc
+        self.width = width
+        self.height = height
+        self.surface = surface
+        self.xdgSurface = xdgSurface
+        self.toplevel = toplevel
+        self.owner = owner
+        let me = Unmanaged.passUnretained(self).toOpaque()
+        xdg_surface_add_listener(xdgSurface, Listeners.xdgSurface, me)
+        xdg_toplevel_add_listener(toplevel, Listeners.toplevel, me)
+        "fakedrm CRTC \(crtc)".withCString { xdg_toplevel_set_title(toplevel, $0) }
+        "fakedrm".withCString { xdg_toplevel_set_app_id(toplevel, $0) }
+        setSize(width: width, height: height)
+        wl_surface_commit(surface)  // the initial commit, with no buffer: asks for a configure
+    }
+
+    static func from(_ p: UnsafeMutableRawPointer?) -> HostWindow? {
+        p.map { Unmanaged<HostWindow>.fromOpaque($0).takeUnretainedValue() }
+    }
+
+    /// A window exactly the mode's size: a tiling or maximising host may not resize it.
+    func setSize(width: Int, height: Int) {
+        self.width = width
+        self.height = height
+        xdg_toplevel_set_min_size(toplevel, Int32(width), Int32(height))
+        xdg_toplevel_set_max_size(toplevel, Int32(width), Int32(height))
+    }
+
+    func configured() {
+        guard !isConfigured else { return }
+        isConfigured = true
+        owner?.windowConfigured(self)
+    }
+
+    func closeRequested() { owner?.windowClosed(self) }
+
+    func destroy() {
+        xdg_toplevel_destroy(toplevel)
+        xdg_surface_destroy(xdgSurface)
+        wl_surface_destroy(surface)
+        for b in ring { wl_buffer_destroy(b.proxy) }
+        ring = []
+    }
+
+    /// True when a commit older than `token` still has a buffer the host holds.
+    func holdsOlder(than token: UInt64) -> Bool { held.contains { $0.token < token && !$0.released } }
+}
+
+/// One commit's frame callback and presentation feedback on the host.
+final class FrameWait {
+    let crtc: Int
+    let token: UInt64
+    weak var owner: WaylandBackend?
+
+    init(crtc: Int, token: UInt64, owner: WaylandBackend) {
+        self.crtc = crtc
+        self.token = token
+        self.owner = owner
+    }
+
+    func done() { owner?.frameDone(crtc: crtc, token: token) }
+    func presented(sec: Int64, nsec: Int64) { owner?.presented(crtc: crtc, sec: sec, nsec: nsec) }
+    func discarded() { owner?.discarded() }
+}

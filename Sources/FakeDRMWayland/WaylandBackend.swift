@@ -1,0 +1,269 @@
+import CWayland
+import FakeDRM
+import Foundation
+import Glibc
+
+/// `--backend wayland`: each CRTC's output in an xdg-toplevel window of the host compositor.
+///
+/// A plane that is the whole picture as it is goes to the host without a copy: the dumb
+/// buffer's memfd becomes a wl_shm pool, one wl_buffer per framebuffer picture. Anything else
+/// is composed into the window's own buffers (counted in `stats.frameCopies`).
+///
+/// Timing follows the host: a flip completes at the frame callback of the commit that showed
+/// it, and a release fence signals once the host sent wl_buffer.release for every guest buffer
+/// the commit put on screen (the core also waits for its fbs to leave the planes). With
+/// `releaseTiedToFlip` a flip also waits until the host let go of the older commits' buffers:
+/// what a driver without release fences must do before telling the guest a buffer is free.
+///
+/// Threads: `submit` comes under the device lock and only posts to the Wayland thread, which
+/// makes every request and every device call (flipDone, buffersReleased, lost).
+///
+/// @unchecked Sendable: `windows`/`direct` are touched only on the Wayland thread; `stats`
+/// and the device reference under their locks.
+public final class WaylandBackend: ScanoutBackend, @unchecked Sendable {
+    public struct Options: Sendable {
+        public var releaseTiedToFlip = false
+        public init(releaseTiedToFlip: Bool = false) { self.releaseTiedToFlip = releaseTiedToFlip }
+    }
+
+    public struct Stats: Sendable {
+        public var submits = 0
+        public var directFrames = 0
+        public var composedFrames = 0
+        /// Full-frame copies fakedrm made (one per composed frame, none on the shm path).
+        public var frameCopies = 0
+        public var frameCallbacks = 0
+        public var presented = 0
+        public var discarded = 0
+        public var releases = 0
+        /// Guest buffers attached and not yet released by the host.
+        public var hostHeldBuffers = 0
+        public var windows = 0
+        /// The newest presentation-time stamp, on CLOCK_MONOTONIC.
+        public var lastPresentedNs: Int64 = 0
+        public var lostReason: String?
+    }
+
+    public var completesFlips: Bool { true }
+    public var holdsBuffers: Bool { true }
+    public func present(crtcIndex: Int, scanout: Scanout, timestampNs: Int64) {}
+
+    private let host: WaylandHost
+    private let options: Options
+    private let capture: FrameCapture?
+    private let lock = NSLock()
+    private var _stats = Stats()
+    private weak var _device: Device?
+    private var lostHandler: (@Sendable (String) -> Void)?
+    // The Wayland thread's.
+    private var windows: [Int: HostWindow] = [:]
+    private var direct: [DirectKey: HostBuffer] = [:]
+
+    /// `display`: a socket name under XDG_RUNTIME_DIR or an absolute path; nil: $WAYLAND_DISPLAY.
+    public init(display: String?, options: Options = .init(), capture: FrameCapture? = nil) throws(WaylandHostError) {
+        host = try WaylandHost(name: display)
+        self.options = options
+        self.capture = capture
+        host.onLost = { [weak self] why in self?.hostLost(why) }
+        host.start()
+    }
+
+    /// The host display as named (or found in WAYLAND_DISPLAY).
+    public var hostName: String { host.name }
+    public var stats: Stats { lock.withLock { _stats } }
+    private func stat(_ f: (inout Stats) -> Void) { lock.withLock { f(&_stats) } }
+    private var device: Device? { lock.withLock { _device } }
+
+    /// Called once, on the Wayland thread, after the card has been told the display is lost.
+    public func setLostHandler(_ h: (@Sendable (String) -> Void)?) { lock.withLock { lostHandler = h } }
+
+    public func attach(to device: Device) { lock.withLock { _device = device } }
+
+    public func submit(crtcIndex c: Int, scanout: Scanout, token: UInt64) {
+        stat { $0.submits += 1 }
+        host.post { [self] in show(c, scanout, token) }
+    }
+
+    /// Closes the windows and the connection.
+    public func shutdown() {
+        host.post { [self] in
+            if !host.gone { for w in windows.values { w.destroy() } }
+            windows = [:]
+        }
+        host.stop()
+    }
+
+    /// `backend-crash`: breaks the connection as a dying host would.
+    public func breakConnection() -> Bool { Glibc.shutdown(wl_display_get_fd(host.display), Int32(SHUT_RDWR)) == 0 }
+
+    // MARK: the Wayland thread
+
+    private func show(_ c: Int, _ s: Scanout, _ token: UInt64) {
+        guard !host.gone else {
+            // The card keeps serving after its display went: nothing holds a frame.
+            device?.display.flipDone(crtcIndex: c, token: token)
+            device?.display.buffersReleased(crtcIndex: c, throughToken: token)
+            return
+        }
+        guard s.active, s.width > 0, s.height > 0 else {
+            // A CRTC turned off unmaps its window; the core completes such a commit itself.
+            if let w = windows.removeValue(forKey: c) { w.destroy() }
+            stat { $0.windows = windows.count }
+            device?.display.buffersReleased(crtcIndex: c, throughToken: token)
+            return
+        }
+        let w: HostWindow
+        if let existing = windows[c] {
+            w = existing
+            if w.width != s.width || w.height != s.height { w.setSize(width: s.width, height: s.height) }
+        } else {
+            guard let made = HostWindow(crtc: c, width: s.width, height: s.height, host: host, owner: self) else {
+                return host.lose("the host refused a window for CRTC \(c)")
+            }
+            windows[c] = made
+            w = made
+            stat { $0.windows = windows.count }
+        }
+        guard w.isConfigured else { return w.early.append((s, token)) }
+
+        var buffer: HostBuffer?
+        var isDirect = false
+        if let (key, bo) = DirectScanout.key(for: s, hostFormats: host.shmFormats), let b = directBuffer(key, bo) {
+            buffer = b
+            isDirect = true
+        } else {
+            buffer = composedBuffer(w, s)
+        }
+        guard let buffer else { return host.lose("cannot make a wl_buffer for CRTC \(c)") }
+        // The same buffer again while the host holds it: damage alone makes it read it again.
+        if buffer !== w.shown || !buffer.busy { wl_surface_attach(w.surface, buffer.proxy, 0, 0) }
+        wl_surface_damage_buffer(w.surface, 0, 0, Int32.max, Int32.max)
+        let wait = FrameWait(crtc: c, token: token, owner: self)
+        wl_callback_add_listener(wl_surface_frame(w.surface), Listeners.frame, Unmanaged.passRetained(wait).toOpaque())
+        if let p = host.presentation, let fb = wp_presentation_feedback(p, w.surface) {
+            wp_presentation_feedback_add_listener(fb, Listeners.feedback, Unmanaged.passRetained(wait).toOpaque())
+        }
+        wl_surface_commit(w.surface)
+        buffer.busy = true
+        w.shown = buffer
+        w.held.append((token: token, buffer: isDirect ? buffer : nil, released: !isDirect))
+        stat {
+            if isDirect { $0.directFrames += 1 } else { $0.composedFrames += 1; $0.frameCopies += 1 }
+        }
+        capture?.frameShown(crtc: c) { Composer.compose(s) }
+        settle(w)
+        collectDirect()
+    }
+
+    private func directBuffer(_ key: DirectKey, _ bo: BufferObject) -> HostBuffer? {
+        if let b = direct[key] { return b }
+        guard let shm = host.shm,
+              let proxy = HostBuffer.make(shm: shm, fd: bo.memory.fd.raw, poolSize: bo.size, offset: key.offset,
+                                          width: key.width, height: key.height, stride: key.stride, shmFormat: key.shmFormat) else { return nil }
+        let b = HostBuffer(proxy: proxy, key: key, source: bo, composed: nil, owner: self)
+        direct[key] = b
+        return b
+    }
+
+    /// Composes into a free buffer of the window's ring (2, or 3 while the host holds both).
+    private func composedBuffer(_ w: HostWindow, _ s: Scanout) -> HostBuffer? {
+        let bytes = s.width * s.height * 4
+        w.ring.removeAll { b in
+            guard b.composed?.size != bytes, !b.busy else { return false }
+            wl_buffer_destroy(b.proxy)
+            return true
+        }
+        var target = w.ring.first { !$0.busy && $0.composed?.size == bytes }
+        if target == nil, w.ring.count < 3, let shm = host.shm, let memory = try? SharedMemory(size: bytes, name: "fakedrm-wayland"),
+           let proxy = HostBuffer.make(shm: shm, fd: memory.fd.raw, poolSize: bytes, offset: 0, width: s.width, height: s.height,
+                                       stride: s.width * 4, shmFormat: 1) {
+            let b = HostBuffer(proxy: proxy, key: nil, source: nil, composed: memory, owner: self)
+            w.ring.append(b)
+            target = b
+        }
+        // Every buffer still held: reuse the oldest (the host may show a torn frame).
+        if target == nil { target = w.ring.first { $0.composed?.size == bytes } }
+        guard let target, let memory = target.composed else { return nil }
+        let frame = Composer.compose(s)
+        frame.pixels.withUnsafeBytes { px in
+            if let p = px.baseAddress { memory.base.copyMemory(from: p, byteCount: min(px.count, memory.size)) }
+        }
+        w.ring.removeAll { $0 === target }
+        w.ring.append(target)
+        return target
+    }
+
+    /// wl_buffers whose framebuffer memory the guest freed, once the host let go of them.
+    private func collectDirect() {
+        for (k, b) in direct where b.source == nil && !b.busy {
+            wl_buffer_destroy(b.proxy)
+            direct[k] = nil
+        }
+        let held = direct.values.reduce(0) { $0 + ($1.busy ? 1 : 0) }
+        stat { $0.hostHeldBuffers = held }
+    }
+
+    /// Reports the commits whose guest buffers the host no longer holds, oldest first, and
+    /// completes the flips that waited for that.
+    private func settle(_ w: HostWindow) {
+        var through: UInt64?
+        while let first = w.held.first, first.released {
+            through = first.token
+            w.held.removeFirst()
+        }
+        if let through { device?.display.buffersReleased(crtcIndex: w.crtc, throughToken: through) }
+        let ready = w.doneAwaitingRelease.filter { !w.holdsOlder(than: $0) }
+        w.doneAwaitingRelease.removeAll { !w.holdsOlder(than: $0) }
+        for t in ready { device?.display.flipDone(crtcIndex: w.crtc, token: t) }
+    }
+
+    func hostReleased(_ b: HostBuffer) {
+        stat { $0.releases += 1 }
+        for w in windows.values {
+            var changed = false
+            for i in w.held.indices where w.held[i].buffer === b && !w.held[i].released {
+                w.held[i].released = true
+                changed = true
+            }
+            if changed { settle(w) }
+        }
+        collectDirect()
+    }
+
+    func frameDone(crtc c: Int, token: UInt64) {
+        stat { $0.frameCallbacks += 1 }
+        if options.releaseTiedToFlip, let w = windows[c], w.holdsOlder(than: token) {
+            w.doneAwaitingRelease.append(token)
+            return
+        }
+        device?.display.flipDone(crtcIndex: c, token: token)
+    }
+
+    func presented(crtc: Int, sec: Int64, nsec: Int64) {
+        let ns = host.monotonicNs(sec: sec, nsec: nsec)
+        stat {
+            $0.presented += 1
+            $0.lastPresentedNs = ns
+        }
+    }
+
+    func discarded() { stat { $0.discarded += 1 } }
+
+    func windowConfigured(_ w: HostWindow) {
+        let early = w.early
+        w.early = []
+        for e in early { show(w.crtc, e.scanout, e.token) }
+    }
+
+    func windowClosed(_ w: HostWindow) { host.lose("the host closed CRTC \(w.crtc)'s window") }
+
+    /// The host went or closed a window: the card's connectors disconnect, pending fences
+    /// fail, and later commits complete at once.
+    private func hostLost(_ why: String) {
+        stat { $0.lostReason = why }
+        windows = [:]
+        direct = [:]
+        device?.display.lost(error: -ENODEV)
+        lock.withLock { lostHandler }?(why)
+    }
+}

@@ -1,0 +1,145 @@
+import CFakeDRMSys
+import CWayland
+import FakeDRM
+import Foundation
+import Glibc
+
+public enum WaylandHostError: Error, CustomStringConvertible {
+    case cannotConnect(String)
+    case missingGlobal(String)
+
+    public var description: String {
+        switch self {
+        case .cannotConnect(let name): "cannot connect to the Wayland display '\(name)'"
+        case .missingGlobal(let g): "the host compositor offers no \(g)"
+        }
+    }
+}
+
+/// One connection to the host compositor and the thread that owns every proxy on it.
+/// libwayland proxies are not thread-safe to use from several threads without care, so every
+/// request is made on `thread`; other threads hand work over with `post`.
+///
+/// @unchecked Sendable: everything but `inbox` (inboxLock) is touched only on the thread.
+final class WaylandHost: @unchecked Sendable {
+    let display: OpaquePointer
+    let name: String
+    var compositor: OpaquePointer?
+    var shm: OpaquePointer?
+    var wmBase: OpaquePointer?
+    var presentation: OpaquePointer?
+    /// wl_shm formats the host announced (wl_shm codes).
+    var shmFormats: Set<UInt32> = []
+    /// The clock of presentation-time stamps (CLOCK_MONOTONIC_RAW on a headless weston).
+    var presentationClock = UInt32(CLOCK_MONOTONIC)
+    /// Called on the thread once the connection broke (EPIPE, protocol error).
+    var onLost: ((String) -> Void)?
+
+    private let wake: Int32
+    private let inboxLock = NSLock()
+    private var inbox: [() -> Void] = []
+    private var running = true
+    private(set) var gone = false
+    private let finished = DispatchSemaphore(value: 0)
+
+    /// `name`: a socket name under XDG_RUNTIME_DIR or an absolute path; nil: $WAYLAND_DISPLAY.
+    init(name: String?) throws(WaylandHostError) {
+        let shown = name ?? ProcessInfo.processInfo.environment["WAYLAND_DISPLAY"] ?? "wayland-0"
+        // withCString: Swift 6.3.1's type checker crashes on the String-to-pointer form here.
+        let d: OpaquePointer? = if let name { name.withCString { wl_display_connect($0) } } else { wl_display_connect(nil) }
+        guard let d else { throw .cannotConnect(shown) }
+        display = d
+        self.name = shown
+        wake = cfd_eventfd(0, 1)
+        wl_registry_add_listener(wl_display_get_registry(d), Listeners.registry, me)
+        // Two round trips: the globals, then the events of what was bound (wl_shm formats).
+        wl_display_roundtrip(d)
+        wl_display_roundtrip(d)
+        for (g, p) in [("wl_compositor", compositor), ("wl_shm", shm), ("xdg_wm_base", wmBase)] where p == nil {
+            wl_display_disconnect(d)
+            close(wake)
+            throw .missingGlobal(g)
+        }
+    }
+
+    var me: UnsafeMutableRawPointer { Unmanaged.passUnretained(self).toOpaque() }
+    static func from(_ p: UnsafeMutableRawPointer?) -> WaylandHost? {
+        p.map { Unmanaged<WaylandHost>.fromOpaque($0).takeUnretainedValue() }
+    }
+
+    func start() {
+        let t = Thread { [self] in
+            loop()
+            finished.signal()
+        }
+        t.name = "fakedrm-wayland"
+        t.start()
+    }
+
+    /// Runs `work` on the Wayland thread.
+    func post(_ work: @escaping () -> Void) {
+        inboxLock.withLock { inbox.append(work) }
+        var one: UInt64 = 1
+        _ = write(wake, &one, 8)
+    }
+
+    /// Ends the thread and the connection; the host then drops every window and buffer.
+    func stop() {
+        post { [self] in running = false }
+        finished.wait()
+        wl_display_disconnect(display)
+        close(wake)
+    }
+
+    private func loop() {
+        let fd = wl_display_get_fd(display)
+        while running {
+            let work = inboxLock.withLock { () -> [() -> Void] in
+                defer { inbox = [] }
+                return inbox
+            }
+            for w in work { w() }
+            guard running else { break }
+            if gone {
+                // Only the inbox is left to serve (the backend completes flips without a host).
+                var p = pollfd(fd: wake, events: Int16(POLLIN), revents: 0)
+                if poll(&p, 1, -1) > 0 { drainWake() }
+                continue
+            }
+            while wl_display_prepare_read(display) != 0 { if wl_display_dispatch_pending(display) < 0 { break } }
+            wl_display_flush(display)
+            var fds = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0), pollfd(fd: wake, events: Int16(POLLIN), revents: 0)]
+            let r = poll(&fds, 2, -1)
+            if r > 0 && fds[0].revents & Int16(POLLIN | POLLHUP | POLLERR) != 0 {
+                if wl_display_read_events(display) < 0 { lose("reading from the host: \(String(cString: strerror(errno)))"); continue }
+            } else {
+                wl_display_cancel_read(display)
+            }
+            if fds[1].revents != 0 { drainWake() }
+            if wl_display_dispatch_pending(display) < 0 {
+                lose("the host ended the connection: \(String(cString: strerror(wl_display_get_error(display))))")
+            }
+        }
+    }
+
+    private func drainWake() {
+        var v: UInt64 = 0
+        _ = read(wake, &v, 8)
+    }
+
+    func lose(_ why: String) {
+        guard !gone else { return }
+        gone = true
+        onLost?(why)
+    }
+
+    /// A presentation-time stamp on CLOCK_MONOTONIC, the clock of DRM event timestamps.
+    func monotonicNs(sec: Int64, nsec: Int64) -> Int64 {
+        let ns = sec * 1_000_000_000 + nsec
+        guard presentationClock != UInt32(CLOCK_MONOTONIC) else { return ns }
+        var a = timespec(), b = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &a)
+        clock_gettime(clockid_t(presentationClock), &b)
+        return ns + (Int64(a.tv_sec) - Int64(b.tv_sec)) * 1_000_000_000 + (Int64(a.tv_nsec) - Int64(b.tv_nsec))
+    }
+}
