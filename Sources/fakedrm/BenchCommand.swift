@@ -1,5 +1,6 @@
 import ArgumentParser
 import FakeDRM
+import FakeDRMWayland
 import Foundation
 import Glibc
 
@@ -22,13 +23,16 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Backend for --vhost: vhost-user-gpu[=BINARY] (spawned) or vhost-user=SOCKET.") var backend = "vhost-user-gpu"
     @Option(help: "Scanout size for --vhost, WxH.") var size = "1920x1080"
     @Option(help: "Seconds per --vhost measurement.") var seconds = 5.0
-    @Option(help: "Client render time per frame (ms) for the release-fence demo.") var renderMs = 10.0
+    @Option(help: "Client render time per frame (ms) for the release-fence demo (--wayland: the host's frame period).") var renderMs: Double?
+    @Option(help: ArgumentHelp("The release-fence demo against a real host compositor (a socket name or an absolute path).", valueName: "display"))
+    var wayland: String?
     @Flag(help: "Also measure the composed (copying) path, forced by an overlay plane.") var composed = false
     @Option(help: "Run only the Direct-path row of this exact name (no composition table), e.g. under callgrind.") var only: String?
 
     func run() throws {
         if socket { return try runSocket() }
         if vhost { return try runVhost() }
+        if let wayland { return try runWayland(wayland) }
         let r = try DirectBench.run(iterations: iterations, only: only)
         print("fakedrm bench (Direct front end, \(iterations) iterations, ns per operation)")
         print("operation".padding(toLength: 42, withPad: " ", startingAt: 0) + "     median        p99  x floor")
@@ -143,9 +147,24 @@ extension BenchCommand {
             print(String(format: "  frame copies per flip    fakedrm %.2f; backend 2 (TRANSFER_TO_HOST_2D, UPDATE); display socket 1 (recv into the display image)", r.fakedrmCopiesPerFlip))
             print("  direct/composed flips    \(r.directFlips)/\(r.composedFlips), command errors \(r.commandErrors), display SO_SNDBUF \(r.displaySendBuffer) bytes")
         }
-        let d = try VhostBench.releaseDemo(renderMs: renderMs, seconds: min(seconds, 3))
+        let d = try VhostBench.releaseDemo(renderMs: renderMs ?? 10, seconds: min(seconds, 3))
         print(String(format: "release-fence demo (simulated host repainting at %.0f Hz, holding the shown buffer until its next repaint; client renders %.1f ms/frame, double-buffered):", d.hostHz, d.renderMs))
         print(String(format: "  release tied to the flip   %5.1f fps", d.fpsReleaseTiedToFlip))
         print(String(format: "  with the release fence     %5.1f fps", d.fpsWithReleaseFence))
+    }
+}
+
+extension BenchCommand {
+    private func runWayland(_ display: String) throws {
+        let r = try WaylandBench.run(display: display, renderMs: renderMs, seconds: min(seconds, 10))
+        print(String(format: "fakedrm bench --wayland (host %@, 1024x768 XRGB8888, %.0f s per case): the host completes %.1f flips/s;",
+                     r.hostName, r.seconds, r.hostFps))
+        print(String(format: "a double-buffered client renders %.1f ms per frame:", r.renderMs))
+        print("  case                        guest fps  frames  host frame callbacks  presented  copies/frame")
+        for (name, c) in [("release tied to the flip", r.releaseTiedToFlip), ("with the release fence", r.withReleaseFence)] {
+            print("  " + name.padding(toLength: 26, withPad: " ", startingAt: 0)
+                  + String(format: "  %9.1f  %6d  %20d  %9d  %12.2f", c.fps, c.framesSubmitted, c.hostFrameCallbacks, c.presented, c.copiesPerFrame))
+        }
+        print(String(format: "  ratio (fenced / tied)       %9.2f", r.withReleaseFence.fps / max(r.releaseTiedToFlip.fps, 0.001)))
     }
 }

@@ -79,6 +79,29 @@ public enum VhostBench {
     }
 }
 
+extension VhostBench {
+    /// The demo's double-buffered client on a lit CRTC of `device`, whatever display is behind
+    /// it (`fakedrm bench --wayland` runs it against a real host). Frames per second.
+    public static func releaseLoop(device: Device, tied: Bool, renderMs: Double, seconds: Double) throws -> Double {
+        let scene = try FlipScene(device: device, width: 1024, height: 768, overlay: false)
+        for _ in 0..<4 { try scene.flipAndWait() }
+        return try scene.releaseLoop(tied: tied, renderNs: Int64(renderMs * 1e6), seconds: seconds)
+    }
+
+    /// Flips between two buffers as fast as the display completes them: flips per second.
+    public static func flipRate(device: Device, seconds: Double) throws -> Double {
+        let scene = try FlipScene(device: device, width: 1024, height: 768, overlay: false)
+        for _ in 0..<4 { try scene.flipAndWait() }
+        let t0 = Monotonic.nowNs(), end = t0 + Int64(seconds * 1e9)
+        var n = 0
+        while Monotonic.nowNs() < end {
+            try scene.flipAndWait()
+            n += 1
+        }
+        return Double(n) / (Double(Monotonic.nowNs() - t0) / 1e9)
+    }
+}
+
 enum BenchError: Error { case failed(String) }
 
 /// A lit CRTC with two full-screen buffers, driven through the Direct front end's codec.

@@ -47,7 +47,7 @@ extension Display {
     }
 
     /// A buffer-holding backend's host let go of every buffer the commits on this CRTC up to
-    /// `token` put on screen: their release fences may signal once their fbs are off the planes.
+    /// `token` put on screen: their release fences signal (each once its commit latched).
     public func buffersReleased(crtcIndex c: Int, throughToken token: UInt64) {
         lock.withLock {
             var changed = false

@@ -88,15 +88,16 @@ extension AtomicPipeline {
         if !display.backend.completesFlips && pc.backendError == 0 { display.backend.present(crtcIndex: c, scanout: scanout(for: c), timestampNs: clock.nowNs()) }
     }
 
-    /// Signals release fences whose fbs are all off the display and, with a buffer-holding
-    /// backend, released by its host (optionally after the emulated host delay).
+    /// Signals release fences whose commit latched and whose fbs are all off the display or,
+    /// with a buffer-holding backend, released by its host (optionally after the emulated host
+    /// delay).
     func settleReleases(at ts: Int64) {
         var keep: [ReleaseWait] = []
         for var w in releaseWaits {
             if let gate = w.armedAfter, !gate.done { keep.append(w); continue }
             w.armedAfter = nil
             w.shown.removeAll { latched.planes[$0.planeIndex].fb != $0.fb }
-            if w.shown.isEmpty && w.hostReleased {
+            if w.hostHolds ? w.hostReleased : w.shown.isEmpty {
                 signalFence(w.fence, .release, at: ts, extraDelayNs: Int64(config.releaseFence.hostDelayMs) * 1_000_000)
             } else {
                 keep.append(w)

@@ -45,6 +45,9 @@ struct ReleaseWait {
     let crtcIndex: Int
     /// The commit's token, which a buffer-holding backend names when its host lets go.
     let token: UInt64
-    /// The host no longer reads the commit's buffers (always, for a backend that copies).
-    var hostReleased: Bool
+    /// The backend's host shows the buffers themselves: its release, not the fbs leaving the
+    /// planes, says they are free (a host lets go of a buffer only once it has a newer one, which
+    /// can be before the newer commit's frame callback).
+    let hostHolds: Bool
+    var hostReleased = false
 }
