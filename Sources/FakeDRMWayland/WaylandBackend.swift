@@ -71,6 +71,12 @@ public final class WaylandBackend: ScanoutBackend, @unchecked Sendable {
     /// The host display as named (or found in WAYLAND_DISPLAY).
     public var hostName: String { host.name }
     public var stats: Stats { lock.withLock { _stats } }
+
+    public var summary: DisplaySummary? {
+        let s = stats
+        return DisplaySummary(kind: "wayland", host: host.name, windows: s.windows, framesSubmitted: s.directFrames + s.composedFrames,
+                              frameCopies: s.frameCopies, frameCallbacks: s.frameCallbacks, hostHeldBuffers: s.hostHeldBuffers, lost: s.lostReason)
+    }
     private func stat(_ f: (inout Stats) -> Void) { lock.withLock { f(&_stats) } }
     private var device: Device? { lock.withLock { _device } }
 
@@ -232,6 +238,7 @@ public final class WaylandBackend: ScanoutBackend, @unchecked Sendable {
 
     func frameDone(crtc c: Int, token: UInt64) {
         stat { $0.frameCallbacks += 1 }
+        device?.display.hostFrame(crtcIndex: c)
         if options.releaseTiedToFlip, let w = windows[c], w.holdsOlder(than: token) {
             w.doneAwaitingRelease.append(token)
             return

@@ -1,3 +1,4 @@
+import Dispatch
 import Testing
 @testable import FakeDRM
 
@@ -6,10 +7,18 @@ final class RecordingBackend: ScanoutBackend, @unchecked Sendable {
     var submits: [(crtc: Int, token: UInt64, planes: Int)] = []
     /// As a host that shows the buffers themselves (the Wayland display's shm path).
     var holds = false
+    /// Completes every later submit at once, from another thread (as a host would).
+    var autoComplete = false
+    weak var device: Device?
     var completesFlips: Bool { true }
     var holdsBuffers: Bool { holds }
+    func attach(to device: Device) { self.device = device }
     func present(crtcIndex: Int, scanout: Scanout, timestampNs: Int64) {}
-    func submit(crtcIndex: Int, scanout: Scanout, token: UInt64) { submits.append((crtcIndex, token, scanout.planes.count)) }
+    func submit(crtcIndex: Int, scanout: Scanout, token: UInt64) {
+        submits.append((crtcIndex, token, scanout.planes.count))
+        guard autoComplete, let d = device else { return }
+        DispatchQueue.global().async { d.display.flipDone(crtcIndex: crtcIndex, token: token) }
+    }
 }
 
 @Suite struct BackendSeamTests {
@@ -78,6 +87,27 @@ final class RecordingBackend: ScanoutBackend, @unchecked Sendable {
         #expect(third.status == 1)
     }
 
+    @Test func closingTheFileEndsAWaitOnAHostThatNeverReleases() throws {
+        let backend = RecordingBackend()
+        backend.holds = true
+        let d = try Device(config: DeviceConfig(), backend: backend, virtualTime: true)
+        let c = try DirectClient(device: d)
+        c.setClientCap(DRMConst.clientCapAtomic, 1)
+        let a = try c.makeFB().0, b = try c.makeFB().0
+        let rel = c.memory.alloc(4)
+        #expect(try c.modeset(fb: a, flags: DRMConst.atomicAllowModeset | DRMConst.atomicNonblock, extraCRTC: [("RELEASE_FENCE_PTR", rel)]) == 0)
+        let sf = try #require(c.files.syncFile(fd: Int32(bitPattern: LE.u32s(c.memory.bytes(at: rel, count: 4) ?? [])[0])))
+        d.display.flipDone(crtcIndex: 0, token: backend.submits[0].token)
+        #expect(c.atomic(DRMConst.atomicNonblock, [(c.plane(.primary), [("FB_ID", UInt64(b))])]) == 0)
+        d.display.flipDone(crtcIndex: 0, token: backend.submits[1].token)
+        #expect(!sf.isSignalled)
+        #expect(d.lock.withLock { d.pipeline.releaseWaits.count } == 1)
+        backend.autoComplete = true  // the close's own commits (its fbs removed) complete
+        d.close(c.file)
+        #expect(sf.status == 1)
+        #expect(d.lock.withLock { d.pipeline.releaseWaits.count } == 0)
+    }
+
     @Test func backendLossFailsPendingFencesAndDisconnects() throws {
         let backend = RecordingBackend()
         let d = try Device(config: DeviceConfig(), backend: backend, virtualTime: true)
@@ -94,5 +124,19 @@ final class RecordingBackend: ScanoutBackend, @unchecked Sendable {
         d.display.attach(VirtualBackend())
         d.hotplug.setConnector(index: 0, connected: true)
         #expect(try d.objects.connectorInfo(c.file, c.connectorID).connection == 1)
+    }
+}
+
+@Suite struct HostFramePacingTests {
+    @Test func followsTheHostsPeriodAndIgnoresIdleGaps() {
+        var p = HostFramePacing(initialPeriodNs: 16_666_667)
+        var t: Int64 = 1_000_000_000
+        for _ in 0..<30 { p.frame(at: t); t += 25_600_000 }
+        #expect(abs(p.periodNs - 25_600_000) < 100_000)
+        t += 2_000_000_000  // nothing committed for 2 s: no frame callbacks
+        p.frame(at: t)
+        #expect(abs(p.periodNs - 25_600_000) < 100_000)
+        for _ in 0..<30 { t += 40_000_000; p.frame(at: t) }
+        #expect(abs(p.periodNs - 40_000_000) < 100_000)
     }
 }

@@ -26,6 +26,35 @@ public protocol ScanoutBackend: AnyObject, Sendable {
     /// true: a host shows the buffers themselves (no copy), so a release fence also waits for
     /// `Display.buffersReleased` naming its commit, not only for its fbs to leave the planes.
     var holdsBuffers: Bool { get }
+    /// What `fakedrm ctl state` shows of the display (nil: nothing beyond the card's state).
+    /// Called under the device lock: take only the backend's own locks.
+    var summary: DisplaySummary? { get }
+}
+
+/// The display behind the card as `fakedrm ctl state` shows it.
+public struct DisplaySummary: Codable, Sendable {
+    public var kind: String
+    public var host: String?
+    public var windows: Int
+    public var framesSubmitted: Int
+    /// Full-frame copies fakedrm made (0 per frame when the host shows guest buffers as they are).
+    public var frameCopies: Int
+    public var frameCallbacks: Int
+    /// Guest buffers the host holds: attached and not yet released.
+    public var hostHeldBuffers: Int
+    public var lost: String?
+
+    public init(kind: String, host: String?, windows: Int, framesSubmitted: Int, frameCopies: Int, frameCallbacks: Int,
+                hostHeldBuffers: Int, lost: String?) {
+        self.kind = kind
+        self.host = host
+        self.windows = windows
+        self.framesSubmitted = framesSubmitted
+        self.frameCopies = frameCopies
+        self.frameCallbacks = frameCallbacks
+        self.hostHeldBuffers = hostHeldBuffers
+        self.lost = lost
+    }
 }
 
 extension ScanoutBackend {
@@ -33,4 +62,5 @@ extension ScanoutBackend {
     public func attach(to device: Device) {}
     public func submit(crtcIndex: Int, scanout: Scanout, token: UInt64) {}
     public var holdsBuffers: Bool { false }
+    public var summary: DisplaySummary? { nil }
 }

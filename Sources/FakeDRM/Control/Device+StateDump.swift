@@ -76,6 +76,8 @@ public struct StateDump: Codable, Sendable {
     var pendingFences: [PendingFence]
     var masterFile: Int?
     public var summary: Summary
+    /// The display behind the card, when its backend reports one (the Wayland host's).
+    var display: DisplaySummary?
 }
 
 extension StateDump.Mode {
@@ -135,7 +137,7 @@ extension Device {
                                            version: "\(config.driver.major).\(config.driver.minor).\(config.driver.patchlevel)"),
                              virtualTime: clock.virtualTime, hotplugEpoch: hotplug.generation, connectors: conns, crtcs: crtcList,
                              planes: planeList, framebuffers: fbs, blobs: blobList, files: fileList, pendingFences: fences,
-                             masterFile: files.master?.id, summary: summary)
+                             masterFile: files.master?.id, summary: summary, display: display.backend.summary)
         }
     }
 }

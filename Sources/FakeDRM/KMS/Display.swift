@@ -46,6 +46,30 @@ extension Display {
         }
     }
 
+    /// A frame of the host display showing CRTC c (a frame callback), in real time: the
+    /// CRTC's vblank clock follows the host's frames, counting this one (or taking its phase
+    /// when the clock just ticked) and running at the host's period, so the sequences of flip
+    /// events and vblank waits advance with what the host shows. Between host frames (the host
+    /// sends none while nothing is committed) the clock keeps running at that period. Virtual
+    /// time needs none of this: there a backend's completion is the frame (flipDone).
+    public func hostFrame(crtcIndex c: Int, at ts: Int64? = nil) {
+        lock.withLock {
+            guard c >= 0, c < vblank.clocks.count, vblank.clocks[c].running, !clock.virtualTime else { return }
+            let now = ts ?? clock.nowNs()
+            var pacing = vblank.clocks[c].hostPacing ?? HostFramePacing(initialPeriodNs: vblank.clocks[c].periodNs)
+            pacing.frame(at: now)
+            vblank.clocks[c].hostPacing = pacing
+            let period = pacing.periodNs
+            vblank.clocks[c].periodNs = period
+            if now - vblank.clocks[c].lastNs >= period / 2 {
+                vblank.tick(c, at: now)
+            } else {
+                vblank.clocks[c].lastNs = now
+                lock.broadcast()
+            }
+        }
+    }
+
     /// A buffer-holding backend's host let go of every buffer the commits on this CRTC up to
     /// `token` put on screen: their release fences signal (each once its commit latched).
     public func buffersReleased(crtcIndex c: Int, throughToken token: UInt64) {
@@ -73,6 +97,7 @@ extension Display {
             }
             for w in pipeline.releaseWaits { w.fence.signal(at: ts, error: error) }
             pipeline.releaseWaits = []
+            for c in vblank.clocks.indices { vblank.clocks[c].hostPacing = nil }
             for k in topology.connectors.indices where topology.connectors[k].status != .disconnected && !topology.connectors[k].removed {
                 topology.connectors[k].status = .disconnected
                 topology.connectors[k].epoch += 1

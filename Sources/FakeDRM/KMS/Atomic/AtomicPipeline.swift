@@ -172,7 +172,8 @@ extension AtomicPipeline {
             let crtcID = topology.crtcs[c].id
             let shown = p.new.planes.enumerated().filter { $0.element.crtc == crtcID && $0.element.fb != 0 }.map { (planeIndex: $0.offset, fb: $0.element.fb) }
             releaseWaits.append(ReleaseWait(fence: f, shown: shown, armedAfter: pendingCommits[c], crtcIndex: c,
-                                            token: pendingCommits[c]?.token ?? 0, hostHolds: display.backend.holdsBuffers))
+                                            token: pendingCommits[c]?.token ?? 0, hostHolds: display.backend.holdsBuffers,
+                                            ownerFile: file.id))
         }
         let commits = affected.compactMap { pendingCommits[$0] }
         applyArmFaults(commits, file: file)
@@ -296,8 +297,9 @@ extension AtomicPipeline {
         objects.sweep(liveFBs: liveFBs, liveBlobs: liveBlobs)
     }
 
-    /// A closing file's commits delayed or held by faults go on now, so nothing of it outlives
-    /// the close (the kernel gives up on a flip_done after 10 s).
+    /// A closing file's commits delayed or held by faults go on now, and its release fences
+    /// stop waiting for the host, so nothing of it outlives the close (the kernel gives up on a
+    /// flip_done after 10 s).
     func releaseCommits(of file: FileContext) {
         for pc in pendingCommits.compactMap({ $0 }) where pc.ownerFile == file.id {
             pc.notBeforeNs = 0
@@ -305,6 +307,14 @@ extension AtomicPipeline {
             pc.deferredArm = nil
             if pc.held { releaseHeld(pc) }
         }
+        // Nobody can reuse the closing file's buffers any more: a host that never releases
+        // them holds no release fence past the close.
+        var changed = false
+        for i in releaseWaits.indices where releaseWaits[i].ownerFile == file.id && releaseWaits[i].hostHolds && !releaseWaits[i].hostReleased {
+            releaseWaits[i].hostReleased = true
+            changed = true
+        }
+        if changed { settleReleases(at: clock.nowNs()) }
     }
 
     func dropEvents(of file: FileContext) {

@@ -50,4 +50,6 @@ struct ReleaseWait {
     /// can be before the newer commit's frame callback).
     let hostHolds: Bool
     var hostReleased = false
+    /// The file that made the commit: its close ends a wait on a host that never releases.
+    let ownerFile: Int
 }

@@ -22,13 +22,14 @@ public final class VblankCounters: DeviceRoom, @unchecked Sendable {
     func updateVblankClock(_ i: Int) {
         let s = pipeline.state.crtcs[i]
         let shouldRun = s.active && s.mode != nil
-        if let m = s.mode { clocks[i].periodNs = m.framePeriodNs }
+        if let m = s.mode { clocks[i].periodNs = clocks[i].hostPacing?.periodNs ?? m.framePeriodNs }
         if shouldRun && !clocks[i].running {
             clocks[i].running = true
             clocks[i].lastNs = clock.nowNs()
             clocks[i].reportedNs = clocks[i].lastNs + clocks[i].offsetNs
         } else if !shouldRun && clocks[i].running {
             clocks[i].running = false
+            clocks[i].hostPacing = nil
             // drm_crtc_vblank_off: pending vblank events are sent now with the last count.
             for w in waiters where w.crtcIndex == i { deliver(w, sequence: clocks[i].count, at: clocks[i].reportedNs) }
             waiters.removeAll { $0.crtcIndex == i }
@@ -90,6 +91,29 @@ struct VblankClock {
     var stallUntilNs: Int64 = 0
     /// Added to timestamps after a `vblank-jump`.
     var offsetNs: Int64 = 0
+    /// Set while a host display's frames pace this CRTC (Display.hostFrame).
+    var hostPacing: HostFramePacing?
+}
+
+/// The period of a host display's frames, from the intervals between its frame callbacks: a
+/// running mean that follows a host changing its rate within a few frames and ignores gaps
+/// (the host sends no frame callbacks while nothing is committed).
+struct HostFramePacing {
+    private(set) var periodNs: Int64
+    private var lastNs: Int64?
+
+    init(initialPeriodNs: Int64) { periodNs = initialPeriodNs }
+
+    static let minPeriodNs: Int64 = 4_000_000, maxPeriodNs: Int64 = 100_000_000
+
+    mutating func frame(at ns: Int64) {
+        defer { lastNs = ns }
+        guard let last = lastNs else { return }
+        let d = ns - last
+        // Longer than the slowest plausible refresh: an idle gap, not a frame period.
+        guard d >= Self.minPeriodNs / 2, d <= Self.maxPeriodNs else { return }
+        periodNs = min(max((periodNs * 3 + d) / 4, Self.minPeriodNs), Self.maxPeriodNs)
+    }
 }
 
 /// Someone waiting for a vblank count on one CRTC: an event to queue, or a sleeping ioctl.
