@@ -10,6 +10,7 @@ swift test
 scripts/client-tests.sh
 scripts/fault-tests.sh   # every fault kind seen from a client, then scripts/soak.sh --kills 60
 scripts/compositor-tests.sh   # weston 10 and sway 1.7 with clients, ctl, faults (docs/compositors.md)
+scripts/wayland-host-tests.sh # the card as a window of a host weston: pixels, figures, host gone (docs/wayland-display.md)
 scripts/sanitizer-tests.sh    # the client suite against ThreadSanitizer and AddressSanitizer builds (docs/limits.md)
 scripts/fuzz-tests.sh         # a minute of libFuzzer from the recorded corpus (docs/fuzzing.md)
 scripts/readme-check.sh       # README's first command in a fresh clone, as a newcomer runs it

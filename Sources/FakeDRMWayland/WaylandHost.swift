@@ -44,7 +44,9 @@ final class WaylandHost: @unchecked Sendable {
 
     /// `name`: a socket name under XDG_RUNTIME_DIR or an absolute path; nil: $WAYLAND_DISPLAY.
     init(name: String?) throws(WaylandHostError) {
-        let shown = name ?? ProcessInfo.processInfo.environment["WAYLAND_DISPLAY"] ?? "wayland-0"
+        // libwayland's own default when WAYLAND_DISPLAY is unset or empty.
+        let env = ProcessInfo.processInfo.environment["WAYLAND_DISPLAY"] ?? ""
+        let shown = name ?? (env.isEmpty ? "wayland-0" : env)
         // withCString: Swift 6.3.1's type checker crashes on the String-to-pointer form here.
         let d: OpaquePointer? = if let name { name.withCString { wl_display_connect($0) } } else { wl_display_connect(nil) }
         guard let d else { throw .cannotConnect(shown) }

@@ -13,10 +13,14 @@
 #   second-output on the two-head card: Virtual-2 plugged in and out (compositor-lib.sh).
 #   shared        on a shared daemon (fakedrm run --attach): "ready: yes" once weston scans
 #                 out, then weston keeps running until the file $COMP_DONE appears (30 s at most).
+#   window        for scripts/wayland-host-tests.sh: "control: $FAKEDRM_CONTROL", "ready: yes" once
+#                 weston scans out, weston-simple-shm until the file $COMP_DONE appears (40 s at
+#                 most), the wl_output count then, SIGTERM, the card's state after.
 #   vblank        under --manual-vblank: presentation-shm advanced by `fakedrm ctl vblank step`
 #                 one vblank at a time, then by `vblank rate 120` for 1 s, then frozen (rate 0).
 # Env: COMP_FAKEDRM (fakedrm executable, for ctl), COMP_CAPTURE (the --capture directory),
-#      COMP_OUT (a directory for ctl captures), COMP_LOG_OUT (copy of weston.log).
+#      COMP_OUT (a directory for ctl captures), COMP_LOG_OUT (copy of weston.log),
+#      COMP_WESTON_CONFIG (a weston.ini for weston --config).
 set -u
 . "$(dirname "$0")/compositor-lib.sh"
 comp_setup
@@ -24,7 +28,7 @@ scenario=${1:-desktop}
 pres="$xdg/pres.txt"
 
 state_line idle
-weston_start
+weston_start ${COMP_WESTON_CONFIG:+--config="$COMP_WESTON_CONFIG"}
 wait_socket || { comp_log .; kill -KILL "$comp" 2>/dev/null; comp_cleanup; exit 1; }
 output_info
 
@@ -48,6 +52,19 @@ shared)
     echo "ready: yes"
     for _ in $(seq 300); do [ -e "$COMP_DONE" ] && break; sleep 0.1; done
     comp_stop
+    ;;
+window)
+    echo "control: ${FAKEDRM_CONTROL:-}"
+    echo "weston_pid: $comp"
+    wait_scanout 5 && echo "ready: yes"
+    weston-simple-shm &
+    c=$!
+    for _ in $(seq 400); do [ -e "$COMP_DONE" ] && break; sleep 0.1; done
+    alive "$c" && echo "simple_shm: running"
+    kill $c 2>/dev/null; wait $c 2>/dev/null
+    echo "outputs_end: $(timeout 5 wayland-info 2>/dev/null | grep -c "'wl_output'")"
+    comp_stop
+    state_after after
     ;;
 second-output)
     wait_scanout 5
