@@ -8,7 +8,9 @@
 # desktop (pixels), the host screenshot equals `fakedrm ctl capture` of the CRTC, the card is
 # clean after the guest exits; the daemon's figures and `fakedrm bench --wayland`; the host
 # killed under a running guest: the guest stays up, the connector goes disconnected, and
-# plugged in again (ctl hotplug) the guest's desktop is on the virtual display. Run as root;
+# plugged in again (ctl hotplug) the guest's desktop is on the virtual display; and with
+# `--backend vhost-user-gpu --host-display wayland`, the backend's scanout in the host window
+# (fakedrm as QEMU's UI). Run as root;
 # host, card and guest all run as `nobody`. About 20 s.
 #
 # Usage: scripts/wayland-host-tests.sh        (builds with swift build --scratch-path $SCRATCH)
@@ -103,13 +105,14 @@ shoot() {
     [ -n "$f" ] && mv "$f" "$work/$1.png"
 }
 
-# guest_start NAME: fakedrm run --backend wayland=<host socket> -- weston + simple-shm in the
+CARD_DISPLAY=(--backend "wayland=$HOST_SOCK")   # how guest_start's card reaches the host
+# guest_start NAME: fakedrm run "${CARD_DISPLAY[@]}" -- weston + simple-shm in the
 # background (45 s at most); up to 15 s until it scans out ("ready: yes"). Sets $guest, $out,
 # $ctlsock (the card's control socket, $FAKEDRM_CONTROL inside) and $done (touch: stop it).
 guest_start() {
     out="$work/$1.txt" done="$work/$1.done"
     rm -f "$done"
-    timeout 45 "${RUN[@]}" --backend "wayland=$HOST_SOCK" -- "${ENV[@]}" COMP_DONE="$done" \
+    timeout 45 "${RUN[@]}" "${CARD_DISPLAY[@]}" -- "${ENV[@]}" COMP_DONE="$done" \
         COMP_LOG_OUT="$work/$1-weston.log" "$T/compositor-weston.sh" window >"$out" 2>&1 &
     guest=$!
     local i
@@ -227,6 +230,32 @@ if [[ "$bench_help" == *"--wayland"* ]]; then
     else bad "fakedrm bench --wayland (rc=$brc)" "$work/bench.txt"; fi
 else
     echo "skip - fakedrm bench --help has no --wayland: no release-fence figures"
+fi
+
+# --- vhost-user-gpu into the host window: fakedrm as QEMU's UI too ------------------------------
+vhost_bin=/usr/lib/qemu/vhost-user-gpu
+if [ -x "$vhost_bin" ]; then
+    t3=$SECONDS
+    CARD_DISPLAY=(--backend vhost-user-gpu --host-display "wayland=$HOST_SOCK")
+    if guest_start vhost; then
+        shown=no
+        for i in $(seq 12); do
+            if shoot vhost && hcheck guest "$work/vhost.png" $BG >"$work/vhost-px.txt" 2>&1; then shown=yes; break; fi
+            sleep 0.3
+        done
+        guest_stop
+        line=$(grep "host display .*pictures shown" "$out" | tail -1 || true)
+        if [ $shown = yes ]; then
+            ok "--backend vhost-user-gpu --host-display wayland: the backend's scanout in the host window ($(grep -h 'guest background' "$work/vhost-px.txt" | cut -d, -f2-)); ${line#*\] }"
+        else bad "--backend vhost-user-gpu --host-display wayland: the host does not show the guest desktop" "$work/vhost-px.txt"; fi
+    else
+        bad "guest weston through --backend vhost-user-gpu --host-display wayland=$HOST_SOCK: no scanout within 15 s" "$out"
+        guest_stop
+    fi
+    CARD_DISPLAY=(--backend "wayland=$HOST_SOCK")
+    echo "       vhost-user-gpu session: $((SECONDS - t3)) s"
+else
+    echo "skip - no $vhost_bin (qemu-system-gui): vhost-user-gpu into the host window not checked"
 fi
 
 # --- the host goes away under a running guest ----------------------------------------------------

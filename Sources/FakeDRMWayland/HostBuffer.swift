@@ -13,9 +13,9 @@ final class HostBuffer {
     let composed: SharedMemory?
     /// Attached and not yet released by the host.
     var busy = false
-    weak var owner: WaylandBackend?
+    weak var owner: HostEvents?
 
-    init(proxy: OpaquePointer, key: DirectKey?, source: BufferObject?, composed: SharedMemory?, owner: WaylandBackend) {
+    init(proxy: OpaquePointer, key: DirectKey?, source: BufferObject?, composed: SharedMemory?, owner: HostEvents) {
         self.proxy = proxy
         self.key = key
         self.source = source
@@ -51,4 +51,13 @@ struct DirectKey: Hashable {
     let width: Int, height: Int
     let stride: Int
     let shmFormat: UInt32
+}
+
+extension Frame {
+    /// Into a window buffer of the same size: 0xAARRGGBB words are XRGB8888's bytes.
+    func copy(into memory: SharedMemory) {
+        pixels.withUnsafeBytes { px in
+            if let p = px.baseAddress { memory.base.copyMemory(from: p, byteCount: min(px.count, memory.size)) }
+        }
+    }
 }

@@ -9,7 +9,7 @@ final class HostWindow {
     let surface: OpaquePointer
     let xdgSurface: OpaquePointer
     let toplevel: OpaquePointer
-    weak var owner: WaylandBackend?
+    weak var owner: HostEvents?
     /// The first configure came: buffers may be attached.
     var isConfigured = false
     /// Submits that came before it, shown in order once it does.
@@ -25,7 +25,7 @@ final class HostWindow {
     /// The composed path's own buffers.
     var ring: [HostBuffer] = []
 
-    init?(crtc: Int, width: Int, height: Int, host: WaylandHost, owner: WaylandBackend) {
+    init?(crtc: Int, width: Int, height: Int, host: WaylandHost, owner: HostEvents) {
         guard let compositor = host.compositor, let wm = host.wmBase,
               let surface = wl_compositor_create_surface(compositor) else { return nil }
         guard let xdgSurface = xdg_wm_base_get_xdg_surface(wm, surface), let toplevel = xdg_surface_get_toplevel(xdgSurface) else {
@@ -78,15 +78,67 @@ final class HostWindow {
 
     /// True when a commit older than `token` still has a buffer the host holds.
     func holdsOlder(than token: UInt64) -> Bool { held.contains { $0.token < token && !$0.released } }
+
+    /// A free buffer of the window's own (2, or 3 while the host holds both) for a frame of
+    /// the window's size, to draw a composed picture into.
+    func ringBuffer(host: WaylandHost) -> HostBuffer? {
+        let bytes = width * height * 4
+        ring.removeAll { b in
+            guard b.composed?.size != bytes, !b.busy else { return false }
+            wl_buffer_destroy(b.proxy)
+            return true
+        }
+        var target = ring.first { !$0.busy && $0.composed?.size == bytes }
+        if target == nil, ring.count < 3, let shm = host.shm, let owner, let memory = try? SharedMemory(size: bytes, name: "fakedrm-wayland"),
+           let proxy = HostBuffer.make(shm: shm, fd: memory.fd.raw, poolSize: bytes, offset: 0, width: width, height: height,
+                                       stride: width * 4, shmFormat: 1) {
+            let b = HostBuffer(proxy: proxy, key: nil, source: nil, composed: memory, owner: owner)
+            ring.append(b)
+            target = b
+        }
+        // Every buffer still held: reuse the oldest (the host may show a torn frame).
+        if target == nil { target = ring.first { $0.composed?.size == bytes } }
+        guard let target else { return nil }
+        ring.removeAll { $0 === target }
+        ring.append(target)
+        return target
+    }
+
+    /// Attaches `buffer` (unless the host already holds it: damage alone makes it read it
+    /// again), asks for the frame callback and presentation feedback of `token`, commits.
+    func commit(_ buffer: HostBuffer, token: UInt64, host: WaylandHost) {
+        guard let owner else { return }
+        if buffer !== shown || !buffer.busy { wl_surface_attach(surface, buffer.proxy, 0, 0) }
+        wl_surface_damage_buffer(surface, 0, 0, Int32.max, Int32.max)
+        let wait = FrameWait(crtc: crtc, token: token, owner: owner)
+        wl_callback_add_listener(wl_surface_frame(surface), Listeners.frame, Unmanaged.passRetained(wait).toOpaque())
+        if let p = host.presentation, let fb = wp_presentation_feedback(p, surface) {
+            wp_presentation_feedback_add_listener(fb, Listeners.feedback, Unmanaged.passRetained(wait).toOpaque())
+        }
+        wl_surface_commit(surface)
+        buffer.busy = true
+        shown = buffer
+    }
+}
+
+/// What a window's host objects report, on the Wayland thread: the Wayland display backend
+/// (a card's CRTCs) and the virtio-gpu display's sink (a backend's scanouts) both take them.
+protocol HostEvents: AnyObject {
+    func windowConfigured(_ w: HostWindow)
+    func windowClosed(_ w: HostWindow)
+    func frameDone(crtc: Int, token: UInt64)
+    func presented(crtc: Int, sec: Int64, nsec: Int64)
+    func discarded()
+    func hostReleased(_ b: HostBuffer)
 }
 
 /// One commit's frame callback and presentation feedback on the host.
 final class FrameWait {
     let crtc: Int
     let token: UInt64
-    weak var owner: WaylandBackend?
+    weak var owner: HostEvents?
 
-    init(crtc: Int, token: UInt64, owner: WaylandBackend) {
+    init(crtc: Int, token: UInt64, owner: HostEvents) {
         self.crtc = crtc
         self.token = token
         self.owner = owner

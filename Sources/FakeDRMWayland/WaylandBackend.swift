@@ -20,7 +20,7 @@ import Glibc
 ///
 /// @unchecked Sendable: `windows`/`direct` are touched only on the Wayland thread; `stats`
 /// and the device reference under their locks.
-public final class WaylandBackend: ScanoutBackend, @unchecked Sendable {
+public final class WaylandBackend: ScanoutBackend, HostEvents, @unchecked Sendable {
     public struct Options: Sendable {
         public var releaseTiedToFlip = false
         public init(releaseTiedToFlip: Bool = false) { self.releaseTiedToFlip = releaseTiedToFlip }
@@ -141,17 +141,7 @@ public final class WaylandBackend: ScanoutBackend, @unchecked Sendable {
             buffer = composedBuffer(w, s)
         }
         guard let buffer else { return host.lose("cannot make a wl_buffer for CRTC \(c)") }
-        // The same buffer again while the host holds it: damage alone makes it read it again.
-        if buffer !== w.shown || !buffer.busy { wl_surface_attach(w.surface, buffer.proxy, 0, 0) }
-        wl_surface_damage_buffer(w.surface, 0, 0, Int32.max, Int32.max)
-        let wait = FrameWait(crtc: c, token: token, owner: self)
-        wl_callback_add_listener(wl_surface_frame(w.surface), Listeners.frame, Unmanaged.passRetained(wait).toOpaque())
-        if let p = host.presentation, let fb = wp_presentation_feedback(p, w.surface) {
-            wp_presentation_feedback_add_listener(fb, Listeners.feedback, Unmanaged.passRetained(wait).toOpaque())
-        }
-        wl_surface_commit(w.surface)
-        buffer.busy = true
-        w.shown = buffer
+        w.commit(buffer, token: token, host: host)
         w.held.append((token: token, buffer: isDirect ? buffer : nil, released: !isDirect))
         stat {
             if isDirect { $0.directFrames += 1 } else { $0.composedFrames += 1; $0.frameCopies += 1 }
@@ -171,31 +161,10 @@ public final class WaylandBackend: ScanoutBackend, @unchecked Sendable {
         return b
     }
 
-    /// Composes into a free buffer of the window's ring (2, or 3 while the host holds both).
+    /// Composes into a free buffer of the window's own.
     private func composedBuffer(_ w: HostWindow, _ s: Scanout) -> HostBuffer? {
-        let bytes = s.width * s.height * 4
-        w.ring.removeAll { b in
-            guard b.composed?.size != bytes, !b.busy else { return false }
-            wl_buffer_destroy(b.proxy)
-            return true
-        }
-        var target = w.ring.first { !$0.busy && $0.composed?.size == bytes }
-        if target == nil, w.ring.count < 3, let shm = host.shm, let memory = try? SharedMemory(size: bytes, name: "fakedrm-wayland"),
-           let proxy = HostBuffer.make(shm: shm, fd: memory.fd.raw, poolSize: bytes, offset: 0, width: s.width, height: s.height,
-                                       stride: s.width * 4, shmFormat: 1) {
-            let b = HostBuffer(proxy: proxy, key: nil, source: nil, composed: memory, owner: self)
-            w.ring.append(b)
-            target = b
-        }
-        // Every buffer still held: reuse the oldest (the host may show a torn frame).
-        if target == nil { target = w.ring.first { $0.composed?.size == bytes } }
-        guard let target, let memory = target.composed else { return nil }
-        let frame = Composer.compose(s)
-        frame.pixels.withUnsafeBytes { px in
-            if let p = px.baseAddress { memory.base.copyMemory(from: p, byteCount: min(px.count, memory.size)) }
-        }
-        w.ring.removeAll { $0 === target }
-        w.ring.append(target)
+        guard let target = w.ringBuffer(host: host), let memory = target.composed else { return nil }
+        Composer.compose(s).copy(into: memory)
         return target
     }
 

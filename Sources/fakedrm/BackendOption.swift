@@ -16,8 +16,25 @@ struct ScanoutChoice {
     /// `--capture`, whichever backend shows the frames.
     let capture: FrameCapture?
 
-    init(spec: String?, device: Device) throws {
+    private(set) var hostWindows: WaylandWindowSink?
+
+    /// `hostDisplay`: `--host-display wayland[=DISPLAY]`, where a vhost-user-gpu backend's
+    /// display also shows its scanouts.
+    init(spec: String?, hostDisplay: String? = nil, device: Device) throws {
         capture = (device.display.backend as? VirtualBackend)?.capture
+        if let hostDisplay {
+            guard let w = WaylandSpec(hostDisplay), !w.tied else {
+                throw ValidationError("--host-display takes wayland[=DISPLAY], not '\(hostDisplay)'")
+            }
+            guard let spec, WaylandSpec(spec) == nil else {
+                throw ValidationError("--host-display is for --backend vhost-user-gpu or vhost-user (the wayland backend has its own windows)")
+            }
+            do {
+                hostWindows = try WaylandWindowSink(display: w.display)
+            } catch {
+                throw ValidationError("--host-display: \(error)")
+            }
+        }
         guard let spec else { return }
         if let w = WaylandSpec(spec) {
             wayland = try Self.startWayland(w, device: device, capture: capture)
@@ -31,7 +48,7 @@ struct ScanoutChoice {
         let output = (width: c?.preferredWidth ?? 1024, height: c?.preferredHeight ?? 768)
         // --capture writes what the backend's display shows, as the virtual display would.
         let s = VhostUserSupervisor(device: device, endpoint: endpoint, outputs: [output],
-                                    capture: capture)
+                                    capture: capture, sink: hostWindows)
         do {
             try s.start()
         } catch {
@@ -66,6 +83,11 @@ struct ScanoutChoice {
 
     func stop() {
         supervisor?.stop()
+        if let h = hostWindows {
+            let (shown, copies) = h.counts
+            Logger(label: "fakedrm.display").notice("\("host display \(h.hostName): \(shown) pictures shown, \(copies) copies into its windows")")
+            h.shutdown()
+        }
         if let w = wayland {
             let s = w.stats
             let lost = s.lostReason.map { "; lost: \($0)" } ?? ""

@@ -14,7 +14,7 @@ final class PrivateCard {
     private var scanout = ScanoutChoice?.none
     var socketPath: String { server.path }
 
-    init(config: String?, capture: String?, virtualTime: Bool, manualVblank: Bool = false, backend: String? = nil, record: String? = nil, recordLimit: Int = 64 << 20) throws {
+    init(config: String?, capture: String?, virtualTime: Bool, manualVblank: Bool = false, backend: String? = nil, hostDisplay: String? = nil, record: String? = nil, recordLimit: Int = 64 << 20) throws {
         var template = Array("\(NSTemporaryDirectory().isEmpty ? "/tmp/" : NSTemporaryDirectory())/fakedrm-XXXXXX".utf8CString)
         guard let tmpPtr = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
             throw ValidationError("cannot create a temporary directory: \(String(cString: strerror(errno)))")
@@ -30,7 +30,7 @@ final class PrivateCard {
                 }
             }
             device = try makeDevice(config: config, capture: capture, virtualTime: virtualTime, manualVblank: manualVblank)
-            scanout = try ScanoutChoice(spec: backend, device: device)
+            scanout = try ScanoutChoice(spec: backend, hostDisplay: hostDisplay, device: device)
         } catch {
             try? FileManager.default.removeItem(atPath: tmp)
             throw error

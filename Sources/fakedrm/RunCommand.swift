@@ -23,6 +23,7 @@ struct RunCommand: ParsableCommand {
     @Flag(help: "Virtual vblank time advanced only by `fakedrm ctl vblank step|rate` (from CMD, via $FAKEDRM_CONTROL).") var manualVblank = false
     @Flag(help: "Do not add umockdev's preload library (no sysfs discovery).") var noUmockdev = false
     @Option(help: ArgumentHelp("Scanout backend: vhost-user-gpu[=BINARY], vhost-user=SOCKET or wayland[=DISPLAY][,tied] (default: the virtual display).", valueName: "backend")) var backend: String?
+    @Option(help: ArgumentHelp("With a vhost-user-gpu backend: also show its display's scanouts as windows of a host compositor, wayland[=DISPLAY].", valueName: "display")) var hostDisplay: String?
     @Option(help: ArgumentHelp("Append every card ioctl of the clients to this file (the fuzz corpus format, docs/fuzzing.md).", valueName: "file")) var record: String?
     @Option(help: "Stop recording at this many bytes (a prefix of the session).") var recordLimit = 64 << 20
     @OptionGroup var log: LogOptions
@@ -30,8 +31,8 @@ struct RunCommand: ParsableCommand {
 
     func validate() throws {
         if command.isEmpty { throw ValidationError("missing command: fakedrm run [options] -- CMD ARGS...") }
-        if attach != nil, config != nil || capture != nil || virtualTime || manualVblank || backend != nil || record != nil {
-            throw ValidationError("--attach uses the running daemon's card: give --config, --capture, --virtual-time, --manual-vblank, --backend and --record to `fakedrm serve`")
+        if attach != nil, config != nil || capture != nil || virtualTime || manualVblank || backend != nil || hostDisplay != nil || record != nil {
+            throw ValidationError("--attach uses the running daemon's card: give --config, --capture, --virtual-time, --manual-vblank, --backend, --host-display and --record to `fakedrm serve`")
         }
     }
 
@@ -48,7 +49,7 @@ struct RunCommand: ParsableCommand {
             try shared.checkServing()
             env = shared.processEnvironment(preload: preload, umockdev: umockdev)
         } else {
-            let c = try PrivateCard(config: config, capture: capture, virtualTime: virtualTime, manualVblank: manualVblank, backend: backend, record: record, recordLimit: recordLimit)
+            let c = try PrivateCard(config: config, capture: capture, virtualTime: virtualTime, manualVblank: manualVblank, backend: backend, hostDisplay: hostDisplay, record: record, recordLimit: recordLimit)
             card = c
             env = try c.clientEnvironment(preload: preload, umockdev: umockdev)
         }

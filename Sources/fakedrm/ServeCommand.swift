@@ -20,6 +20,7 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "Write every presented frame as PNG into this directory.") var capture: String?
     @Option(name: .customLong("allow-uid"), help: "Also accept peers with this uid (repeatable).") var allowUIDs: [UInt32] = []
     @Option(help: "Scanout backend: vhost-user-gpu[=BINARY], vhost-user=SOCKET or wayland[=DISPLAY][,tied] (default: the virtual display).") var backend: String?
+    @Option(help: ArgumentHelp("With a vhost-user-gpu backend: also show its display's scanouts as windows of a host compositor, wayland[=DISPLAY].", valueName: "display")) var hostDisplay: String?
 
     @OptionGroup var log: LogOptions
 
@@ -60,7 +61,7 @@ private final class ServedCard {
 
     init(socket: String, control: String?, options o: ServeCommand) throws {
         device = try makeDevice(config: o.config, capture: o.capture, virtualTime: o.virtualTime, manualVblank: o.manualVblank)
-        scanout = try ScanoutChoice(spec: o.backend, device: device)
+        scanout = try ScanoutChoice(spec: o.backend, hostDisplay: o.hostDisplay, device: device)
         let shared = ClientEnvironment.shared(socket: socket, control: control)
         views = shared.views
         server = SocketServer(device: device, path: socket, allowedUIDs: Set(o.allowUIDs))

@@ -15,7 +15,7 @@ final class VirtioRig {
     let loopback: LoopbackTransport?
     let vhost: VhostUserTransport?
 
-    init(real: Bool, width: Int, height: Int, maxRegions: Int = 32, timeoutMs: Int = 5000) throws {
+    init(real: Bool, width: Int, height: Int, maxRegions: Int = 32, timeoutMs: Int = 5000, sink: HostWindowSink? = nil) throws {
         let transport: VirtioTransport
         if real {
             let t = VhostUserTransport(endpoint: .spawn(binary: vhostUserGPUBinary), timeoutMs: timeoutMs)
@@ -24,7 +24,9 @@ final class VirtioRig {
             let t = LoopbackTransport(maxRegions: maxRegions)
             loopback = t; vhost = nil; transport = t
         }
-        backend = try VirtioGPUBackend(transport: transport, display: VirtioDisplay(outputs: [(width, height)]), timeoutMs: timeoutMs)
+        let display = VirtioDisplay(outputs: [(width, height)])
+        display.setSink(sink)
+        backend = try VirtioGPUBackend(transport: transport, display: display, timeoutMs: timeoutMs)
         try backend.start()
         device = try Device(config: DeviceConfig(), backend: backend, virtualTime: true)
         backend.waitIdle()  // connector modes from GET_DISPLAY_INFO are in
@@ -121,7 +123,43 @@ final class VirtioRig {
     }
 }
 
+/// A host window (`--host-display`) that shows pictures only when the test says so.
+final class HeldWindow: HostWindowSink, @unchecked Sendable {
+    private let lock = NSLock()
+    private var pending: [(frame: Frame, shown: @Sendable () -> Void)] = []
+    func show(scanout id: Int, frame: Frame, shown: @escaping @Sendable () -> Void) { lock.withLock { pending.append((frame, shown)) } }
+    func hide(scanout id: Int) {}
+    var count: Int { lock.withLock { pending.count } }
+    /// Shows everything handed over so far; returns those pictures.
+    func showAll() -> [Frame] {
+        let p = lock.withLock { () -> [(frame: Frame, shown: @Sendable () -> Void)] in
+            defer { pending = [] }
+            return pending
+        }
+        for x in p { x.shown() }
+        return p.map(\.frame)
+    }
+}
+
 @Suite(.serialized) struct VirtioGPULoopbackTests {
+    @Test func aHostWindowHoldsTheFlipUntilItShowedThePicture() throws {
+        let window = HeldWindow()
+        let rig = try VirtioRig(real: false, width: 64, height: 64, sink: window)
+        let a = try rig.fb(64, 64, seed: 1), b = try rig.fb(64, 64, seed: 2)
+        #expect(try rig.modeset(a.fb) == 0)
+        #expect(rig.events(timeoutMs: 300).isEmpty)  // received, but not on the host yet
+        #expect(window.count >= 1)
+        let shown = window.showAll()
+        #expect(rig.events().count == 1)
+        #expect(shown.last == rig.backend.display.frame(scanout: 0))
+        #expect(rig.showsLatched())
+        #expect(rig.flip(b.fb) == 0)
+        #expect(rig.events(timeoutMs: 300).isEmpty)
+        #expect(window.showAll().last == rig.backend.display.frame(scanout: 0))
+        #expect(rig.events().count == 1)
+        #expect(rig.displayMatches(b.bo, 64, 64, b.pitch))
+    }
+
     @Test func flipsShowTheBufferInPlaceWithFencedFlush() throws {
         let rig = try VirtioRig(real: false, width: 64, height: 64)
         let c = rig.client

@@ -21,11 +21,14 @@ public final class VhostUserSupervisor: @unchecked Sendable {
 
     /// `--capture`, handed to every backend it brings up.
     private let capture: FrameCapture?
+    /// `--host-display`: every backend's display also shows its scanouts there.
+    private let sink: HostWindowSink?
 
     public init(device: Device, endpoint: VhostUserTransport.Endpoint, outputs: [(width: Int, height: Int)?],
-                retryMs: Int = 200, maxAttempts: Int = 50, capture: FrameCapture? = nil) {
+                retryMs: Int = 200, maxAttempts: Int = 50, capture: FrameCapture? = nil, sink: HostWindowSink? = nil) {
         self.device = device
         self.capture = capture
+        self.sink = sink
         self.endpoint = endpoint
         self.outputs = outputs
         self.retryMs = retryMs
@@ -34,7 +37,7 @@ public final class VhostUserSupervisor: @unchecked Sendable {
 
     /// Brings up the first backend and attaches it.
     public func start() throws(VirtioError) {
-        let b = try VirtioGPUBackend.vhostUser(endpoint, outputs: outputs)
+        let b = try VirtioGPUBackend.vhostUser(endpoint, outputs: outputs, sink: sink)
         queue.sync { install(b) }
     }
 
@@ -62,7 +65,7 @@ public final class VhostUserSupervisor: @unchecked Sendable {
     private func replace(after reason: String, attempt: Int = 1) {
         guard !stopped, device != nil else { return }
         do {
-            let b = try VirtioGPUBackend.vhostUser(endpoint, outputs: outputs)
+            let b = try VirtioGPUBackend.vhostUser(endpoint, outputs: outputs, sink: sink)
             restarts += 1
             FakeDRMLog.warn("vhost-user-gpu backend replaced (was: \(reason))")
             install(b)

@@ -19,6 +19,8 @@ public final class VirtioDisplay: @unchecked Sendable {
         /// Raw device bytes, stride = width × 4.
         var bytes: [UInt8] = []
         var updates = 0
+        /// With a host window: how many of `updates` the host has shown.
+        var shownUpdates = 0
     }
 
     struct Cursor {
@@ -52,6 +54,7 @@ public final class VirtioDisplay: @unchecked Sendable {
     private var cursorMessages = 0
     private var errors: [String] = []
     private var progress: (@Sendable () -> Void)?
+    private var sink: HostWindowSink?
 
     /// Largest scanout the display accepts: bounds what the device may make us allocate.
     public static let maxDimension = 16384
@@ -64,6 +67,10 @@ public final class VirtioDisplay: @unchecked Sendable {
     public func setOutputs(_ o: [(width: Int, height: Int)?]) { lock.withLock { outputs = Array(o.prefix(VirtioGPUWire.maxScanouts)) } }
 
     func setProgressHandler(_ h: (@Sendable () -> Void)?) { lock.withLock { progress = h } }
+
+    /// Where the pictures also go (a host window); a picture then counts as shown, for the
+    /// flips waiting on it, once the window has shown it.
+    public func setSink(_ s: HostWindowSink?) { lock.withLock { sink = s } }
 
     /// The 408-byte GET_DISPLAY_INFO answer.
     public func displayInfo() -> [UInt8] { lock.withLock { VirtioGPUWire.displayInfo(outputs) } }
@@ -94,6 +101,7 @@ public final class VirtioDisplay: @unchecked Sendable {
             images[id] = img
             lock.broadcast()
         }
+        if width == 0 || height == 0 { lock.withLock { sink }?.hide(scanout: id) }
         return true
     }
 
@@ -137,8 +145,24 @@ public final class VirtioDisplay: @unchecked Sendable {
             images[id, default: Image()].updates += 1
             lock.broadcast()
         }
-        notifyProgress()
+        pictureChanged(id)
         return ok
+    }
+
+    /// A complete picture: to the host window when there is one, else shown now.
+    private func pictureChanged(_ id: Int) {
+        guard let (sink, n) = lock.withLock({ sink.map { ($0, images[id]?.updates ?? 0) } }), let f = frame(scanout: id) else {
+            notifyProgress()
+            return
+        }
+        sink.show(scanout: id, frame: f) { [weak self] in
+            guard let self else { return }
+            self.lock.withLock {
+                if let shown = self.images[id]?.shownUpdates, shown < n { self.images[id]?.shownUpdates = n }
+                self.lock.broadcast()
+            }
+            self.notifyProgress()
+        }
     }
 
     /// DMABUF_SCANOUT: the scanout shows rect (x, y, width, height) of a dmabuf; width 0 or no
@@ -198,6 +222,7 @@ public final class VirtioDisplay: @unchecked Sendable {
             img.updates += 1
             lock.broadcast()
         }
+        pictureChanged(id)
         notifyProgress()
     }
 
@@ -245,8 +270,10 @@ public final class VirtioDisplay: @unchecked Sendable {
 
     // MARK: what the user sees
 
-    /// UPDATEs received for a scanout so far.
-    public func updateCount(scanout: Int) -> Int { lock.withLock { images[scanout]?.updates ?? 0 } }
+    /// UPDATEs shown for a scanout so far: received, or with a host window, shown there.
+    public func updateCount(scanout: Int) -> Int {
+        lock.withLock { sink == nil ? images[scanout]?.updates ?? 0 : images[scanout]?.shownUpdates ?? 0 }
+    }
     public func cursorMessageCount() -> Int { lock.withLock { cursorMessages } }
     public func protocolErrors() -> [String] { lock.withLock { errors } }
     public func scanoutSize(_ id: Int) -> (width: Int, height: Int)? {
@@ -305,8 +332,8 @@ public final class VirtioDisplay: @unchecked Sendable {
 }
 
 /// Backend diagnostics go to stderr: a daemon's log, and visible in test output.
-enum FakeDRMLog {
-    static func warn(_ s: String) {
+public enum FakeDRMLog {
+    public static func warn(_ s: String) {
         let line = "fakedrm: \(s)\n"
         var bytes = Array(line.utf8)
         _ = bytes.withUnsafeMutableBytes { Glibc.write(2, $0.baseAddress, $0.count) }

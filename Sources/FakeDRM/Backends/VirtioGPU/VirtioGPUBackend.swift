@@ -659,9 +659,11 @@ extension VirtioGPUBackend {
     /// A started backend on a vhost-user-gpu process (spawned or connected), showing
     /// `outputs` as the host's displays.
     public static func vhostUser(_ endpoint: VhostUserTransport.Endpoint, outputs: [(width: Int, height: Int)?],
-                                 timeoutMs: Int = 5000, verbose: Bool = false) throws(VirtioError) -> VirtioGPUBackend {
+                                 timeoutMs: Int = 5000, verbose: Bool = false, sink: HostWindowSink? = nil) throws(VirtioError) -> VirtioGPUBackend {
         let t = VhostUserTransport(endpoint: endpoint, timeoutMs: timeoutMs, verbose: verbose)
-        let b = try VirtioGPUBackend(transport: t, display: VirtioDisplay(outputs: outputs), timeoutMs: timeoutMs)
+        let display = VirtioDisplay(outputs: outputs)
+        display.setSink(sink)
+        let b = try VirtioGPUBackend(transport: t, display: display, timeoutMs: timeoutMs)
         try b.start()
         return b
     }
