@@ -10,7 +10,8 @@
 # killed under a running guest: the guest stays up, the connector goes disconnected, and
 # plugged in again (ctl hotplug) the guest's desktop is on the virtual display; and with
 # `--backend vhost-user-gpu --host-display wayland`, the backend's scanout in the host window
-# (fakedrm as QEMU's UI). Run as root;
+# (fakedrm as QEMU's UI); hosts that misbehave (tests/clients/bad-host.c: no frame callbacks,
+# no releases, a closed window). Run as root;
 # host, card and guest all run as `nobody`. About 20 s.
 #
 # Usage: scripts/wayland-host-tests.sh        (builds with swift build --scratch-path $SCRATCH)
@@ -306,6 +307,56 @@ else
     guest_stop
 fi
 echo "       host-gone session: $((SECONDS - t2)) s; total $SECONDS s"
+
+# --- bad hosts (tests/clients/bad-host.c): no frame callbacks, no releases, a closed window ---------
+# kmsprobe flips 5 times with out- and release fences on a card whose host misbehaves; then, in
+# the same card, `fakedrm ctl state` (release fences pending, host-held buffers).
+bh="$work/bad-host"
+mkdir -m 0755 "$bh"
+xml=/usr/share/wayland-protocols/stable/xdg-shell/xdg-shell.xml
+if wayland-scanner server-header "$xml" "$bh/xdg-shell-server-protocol.h" && wayland-scanner private-code "$xml" "$bh/xdg-shell-protocol.c" &&
+    cc -O2 -Wall -I"$bh" -o "$bh/bad-host" "$T/bad-host.c" "$bh/xdg-shell-protocol.c" $(pkg-config --cflags --libs wayland-server) 2>"$bh/cc.log" &&
+    cc -O2 -Wall -o "$bh/kmsprobe" "$T/kmsprobe.c" $(pkg-config --cflags --libs libdrm) 2>>"$bh/cc.log"; then
+    chmod -R a+rX "$bh"
+    # bad_run NAME MODE...: the bad host, then the card with kmsprobe and ctl state; output in $bh/NAME.*
+    bad_run() {
+        local name=$1 hp; shift
+        rm -f "$x/bad-0" "$x/bad-0.lock"
+        "${NOBODY[@]}" XDG_RUNTIME_DIR="$x" "$bh/bad-host" bad-0 "$@" >"$bh/$name.host" 2>&1 &
+        hp=$!
+        for _ in $(seq 50); do [ -S "$x/bad-0" ] && break; sleep 0.1; done
+        timeout 40 "${RUN[@]}" --backend "wayland=$x/bad-0" -- sh -c \
+            "'$bh/kmsprobe' flip 5 --out-fence --release-fence --timeout-ms 1000 --fence-timeout-ms 300; '$FAKEDRM_BIN' ctl --control \"\$FAKEDRM_CONTROL\" state" \
+            >"$bh/$name.out" 2>&1 || true
+        kill -TERM $hp 2>/dev/null; wait $hp 2>/dev/null || true
+    }
+    summary() { grep "^summary" "$bh/$1.out" || true; }
+    statef() { "$PY" -c 'import json,sys
+t=sys.stdin.read(); d=json.JSONDecoder().raw_decode(t[t.index("{"):])[0]
+print(d["summary"]["release_fences_pending"], (d.get("display") or {}).get("host_held_buffers"))' <"$bh/$1.out" 2>/dev/null || true; }
+
+    bad_run no-frames no-frames
+    s=$(summary no-frames)
+    if grep -q "^modeset .*event=timeout" "$bh/no-frames.out" && [[ "$s" == *"flips_ok=0"*"errors=EBUSY:5"* ]] && grep -q " 0 frame callbacks" "$bh/no-frames.out"; then
+        ok "a host that never sends frame callbacks: the modeset's flip stays pending (no event), later flips EBUSY as on a kernel waiting for flip_done; ${s#summary }"
+    else bad "host without frame callbacks" "$bh/no-frames.out"; fi
+
+    bad_run no-release no-release
+    s=$(summary no-release)
+    read -r pending held <<<"$(statef no-release)"
+    if [[ "$s" == *"flips_ok=5"*"release_signalled=0"*"release_pending=4"* ]] && [ "${pending:-x}" = 0 ] && [ "${held:-0}" -ge 2 ]; then
+        ok "a host that never releases: 5 flips, every release fence pending while the client ran; after its close ctl state: release_fences_pending $pending, host_held_buffers $held"
+    else bad "host without buffer releases (ctl state: pending=${pending:-?} held=${held:-?})" "$bh/no-release.out"; fi
+
+    bad_run close close-after 3
+    s=$(summary close)
+    if [[ "$s" == *"flips_ok=5"*"out_error=1"* ]] && grep -q "lost: the host closed CRTC 0's window" "$bh/close.out" &&
+        grep -q "closes=1" "$bh/close.host"; then
+        ok "the host closes the window after 3 frames: the pending out-fence fails (ENODEV), the card flips on without a host; ${s#summary }"
+    else bad "host closing the window" "$bh/close.out"; sed 's/^/       | /' "$bh/close.host"; fi
+else
+    bad "build tests/clients/bad-host.c or kmsprobe.c" "$bh/cc.log"
+fi
 
 echo "$pass passed, $fail failed"
 [ $fail = 0 ]
