@@ -48,7 +48,7 @@ let package = Package(
         // Compiles preload/fakedrm-preload.c with cc (no Swift runtime in preloaded processes).
         .plugin(name: "PreloadLibrary", capability: .buildTool()),
         .plugin(name: "WaylandScanner", capability: .buildTool()),
-        .testTarget(name: "FakeDRMTests", dependencies: ["FakeDRM", "CFakeDRMSys"]),
+        .testTarget(name: "FakeDRMTests", dependencies: ["FakeDRM", "FakeDRMWayland", "CFakeDRMSys"]),
     ],
     swiftLanguageModes: [.v6]
 )
