@@ -2,7 +2,7 @@
 # The daemon built with ThreadSanitizer (scratch path .build-tsan) and with AddressSanitizer
 # plus LeakSanitizer (.build-asan), each driven by the real-client suite
 # (scripts/client-tests.sh: every client, the exhaustion and two-user tests, hotplug, leases,
-# fences). Passes when the suite passes and the sanitizer wrote no report. The fault and
+# fences) and by scripts/wayland-host-tests.sh. Passes when the suite passes and the sanitizer wrote no report. The fault and
 # compositor suites run the same way by hand (docs/limits.md, "Sanitizers").
 # SANITIZERS="thread address" (default) picks which.
 set -u
@@ -23,8 +23,11 @@ for san in ${SANITIZERS:-thread address}; do
     bin="$(swift build --scratch-path "$scratch" --show-bin-path)/fakedrm"
     reports=$(mktemp -d "/tmp/fakedrm-$san.XXXXXX")
     chmod 1777 "$reports"
-    env "$var=log_path=$reports/report $opts" FAKEDRM_BIN="$bin" scripts/client-tests.sh
+    env "$var=log_path=$reports/report $opts" LSAN_OPTIONS="suppressions=$root/scripts/lsan.supp" FAKEDRM_BIN="$bin" scripts/client-tests.sh
     rc=$?
+    # The Wayland host display's thread and the device lock (a host weston, bad hosts, the
+    # host killed under a running guest).
+    env "$var=log_path=$reports/report $opts" LSAN_OPTIONS="suppressions=$root/scripts/lsan.supp" FAKEDRM_BIN="$bin" scripts/wayland-host-tests.sh || rc=1
     n=$(ls "$reports" | wc -l)
     if [ "$n" != 0 ]; then
         echo "FAIL - $name: $n report file(s):"

@@ -24,6 +24,8 @@ final class HostWindow {
     var doneAwaitingRelease: [UInt64] = []
     /// The composed path's own buffers.
     var ring: [HostBuffer] = []
+    /// Frame callbacks and presentation feedback not answered yet (they own their proxies).
+    var waits: [FrameWait] = []
 
     init?(crtc: Int, width: Int, height: Int, host: WaylandHost, owner: HostEvents) {
         guard let compositor = host.compositor, let wm = host.wmBase,
@@ -68,7 +70,11 @@ final class HostWindow {
 
     func closeRequested() { owner?.windowClosed(self) }
 
+    /// Destroys every proxy of the window (also after the connection broke: libwayland then
+    /// only frees them).
     func destroy() {
+        for w in waits { w.cancel() }
+        waits = []
         xdg_toplevel_destroy(toplevel)
         xdg_surface_destroy(xdgSurface)
         wl_surface_destroy(surface)
@@ -110,11 +116,15 @@ final class HostWindow {
         guard let owner else { return }
         if buffer !== shown || !buffer.busy { wl_surface_attach(surface, buffer.proxy, 0, 0) }
         wl_surface_damage_buffer(surface, 0, 0, Int32.max, Int32.max)
-        let wait = FrameWait(crtc: crtc, token: token, owner: owner)
-        wl_callback_add_listener(wl_surface_frame(surface), Listeners.frame, Unmanaged.passRetained(wait).toOpaque())
+        let wait = FrameWait(crtc: crtc, token: token, owner: owner, window: self)
+        let me = Unmanaged.passUnretained(wait).toOpaque()
+        wait.callback = wl_surface_frame(surface)
+        if let cb = wait.callback { wl_callback_add_listener(cb, Listeners.frame, me) }
         if let p = host.presentation, let fb = wp_presentation_feedback(p, surface) {
-            wp_presentation_feedback_add_listener(fb, Listeners.feedback, Unmanaged.passRetained(wait).toOpaque())
+            wait.feedback = fb
+            wp_presentation_feedback_add_listener(fb, Listeners.feedback, me)
         }
+        waits.append(wait)
         wl_surface_commit(surface)
         buffer.busy = true
         shown = buffer
@@ -132,19 +142,60 @@ protocol HostEvents: AnyObject {
     func hostReleased(_ b: HostBuffer)
 }
 
-/// One commit's frame callback and presentation feedback on the host.
+/// One commit's frame callback and presentation feedback on the host; its window keeps it
+/// until both have been answered or the window goes.
 final class FrameWait {
     let crtc: Int
     let token: UInt64
     weak var owner: HostEvents?
+    weak var window: HostWindow?
+    var callback: OpaquePointer?
+    var feedback: OpaquePointer?
 
-    init(crtc: Int, token: UInt64, owner: HostEvents) {
+    init(crtc: Int, token: UInt64, owner: HostEvents, window: HostWindow) {
         self.crtc = crtc
         self.token = token
         self.owner = owner
+        self.window = window
     }
 
-    func done() { owner?.frameDone(crtc: crtc, token: token) }
-    func presented(sec: Int64, nsec: Int64) { owner?.presented(crtc: crtc, sec: sec, nsec: nsec) }
-    func discarded() { owner?.discarded() }
+    static func from(_ p: UnsafeMutableRawPointer?) -> FrameWait? {
+        p.map { Unmanaged<FrameWait>.fromOpaque($0).takeUnretainedValue() }
+    }
+
+    func done() {
+        if let cb = callback { wl_callback_destroy(cb) }
+        callback = nil
+        owner?.frameDone(crtc: crtc, token: token)
+        forgetIfAnswered()
+    }
+
+    func presented(sec: Int64, nsec: Int64) {
+        endFeedback()
+        owner?.presented(crtc: crtc, sec: sec, nsec: nsec)
+    }
+
+    func discarded() {
+        endFeedback()
+        owner?.discarded()
+    }
+
+    /// The window goes: no answer will come.
+    func cancel() {
+        if let cb = callback { wl_callback_destroy(cb) }
+        if let fb = feedback { wp_presentation_feedback_destroy(fb) }
+        callback = nil
+        feedback = nil
+    }
+
+    private func endFeedback() {
+        if let fb = feedback { wp_presentation_feedback_destroy(fb) }
+        feedback = nil
+        forgetIfAnswered()
+    }
+
+    private func forgetIfAnswered() {
+        guard callback == nil, feedback == nil, let w = window else { return }
+        w.waits.removeAll { $0 === self }
+    }
 }

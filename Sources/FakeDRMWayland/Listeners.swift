@@ -55,25 +55,15 @@ enum Listeners {
         HostBuffer.from(data)?.released()
     }))
 
-    /// User data: a retained FrameWait, taken back here.
-    nonisolated(unsafe) static let frame = table(wl_callback_listener(done: { data, cb, _ in
-        wl_callback_destroy(cb)
-        guard let data else { return }
-        Unmanaged<FrameWait>.fromOpaque(data).takeRetainedValue().done()
+    /// User data: the FrameWait (its window keeps it), which destroys the proxy.
+    nonisolated(unsafe) static let frame = table(wl_callback_listener(done: { data, _, _ in
+        FrameWait.from(data)?.done()
     }))
 
-    /// User data: a retained FrameWait (the same commit), taken back at presented/discarded.
     nonisolated(unsafe) static let feedback = table(wp_presentation_feedback_listener(
         sync_output: { _, _, _ in },
-        presented: { data, fb, hi, lo, nsec, _, _, _, _ in
-            wp_presentation_feedback_destroy(fb)
-            guard let data else { return }
-            let w = Unmanaged<FrameWait>.fromOpaque(data).takeRetainedValue()
-            w.presented(sec: Int64(hi) << 32 | Int64(lo), nsec: Int64(nsec))
+        presented: { data, _, hi, lo, nsec, _, _, _, _ in
+            FrameWait.from(data)?.presented(sec: Int64(hi) << 32 | Int64(lo), nsec: Int64(nsec))
         },
-        discarded: { data, fb in
-            wp_presentation_feedback_destroy(fb)
-            guard let data else { return }
-            Unmanaged<FrameWait>.fromOpaque(data).takeRetainedValue().discarded()
-        }))
+        discarded: { data, _ in FrameWait.from(data)?.discarded() }))
 }

@@ -92,11 +92,18 @@ public final class WaylandBackend: ScanoutBackend, HostEvents, @unchecked Sendab
 
     /// Closes the windows and the connection.
     public func shutdown() {
-        host.post { [self] in
-            if !host.gone { for w in windows.values { w.destroy() } }
-            windows = [:]
-        }
+        host.post { [self] in dropWindowsAndBuffers() }
         host.stop()
+    }
+
+    /// Every window and guest buffer's proxy (after the connection broke too: libwayland then
+    /// only frees them).
+    private func dropWindowsAndBuffers() {
+        for w in windows.values { w.destroy() }
+        windows = [:]
+        for b in direct.values { wl_buffer_destroy(b.proxy) }
+        direct = [:]
+        stat { $0.windows = 0; $0.hostHeldBuffers = 0 }
     }
 
     /// `backend-crash`: breaks the connection as a dying host would.
@@ -237,8 +244,7 @@ public final class WaylandBackend: ScanoutBackend, HostEvents, @unchecked Sendab
     /// fail, and later commits complete at once.
     private func hostLost(_ why: String) {
         stat { $0.lostReason = why }
-        windows = [:]
-        direct = [:]
+        dropWindowsAndBuffers()
         device?.display.lost(error: -ENODEV)
         lock.withLock { lostHandler }?(why)
     }

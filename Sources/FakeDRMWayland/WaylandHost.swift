@@ -28,6 +28,7 @@ final class WaylandHost: @unchecked Sendable {
     var shm: OpaquePointer?
     var wmBase: OpaquePointer?
     var presentation: OpaquePointer?
+    private var registry: OpaquePointer?
     /// wl_shm formats the host announced (wl_shm codes).
     var shmFormats: Set<UInt32> = []
     /// The clock of presentation-time stamps (CLOCK_MONOTONIC_RAW on a headless weston).
@@ -39,6 +40,7 @@ final class WaylandHost: @unchecked Sendable {
     private let inboxLock = NSLock()
     private var inbox: [() -> Void] = []
     private var running = true
+    private var stopped = false
     private(set) var gone = false
     private let finished = DispatchSemaphore(value: 0)
 
@@ -53,11 +55,13 @@ final class WaylandHost: @unchecked Sendable {
         display = d
         self.name = shown
         wake = cfd_eventfd(0, 1)
-        wl_registry_add_listener(wl_display_get_registry(d), Listeners.registry, me)
+        registry = wl_display_get_registry(d)
+        wl_registry_add_listener(registry, Listeners.registry, me)
         // Two round trips: the globals, then the events of what was bound (wl_shm formats).
         wl_display_roundtrip(d)
         wl_display_roundtrip(d)
         for (g, p) in [("wl_compositor", compositor), ("wl_shm", shm), ("xdg_wm_base", wmBase)] where p == nil {
+            destroyGlobals()
             wl_display_disconnect(d)
             close(wake)
             throw .missingGlobal(g)
@@ -78,19 +82,46 @@ final class WaylandHost: @unchecked Sendable {
         t.start()
     }
 
-    /// Runs `work` on the Wayland thread.
+    /// Runs `work` on the Wayland thread; dropped once the host is stopped.
     func post(_ work: @escaping () -> Void) {
-        inboxLock.withLock { inbox.append(work) }
+        let taken = inboxLock.withLock { () -> Bool in
+            guard !stopped else { return false }
+            inbox.append(work)
+            return true
+        }
+        guard taken else { return }
         var one: UInt64 = 1
         _ = write(wake, &one, 8)
     }
 
-    /// Ends the thread and the connection; the host then drops every window and buffer.
+    /// Ends the thread and the connection (the caller destroyed its windows and buffers on the
+    /// thread first); the host then drops whatever is left.
     func stop() {
-        post { [self] in running = false }
+        post { [self] in
+            running = false
+            destroyGlobals()
+        }
         finished.wait()
+        // Work posted after the last round would keep its owners alive forever.
+        inboxLock.withLock {
+            stopped = true
+            inbox = []
+        }
         wl_display_disconnect(display)
         close(wake)
+    }
+
+    private func destroyGlobals() {
+        if let p = presentation { wp_presentation_destroy(p) }
+        if let w = wmBase { xdg_wm_base_destroy(w) }
+        if let s = shm { wl_shm_destroy(s) }
+        if let c = compositor { wl_compositor_destroy(c) }
+        if let r = registry { wl_registry_destroy(r) }
+        presentation = nil
+        wmBase = nil
+        shm = nil
+        compositor = nil
+        registry = nil
     }
 
     private func loop() {

@@ -34,19 +34,22 @@ public final class WaylandWindowSink: HostWindowSink, HostEvents, @unchecked Sen
     }
 
     public func hide(scanout id: Int) {
-        host.post { [self] in
-            if let w = windows.removeValue(forKey: id), !host.gone { w.destroy() }
-        }
+        host.post { [self] in windows.removeValue(forKey: id)?.destroy() }
     }
 
     public func shutdown() {
-        host.post { [self] in
-            if !host.gone { for w in windows.values { w.destroy() } }
-            windows = [:]
-            for s in waiting.values { s() }
-            waiting = [:]
-        }
+        host.post { [self] in dropWindows() }
         host.stop()
+    }
+
+    /// The windows' proxies go; the flips waiting on them go on.
+    private func dropWindows() {
+        for w in windows.values { w.destroy() }
+        windows = [:]
+        for e in early.values { e.shown() }
+        early = [:]
+        for s in waiting.values { s() }
+        waiting = [:]
     }
 
     // MARK: the Wayland thread
@@ -101,10 +104,6 @@ public final class WaylandWindowSink: HostWindowSink, HostEvents, @unchecked Sen
     /// in the virtio-gpu display, where `--capture` and `ctl capture` still see them).
     private func hostLost(_ why: String) {
         FakeDRMLog.warn("wayland host display \(host.name) lost: \(why)")
-        windows = [:]
-        for e in early.values { e.shown() }
-        early = [:]
-        for s in waiting.values { s() }
-        waiting = [:]
+        dropWindows()
     }
 }

@@ -71,8 +71,8 @@ struct ScanoutChoice {
         }
         // The host gone: the card keeps serving on the virtual display, its connectors
         // disconnected (Display.lost) until a hotplug brings them back.
-        b.setLostHandler { [weak device] why in
-            Logger(label: "fakedrm.display").warning("wayland display \(b.hostName) lost: \(why)")
+        b.setLostHandler { [weak device, name = b.hostName] why in
+            Logger(label: "fakedrm.display").warning("wayland display \(name) lost: \(why)")
             device?.display.attach(VirtualBackend())
         }
         device.display.attach(b)
