@@ -137,7 +137,7 @@ protocol HostEvents: AnyObject {
     func windowConfigured(_ w: HostWindow)
     func windowClosed(_ w: HostWindow)
     func frameDone(crtc: Int, token: UInt64)
-    func presented(crtc: Int, sec: Int64, nsec: Int64)
+    func presented(crtc: Int, sec: Int64, nsec: Int64, refreshNs: Int64)
     func discarded()
     func hostReleased(_ b: HostBuffer)
 }
@@ -170,9 +170,9 @@ final class FrameWait {
         forgetIfAnswered()
     }
 
-    func presented(sec: Int64, nsec: Int64) {
+    func presented(sec: Int64, nsec: Int64, refreshNs: Int64) {
         endFeedback()
-        owner?.presented(crtc: crtc, sec: sec, nsec: nsec)
+        owner?.presented(crtc: crtc, sec: sec, nsec: nsec, refreshNs: refreshNs)
     }
 
     func discarded() {

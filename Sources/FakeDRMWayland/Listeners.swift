@@ -62,8 +62,8 @@ enum Listeners {
 
     nonisolated(unsafe) static let feedback = table(wp_presentation_feedback_listener(
         sync_output: { _, _, _ in },
-        presented: { data, _, hi, lo, nsec, _, _, _, _ in
-            FrameWait.from(data)?.presented(sec: Int64(hi) << 32 | Int64(lo), nsec: Int64(nsec))
+        presented: { data, _, hi, lo, nsec, refresh, _, _, _ in
+            FrameWait.from(data)?.presented(sec: Int64(hi) << 32 | Int64(lo), nsec: Int64(nsec), refreshNs: Int64(refresh))
         },
         discarded: { data, _ in FrameWait.from(data)?.discarded() }))
 }

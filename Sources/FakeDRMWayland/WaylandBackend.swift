@@ -58,6 +58,8 @@ public final class WaylandBackend: ScanoutBackend, HostEvents, @unchecked Sendab
     // The Wayland thread's.
     private var windows: [Int: HostWindow] = [:]
     private var direct: [DirectKey: HostBuffer] = [:]
+    /// Per CRTC: the newest presentation time (CLOCK_MONOTONIC) and the host's refresh period.
+    private var lastPresentation: [Int: (ns: Int64, refreshNs: Int64)] = [:]
 
     /// `display`: a socket name under XDG_RUNTIME_DIR or an absolute path; nil: $WAYLAND_DISPLAY.
     public init(display: String?, options: Options = .init(), capture: FrameCapture? = nil) throws(WaylandHostError) {
@@ -214,16 +216,27 @@ public final class WaylandBackend: ScanoutBackend, HostEvents, @unchecked Sendab
 
     func frameDone(crtc c: Int, token: UInt64) {
         stat { $0.frameCallbacks += 1 }
-        device?.display.hostFrame(crtcIndex: c)
+        let ts = hostVblankNs(crtc: c, now: Monotonic.nowNs())
+        device?.display.hostFrame(crtcIndex: c, at: ts)
         if options.releaseTiedToFlip, let w = windows[c], w.holdsOlder(than: token) {
             w.doneAwaitingRelease.append(token)
             return
         }
-        device?.display.flipDone(crtcIndex: c, token: token)
+        device?.display.flipDone(crtcIndex: c, token: token, timestampNs: ts)
     }
 
-    func presented(crtc: Int, sec: Int64, nsec: Int64) {
+    /// The host's latest vblank at or before `now`, from its presentation feedback (the last
+    /// presentation time plus whole refresh periods): what a flip event stamps on a kernel,
+    /// the vblank that started the frame. Without recent feedback (none offered, or more than
+    /// a second old): now.
+    private func hostVblankNs(crtc c: Int, now: Int64) -> Int64 {
+        guard let (last, refresh) = lastPresentation[c], refresh > 0, now >= last, now - last < 1_000_000_000 else { return now }
+        return last + (now - last) / refresh * refresh
+    }
+
+    func presented(crtc: Int, sec: Int64, nsec: Int64, refreshNs: Int64) {
         let ns = host.monotonicNs(sec: sec, nsec: nsec)
+        lastPresentation[crtc] = (ns, refreshNs)
         stat {
             $0.presented += 1
             $0.lastPresentedNs = ns

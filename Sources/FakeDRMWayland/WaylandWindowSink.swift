@@ -96,7 +96,7 @@ public final class WaylandWindowSink: HostWindowSink, HostEvents, @unchecked Sen
         waiting.removeValue(forKey: token)?()
     }
 
-    func presented(crtc: Int, sec: Int64, nsec: Int64) {}
+    func presented(crtc: Int, sec: Int64, nsec: Int64, refreshNs: Int64) {}
     func discarded() {}
     func hostReleased(_ b: HostBuffer) {}
 
