@@ -210,6 +210,19 @@ if guest_start guest; then
     ctl state >"$work/guest-state.json" 2>/dev/null || true
     guest_stop
     report_figures "$work/guest-state.json" "$out" "$(awk -v a="$t_ready" -v b="$(ms_now)" 'BEGIN { printf "%.1f", (b - a) / 1000 }')"
+    # No copy on the shm path, and vblanks counted at the host's pace (a free-running 60 Hz
+    # clock would count ~1.6 per host frame on this ~38 Hz host).
+    if "$PY" - "$work/guest-state.json" >"$work/pace.txt" 2>&1 <<'PYEOF'
+import json, sys
+d = json.load(open(sys.argv[1]))
+disp, crtc = d["display"], d["crtcs"][0]
+frames, copies, callbacks, vbl = disp["frames_submitted"], disp["frame_copies"], disp["frame_callbacks"], crtc["vblank"]["count"]
+print("%d frames submitted, %d copies; vblank count %d over %d host frame callbacks (%.2f per frame)" % (frames, copies, vbl, callbacks, vbl / max(callbacks, 1)))
+assert frames >= 30 and copies * 20 <= frames, "copies on the shm path"
+assert vbl <= 1.25 * callbacks + 10, "the vblank clock does not follow the host's frames"
+PYEOF
+    then ok "no copy, host-paced vblanks: $(cat "$work/pace.txt")"
+    else bad "shm path copies or vblank pacing" "$work/pace.txt"; fi
     if [ $grc = 0 ] && [ "$(field weston_exit "$out")" = 0 ] && [ "$(field simple_shm "$out")" = running ] &&
         "$PY" "$T/compositor-check.py" leak "$out" idle after >"$work/guest-leak.txt" 2>&1; then
         ok "guest stopped: weston exit 0 in $(field weston_stop_ms "$out") ms, fakedrm run exit 0; card state clean ($(tr '\n' ' ' <"$work/guest-leak.txt"))"
@@ -225,13 +238,37 @@ if [[ "$bench_help" == *"--wayland"* ]]; then
     t1=$SECONDS
     brc=0
     timeout 40 "${NOBODY[@]}" XDG_RUNTIME_DIR="$x" "$FAKEDRM_BIN" bench --wayland="$HOST_SOCK" --seconds 3 >"$work/bench.txt" 2>&1 || brc=$?
-    if [ $brc = 0 ]; then
-        ok "fakedrm bench --wayland=$HOST_SOCK --seconds 3 ($((SECONDS - t1)) s):"
+    # The release fence lets rendering overlap the pending flip: it must beat the tied case
+    # (1.5x here), with no copy in either.
+    ratio=$(sed -n 's/.*ratio (fenced \/ tied) *//p' "$work/bench.txt")
+    copies=$(grep -E "release tied|with the release fence" "$work/bench.txt" | awk '{ print $NF }' | sort -u | tr '\n' ' ')
+    if [ $brc = 0 ] && awk -v r="${ratio:-0}" 'BEGIN { exit !(r >= 1.15) }' && [ "$copies" = "0.00 " ]; then
+        ok "fakedrm bench --wayland=$HOST_SOCK --seconds 3 ($((SECONDS - t1)) s): fenced / tied $ratio, copies per frame 0:"
         sed 's/^/       | /' "$work/bench.txt"
-    else bad "fakedrm bench --wayland (rc=$brc)" "$work/bench.txt"; fi
+    else bad "fakedrm bench --wayland (rc=$brc, ratio ${ratio:-?}, copies per frame: ${copies:-?})" "$work/bench.txt"; fi
 else
     echo "skip - fakedrm bench --help has no --wayland: no release-fence figures"
 fi
+
+# --- ,tied: flips also wait for the host's release of the older buffers ---------------------------
+# weston re-shows its current buffer when it restarts its repaint loop; such a flip replaced
+# nothing, so it must not wait for a release that cannot come while the buffer is on screen.
+t4=$SECONDS
+CARD_DISPLAY=(--backend "wayland=$HOST_SOCK,tied")
+if guest_start tied; then
+    sleep 3
+    guest_stop
+    line=$(grep "wayland display .*frames submitted" "$out" | tail -1 || true)
+    n=$(echo "$line" | grep -o '[0-9]* frame callbacks' | cut -d' ' -f1 || true)
+    if [ $grc = 0 ] && [ "${n:-0}" -ge 60 ] && [ "$(field weston_exit "$out")" = 0 ]; then
+        ok "--backend wayland,tied: the guest weston flips on (${line#*\] })"
+    else bad "--backend wayland,tied: the guest stalled (rc=$grc, ${n:-no} frame callbacks)" "$out"; fi
+else
+    bad "guest weston through --backend wayland=$HOST_SOCK,tied: no scanout within 15 s" "$out"
+    guest_stop
+fi
+CARD_DISPLAY=(--backend "wayland=$HOST_SOCK")
+echo "       tied session: $((SECONDS - t4)) s"
 
 # --- vhost-user-gpu into the host window: fakedrm as QEMU's UI too ------------------------------
 vhost_bin=/usr/lib/qemu/vhost-user-gpu
@@ -325,8 +362,8 @@ if wayland-scanner server-header "$xml" "$bh/xdg-shell-server-protocol.h" && way
         "${NOBODY[@]}" XDG_RUNTIME_DIR="$x" "$bh/bad-host" bad-0 "$@" >"$bh/$name.host" 2>&1 &
         hp=$!
         for _ in $(seq 50); do [ -S "$x/bad-0" ] && break; sleep 0.1; done
-        timeout 40 "${RUN[@]}" --backend "wayland=$x/bad-0" -- sh -c \
-            "'$bh/kmsprobe' flip 5 --out-fence --release-fence --timeout-ms 1000 --fence-timeout-ms 300; '$FAKEDRM_BIN' ctl --control \"\$FAKEDRM_CONTROL\" state" \
+        timeout 40 "${RUN[@]}" --backend "wayland=$x/bad-0${BAD_OPTS:-}" -- sh -c \
+            "'$bh/kmsprobe' flip 5 --out-fence --release-fence --timeout-ms 1000 --fence-timeout-ms 300 ${BAD_FLIP:-}; '$FAKEDRM_BIN' ctl --control \"\$FAKEDRM_CONTROL\" state" \
             >"$bh/$name.out" 2>&1 || true
         kill -TERM $hp 2>/dev/null; wait $hp 2>/dev/null || true
     }
@@ -347,6 +384,14 @@ print(d["summary"]["release_fences_pending"], (d.get("display") or {}).get("host
     if [[ "$s" == *"flips_ok=5"*"release_signalled=0"*"release_pending=4"* ]] && [ "${pending:-x}" = 0 ] && [ "${held:-0}" -ge 2 ]; then
         ok "a host that never releases: 5 flips, every release fence pending while the client ran; after its close ctl state: release_fences_pending $pending, host_held_buffers $held"
     else bad "host without buffer releases (ctl state: pending=${pending:-?} held=${held:-?})" "$bh/no-release.out"; fi
+
+    # ,tied with flips to the fb already on screen (a host that behaves): such a flip replaced
+    # nothing, so it waits for no release (the host cannot release what it shows).
+    BAD_OPTS=,tied BAD_FLIP=--same-fb bad_run tied-same close-after 1000
+    s=$(summary tied-same)
+    if [[ "$s" == *"flips_ok=5"*"timeouts=0"*"errors=none"* ]]; then
+        ok "--backend wayland,tied: flips that re-show the fb on screen complete at the host's frame callbacks; ${s#summary }"
+    else bad "--backend wayland,tied with the same fb" "$bh/tied-same.out"; fi
 
     bad_run close close-after 3
     s=$(summary close)

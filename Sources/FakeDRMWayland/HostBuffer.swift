@@ -11,15 +11,22 @@ final class HostBuffer {
     /// host's own mapping keeps the pages).
     weak var source: BufferObject?
     let composed: SharedMemory?
+    /// The size the wl_buffer was made with.
+    let width: Int, height: Int
     /// Attached and not yet released by the host.
     var busy = false
+    /// When the direct cache last handed it out (for evicting idle ones).
+    var lastUsed: UInt64 = 0
     weak var owner: HostEvents?
 
-    init(proxy: OpaquePointer, key: DirectKey?, source: BufferObject?, composed: SharedMemory?, owner: HostEvents) {
+    init(proxy: OpaquePointer, key: DirectKey?, source: BufferObject?, composed: SharedMemory?, width: Int, height: Int,
+         owner: HostEvents) {
         self.proxy = proxy
         self.key = key
         self.source = source
         self.composed = composed
+        self.width = width
+        self.height = height
         self.owner = owner
         wl_buffer_add_listener(proxy, Listeners.buffer, Unmanaged.passUnretained(self).toOpaque())
     }

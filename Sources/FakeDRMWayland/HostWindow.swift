@@ -82,28 +82,35 @@ final class HostWindow {
         ring = []
     }
 
-    /// True when a commit older than `token` still has a buffer the host holds.
-    func holdsOlder(than token: UInt64) -> Bool { held.contains { $0.token < token && !$0.released } }
+    /// True when the host still holds a buffer that a commit older than `token` showed and
+    /// commit `token` replaced (a commit showing the same buffer again replaced nothing: the
+    /// host keeps it while it is on screen).
+    func holdsOlder(than token: UInt64) -> Bool {
+        let own = held.first { $0.token == token }?.buffer
+        return held.contains { $0.token < token && !$0.released && ($0.buffer == nil || $0.buffer !== own) }
+    }
 
     /// A free buffer of the window's own (2, or 3 while the host holds both) for a frame of
-    /// the window's size, to draw a composed picture into.
+    /// the window's size, to draw a composed picture into. Buffers of another size (before a
+    /// modeset) go once the host lets go of them and do not count toward the three.
     func ringBuffer(host: WaylandHost) -> HostBuffer? {
-        let bytes = width * height * 4
+        let fits = { (b: HostBuffer) in b.width == self.width && b.height == self.height }
         ring.removeAll { b in
-            guard b.composed?.size != bytes, !b.busy else { return false }
+            guard !fits(b), !b.busy else { return false }
             wl_buffer_destroy(b.proxy)
             return true
         }
-        var target = ring.first { !$0.busy && $0.composed?.size == bytes }
-        if target == nil, ring.count < 3, let shm = host.shm, let owner, let memory = try? SharedMemory(size: bytes, name: "fakedrm-wayland"),
-           let proxy = HostBuffer.make(shm: shm, fd: memory.fd.raw, poolSize: bytes, offset: 0, width: width, height: height,
+        var target = ring.first { !$0.busy && fits($0) }
+        if target == nil, ring.filter(fits).count < 3, let shm = host.shm, let owner,
+           let memory = try? SharedMemory(size: width * height * 4, name: "fakedrm-wayland"),
+           let proxy = HostBuffer.make(shm: shm, fd: memory.fd.raw, poolSize: memory.size, offset: 0, width: width, height: height,
                                        stride: width * 4, shmFormat: 1) {
-            let b = HostBuffer(proxy: proxy, key: nil, source: nil, composed: memory, owner: owner)
+            let b = HostBuffer(proxy: proxy, key: nil, source: nil, composed: memory, width: width, height: height, owner: owner)
             ring.append(b)
             target = b
         }
         // Every buffer still held: reuse the oldest (the host may show a torn frame).
-        if target == nil { target = ring.first { $0.composed?.size == bytes } }
+        if target == nil { target = ring.first(where: fits) }
         guard let target else { return nil }
         ring.removeAll { $0 === target }
         ring.append(target)

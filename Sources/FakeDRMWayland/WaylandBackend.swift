@@ -10,8 +10,8 @@ import Glibc
 /// is composed into the window's own buffers (counted in `stats.frameCopies`).
 ///
 /// Timing follows the host: a flip completes at the frame callback of the commit that showed
-/// it, and a release fence signals once the host sent wl_buffer.release for every guest buffer
-/// the commit put on screen (the core also waits for its fbs to leave the planes). With
+/// it, and a release fence signals once the commit latched and the host sent wl_buffer.release
+/// for every guest buffer the commit put on screen. With
 /// `releaseTiedToFlip` a flip also waits until the host let go of the older commits' buffers:
 /// what a driver without release fences must do before telling the guest a buffer is free.
 ///
@@ -58,6 +58,8 @@ public final class WaylandBackend: ScanoutBackend, HostEvents, @unchecked Sendab
     // The Wayland thread's.
     private var windows: [Int: HostWindow] = [:]
     private var direct: [DirectKey: HostBuffer] = [:]
+    private var useCounter: UInt64 = 0
+    static let maxDirect = 32
     /// Per CRTC: the newest presentation time (CLOCK_MONOTONIC) and the host's refresh period.
     private var lastPresentation: [Int: (ns: Int64, refreshNs: Int64)] = [:]
 
@@ -109,7 +111,10 @@ public final class WaylandBackend: ScanoutBackend, HostEvents, @unchecked Sendab
     }
 
     /// `backend-crash`: breaks the connection as a dying host would.
-    public func breakConnection() -> Bool { Glibc.shutdown(wl_display_get_fd(host.display), Int32(SHUT_RDWR)) == 0 }
+    public func breakConnection() -> Bool {
+        host.breakConnection()
+        return true
+    }
 
     // MARK: the Wayland thread
 
@@ -161,11 +166,16 @@ public final class WaylandBackend: ScanoutBackend, HostEvents, @unchecked Sendab
     }
 
     private func directBuffer(_ key: DirectKey, _ bo: BufferObject) -> HostBuffer? {
-        if let b = direct[key] { return b }
+        useCounter += 1
+        if let b = direct[key] {
+            b.lastUsed = useCounter
+            return b
+        }
         guard let shm = host.shm,
               let proxy = HostBuffer.make(shm: shm, fd: bo.memory.fd.raw, poolSize: bo.size, offset: key.offset,
                                           width: key.width, height: key.height, stride: key.stride, shmFormat: key.shmFormat) else { return nil }
-        let b = HostBuffer(proxy: proxy, key: key, source: bo, composed: nil, owner: self)
+        let b = HostBuffer(proxy: proxy, key: key, source: bo, composed: nil, width: key.width, height: key.height, owner: self)
+        b.lastUsed = useCounter
         direct[key] = b
         return b
     }
@@ -177,11 +187,20 @@ public final class WaylandBackend: ScanoutBackend, HostEvents, @unchecked Sendab
         return target
     }
 
-    /// wl_buffers whose framebuffer memory the guest freed, once the host let go of them.
+    /// wl_buffers whose framebuffer memory the guest freed, once the host let go of them; and
+    /// beyond `maxDirect`, the idle ones used longest ago (a guest panning through a large
+    /// buffer makes one per offset, each a pool mapping the whole buffer on the host).
     private func collectDirect() {
         for (k, b) in direct where b.source == nil && !b.busy {
             wl_buffer_destroy(b.proxy)
             direct[k] = nil
+        }
+        if direct.count > Self.maxDirect {
+            for (k, b) in direct.filter({ !$0.value.busy }).sorted(by: { $0.value.lastUsed < $1.value.lastUsed })
+                .prefix(direct.count - Self.maxDirect) {
+                wl_buffer_destroy(b.proxy)
+                direct[k] = nil
+            }
         }
         let held = direct.values.reduce(0) { $0 + ($1.busy ? 1 : 0) }
         stat { $0.hostHeldBuffers = held }
@@ -190,12 +209,11 @@ public final class WaylandBackend: ScanoutBackend, HostEvents, @unchecked Sendab
     /// Reports the commits whose guest buffers the host no longer holds, oldest first, and
     /// completes the flips that waited for that.
     private func settle(_ w: HostWindow) {
-        var through: UInt64?
-        while let first = w.held.first, first.released {
-            through = first.token
-            w.held.removeFirst()
-        }
-        if let through { device?.display.buffersReleased(crtcIndex: w.crtc, throughToken: through) }
+        // Each released commit on its own: a host keeping one old buffer (a preview, a
+        // screencast) holds back no other commit's fence.
+        let released = w.held.filter(\.released).map(\.token)
+        w.held.removeAll(where: \.released)
+        if !released.isEmpty { device?.display.buffersReleased(crtcIndex: w.crtc, tokens: released) }
         let ready = w.doneAwaitingRelease.filter { !w.holdsOlder(than: $0) }
         w.doneAwaitingRelease.removeAll { !w.holdsOlder(than: $0) }
         for t in ready { device?.display.flipDone(crtcIndex: w.crtc, token: t) }

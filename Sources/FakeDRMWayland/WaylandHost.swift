@@ -42,6 +42,7 @@ final class WaylandHost: @unchecked Sendable {
     private var running = true
     private var stopped = false
     private(set) var gone = false
+    private var disconnected = false
     private let finished = DispatchSemaphore(value: 0)
 
     /// `name`: a socket name under XDG_RUNTIME_DIR or an absolute path; nil: $WAYLAND_DISPLAY.
@@ -97,17 +98,19 @@ final class WaylandHost: @unchecked Sendable {
     /// Ends the thread and the connection (the caller destroyed its windows and buffers on the
     /// thread first); the host then drops whatever is left.
     func stop() {
-        post { [self] in
-            running = false
-            destroyGlobals()
-        }
+        post { [self] in running = false }
         finished.wait()
         // Work posted after the last round would keep its owners alive forever.
         inboxLock.withLock {
             stopped = true
             inbox = []
         }
-        wl_display_disconnect(display)
+        // The thread has ended: its proxies are ours now.
+        if !disconnected {
+            destroyGlobals()
+            wl_display_disconnect(display)
+            disconnected = true
+        }
         close(wake)
     }
 
@@ -133,15 +136,37 @@ final class WaylandHost: @unchecked Sendable {
             }
             for w in work { w() }
             guard running else { break }
+            closeIfLost()
             if gone {
                 // Only the inbox is left to serve (the backend completes flips without a host).
                 var p = pollfd(fd: wake, events: Int16(POLLIN), revents: 0)
                 if poll(&p, 1, -1) > 0 { drainWake() }
                 continue
             }
-            while wl_display_prepare_read(display) != 0 { if wl_display_dispatch_pending(display) < 0 { break } }
-            wl_display_flush(display)
-            var fds = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0), pollfd(fd: wake, events: Int16(POLLIN), revents: 0)]
+            var prepared = true
+            while wl_display_prepare_read(display) != 0 {
+                if wl_display_dispatch_pending(display) < 0 {
+                    prepared = false
+                    lose("the host ended the connection: \(String(cString: strerror(wl_display_get_error(display))))")
+                    break
+                }
+            }
+            // A listener may have given the connection up meanwhile (a closed window).
+            if !prepared || gone {
+                if prepared { wl_display_cancel_read(display) }
+                continue
+            }
+            // A full socket: wait until it drains as well as for events.
+            var out: Int16 = 0
+            if wl_display_flush(display) < 0 {
+                guard errno == EAGAIN else {
+                    wl_display_cancel_read(display)
+                    lose("writing to the host: \(String(cString: strerror(errno)))")
+                    continue
+                }
+                out = Int16(POLLOUT)
+            }
+            var fds = [pollfd(fd: fd, events: Int16(POLLIN) | out, revents: 0), pollfd(fd: wake, events: Int16(POLLIN), revents: 0)]
             let r = poll(&fds, 2, -1)
             if r > 0 && fds[0].revents & Int16(POLLIN | POLLHUP | POLLERR) != 0 {
                 if wl_display_read_events(display) < 0 { lose("reading from the host: \(String(cString: strerror(errno)))"); continue }
@@ -160,10 +185,33 @@ final class WaylandHost: @unchecked Sendable {
         _ = read(wake, &v, 8)
     }
 
+    /// The connection is over (broken, or given up by fakedrm after a closed window or a
+    /// refused request): the owner drops its proxies, and a connection that still works is
+    /// flushed and closed, so the host sees the windows go instead of a client that stopped
+    /// answering its pings.
     func lose(_ why: String) {
         guard !gone else { return }
         gone = true
         onLost?(why)
+    }
+
+    /// After `lose`, at a point of the loop where libwayland is not dispatching (a listener
+    /// may be what called `lose`).
+    private func closeIfLost() {
+        guard gone, !disconnected else { return }
+        destroyGlobals()
+        wl_display_flush(display)
+        wl_display_disconnect(display)
+        disconnected = true
+    }
+
+    /// `backend-crash`: breaks the connection as a dying host would (on the thread, which owns
+    /// the display).
+    func breakConnection() {
+        post { [self] in
+            guard !gone else { return }
+            _ = Glibc.shutdown(wl_display_get_fd(display), Int32(SHUT_RDWR))
+        }
     }
 
     /// A presentation-time stamp on CLOCK_MONOTONIC, the clock of DRM event timestamps.

@@ -16,7 +16,7 @@ public final class WaylandWindowSink: HostWindowSink, HostEvents, @unchecked Sen
     private var windows: [Int: HostWindow] = [:]
     /// A window's newest picture until its first configure.
     private var early: [Int: (frame: Frame, shown: @Sendable () -> Void)] = [:]
-    private var waiting: [UInt64: @Sendable () -> Void] = [:]
+    private var waiting: [UInt64: (scanout: Int, shown: @Sendable () -> Void)] = [:]
     private var nextToken: UInt64 = 1
 
     public init(display: String?) throws(WaylandHostError) {
@@ -34,7 +34,15 @@ public final class WaylandWindowSink: HostWindowSink, HostEvents, @unchecked Sen
     }
 
     public func hide(scanout id: Int) {
-        host.post { [self] in windows.removeValue(forKey: id)?.destroy() }
+        host.post { [self] in
+            windows.removeValue(forKey: id)?.destroy()
+            // What was on its way to that window will not be shown: the flips go on.
+            early.removeValue(forKey: id)?.shown()
+            for (t, w) in waiting where w.scanout == id {
+                waiting[t] = nil
+                w.shown()
+            }
+        }
     }
 
     public func shutdown() {
@@ -48,7 +56,7 @@ public final class WaylandWindowSink: HostWindowSink, HostEvents, @unchecked Sen
         windows = [:]
         for e in early.values { e.shown() }
         early = [:]
-        for s in waiting.values { s() }
+        for w in waiting.values { w.shown() }
         waiting = [:]
     }
 
@@ -80,7 +88,7 @@ public final class WaylandWindowSink: HostWindowSink, HostEvents, @unchecked Sen
         frame.copy(into: memory)
         let token = nextToken
         nextToken += 1
-        waiting[token] = shown
+        waiting[token] = (id, shown)
         w.commit(buffer, token: token, host: host)
         lock.withLock { _copies += 1 }
     }
@@ -93,7 +101,7 @@ public final class WaylandWindowSink: HostWindowSink, HostEvents, @unchecked Sen
 
     func frameDone(crtc: Int, token: UInt64) {
         lock.withLock { _shown += 1 }
-        waiting.removeValue(forKey: token)?()
+        waiting.removeValue(forKey: token)?.shown()
     }
 
     func presented(crtc: Int, sec: Int64, nsec: Int64, refreshNs: Int64) {}

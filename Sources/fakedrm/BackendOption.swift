@@ -73,7 +73,7 @@ struct ScanoutChoice {
         // disconnected (Display.lost) until a hotplug brings them back.
         b.setLostHandler { [weak device, name = b.hostName] why in
             Logger(label: "fakedrm.display").warning("wayland display \(name) lost: \(why)")
-            device?.display.attach(VirtualBackend())
+            device?.display.attach(VirtualBackend(capture: capture))
         }
         device.display.attach(b)
         // `backend-crash` breaks the connection as a dying host would.

@@ -4,9 +4,10 @@
 //
 // Build:  cc -O2 -Wall -o kmsprobe tests/clients/kmsprobe.c $(pkg-config --cflags --libs libdrm)
 // Usage:  kmsprobe [global options] COMMAND [ARGS] [command options]
-//   flip N [--out-fence] [--release-fence] [--in-fence] [--blocking]
+//   flip N [--out-fence] [--release-fence] [--in-fence] [--blocking] [--same-fb]
 //                         atomic modeset, then N page flips (NONBLOCK|PAGE_FLIP_EVENT unless
-//                         --blocking) alternating two XRGB8888 dumb-buffer fbs
+//                         --blocking) alternating two XRGB8888 dumb-buffer fbs (--same-fb: the
+//                         modeset's fb every time, a flip that replaces nothing)
 //   vblank N [--no-modeset] [--event]
 //                         WAIT_VBLANK relative +1, N times; sequence and timestamp deltas
 //   ioctl-loop NAME N [--sleep-ms S]
@@ -381,7 +382,7 @@ static int modeset(int fd, struct kms *k, int with_event, int32_t *out_fd) {
     return e;
 }
 
-static int cmd_flip(int n, int want_out, int want_release, int want_in, int blocking) {
+static int cmd_flip(int n, int want_out, int want_release, int want_in, int blocking, int same_fb) {
     int fd = open_card();
     if (fd < 0) return 1;
     struct kms k;
@@ -400,7 +401,7 @@ static int cmd_flip(int n, int want_out, int want_release, int want_in, int bloc
         int32_t out_fd = -1, rel_fd = -1;
         if ((want_out || want_in) && k.p_out_fence) aadd(&r, k.crtc_id, k.p_out_fence, (uintptr_t)&out_fd);
         if (want_release && k.p_release_fence) aadd(&r, k.crtc_id, k.p_release_fence, (uintptr_t)&rel_fd);
-        aadd(&r, k.plane_id, k.p_fb, k.b[(i + 1) % 2].fb);
+        aadd(&r, k.plane_id, k.p_fb, k.b[same_fb ? 0 : (i + 1) % 2].fb);
         if (want_in && prev_out >= 0) aadd(&r, k.plane_id, k.p_in_fence, (uint64_t)prev_out);
         uint32_t flags = DRM_MODE_PAGE_FLIP_EVENT | (blocking ? 0 : DRM_MODE_ATOMIC_NONBLOCK);
         int64_t t0 = now_us();
@@ -803,7 +804,7 @@ static int cmd_soak(void) {
 // --- main ----------------------------------------------------------------------------------------
 static void usage(void) {
     fprintf(stderr, "usage: kmsprobe [--device P] [--timeout-ms T] [--fence-timeout-ms T] COMMAND ...\n"
-                    "  flip N [--out-fence] [--release-fence] [--in-fence] [--blocking]\n"
+                    "  flip N [--out-fence] [--release-fence] [--in-fence] [--blocking] [--same-fb]\n"
                     "  vblank N [--no-modeset] [--event]\n"
                     "  ioctl-loop GETRESOURCES|GETCONNECTOR|ATOMIC_TEST|VERSION|GET_CAP N [--sleep-ms S]\n"
                     "  master [--wait-file PATH]\n"
@@ -816,7 +817,7 @@ static void usage(void) {
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     const char *pos[4] = {0};
-    int npos = 0, out = 0, rel = 0, in = 0, blocking = 0, no_modeset = 0, use_event = 0, sleep_ms = 0, interval_ms = 2;
+    int npos = 0, out = 0, rel = 0, in = 0, blocking = 0, same_fb = 0, no_modeset = 0, use_event = 0, sleep_ms = 0, interval_ms = 2;
     const char *wait_file = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -828,6 +829,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--release-fence")) rel = 1;
         else if (!strcmp(a, "--in-fence")) in = 1;
         else if (!strcmp(a, "--blocking")) blocking = 1;
+        else if (!strcmp(a, "--same-fb")) same_fb = 1;
         else if (!strcmp(a, "--no-modeset")) no_modeset = 1;
         else if (!strcmp(a, "--event")) use_event = 1;
         else if (!strcmp(a, "--sleep-ms")) sleep_ms = atoi(ARG());
@@ -839,7 +841,7 @@ int main(int argc, char **argv) {
     }
     if (!npos) usage();
     const char *cmd = pos[0];
-    if (!strcmp(cmd, "flip") && npos == 2) return cmd_flip(atoi(pos[1]), out, rel, in, blocking);
+    if (!strcmp(cmd, "flip") && npos == 2) return cmd_flip(atoi(pos[1]), out, rel, in, blocking, same_fb);
     if (!strcmp(cmd, "vblank") && npos == 2) return cmd_vblank(atoi(pos[1]), no_modeset, use_event);
     if (!strcmp(cmd, "ioctl-loop") && npos == 3) return cmd_ioctl_loop(pos[1], atoi(pos[2]), sleep_ms);
     if (!strcmp(cmd, "master") && npos == 1) return cmd_master(wait_file);

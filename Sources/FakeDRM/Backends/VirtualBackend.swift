@@ -14,6 +14,9 @@ public final class VirtualBackend: ScanoutBackend, @unchecked Sendable {
         capture = captureDirectory.map { FrameCapture(directory: $0, every: captureEvery) }
     }
 
+    /// Taking over another display's `--capture`, which goes on numbering its frames.
+    public init(capture: FrameCapture?) { self.capture = capture }
+
     public func present(crtcIndex: Int, scanout: Scanout, timestampNs: Int64) {
         stateLock.withLock {
             lastScanout[crtcIndex] = scanout

@@ -73,9 +73,20 @@ extension Display {
     /// A buffer-holding backend's host let go of every buffer the commits on this CRTC up to
     /// `token` put on screen: their release fences signal (each once its commit latched).
     public func buffersReleased(crtcIndex c: Int, throughToken token: UInt64) {
+        markReleased(crtcIndex: c) { $0 <= token }
+    }
+
+    /// The same for exactly these commits (the host let go of their buffers, maybe not of
+    /// older ones).
+    public func buffersReleased(crtcIndex c: Int, tokens: [UInt64]) {
+        let set = Set(tokens)
+        markReleased(crtcIndex: c) { set.contains($0) }
+    }
+
+    private func markReleased(crtcIndex c: Int, _ match: (UInt64) -> Bool) {
         lock.withLock {
             var changed = false
-            for i in pipeline.releaseWaits.indices where pipeline.releaseWaits[i].crtcIndex == c && pipeline.releaseWaits[i].token <= token
+            for i in pipeline.releaseWaits.indices where pipeline.releaseWaits[i].crtcIndex == c && match(pipeline.releaseWaits[i].token)
                 && !pipeline.releaseWaits[i].hostReleased {
                 pipeline.releaseWaits[i].hostReleased = true
                 changed = true

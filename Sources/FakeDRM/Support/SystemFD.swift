@@ -93,6 +93,10 @@ public final class SharedMemory: @unchecked Sendable {
         let owned = OwnedFD(raw)
         guard FDReserve.admits(raw) else { throw .noMemory }
         guard ftruncate(raw, off_t(size)) == 0 else { throw .noMemory }
+        // The size is fixed from now on: a client holding the fd (mmap, PRIME) cannot shrink
+        // the memory under the composer or a host compositor reading it (which would fault
+        // there: a Wayland host then ends fakedrm's connection).
+        _ = fcntl(raw, Self.addSeals, Self.sealShrink | Self.sealGrow)
         guard let p = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_SHARED, raw, 0), p != MAP_FAILED else {
             throw .noMemory
         }
@@ -102,6 +106,9 @@ public final class SharedMemory: @unchecked Sendable {
     }
 
     deinit { munmap(base, size) }
+
+    // <linux/fcntl.h>, not in Glibc's module.
+    static let addSeals: Int32 = 1033, sealShrink: Int32 = 0x0002, sealGrow: Int32 = 0x0004
 }
 
 /// What /proc/self/fdinfo says about an eventfd, and the write that signals one.

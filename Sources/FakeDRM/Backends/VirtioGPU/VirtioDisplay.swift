@@ -151,11 +151,11 @@ public final class VirtioDisplay: @unchecked Sendable {
 
     /// A complete picture: to the host window when there is one, else shown now.
     private func pictureChanged(_ id: Int) {
-        guard let (sink, n) = lock.withLock({ sink.map { ($0, images[id]?.updates ?? 0) } }), let f = frame(scanout: id) else {
+        guard let (sink, n) = lock.withLock({ sink.map { ($0, images[id]?.updates ?? 0) } }) else {
             notifyProgress()
             return
         }
-        sink.show(scanout: id, frame: f) { [weak self] in
+        let shown: @Sendable () -> Void = { [weak self] in
             guard let self else { return }
             self.lock.withLock {
                 if let shown = self.images[id]?.shownUpdates, shown < n { self.images[id]?.shownUpdates = n }
@@ -163,6 +163,9 @@ public final class VirtioDisplay: @unchecked Sendable {
             }
             self.notifyProgress()
         }
+        // No picture to show (the scanout went meanwhile): nothing for the window to wait for.
+        guard let f = frame(scanout: id) else { return shown() }
+        sink.show(scanout: id, frame: f, shown: shown)
     }
 
     /// DMABUF_SCANOUT: the scanout shows rect (x, y, width, height) of a dmabuf; width 0 or no

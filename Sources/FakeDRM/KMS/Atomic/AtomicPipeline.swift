@@ -172,7 +172,9 @@ extension AtomicPipeline {
             let crtcID = topology.crtcs[c].id
             let shown = p.new.planes.enumerated().filter { $0.element.crtc == crtcID && $0.element.fb != 0 }.map { (planeIndex: $0.offset, fb: $0.element.fb) }
             releaseWaits.append(ReleaseWait(fence: f, shown: shown, armedAfter: pendingCommits[c], crtcIndex: c,
-                                            token: pendingCommits[c]?.token ?? 0, hostHolds: display.backend.holdsBuffers,
+                                            token: pendingCommits[c]?.token ?? 0,
+                                            // Nothing on screen, or no flip to show it: no host will hold anything.
+                                            hostHolds: display.backend.holdsBuffers && !shown.isEmpty && pendingCommits[c] != nil,
                                             ownerFile: file.id))
         }
         let commits = affected.compactMap { pendingCommits[$0] }
