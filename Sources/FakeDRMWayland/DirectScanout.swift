@@ -22,7 +22,8 @@ enum DirectScanout {
         let cpp = info.bytesPerPixel
         let (x, y) = (Int(p.srcX >> 16), Int(p.srcY >> 16))
         let offset = p.offset + y * p.pitch + x * cpp
-        guard p.pitch >= w * cpp, offset >= 0, bo.size <= Int(Int32.max),
+        // A whole number of pixels per row too, as host renderers need.
+        guard p.pitch >= w * cpp, p.pitch % cpp == 0, offset >= 0, bo.size <= Int(Int32.max),
               offset + p.pitch * h <= bo.size, x + w <= Int(p.fbWidth), y + h <= Int(p.fbHeight) else { return nil }
         return (DirectKey(serial: bo.serial, offset: offset, width: w, height: h, stride: p.pitch, shmFormat: shmFormat), bo)
     }

@@ -30,7 +30,12 @@ final class HostWindow {
     init?(crtc: Int, width: Int, height: Int, host: WaylandHost, owner: HostEvents) {
         guard let compositor = host.compositor, let wm = host.wmBase,
               let surface = wl_compositor_create_surface(compositor) else { return nil }
-        guard let xdgSurface = xdg_wm_base_get_xdg_surface(wm, surface), let toplevel = xdg_surface_get_toplevel(xdgSurface) else {
+        guard let xdgSurface = xdg_wm_base_get_xdg_surface(wm, surface) else {
+            wl_surface_destroy(surface)
+            return nil
+        }
+        guard let toplevel = xdg_surface_get_toplevel(xdgSurface) else {
+            xdg_surface_destroy(xdgSurface)
             wl_surface_destroy(surface)
             return nil
         }
@@ -122,7 +127,11 @@ final class HostWindow {
     func commit(_ buffer: HostBuffer, token: UInt64, host: WaylandHost) {
         guard let owner else { return }
         if buffer !== shown || !buffer.busy { wl_surface_attach(surface, buffer.proxy, 0, 0) }
-        wl_surface_damage_buffer(surface, 0, 0, Int32.max, Int32.max)
+        if host.compositorVersion >= 4 {
+            wl_surface_damage_buffer(surface, 0, 0, Int32.max, Int32.max)
+        } else {
+            wl_surface_damage(surface, 0, 0, Int32.max, Int32.max)  // scale 1: surface = buffer coordinates
+        }
         let wait = FrameWait(crtc: crtc, token: token, owner: owner, window: self)
         let me = Unmanaged.passUnretained(wait).toOpaque()
         wait.callback = wl_surface_frame(surface)

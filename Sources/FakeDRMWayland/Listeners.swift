@@ -13,21 +13,29 @@ enum Listeners {
     nonisolated(unsafe) static let registry = table(wl_registry_listener(
         global: { data, registry, name, iface, version in
             guard let h = WaylandHost.from(data), let iface else { return }
+            // The first of each (a second one, e.g. a host re-announcing, would leak the proxy).
             switch String(cString: iface) {
-            case "wl_compositor": h.compositor = OpaquePointer(wl_registry_bind(registry, name, cw_compositor_interface(), min(version, 4)))
-            case "wl_shm":
+            case "wl_compositor" where h.compositor == nil:
+                h.compositorVersion = min(version, 4)
+                h.compositor = OpaquePointer(wl_registry_bind(registry, name, cw_compositor_interface(), h.compositorVersion))
+            case "wl_shm" where h.shm == nil:
                 h.shm = OpaquePointer(wl_registry_bind(registry, name, cw_shm_interface(), 1))
                 wl_shm_add_listener(h.shm, shm, data)
-            case "xdg_wm_base":
+            case "xdg_wm_base" where h.wmBase == nil:
                 h.wmBase = OpaquePointer(wl_registry_bind(registry, name, cw_xdg_wm_base_interface(), 1))
                 xdg_wm_base_add_listener(h.wmBase, wmBase, data)
-            case "wp_presentation":
+            case "wp_presentation" where h.presentation == nil:
                 h.presentation = OpaquePointer(wl_registry_bind(registry, name, cw_presentation_interface(), 1))
                 wp_presentation_add_listener(h.presentation, presentation, data)
             default: break
             }
         },
         global_remove: { _, _, _ in }))
+
+    /// User data: a Bool the sync done sets (WaylandHost.roundtrip).
+    nonisolated(unsafe) static let sync = table(wl_callback_listener(done: { data, _, _ in
+        data?.assumingMemoryBound(to: Bool.self).pointee = true
+    }))
 
     nonisolated(unsafe) static let shm = table(wl_shm_listener(format: { data, _, format in
         WaylandHost.from(data)?.shmFormats.insert(format)

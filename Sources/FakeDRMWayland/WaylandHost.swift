@@ -6,11 +6,13 @@ import Glibc
 
 public enum WaylandHostError: Error, CustomStringConvertible {
     case cannotConnect(String)
+    case noAnswer(String, ms: Int32)
     case missingGlobal(String)
 
     public var description: String {
         switch self {
         case .cannotConnect(let name): "cannot connect to the Wayland display '\(name)'"
+        case .noAnswer(let name, let ms): "the Wayland display '\(name)' did not answer within \(ms) ms"
         case .missingGlobal(let g): "the host compositor offers no \(g)"
         }
     }
@@ -25,6 +27,8 @@ final class WaylandHost: @unchecked Sendable {
     let display: OpaquePointer
     let name: String
     var compositor: OpaquePointer?
+    /// wl_surface.damage_buffer needs 4.
+    var compositorVersion: UInt32 = 0
     var shm: OpaquePointer?
     var wmBase: OpaquePointer?
     var presentation: OpaquePointer?
@@ -59,8 +63,13 @@ final class WaylandHost: @unchecked Sendable {
         registry = wl_display_get_registry(d)
         wl_registry_add_listener(registry, Listeners.registry, me)
         // Two round trips: the globals, then the events of what was bound (wl_shm formats).
-        wl_display_roundtrip(d)
-        wl_display_roundtrip(d)
+        // Bounded: a host that accepts the connection and never answers is no host.
+        guard Self.roundtrip(d), Self.roundtrip(d) else {
+            destroyGlobals()
+            wl_display_disconnect(d)
+            close(wake)
+            throw .noAnswer(shown, ms: Self.answerTimeoutMs)
+        }
         for (g, p) in [("wl_compositor", compositor), ("wl_shm", shm), ("xdg_wm_base", wmBase)] where p == nil {
             destroyGlobals()
             wl_display_disconnect(d)
@@ -70,6 +79,37 @@ final class WaylandHost: @unchecked Sendable {
     }
 
     var me: UnsafeMutableRawPointer { Unmanaged.passUnretained(self).toOpaque() }
+
+    static let answerTimeoutMs: Int32 = 5000
+
+    /// wl_display_roundtrip with a deadline (the thread is not running yet).
+    private static func roundtrip(_ d: OpaquePointer) -> Bool {
+        let done = UnsafeMutablePointer<Bool>.allocate(capacity: 1)
+        done.initialize(to: false)
+        defer { done.deallocate() }
+        guard let cb = wl_display_sync(d) else { return false }
+        defer { if !done.pointee { wl_callback_destroy(cb) } }
+        wl_callback_add_listener(cb, Listeners.sync, done)
+        let deadline = Monotonic.nowNs() + Int64(answerTimeoutMs) * 1_000_000
+        while !done.pointee {
+            while wl_display_prepare_read(d) != 0 { if wl_display_dispatch_pending(d) < 0 { return false } }
+            if done.pointee {
+                wl_display_cancel_read(d)
+                break
+            }
+            _ = wl_display_flush(d)
+            var p = pollfd(fd: wl_display_get_fd(d), events: Int16(POLLIN), revents: 0)
+            let left = Int32(max((deadline - Monotonic.nowNs()) / 1_000_000, 0))
+            guard left > 0, poll(&p, 1, left) > 0 else {
+                wl_display_cancel_read(d)
+                return false
+            }
+            if wl_display_read_events(d) < 0 || wl_display_dispatch_pending(d) < 0 { return false }
+        }
+        // The sync callback destroyed itself on the host's side; ours goes here.
+        wl_callback_destroy(cb)
+        return true
+    }
     static func from(_ p: UnsafeMutableRawPointer?) -> WaylandHost? {
         p.map { Unmanaged<WaylandHost>.fromOpaque($0).takeUnretainedValue() }
     }

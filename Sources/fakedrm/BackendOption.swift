@@ -26,7 +26,7 @@ struct ScanoutChoice {
             guard let w = WaylandSpec(hostDisplay), !w.tied else {
                 throw ValidationError("--host-display takes wayland[=DISPLAY], not '\(hostDisplay)'")
             }
-            guard let spec, WaylandSpec(spec) == nil else {
+            guard let spec, WaylandSpec(spec) == nil, VirtioGPUBackend.endpoint(fromSpec: spec) != nil else {
                 throw ValidationError("--host-display is for --backend vhost-user-gpu or vhost-user (the wayland backend has its own windows)")
             }
             do {
