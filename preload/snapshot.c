@@ -121,10 +121,42 @@ static void add_write(struct writes *w, uint64_t addr, const void *src, size_t l
     w->n++;
 }
 
+// Copies to memory that is not on the calling thread's stack go through a pipe: writev() the
+// bytes in, readv() them out into the caller's ranges. The kernel's copy_to_user then finds a
+// bad address (EFAULT, as for the daemon's MEM_WRITE) without pinning pages: one
+// process_vm_writev of a GETCONNECTOR's four arrays cost 2.6 µs here, the pipe 1.3 µs (a
+// scratch memfd with pwritev/preadv 1.6 µs). One pipe per process (made again in a fork
+// child, which shares the parent's), non-blocking, its ends at fds >= HIGH_FD like the
+// sockets; under its mutex, so two threads' bytes never interleave.
+static pthread_mutex_t pipe_mu = PTHREAD_MUTEX_INITIALIZER;
+static int copy_pipe[2] = {-1, -1};
+static pid_t copy_pipe_pid;
+
+static int pipe_ready(void) { // pipe_mu held
+    if (copy_pipe[0] >= 0 && copy_pipe_pid == self_pid()) return 1;
+    if (copy_pipe[0] >= 0) { sys_close(copy_pipe[0]); sys_close(copy_pipe[1]); } // the parent's
+    copy_pipe[0] = copy_pipe[1] = -1;
+    int p[2];
+    if (syscall(SYS_pipe2, p, O_CLOEXEC | O_NONBLOCK)) return 0;
+    for (int i = 0; i < 2; i++) {
+        int hi = sys_fcntl(p[i], F_DUPFD_CLOEXEC, HIGH_FD);
+        if (hi >= 0) { sys_close(p[i]); p[i] = hi; }
+    }
+    copy_pipe[0] = p[0];
+    copy_pipe[1] = p[1];
+    copy_pipe_pid = self_pid();
+    return 1;
+}
+
+static void pipe_drain(void) { // pipe_mu held
+    unsigned char b[4096];
+    while (syscall(SYS_read, copy_pipe[0], b, sizeof(b)) > 0) {}
+}
+
 // All of them, or nothing that matters: 0, or -1 when some range is not writable (the
 // daemon then answers, and writes the arrays again itself). Ranges on the calling thread's
-// stack are copied directly; the rest with one process_vm_writev, which stops at the first
-// bad range as the daemon's MEM_WRITEs do.
+// stack are copied directly; the rest through the pipe (more than a page, or no pipe: one
+// process_vm_writev), which stops at the first bad range as the daemon's MEM_WRITEs do.
 static int flush(const struct writes *w) {
     int direct = 1;
     for (int i = 0; i < w->n; i++)
@@ -139,6 +171,16 @@ static int flush(const struct writes *w) {
         l[i] = (struct iovec){(void *)w->src[i], w->len[i]};
         r[i] = (struct iovec){(void *)(uintptr_t)w->addr[i], w->len[i]};
         total += w->len[i];
+    }
+    pthread_mutex_lock(&pipe_mu);
+    if (total <= 4096 && pipe_ready()) { // one page: an empty pipe takes it whole
+        ssize_t in = syscall(SYS_writev, copy_pipe[1], l, (unsigned long)w->n);
+        ssize_t out = in == (ssize_t)total ? syscall(SYS_readv, copy_pipe[0], r, (unsigned long)w->n) : -1;
+        if (out != (ssize_t)total) pipe_drain();
+        pthread_mutex_unlock(&pipe_mu);
+        if (in == (ssize_t)total) return out == (ssize_t)total ? 0 : -1;
+    } else {
+        pthread_mutex_unlock(&pipe_mu);
     }
     ssize_t n = syscall(SYS_process_vm_writev, self_pid(), l, (unsigned long)w->n, r, (unsigned long)w->n, 0UL);
     return n == (ssize_t)total ? 0 : -1;
