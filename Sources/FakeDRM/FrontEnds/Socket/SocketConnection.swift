@@ -201,7 +201,8 @@ final class SocketConnection: @unchecked Sendable {
                 w.append(reply.bytes)
                 if !send(w.message) { broken = true }
                 // The library asked the daemon because the snapshot was stale: encode it again
-                // now, after the answer went out, so the next queries are served locally.
+                // (from the second such query since the change on, QuerySnapshots.refresh) now,
+                // after the answer went out, so the next queries are served locally.
                 if target == 0, snapshot != nil, let file, UAPICodec.isSnapshotted(request) {
                     server.device.snapshots.refresh(server.device, file)
                 }
