@@ -25,8 +25,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -390,6 +392,186 @@ static void finish(struct result *r, int iters) {
     free(r->g);
 }
 
+// ---------------------------------------------------------------------------------------------
+// Read-only queries from the snapshot, next to a native no-op ioctl syscall
+
+static unsigned long (*snap_mode)(int);
+
+struct qscene {
+    struct scene *s;
+    uint32_t enc, prop, blob, blob_len;
+    uint32_t nmodes, nprops, nencs, nplanes, nformats, nobjprops, nvalues, nenums;
+    int efd;
+};
+static struct qscene qs;
+static void *heap_modes, *heap_props, *heap_values, *heap_encs;
+
+static void q_noop(struct scene *s) {
+    (void)s;
+    struct drm_get_cap c = {.capability = DRM_CAP_DUMB_BUFFER};
+    // Raw syscall: the eventfd's driver has no ioctls (ENOTTY), and the preload never sees it.
+    if (syscall(SYS_ioctl, qs.efd, DRM_IOCTL_GET_CAP, &c) != -1 || errno != ENOTTY) die("no-op ioctl");
+}
+static void q_getcrtc(struct scene *s) {
+    struct drm_mode_crtc c = {.crtc_id = s->crtc};
+    xioctl(s->fd, DRM_IOCTL_MODE_GETCRTC, &c, "GETCRTC");
+}
+static void q_getencoder(struct scene *s) {
+    struct drm_mode_get_encoder e = {.encoder_id = qs.enc};
+    xioctl(s->fd, DRM_IOCTL_MODE_GETENCODER, &e, "GETENCODER");
+}
+static void q_getconnector(struct scene *s) {
+    struct drm_mode_modeinfo modes[64];
+    uint32_t props[64], encs[8];
+    uint64_t values[64];
+    struct drm_mode_get_connector k = {
+        .connector_id = s->conn, .count_modes = qs.nmodes, .count_props = qs.nprops, .count_encoders = qs.nencs,
+        .modes_ptr = (uint64_t)(uintptr_t)modes, .props_ptr = (uint64_t)(uintptr_t)props,
+        .prop_values_ptr = (uint64_t)(uintptr_t)values, .encoders_ptr = (uint64_t)(uintptr_t)encs,
+    };
+    xioctl(s->fd, DRM_IOCTL_MODE_GETCONNECTOR, &k, "GETCONNECTOR");
+}
+static void q_getconnector_heap(struct scene *s) {
+    struct drm_mode_get_connector k = {
+        .connector_id = s->conn, .count_modes = qs.nmodes, .count_props = qs.nprops, .count_encoders = qs.nencs,
+        .modes_ptr = (uint64_t)(uintptr_t)heap_modes, .props_ptr = (uint64_t)(uintptr_t)heap_props,
+        .prop_values_ptr = (uint64_t)(uintptr_t)heap_values, .encoders_ptr = (uint64_t)(uintptr_t)heap_encs,
+    };
+    xioctl(s->fd, DRM_IOCTL_MODE_GETCONNECTOR, &k, "GETCONNECTOR");
+}
+static void q_getplaneres(struct scene *s) {
+    uint32_t planes[32];
+    struct drm_mode_get_plane_res p = {.plane_id_ptr = (uint64_t)(uintptr_t)planes, .count_planes = qs.nplanes};
+    xioctl(s->fd, DRM_IOCTL_MODE_GETPLANERESOURCES, &p, "GETPLANERESOURCES");
+}
+static void q_getplane(struct scene *s) {
+    uint32_t formats[64];
+    struct drm_mode_get_plane p = {.plane_id = s->plane, .count_format_types = qs.nformats, .format_type_ptr = (uint64_t)(uintptr_t)formats};
+    xioctl(s->fd, DRM_IOCTL_MODE_GETPLANE, &p, "GETPLANE");
+}
+static void q_objprops(struct scene *s) {
+    uint32_t props[64];
+    uint64_t values[64];
+    struct drm_mode_obj_get_properties o = {.obj_id = s->plane, .obj_type = DRM_MODE_OBJECT_PLANE, .count_props = qs.nobjprops,
+                                            .props_ptr = (uint64_t)(uintptr_t)props, .prop_values_ptr = (uint64_t)(uintptr_t)values};
+    xioctl(s->fd, DRM_IOCTL_MODE_OBJ_GETPROPERTIES, &o, "OBJ_GETPROPERTIES");
+}
+static void q_getproperty(struct scene *s) {
+    uint64_t values[16];
+    struct drm_mode_property_enum enums[16];
+    struct drm_mode_get_property p = {.prop_id = qs.prop, .count_values = qs.nvalues, .count_enum_blobs = qs.nenums,
+                                      .values_ptr = (uint64_t)(uintptr_t)values, .enum_blob_ptr = (uint64_t)(uintptr_t)enums};
+    xioctl(s->fd, DRM_IOCTL_MODE_GETPROPERTY, &p, "GETPROPERTY");
+}
+static void q_getpropblob(struct scene *s) {
+    unsigned char data[4096];
+    struct drm_mode_get_blob b = {.blob_id = qs.blob, .length = qs.blob_len, .data = (uint64_t)(uintptr_t)data};
+    xioctl(s->fd, DRM_IOCTL_MODE_GETPROPBLOB, &b, "GETPROPBLOB");
+}
+
+// Each query as the snapshot answers it, the same over the socket (snapshot off), and a
+// native no-op ioctl, sampled in turn within each iteration.
+static void snapshot_rows(struct scene *s, int iters) {
+    qs.s = s;
+    qs.efd = eventfd(0, EFD_CLOEXEC);
+    if (qs.efd < 0) die("eventfd");
+    snap_mode(0);
+    struct drm_mode_card_res res = {0};
+    uint32_t encs[16];
+    xioctl(s->fd, DRM_IOCTL_MODE_GETRESOURCES, &res, "GETRESOURCES");
+    res.count_fbs = res.count_crtcs = res.count_connectors = 0;
+    res.count_encoders = res.count_encoders > 16 ? 16 : res.count_encoders;
+    res.encoder_id_ptr = (uint64_t)(uintptr_t)encs;
+    xioctl(s->fd, DRM_IOCTL_MODE_GETRESOURCES, &res, "GETRESOURCES");
+    qs.enc = encs[0];
+    struct drm_mode_get_connector k = {.connector_id = s->conn};
+    xioctl(s->fd, DRM_IOCTL_MODE_GETCONNECTOR, &k, "GETCONNECTOR");
+    if (k.count_modes > 64 || k.count_props > 64 || k.count_encoders > 8) { errno = E2BIG; die("GETCONNECTOR"); }
+    qs.nmodes = k.count_modes; qs.nprops = k.count_props; qs.nencs = k.count_encoders;
+    heap_modes = malloc(64 * sizeof(struct drm_mode_modeinfo));
+    heap_props = malloc(64 * 4); heap_values = malloc(64 * 8); heap_encs = malloc(8 * 4);
+    struct drm_mode_get_plane_res pr = {0};
+    xioctl(s->fd, DRM_IOCTL_MODE_GETPLANERESOURCES, &pr, "GETPLANERESOURCES");
+    qs.nplanes = pr.count_planes > 32 ? 32 : pr.count_planes;
+    struct drm_mode_get_plane pl = {.plane_id = s->plane};
+    xioctl(s->fd, DRM_IOCTL_MODE_GETPLANE, &pl, "GETPLANE");
+    qs.nformats = pl.count_format_types > 64 ? 64 : pl.count_format_types;
+    struct drm_mode_obj_get_properties o = {.obj_id = s->plane, .obj_type = DRM_MODE_OBJECT_PLANE};
+    xioctl(s->fd, DRM_IOCTL_MODE_OBJ_GETPROPERTIES, &o, "OBJ_GETPROPERTIES");
+    qs.nobjprops = o.count_props > 64 ? 64 : o.count_props;
+    uint64_t unused;
+    qs.prop = prop_id(s->fd, s->plane, DRM_MODE_OBJECT_PLANE, "type", &unused);
+    struct drm_mode_get_property gp = {.prop_id = qs.prop};
+    xioctl(s->fd, DRM_IOCTL_MODE_GETPROPERTY, &gp, "GETPROPERTY");
+    qs.nvalues = gp.count_values > 16 ? 16 : gp.count_values;
+    qs.nenums = gp.count_enum_blobs > 16 ? 16 : gp.count_enum_blobs;
+    uint64_t mode_blob = 0;
+    prop_id(s->fd, s->crtc, DRM_MODE_OBJECT_CRTC, "MODE_ID", &mode_blob);
+    qs.blob = (uint32_t)mode_blob;
+    struct drm_mode_get_blob gb = {.blob_id = qs.blob};
+    xioctl(s->fd, DRM_IOCTL_MODE_GETPROPBLOB, &gb, "GETPROPBLOB");
+    qs.blob_len = gb.length > 4096 ? 0 : gb.length;
+
+    struct { const char *name; void (*op)(struct scene *); } rows[] = {
+        {"GET_CAP", op_get_cap},
+        {"GETRESOURCES (filled)", op_getresources},
+        {"GETCONNECTOR (filled)", q_getconnector},
+        {"GETCONNECTOR (filled, heap arrays)", q_getconnector_heap},
+        {"GETENCODER", q_getencoder},
+        {"GETCRTC", q_getcrtc},
+        {"GETPLANERESOURCES (filled)", q_getplaneres},
+        {"GETPLANE (filled)", q_getplane},
+        {"OBJ_GETPROPERTIES (plane, filled)", q_objprops},
+        {"GETPROPERTY (enum, filled)", q_getproperty},
+        {"GETPROPBLOB (MODE_ID)", q_getpropblob},
+    };
+    enum { NROWS = sizeof(rows) / sizeof(rows[0]) };
+    // The last request before this was a commit (the socket rows): the first query after it
+    // goes to the daemon, which then encodes the snapshot again. Wait until it answers.
+    snap_mode(1);
+    for (int tries = 0; tries < 1000; tries++) {
+        unsigned long before = snap_mode(-1);
+        op_get_cap(s);
+        if (snap_mode(-1) != before) break;
+        usleep(1000);
+    }
+    uint64_t *a = malloc(sizeof(uint64_t) * (size_t)iters), *b = malloc(sizeof(uint64_t) * (size_t)iters),
+             *n = malloc(sizeof(uint64_t) * (size_t)iters);
+    int sock_iters = iters / 10 < 100 ? 100 : iters / 10; // the socket column is 50-100x slower
+    printf("\nread-only queries: from the snapshot (no round trip), over the socket, and a native no-op ioctl\n");
+    printf("no-op: ioctl(eventfd, DRM_IOCTL_GET_CAP) as a raw syscall (ENOTTY), sampled in turn with the query; arrays on the stack unless said\n");
+    printf("%-36s %9s %9s %9s %9s %7s %9s %6s\n", "query", "snapshot", "p99", "no-op", "p99", "ratio", "socket", "local");
+    for (int i = 0; i < NROWS; i++) {
+        for (int w = 0; w < 200; w++) rows[i].op(s);
+        unsigned long before = snap_mode(-1);
+        for (int it = 0; it < iters; it++) {
+            for (int k = 0; k < 2; k++) {
+                uint64_t t0 = now_ns();
+                if ((it + k) % 2 == 0) { rows[i].op(s); a[it] = now_ns() - t0; }
+                else { q_noop(s); n[it] = now_ns() - t0; }
+            }
+        }
+        unsigned long local = snap_mode(-1) - before;
+        snap_mode(0);
+        for (int it = 0; it < sock_iters; it++) {
+            uint64_t t0 = now_ns();
+            rows[i].op(s);
+            b[it] = now_ns() - t0;
+        }
+        snap_mode(1);
+        uint64_t med, p99, nmed, np99, smed, sp99;
+        stats(a, iters, &med, &p99);
+        stats(n, iters, &nmed, &np99);
+        stats(b, sock_iters, &smed, &sp99);
+        printf("%-36s %9llu %9llu %9llu %9llu %7.2f %9llu %5.0f%%\n", rows[i].name, (unsigned long long)med, (unsigned long long)p99,
+               (unsigned long long)nmed, (unsigned long long)np99, (double)med / (double)(nmed ? nmed : 1), (unsigned long long)smed,
+               100.0 * (double)local / (double)iters);
+    }
+    printf("ratio: snapshot median / no-op median. socket: the same query with the snapshot off (median of %d). local: share answered from the snapshot.\n", sock_iters);
+    free(a); free(b); free(n);
+    close(qs.efd);
+}
+
 int main(int argc, char **argv) {
     int iters = 20000;
     for (int i = 1; i < argc; i++) {
@@ -414,6 +596,10 @@ int main(int argc, char **argv) {
     scene_setup(&s);
     echo_start();
 
+    // The four socket rows time the round trips: the query snapshot (docs/snapshot.md) would
+    // answer GET_CAP and GETRESOURCES without one, so it is off for them.
+    snap_mode = (unsigned long (*)(int))dlsym(RTLD_DEFAULT, "fakedrm_preload_snapshot");
+    if (snap_mode) snap_mode(0);
     struct result r[4] = {
         {.name = "GET_CAP"},
         {.name = "GETRESOURCES (filled)"},
@@ -456,6 +642,7 @@ int main(int argc, char **argv) {
         }
     printf("RTs: request/response pairs on the socket (the ioctl or READ itself plus each daemon callback).\n");
     printf("ratio: median / floor median. x 1RT: median / one echo round trip of the ioctl message and its reply alone.\n");
+    if (snap_mode) snapshot_rows(&s, iters);
     close(s.fd);
     return 0;
 }

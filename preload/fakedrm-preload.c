@@ -91,8 +91,25 @@ static pthread_mutex_t tab_lock; // defined with the fd table below
 static void atfork_prepare(void) { pthread_mutex_lock(&tab_lock); }
 static void atfork_release(void) { pthread_mutex_unlock(&tab_lock); }
 
+// getpid() is a system call (glibc stopped caching it), and the fork check in lookup() made
+// it half the cost of a query answered from the snapshot: the pid is cached, and a fork()
+// child starts with an empty cache.
+static pid_t cached_pid;
+pid_t self_pid(void) {
+    pid_t p = __atomic_load_n(&cached_pid, __ATOMIC_RELAXED);
+    if (!p) {
+        p = getpid();
+        __atomic_store_n(&cached_pid, p, __ATOMIC_RELAXED);
+    }
+    return p;
+}
+static void atfork_child(void) {
+    __atomic_store_n(&cached_pid, 0, __ATOMIC_RELAXED);
+    pthread_mutex_unlock(&tab_lock);
+}
+
 static void cfg_init(void) {
-    pthread_atfork(atfork_prepare, atfork_release, atfork_release);
+    pthread_atfork(atfork_prepare, atfork_release, atfork_child);
     const char *c = getenv("FAKEDRM_CARD");
     if (c && *c && strlen(c) < sizeof(card_path)) snprintf(card_path, sizeof(card_path), "%s", c);
     snprintf(card_dir, sizeof(card_dir), "%s", card_path);
@@ -157,7 +174,7 @@ static struct conn *aux_conn;
 // fbs, master, a lessee's lease), so a client that closes and then opens or leases again finds
 // that done. The sockets are collected under tab_lock and waited for after it is released.
 static __thread int closing[16];
-static __thread int nclosing;
+static HOT_TLS int nclosing;
 
 static void defer_close(int sock) {
     if (sock < 0) return;
@@ -190,6 +207,7 @@ static void conn_unref_locked(struct conn *c) {
             conn_unref_locked(s);
         }
         defer_close(c->sock);
+        snapshot_unmap(c);
         pthread_mutex_destroy(&c->mu);
         free(c);
     }
@@ -252,7 +270,7 @@ struct fdent lookup(int fd) {
         if (e.conn) e.conn->refs++;
     }
     pthread_mutex_unlock(&tab_lock);
-    if (e.kind == KIND_CARD && e.conn && !e.conn->attached && e.conn->pid != getpid()) e.conn = rebind_after_fork(fd, e.conn);
+    if (e.kind == KIND_CARD && e.conn && !e.conn->attached && e.conn->pid != self_pid()) e.conn = rebind_after_fork(fd, e.conn);
     return e;
 }
 
@@ -316,8 +334,8 @@ int track(int fd, int kind, struct conn *c, uint64_t id) {
 // process_vm_readv/writev (about 1 µs each on a VM) per copy. The bounds come from
 // pthread_getattr_np once per thread; the current frame must lie inside them (not on a
 // sigaltstack), so the range [frame, top) is known to be mapped.
-static __thread uintptr_t stack_lo, stack_hi; // stack_hi 1: unknown
-static int on_own_stack(uint64_t addr, size_t len) {
+static HOT_TLS uintptr_t stack_lo, stack_hi; // stack_hi 1: unknown
+int on_own_stack(uint64_t addr, size_t len) {
     uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
     if (!stack_hi) {
         pthread_attr_t a;
@@ -347,7 +365,7 @@ int safe_read(void *dst, uint64_t addr, size_t len) {
     return EFAULT;
 }
 
-static int safe_write(uint64_t addr, const void *src, size_t len) {
+int safe_write(uint64_t addr, const void *src, size_t len) {
     if (len == 0) return 0;
     if (on_own_stack(addr, len)) { memcpy((void *)(uintptr_t)addr, src, len); return 0; }
     struct iovec l = {(void *)src, len}, r = {(void *)(uintptr_t)addr, len};
@@ -410,13 +428,17 @@ int msg_send(struct conn *c, uint32_t op, const void *a, size_t alen, const void
 
 // Receives one message into c->buf; returns the payload length (or -1: connection unusable).
 // *fd gets a passed descriptor (or -1); extra descriptors are closed.
-ssize_t msg_recv(struct conn *c, uint32_t *op, int *fd) {
+ssize_t msg_recv(struct conn *c, uint32_t *op, int *fd) { return msg_recv_fds(c, op, fd, fd ? 1 : 0); }
+
+// The same, keeping up to `nmax` descriptors in fds[] (the rest -1; extras closed).
+ssize_t msg_recv_fds(struct conn *c, uint32_t *op, int *fds, int nmax) {
     struct iovec iov = {c->buf, sizeof(c->buf)};
     char ctl[CMSG_SPACE(sizeof(int) * 4)];
     struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof(ctl)};
     ssize_t r;
     do { r = syscall(SYS_recvmsg, c->sock, &m, MSG_CMSG_CLOEXEC); } while (r < 0 && errno == EINTR);
-    if (fd) *fd = -1;
+    for (int i = 0; i < nmax; i++) fds[i] = -1;
+    int kept = 0;
     if (r > 0) trace_msg((uint32_t)r, 1);
     if (r >= 0) {
         for (struct cmsghdr *cm = CMSG_FIRSTHDR(&m); cm; cm = CMSG_NXTHDR(&m, cm)) {
@@ -425,7 +447,7 @@ ssize_t msg_recv(struct conn *c, uint32_t *op, int *fd) {
             for (int i = 0; i < n; i++) {
                 int got;
                 memcpy(&got, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
-                if (fd && *fd < 0) *fd = got;
+                if (kept < nmax) fds[kept++] = got;
                 else sys_close(got);
             }
         }
@@ -438,7 +460,8 @@ ssize_t msg_recv(struct conn *c, uint32_t *op, int *fd) {
     memmove(c->buf, c->buf + sizeof(h), h.len);
     return (ssize_t)h.len;
 bad:
-    if (fd && *fd >= 0) { sys_close(*fd); *fd = -1; }
+    for (int i = 0; i < nmax; i++)
+        if (fds[i] >= 0) { sys_close(fds[i]); fds[i] = -1; }
     return -1;
 }
 
@@ -588,24 +611,33 @@ static struct conn *conn_connect_to(const char *path, int aux, int nonblock, uin
     c->nonblock = nonblock;
     pthread_mutex_init(&c->mu, NULL);
     unsigned char hello[20];
-    uint32_t version = 1, flags = (aux ? 1 : 0) | (token ? 2 : 0) | (adopt_fd >= 0 ? 4 : 0);
+    // bit3 SNAPSHOT: this file's read-only query answers in shared memory (snapshot.c).
+    int want_snapshot = !aux && !token && snapshot_wanted();
+    uint32_t version = 1, flags = (aux ? 1 : 0) | (token ? 2 : 0) | (adopt_fd >= 0 ? 4 : 0) | (want_snapshot ? 8 : 0);
     int32_t pid = getpid();
     memcpy(hello, &version, 4); memcpy(hello + 4, &flags, 4); memcpy(hello + 8, &pid, 4);
     memcpy(hello + 12, &token, 8);
     uint32_t op;
-    int fd = -1;
+    int fds[2] = {-1, -1};
     ssize_t n = -1;
-    if (msg_send(c, OP_HELLO, hello, token ? 20 : 12, NULL, 0, adopt_fd) == 0) n = msg_recv(c, &op, &fd);
-    if (n != 8 || op != OP_HELLO_REPLY || (int32_t)rd32(c->buf) != 0 || (!aux && fd < 0)) {
-        if (n == 8 && op == OP_HELLO_REPLY && (int32_t)rd32(c->buf) > 0) *err = (int32_t)rd32(c->buf);
+    size_t want = want_snapshot ? 12 : 8;
+    if (msg_send(c, OP_HELLO, hello, token ? 20 : 12, NULL, 0, adopt_fd) == 0) n = msg_recv_fds(c, &op, fds, 2);
+    int fd = fds[0];
+    if (n != (ssize_t)want || op != OP_HELLO_REPLY || (int32_t)rd32(c->buf) != 0 || (!aux && fd < 0)) {
+        if (n >= 8 && op == OP_HELLO_REPLY && (int32_t)rd32(c->buf) > 0) *err = (int32_t)rd32(c->buf);
         else *err = ENOENT;
         if (fd >= 0) sys_close(fd);
+        if (fds[1] >= 0) sys_close(fds[1]);
         sys_close(s);
         pthread_mutex_destroy(&c->mu);
         free(c);
         return NULL;
     }
     if (aux && fd >= 0) { sys_close(fd); fd = -1; }
+    if (fds[1] >= 0) {
+        snapshot_map(c, fds[1], rd32(c->buf + 8));
+        sys_close(fds[1]);
+    }
     *evfd = fd;
     return c;
 }
@@ -724,6 +756,7 @@ static void try_attach(int fd, const char *path, int flags) {
     c->attached = 1;
     if (track(fd, KIND_CARD, c, 0)) {
         sys_close(c->sock);
+        snapshot_unmap(c);
         pthread_mutex_destroy(&c->mu);
         free(c);
         goto out;
@@ -759,6 +792,7 @@ int card_open(int flags) {
     if (track(evfd, KIND_CARD, c, 0)) {
         sys_close(evfd);
         sys_close(c->sock);
+        snapshot_unmap(c);
         pthread_mutex_destroy(&c->mu);
         free(c);
         errno = ENOMEM;
@@ -884,6 +918,7 @@ static int maybe_adopt(int fd) {
     if (evfd >= 0) sys_close(evfd); // the client already holds the eventfd itself
     if (track(fd, KIND_CARD, c, 0)) {
         sys_close(c->sock);
+        snapshot_unmap(c);
         pthread_mutex_destroy(&c->mu);
         free(c);
         goto out;
@@ -1174,6 +1209,13 @@ EXPORT int ioctl(int fd, unsigned long request, ...) {
         // A thread's ioctl never waits for another thread's on the same card fd (one may
         // block in WAIT_VBLANK or a blocking commit for frames): when the connection is busy,
         // the request goes over a side connection adopted onto the same open file.
+        int answered;
+        if (e.conn->snap && snapshot_ioctl(e.conn, (uint32_t)request, arg, &answered)) {
+            int saved = errno;
+            conn_unref(e.conn);
+            errno = saved;
+            return answered;
+        }
         struct conn *side = NULL;
         if (!e.conn->attached) {
             if (pthread_mutex_trylock(&e.conn->mu) == 0) pthread_mutex_unlock(&e.conn->mu);

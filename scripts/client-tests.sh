@@ -212,6 +212,9 @@ printf 'ownerIsPrivileged: false\n' >"$work/unpriv.yaml"
 chmod 0644 "$work/unpriv.yaml"
 PROBE_TAG=-unpriv PROBE_ENV="env FAKEDRM_PROBE_UNPRIVILEGED=1" \
     probe conformance "drm_auth.c for an opener without CAP_SYS_ADMIN (ownerIsPrivileged: false): new files unauthenticated, SET_MASTER EACCES" --config "$work/unpriv.yaml"
+# The query snapshot (docs/snapshot.md) against the daemon, byte for byte, over random states.
+PROBE_ENV="env FAKEDRM_BIN=$FAKEDRM_BIN" \
+    probe snapshot "read-only queries from the snapshot = the daemon's answers (tests/clients/snapshot.c): 40 random commits, flips, hotplugs, connectors added/removed, leases, client caps, blobs and fbs; master, second file and lessee; counts 0/1/exact/large, heap, stack and EFAULT"
 # Fences for clients.
 probe swsync "sw_sync (tests/clients/swsync.c): /dev/sw_sync and debugfs timelines, INC, ENOENT on close, IN_FENCE_FD holds the flip, fds passed to a forked child"
 probe syncobj "syncobj (tests/clients/syncobj.c): SYNCOBJ_EVENTFD on sw_sync-fed timeline points, WAIT_AVAILABLE, wait snapshots, the errnos IGT probes"

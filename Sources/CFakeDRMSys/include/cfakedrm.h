@@ -22,6 +22,11 @@ int cfd_monotonic_now(int64_t *ns);
 uint16_t cfd_load_acquire_u16(const void *p);
 void cfd_store_release_u16(void *p, uint16_t v);
 void cfd_fence_seq_cst(void);
+// The snapshot's seqlock word (KMS/Snapshot): shared with the preload library's readers.
+uint64_t cfd_load_acquire_u64(const void *p);
+void cfd_store_release_u64(void *p, uint64_t v);
+// Replaces *p with `desired` when it holds `expected`; returns whether it did.
+int cfd_cas_u64(void *p, uint64_t expected, uint64_t desired);
 // socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC).
 int cfd_socketpair_stream(int sv[2]);
 // Connects a SOCK_STREAM unix socket to `path` (CLOEXEC); -1 with errno on failure.

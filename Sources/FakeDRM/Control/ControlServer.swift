@@ -92,6 +92,9 @@ public final class ControlServer: @unchecked Sendable {
         reply(c, .success(""))
         let trace = service.device.trace
         trace.follow(all: all)
+        // --all lists every ioctl: the query snapshots stand down while it follows, so every
+        // query reaches the daemon (they are not encoded again while it does).
+        if all { service.device.snapshots.invalidate() }
         defer { trace.unfollow(all: all) }
         var seq: UInt64 = 0
         while !lock.withLock({ stopped }) {

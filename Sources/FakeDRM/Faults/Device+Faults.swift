@@ -13,6 +13,8 @@ extension Device {
 
     @discardableResult
     public func addFault(_ spec: FaultSpec) throws(FaultSpec.ParseError) -> Int {
+        // Queries must meet the rule (and actions change what they answer): snapshots stand down.
+        defer { snapshots.invalidate() }
         switch spec.kind {
         case .hotplugStorm(let name, let rate, let seconds):
             let k = try connectorIndex(named: name)

@@ -99,6 +99,9 @@ public final class FaultPolicy: Sendable {
         return entry != nil
     }
 
+    /// Any rule at all: the query snapshots stand down (docs/snapshot.md).
+    var hasRules: Bool { ruleCount.load(ordering: .acquiring) > 0 }
+
     func clear() {
         state.withLock { s in
             s.rules = []

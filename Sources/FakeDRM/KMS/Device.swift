@@ -33,6 +33,8 @@ public final class Device: @unchecked Sendable {
     /// Fault rules (docs/faults.md); thread-safe on their own.
     public let faults: FaultPolicy
     public let ioctlStats = IoctlStats()
+    /// The files' read-only query snapshots (docs/snapshot.md).
+    public let snapshots = QuerySnapshots()
     public let trace = IoctlTrace()
 
     public init(config: DeviceConfig = DeviceConfig(), backend: ScanoutBackend? = nil, virtualTime: Bool? = nil) throws {
@@ -115,6 +117,8 @@ public final class Device: @unchecked Sendable {
             files.remove(file)
             if files.master === file { files.master = nil }
             pipeline.collectGarbage()
+            snapshots.forget(file)
+            snapshots.invalidate()
             lock.broadcast()
         }
     }

@@ -12,6 +12,8 @@ public enum UAPICodec {
         let flags: IoctlFlags
         /// Some flag needs the file's state checked (RENDER_ALLOW alone needs nothing here).
         let checksPermission: Bool
+        /// In `snapshotNeutral`: set when the table is built.
+        var keepsSnapshots: Bool
         let handler: Handler
 
         init(name: String, size: Int, flags: IoctlFlags = [], handler: @escaping Handler) {
@@ -19,6 +21,7 @@ public enum UAPICodec {
             self.size = size
             self.flags = flags
             checksPermission = !flags.isDisjoint(with: [.auth, .master, .rootOnly])
+            keepsSnapshots = false
             self.handler = handler
         }
     }
@@ -54,6 +57,10 @@ public enum UAPICodec {
             for i in 0..<min(usize, arg.count) { kbuf.bytes[i] = arg[i] }
         }
         var errno: Int32 = 0
+        // 0x100: DRM_MODE_ATOMIC_TEST_ONLY.
+        let mutates = !entry.keepsSnapshots || (req.nr == 0xBC && kbuf[AtomicArg.flags] & 0x100 == 0)
+        if mutates { device.snapshots.beginChange() }
+        defer { if mutates { device.snapshots.endChange() } }
         RejectionSlot.clear()
         do {
             if entry.checksPermission { try IoctlFlags.permit(entry.flags, nr: req.nr, device, file) }
@@ -66,6 +73,25 @@ public enum UAPICodec {
         return IoctlReply(errno: errno, bytes: req.copiesOut ? Array(kbuf.bytes.prefix(usize)) : [])
     }
 
+    /// The queries a file's snapshot answers (SnapshotEncoder), at the library's struct sizes.
+    static func isSnapshotted(_ request: UInt32) -> Bool {
+        let req = IoctlRequest(request)
+        guard req.type == IoctlRequest.drmType, [0x0C, 0xA0, 0xA1, 0xA6, 0xA7, 0xAA, 0xAC, 0xB5, 0xB6, 0xB9].contains(Int(req.nr)) else { return false }
+        return table[Int(req.nr)]?.size == req.size
+    }
+
+    /// Ioctls that change nothing a snapshotted query answers (docs/snapshot.md); every other
+    /// one keeps the query snapshots stale from its start until it returns, whatever its
+    /// result. ATOMIC is in the list for TEST_ONLY only (checked in `run`).
+    static let snapshotNeutral: Set<Int> = [
+        0x00, 0x01, 0x02, 0x05, 0x0C,                   // VERSION, GET_UNIQUE, GET_MAGIC, GET_CLIENT, GET_CAP
+        0xA0, 0xA1, 0xA4, 0xA6, 0xA7, 0xAA, 0xAC,       // GETRESOURCES, GETCRTC, GETGAMMA, GETENCODER, GETCONNECTOR, GETPROPERTY, GETPROPBLOB
+        0xB5, 0xB6, 0xB9, 0xAD, 0xCE,                   // GETPLANERESOURCES, GETPLANE, OBJ_GETPROPERTIES, GETFB, GETFB2
+        0x3A, 0x3B, 0x3C,                               // WAIT_VBLANK, CRTC_GET_SEQUENCE, CRTC_QUEUE_SEQUENCE
+        0xB2, 0xB3,                                     // CREATE_DUMB, MAP_DUMB
+        0xBC,                                           // ATOMIC (TEST_ONLY)
+    ]
+
     static let table: [Int: Entry] = {
         var t = CodecTable()
         IdentityHandlers.register(&t)
@@ -74,6 +100,7 @@ public enum UAPICodec {
         AtomicHandlers.register(&t)
         SyncobjHandlers.register(&t)
         VgemHandlers.register(&t)
+        for nr in snapshotNeutral { t.entries[nr]?.keepsSnapshots = true }
         return t.entries
     }()
 

@@ -25,6 +25,8 @@ final class SocketConnection: @unchecked Sendable {
     /// current request.
     private(set) var broken = false
     private var buffer = [UInt8](repeating: 0, count: Wire.maxMessage + 1)
+    /// This file's query snapshot, when the library asked for one (HELLO bit3).
+    private var snapshot: FileSnapshot?
 
     init(server: SocketServer, sock: Int32) {
         self.server = server
@@ -115,10 +117,24 @@ final class SocketConnection: @unchecked Sendable {
                 err = error.errno
             }
         }
+        // SNAPSHOT (bit3): the library answers read-only queries from a snapshot of this file's
+        // answers (docs/snapshot.md); the reply then says its size and carries its memfd after
+        // the eventfd. Not for attached files (CUSE clients ask the kernel), nor while ioctls
+        // are recorded (the recording must see every query).
+        if err == 0, !aux, !attached, flags & 8 != 0, server.recorder == nil, let file {
+            snapshot = server.device.snapshots.snapshot(for: file)
+        }
         var w = WireWriter(.helloReply)
         w.i32(err)
         w.u32(server.minor)
-        guard send(w.message, fd: readiness), err == 0 else { return }
+        var fds = readiness.map { [$0] } ?? []
+        if let snapshot, let readiness {
+            w.u32(UInt32(snapshot.memory.size))
+            fds = [readiness, snapshot.memory.fd.raw]
+        } else if flags & 8 != 0 {
+            w.u32(0)
+        }
+        guard send(w.message, fds: fds), err == 0 else { return }
         server.registry.connectionOpened(pid: pid)
         countedPid = true
         // Requests keep their fds (EXPORT_ADOPT carries one); whatever a handler did not take
@@ -184,6 +200,12 @@ final class SocketConnection: @unchecked Sendable {
                 w.i32(reply.errno)
                 w.append(reply.bytes)
                 if !send(w.message) { broken = true }
+                // The library asked the daemon because the snapshot was stale: encode it again
+                // (from the second such query since the change on, QuerySnapshots.refresh) now,
+                // after the answer went out, so the next queries are served locally.
+                if target == 0, snapshot != nil, let file, UAPICodec.isSnapshotted(request) {
+                    server.device.snapshots.refresh(server.device, file)
+                }
             case .read:
                 let maxlen = try r.u32()
                 _ = try r.u32() // nonblock: every READ is non-blocking, the library waits on the eventfd
@@ -364,11 +386,13 @@ final class SocketConnection: @unchecked Sendable {
         return Message(op: op, payload: Array(buffer[8..<n])[...], fds: [])
     }
 
-    func send(_ message: [UInt8], fd: Int32? = nil) -> Bool {
+    func send(_ message: [UInt8], fd: Int32? = nil) -> Bool { send(message, fds: fd.map { [$0] } ?? []) }
+
+    func send(_ message: [UInt8], fds: [Int32]) -> Bool {
         let r: Int = message.withUnsafeBytes { b in
-            if let fd {
-                var fds = [fd]
-                return cfd_send_with_fds(sock, b.baseAddress, b.count, &fds, 1)
+            if !fds.isEmpty {
+                var fds = fds
+                return cfd_send_with_fds(sock, b.baseAddress, b.count, &fds, Int32(fds.count))
             }
             return cfd_send_with_fds(sock, b.baseAddress, b.count, nil, 0)
         }

@@ -59,10 +59,14 @@ public final class ModeObjectRegistry: DeviceRoom, @unchecked Sendable {
             framebuffers[id] = nil
             freeID(id)
         }
+        var freedBlob = false
         for (id, b) in blobs where !b.listed && !liveBlobs.contains(id) {
             blobs[id] = nil
             freeID(id)
+            freedBlob = true
         }
+        // GETPROPBLOB of a freed blob is ENOENT now, also when a vblank freed it.
+        if freedBlob { device.snapshots.invalidate() }
     }
 
     /// Current value of a property on an object, as OBJ_GETPROPERTIES reports it.

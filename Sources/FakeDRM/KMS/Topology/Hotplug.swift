@@ -25,6 +25,7 @@ public final class Hotplug: DeviceRoom, @unchecked Sendable {
 
     /// Called with the lock held after a connector change: a new generation, announced.
     func announce(connector: ObjectID?) {
+        device.snapshots.invalidate()
         generation += 1
         let generation = generation
         let observers = observers
@@ -38,6 +39,7 @@ public final class Hotplug: DeviceRoom, @unchecked Sendable {
     }
 
     func announceLeaseChange() {
+        device.snapshots.invalidate()
         let observers = leaseObservers
         DispatchQueue.global().async { for o in observers { o() } }
     }
