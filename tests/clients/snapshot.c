@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 #include <xf86drm.h>
 #include <xf86drmMode.h>
@@ -300,6 +301,22 @@ int main(int argc, char **argv) {
         compare_all(other, "second file");
         if (lessee >= 0) compare_all(lessee, "lessee");
     }
+    // The snapshot reached this process read-only: its mappings cannot be made writable (the
+    // daemon sends the memfd opened O_RDONLY), so no client can write the daemon's seqlock word.
+    int seen = 0, writable = 0;
+    FILE *maps = fopen("/proc/self/maps", "r");
+    char line[512];
+    while (maps && fgets(line, sizeof line, maps)) {
+        if (!strstr(line, "fakedrm-snapshot")) continue;
+        unsigned long lo, hi;
+        char perms[8];
+        if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) != 3) continue;
+        seen++;
+        if (perms[1] == 'w' || mprotect((void *)lo, hi - lo, PROT_READ | PROT_WRITE) == 0) writable++;
+    }
+    if (maps) fclose(maps);
+    if (seen && !writable) printf("ok   - the snapshot (%d mapping(s)) is mapped read-only and cannot be made writable\n", seen);
+    else { printf("FAIL - snapshot mappings: %d seen, %d writable\n", seen, writable); failures++; }
     // A fault rule on a query: the library must leave the query to the daemon.
     ctl("fault add \"ioctl name=MODE_GETRESOURCES errno=EIO every=1\"");
     snap_mode(1);

@@ -127,14 +127,21 @@ final class SocketConnection: @unchecked Sendable {
         var w = WireWriter(.helloReply)
         w.i32(err)
         w.u32(server.minor)
-        var fds = readiness.map { [$0] } ?? []
-        if let snapshot, let readiness {
-            w.u32(UInt32(snapshot.memory.size))
-            fds = [readiness, snapshot.memory.fd.raw]
-        } else if flags & 8 != 0 {
-            w.u32(0)
-        }
-        guard send(w.message, fds: fds), err == 0 else { return }
+        let sent: Bool = {
+            var fds = readiness.map { [$0] } ?? []
+            // The client gets the memfd opened read-only (closed here once sent): it can map it
+            // only PROT_READ, so it can write neither the daemon's seqlock word nor the answers
+            // (and the size is sealed).
+            let readOnly = snapshot.map { OwnedFD(open("/proc/self/fd/\($0.memory.fd.raw)", O_RDONLY | O_CLOEXEC)) }
+            if let snapshot, let readiness, let readOnly, readOnly.raw >= 0 {
+                w.u32(UInt32(snapshot.memory.size))
+                fds = [readiness, readOnly.raw]
+            } else if flags & 8 != 0 {
+                w.u32(0)
+            }
+            return send(w.message, fds: fds)
+        }()
+        guard sent, err == 0 else { return }
         server.registry.connectionOpened(pid: pid)
         countedPid = true
         // Requests keep their fds (EXPORT_ADOPT carries one); whatever a handler did not take
