@@ -52,14 +52,19 @@ final class RecordingBackend: ScanoutBackend, @unchecked Sendable {
         }
     }
 
-    @Test func aHoldingHostsReleaseSignalsTheReleaseFence() throws {
+    /// A card on a backend whose host holds the buffers it shows, two fbs, and a release
+    /// fence pointer.
+    func holdingCard() throws -> (RecordingBackend, Device, DirectClient, UInt32, UInt32, UInt64) {
         let backend = RecordingBackend()
         backend.holds = true
         let d = try Device(config: DeviceConfig(), backend: backend, virtualTime: true)
         let c = try DirectClient(device: d)
         c.setClientCap(DRMConst.clientCapAtomic, 1)
-        let a = try c.makeFB().0, b = try c.makeFB().0
-        let rel = c.memory.alloc(4)
+        return (backend, d, c, try c.makeFB().0, try c.makeFB().0, c.memory.alloc(4))
+    }
+
+    @Test func aHoldingHostsReleaseSignalsTheReleaseFence() throws {
+        let (backend, d, c, a, b, rel) = try holdingCard()
         func releaseFence() throws -> SyncFile {
             try #require(c.files.syncFile(fd: Int32(bitPattern: LE.u32s(c.memory.bytes(at: rel, count: 4) ?? [])[0])))
         }
@@ -88,13 +93,7 @@ final class RecordingBackend: ScanoutBackend, @unchecked Sendable {
     }
 
     @Test func closingTheFileEndsAWaitOnAHostThatNeverReleases() throws {
-        let backend = RecordingBackend()
-        backend.holds = true
-        let d = try Device(config: DeviceConfig(), backend: backend, virtualTime: true)
-        let c = try DirectClient(device: d)
-        c.setClientCap(DRMConst.clientCapAtomic, 1)
-        let a = try c.makeFB().0, b = try c.makeFB().0
-        let rel = c.memory.alloc(4)
+        let (backend, d, c, a, b, rel) = try holdingCard()
         #expect(try c.modeset(fb: a, flags: DRMConst.atomicAllowModeset | DRMConst.atomicNonblock, extraCRTC: [("RELEASE_FENCE_PTR", rel)]) == 0)
         let sf = try #require(c.files.syncFile(fd: Int32(bitPattern: LE.u32s(c.memory.bytes(at: rel, count: 4) ?? [])[0])))
         d.display.flipDone(crtcIndex: 0, token: backend.submits[0].token)

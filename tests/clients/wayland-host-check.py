@@ -23,6 +23,12 @@ import sys
 import zlib
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pngread import load
+import importlib.util
+# desktop-shell's panel, measured as compositor-check.py does (0 rows without one).
+_spec = importlib.util.spec_from_file_location("compositor_check", os.path.join(os.path.dirname(os.path.abspath(__file__)), "compositor-check.py"))
+_cc = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_cc)
+panel_height = _cc.panel_height
 
 SHM, SHM_PAD = 250, 20
 
@@ -33,15 +39,6 @@ def rgb(hexstr):
 
 def white(c):
     return c[0] == c[1] == c[2] >= 0xf0
-
-
-def panel_height(w, h, px):
-    """Rows from the top where most samples are dark (desktop-shell's panel; 0 without one)."""
-    for y in range(0, min(h, 120)):
-        dark = sum(1 for x in range(4, w, 8) if max(px(x, y)) < 0x50)
-        if dark < (w // 8) // 2:
-            return y
-    return 120
 
 
 def count(w, h, px, pred):
