@@ -58,8 +58,10 @@ enum AtomicHandlers {
             }
             for id in block {
                 guard d.objects.isModeObjectWithProperties(id) else { throw .notFound.because(.atomic, "[OBJECT:\(id)] not found") }
-                ids.append(id)
             }
+            // One block (every commit but huge ones): it is the answer, no second array.
+            if i == 0 && n == count { return block }
+            ids.append(contentsOf: block)
             i += n
         }
         return ids
