@@ -24,21 +24,11 @@ import zlib
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pngread import load
 import importlib.util
-# desktop-shell's panel, measured as compositor-check.py does (0 rows without one).
 _spec = importlib.util.spec_from_file_location("compositor_check", os.path.join(os.path.dirname(os.path.abspath(__file__)), "compositor-check.py"))
 _cc = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_cc)
-panel_height = _cc.panel_height
-
-SHM, SHM_PAD = 250, 20
-
-
-def rgb(hexstr):
-    return tuple(int(hexstr[i:i + 2], 16) for i in (0, 2, 4))
-
-
-def white(c):
-    return c[0] == c[1] == c[2] >= 0xf0
+# The simple-shm window's measures and pixel tests, as compositor-check.py has them.
+panel_height, white, bbox, rgb, SHM, SHM_PAD = _cc.panel_height, _cc.white, _cc.bbox, _cc.rgb, _cc.SHM, _cc.SHM_PAD
 
 
 def count(w, h, px, pred):
@@ -77,8 +67,7 @@ def guest(path, bg):
     print("panel: %d rows" % ph)
     wpx = [(x, y) for y in range(ph, h) for x in range(w) if white(px(x, y))]
     assert wpx, "no white pixel: weston-simple-shm's window is not shown"
-    x0 = min(p[0] for p in wpx); y0 = min(p[1] for p in wpx)
-    x1 = max(p[0] for p in wpx) + 1; y1 = max(p[1] for p in wpx) + 1
+    x0, y0, x1, y1 = bbox(wpx)
     print("white bbox (%d,%d)-(%d,%d) = %dx%d" % (x0, y0, x1, y1, x1 - x0, y1 - y0))
     assert (x1 - x0, y1 - y0) == (SHM, SHM), ("simple-shm window size", x1 - x0, y1 - y0)
     ring = [(x, y) for y in range(y0, y1) for x in range(x0, x1)
