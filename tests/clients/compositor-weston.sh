@@ -110,21 +110,31 @@ vblank)
     while [ "$(frames_in "$pres")" -lt 1 ] && [ $i -lt 200 ]; do ctl vblank step >/dev/null; sleep 0.02; i=$((i + 1)); done
     echo "steps_to_first_frame: $i"
     n0=$(frames_in "$pres")
-    miss=0
-    for k in $(seq 30); do
+    # "PENDING FB": whether CRTC 0 has a commit waiting for a vblank, and the primary's fb.
+    primary() { ctl state | python3 -c 'import json,sys; s=json.load(sys.stdin); print(int(s["crtcs"][0]["pending_commit"]), next(p["fb_id"] for p in s["planes"] if p["type"] == "primary"))'; }
+    st=$(primary); shown=; [ "${st%% *}" = 0 ] && shown=${st#* }
+    miss=0; k=0; steps=0; restarts=0
+    while [ $k -lt 30 ] && [ $steps -lt 60 ]; do
         b=$(frames_in "$pres")
         # Step once weston's next flip is queued: a vblank with nothing pending shows nothing
         # on a real card either, and when weston commits depends on this machine's load.
-        for _ in $(seq 100); do
-            ctl state | python3 -c 'import json,sys; sys.exit(0 if json.load(sys.stdin)["crtcs"][0]["pending_commit"] else 1)' && break
-            sleep 0.01
-        done
-        ctl vblank step >/dev/null
-        wait_frames "$pres" "$b" 1 || miss=$((miss + 1))
+        st="0 $shown"
+        for _ in $(seq 100); do st=$(primary); [ "${st%% *}" = 1 ] && break; sleep 0.01; done
+        fb=${st#* }
+        ctl vblank step >/dev/null; steps=$((steps + 1))
+        if wait_frames "$pres" "$b" 1; then k=$((k + 1))
+        elif [ "${st%% *}" = 1 ] && [ "$fb" = "$shown" ]; then
+            # weston restarting its repaint loop from idle flips the fb already on screen to
+            # learn when the next vblank is (its vblank timestamp is stale while time is
+            # stepped): that flip completes with no new picture, on a real card too.
+            restarts=$((restarts + 1))
+        else k=$((k + 1)); miss=$((miss + 1)); fi
+        shown=$fb
     done
     sleep 0.3
     n1=$(frames_in "$pres")
-    echo "step_frames: 30 steps, $((n1 - n0)) frames, $miss steps without a frame"
+    echo "restart_flips: $restarts"
+    echo "step_frames: $k steps, $((n1 - n0)) frames, $miss steps without a frame"
     sleep 0.5
     echo "frozen: $((n1 - n0)) -> $(( $(frames_in "$pres") - n0 )) frames after 0.5 s without a step"
     v0=$(ctl state | python3 "$COMP_CHECK" state-line | python3 -c 'import json,sys; print(json.load(sys.stdin)["crtcs"][0]["vblank"])')
