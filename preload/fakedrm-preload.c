@@ -870,15 +870,26 @@ static int maybe_attach(int fd) {
     if (attach_disabled()) return 0;
     int saved = errno, ok = 0;
     struct stat st;
-    if (get_fstat()(fd, &st) != 0 || !S_ISCHR(st.st_mode) || major(st.st_rdev) != 226) goto done;
+    if (get_fstat()(fd, &st) != 0 || !S_ISCHR(st.st_mode)) goto done;
     uint64_t key = (1ull << 63) | ((uint64_t)st.st_rdev << 32) | (st.st_ino & 0xffffffffu);
-    // A node already refused at this number (a real GPU's): no lock, as adopt_forget reads it
-    // (the array only grows; the capacity is published after the new array).
+    // A node already refused at this number (a real GPU's, a tty): no lock, as adopt_forget
+    // reads it (the array only grows; the capacity is published after the new array).
     int cap = __atomic_load_n(&adopt_neg_cap, __ATOMIC_ACQUIRE);
     uint64_t *neg = __atomic_load_n(&adopt_neg, __ATOMIC_ACQUIRE);
     if (fd < cap && neg && neg[fd] == key) goto done;
+    // While a kernel DRM driver holds major 226 (vkms loaded), the CUSE card gets a dynamic
+    // major; its node is still under /dev/dri/. Any other char device is never sent DRM's
+    // VERSION ioctl, whose number may mean something else to its driver.
+    int drm_node = major(st.st_rdev) == 226;
+    if (!drm_node) {
+        char link[32], target[16];
+        snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+        ssize_t n = syscall(SYS_readlinkat, AT_FDCWD, link, target, sizeof(target));
+        drm_node = n >= 9 && memcmp(target, "/dev/dri/", 9) == 0;
+    }
     pthread_mutex_lock(&adopt_lock);
     if (quick_tracked(fd)) ok = 1;
+    else if (!drm_node) adopt_refuse_locked(fd, key - 1);
     else if (!(fd < adopt_neg_cap && adopt_neg[fd] == key)) {
         try_attach(fd, "/dev/dri/", O_RDWR);
         ok = quick_tracked(fd);
