@@ -281,11 +281,19 @@ if [ -x "$vhost_bin" ]; then
             if shoot vhost && hcheck guest "$work/vhost.png" $BG >"$work/vhost-px.txt" 2>&1; then shown=yes; break; fi
             sleep 0.3
         done
+        # For a failure: what the card and the virtio-gpu display had while the host showed it.
+        [ $shown = yes ] || { ctl state >"$work/vhost-state.json" 2>/dev/null || true; ctl capture "$work/out/vhost-capture.png" >/dev/null 2>&1 || true; }
         guest_stop
         line=$(grep "host display .*pictures shown" "$out" | tail -1 || true)
         if [ $shown = yes ]; then
             ok "--backend vhost-user-gpu --host-display wayland: the backend's scanout in the host window ($(grep -h 'guest background' "$work/vhost-px.txt" | cut -d, -f2-)); ${line#*\] }"
-        else bad "--backend vhost-user-gpu --host-display wayland: the host does not show the guest desktop" "$work/vhost-px.txt"; fi
+        else
+            bad "--backend vhost-user-gpu --host-display wayland: the host does not show the guest desktop" "$work/vhost-px.txt"
+            echo "       | daemon: ${line:-no \"host display ... pictures shown\" line}"
+            [ -s "$work/out/vhost-capture.png" ] && echo "       | ctl capture of the card: $(hcheck guest "$work/out/vhost-capture.png" $BG 2>&1 | head -1)"
+            [ -s "$work/vhost-state.json" ] && "$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); print("       | ctl state: display", json.dumps(d.get("display"))[:400], "crtcs", json.dumps(d.get("crtcs"))[:300])' "$work/vhost-state.json"
+            grep -i "warn\|error\|lost" "$out" | grep -v logind | head -8 | sed 's/^/       | /'
+        fi
     else
         bad "guest weston through --backend vhost-user-gpu --host-display wayland=$HOST_SOCK: no scanout within 15 s" "$out"
         guest_stop
