@@ -4,6 +4,10 @@
 # counted only inside DirectBench.run, and the difference is divided by the difference in runs,
 # so the card's creation and the row's set-up cancel out. What is left per operation includes
 # the two clock reads and the sample store of the timing loop.
+# Two columns: `fakedrm` counts only inside DirectClient.ioctl and DirectClient.read, that is the
+# card's work from the raw request to the bytes copied back (its reads of client memory included);
+# `whole sample` also counts the bench's own client, which builds the request's bytes in Swift
+# arrays (a C client pays next to nothing for that).
 # Usage: scripts/bench-instructions.sh [ROW...]   (default: GET_CAP, TEST_ONLY, commit -> event;
 # release build; BIN=path to compare another build)
 set -euo pipefail
@@ -18,18 +22,24 @@ trap 'rm -rf "$work"' EXIT
 objcopy --strip-debug "$bin" "$work/fakedrm"
 sym=$(nm "$work/fakedrm" | awk '/ T \$s7FakeDRM11DirectBenchO3run10iterations4only/ && !s {s = $3} END {print s}')
 [ -n "$sym" ] || { echo "bench-instructions: DirectBench.run(iterations:only:) not found in $bin" >&2; exit 1; }
+card=$(nm "$work/fakedrm" | awk '/ T \$s7FakeDRM12DirectClientC(5ioctl|4read3max)/ {printf "--toggle-collect=%s ", $3}')
+[ -n "$card" ] || { echo "bench-instructions: DirectClient.ioctl/read not found in $bin" >&2; exit 1; }
 rows=("$@")
 [ ${#rows[@]} -gt 0 ] || rows=("GET_CAP" "GETRESOURCES (filled)" "atomic TEST_ONLY (plane flip)" "atomic commit -> flip event read")
 n1=1000 n2=3000
 # measure() runs n samples plus min(n/10 + 1, 1000) warm-up calls.
 runs() { local w=$(( $1 / 10 + 1 )); [ $w -gt 1000 ] && w=1000; echo $(( $1 + w )); }
+# count ROW N TOGGLES
 count() {
-    valgrind --tool=callgrind --callgrind-out-file="$work/cg" --toggle-collect="$sym" \
+    # shellcheck disable=SC2086 # one --toggle-collect per word
+    valgrind --tool=callgrind --callgrind-out-file="$work/cg" $3 \
         "$work/fakedrm" bench --only "$1" --iterations "$2" >/dev/null 2>"$work/vg.log"
     awk '/^summary:/ {print $2}' "$work/cg"
 }
-printf '%-42s %14s\n' "operation" "instructions"
+printf '%-42s %10s %14s\n' "operation" "fakedrm" "whole sample"
 for row in "${rows[@]}"; do
-    a=$(count "$row" $n1) b=$(count "$row" $n2)
-    printf '%-42s %14d\n' "$row" $(( (b - a) / ($(runs $n2) - $(runs $n1)) ))
+    a=$(count "$row" $n1 "$card") b=$(count "$row" $n2 "$card")
+    wa=$(count "$row" $n1 "--toggle-collect=$sym") wb=$(count "$row" $n2 "--toggle-collect=$sym")
+    d=$(( $(runs $n2) - $(runs $n1) ))
+    printf '%-42s %10d %14d\n' "$row" $(( (b - a) / d )) $(( (wb - wa) / d ))
 done

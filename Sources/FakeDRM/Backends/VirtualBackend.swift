@@ -6,8 +6,9 @@ import Foundation
 /// @unchecked Sendable: mutable fields are guarded by `stateLock`.
 public final class VirtualBackend: ScanoutBackend, @unchecked Sendable {
     private let stateLock = DeviceLock()
-    private var lastScanout: [Int: Scanout] = [:]
-    private var flips: [Int: Int] = [:]
+    /// By CRTC index; the last scanout keeps the buffers it shows alive.
+    private var lastScanout: [Scanout?] = []
+    private var flips: [Int] = []
     public let capture: FrameCapture?
 
     public init(captureDirectory: String? = nil, captureEvery: Int = 1) {
@@ -19,12 +20,16 @@ public final class VirtualBackend: ScanoutBackend, @unchecked Sendable {
 
     public func present(crtcIndex: Int, scanout: Scanout, timestampNs: Int64) {
         stateLock.withLock {
+            if crtcIndex >= flips.count {
+                flips += repeatElement(0, count: crtcIndex + 1 - flips.count)
+                lastScanout += repeatElement(nil, count: crtcIndex + 1 - lastScanout.count)
+            }
             lastScanout[crtcIndex] = scanout
-            flips[crtcIndex, default: 0] += 1
+            flips[crtcIndex] += 1
         }
         // Composed now: the client may draw into the buffer after release.
         capture?.frameShown(crtc: crtcIndex) { scanout.active ? Composer.compose(scanout) : nil }
     }
 
-    public func flipCount(crtcIndex: Int) -> Int { stateLock.withLock { flips[crtcIndex] ?? 0 } }
+    public func flipCount(crtcIndex: Int) -> Int { stateLock.withLock { crtcIndex >= 0 && crtcIndex < flips.count ? flips[crtcIndex] : 0 } }
 }

@@ -26,7 +26,7 @@ extension AtomicPipeline {
 
     /// `commit-hang`, `commit-late`, `backend-slow`, `backend-error` for a commit about to arm.
     func applyArmFaults(_ commits: [PendingCommit], file: FileContext) {
-        guard file !== FileContext.kernel, !commits.isEmpty else { return }
+        guard file !== FileContext.kernel, !commits.isEmpty, faults.hasRules else { return }
         let crtcList = commits.map { String($0.crtcIndex) }.joined(separator: ",")
         if let hit = faults.consult("commit on crtc \(crtcList)", { k in
             switch k { case .commitHang, .commitLate: true; default: false }

@@ -13,6 +13,8 @@ final class Reservation: @unchecked Sendable {
     /// dma_resv_usage_rw: an access for writing conflicts with every fence, one for reading
     /// only with the writers.
     func conflicting(forWrite: Bool) -> [Fence] {
+        // Most buffers have no fence at all: nothing to drop, nothing to build.
+        guard !entries.isEmpty else { return [] }
         entries.removeAll { $0.fence.isSignalled }
         return entries.filter { forWrite || $0.write }.map(\.fence)
     }

@@ -4,6 +4,8 @@
 public protocol ClientMemory: AnyObject {
     /// Reads `count` bytes at a client address; EFAULT when any byte is not readable.
     func read(at address: UInt64, count: Int) throws(DRMError) -> [UInt8]
+    /// Reads `buffer.count` bytes at a client address into `buffer`; EFAULT as `read`.
+    func read(at address: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws(DRMError)
     /// Writes at a client address; EFAULT when not writable.
     func write(_ bytes: [UInt8], at address: UInt64) throws(DRMError)
     /// The caller is gone (its connection hung up): an unbounded wait for it ends, as a
@@ -17,6 +19,10 @@ public protocol ClientMemory: AnyObject {
 extension ClientMemory {
     public var isGone: Bool { false }
     public var isIncomplete: Bool { false }
+    public func read(at address: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws(DRMError) {
+        let bytes = try read(at: address, count: buffer.count)
+        buffer.copyBytes(from: bytes)
+    }
 }
 
 /// An object the kernel would install as a new fd in the caller.
@@ -70,11 +76,43 @@ extension ClientMemory {
         }
     }
 
+    // Concrete per type, never generic over the element: these run on an existential, so a
+    // generic body would look its array's metadata up at runtime on every call.
     func readU32s(at address: UInt64, count: UInt32) throws(DRMError) -> [UInt32] {
-        LE.u32s(try readArray(at: address, count: count, elementSize: 4))
+        guard try checkedArraySize(count, 4) > 0 else { return [] }
+        var out = [UInt32].zeroed(Int(count))
+        var failure: DRMError?
+        out.withUnsafeMutableBytes { raw in failure = readArray(at: address, into: raw) }
+        if let failure { throw failure }
+        if 1.littleEndian != 1 { for i in out.indices { out[i] = UInt32(littleEndian: out[i]) } }
+        return out
     }
 
     func readU64s(at address: UInt64, count: UInt32) throws(DRMError) -> [UInt64] {
-        LE.u64s(try readArray(at: address, count: count, elementSize: 8))
+        guard try checkedArraySize(count, 8) > 0 else { return [] }
+        var out = [UInt64].zeroed(Int(count))
+        var failure: DRMError?
+        out.withUnsafeMutableBytes { raw in failure = readArray(at: address, into: raw) }
+        if let failure { throw failure }
+        if 1.littleEndian != 1 { for i in out.indices { out[i] = UInt64(littleEndian: out[i]) } }
+        return out
+    }
+
+    private func checkedArraySize(_ count: UInt32, _ size: Int) throws(DRMError) -> Int {
+        let (total, overflow) = Int(count).multipliedReportingOverflow(by: size)
+        guard !overflow, total <= Self.maxRead else {
+            throw .badAddress.because(.uapi, "an array of \(count) × \(size) bytes is beyond what a copy may take")
+        }
+        return total
+    }
+
+    /// The error of reading the array, if any (withUnsafeMutableBytes cannot throw a typed one).
+    private func readArray(at address: UInt64, into raw: UnsafeMutableRawBufferPointer) -> DRMError? {
+        do throws(DRMError) {
+            try read(at: address, into: raw)
+            return nil
+        } catch {
+            return error.because(.uapi, "cannot read \(raw.count) bytes at 0x\(String(address, radix: 16))")
+        }
     }
 }

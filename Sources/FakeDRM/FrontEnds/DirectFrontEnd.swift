@@ -48,6 +48,12 @@ public final class FakeAddressSpace: ClientMemory {
         return Array(regions[i].bytes[o..<o + count])
     }
 
+    public func read(at address: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws(DRMError) {
+        guard let i = find(address, buffer.count) else { throw .badAddress }
+        let o = Int(address - regions[i].base)
+        regions[i].bytes.withUnsafeBytes { buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[o..<o + buffer.count])) }
+    }
+
     public func write(_ bytes: [UInt8], at address: UInt64) throws(DRMError) {
         guard let i = find(address, bytes.count), regions[i].writable else { throw .badAddress }
         let o = Int(address - regions[i].base)
@@ -125,11 +131,10 @@ public final class DirectClient {
     }
 
     /// Issues a raw ioctl; `arg` is updated with what the kernel copies back. Returns 0 or errno.
-    @discardableResult
+    /// Never inlined: scripts/bench-instructions.sh counts the instructions inside it.
+    @discardableResult @inline(never)
     public func ioctl(_ request: UInt32, _ arg: inout [UInt8]) -> Int32 {
-        let r = UAPICodec.ioctl(device, file, request: request, arg: arg, env: env)
-        if !r.bytes.isEmpty { arg = r.bytes }
-        return r.errno
+        UAPICodec.ioctl(device, file, request: request, arg: &arg, env: env)
     }
 
     public func syncFileIoctl(fd: Int32, _ request: UInt32, _ arg: inout [UInt8]) -> Int32 {
@@ -139,6 +144,7 @@ public final class DirectClient {
         return r.errno
     }
 
+    @inline(never)
     public func read(max: Int = 4096) throws(DRMError) -> [UInt8] {
         try device.files.readEvents(file, maxBytes: max, nonblocking: true)
     }

@@ -45,7 +45,8 @@ public final class Device: @unchecked Sendable {
         (topology, lock, faults) = (shared.topology, shared.lock, shared.faults)
         objects = ModeObjectRegistry(shared)
         let initial = try CardBuilder.build(config, into: objects, topology: topology)
-        pipeline = AtomicPipeline(shared, initial: initial)
+        let fenceKinds: [PropertyKind] = [.inFenceFD, .outFencePtr, .releaseFencePtr, .writebackOutFencePtr]
+        pipeline = AtomicPipeline(shared, initial: initial, fencePropertyIDs: objects.properties.values.filter { fenceKinds.contains($0.kind) }.map(\.id).sorted())
         clock = DeviceClock(shared, virtualTime: virtualTime ?? (config.vblank == "virtual"))
         vblank = VblankCounters(shared, crtcCount: config.crtcs.count)
         files = FileRegistry(shared)
@@ -105,7 +106,7 @@ public final class Device: @unchecked Sendable {
             let owned = objects.framebuffers.values.filter { $0.ownerFile == file.id && $0.listed }.map(\.id).sorted()
             // One garbage collection for all of them (below), not one per framebuffer.
             for fbID in owned { try? buffers.removeFramebuffer(fbID, by: file, disablePlanes: true, collect: false) }
-            for b in objects.blobs.values where b.ownerFile == file.id { b.listed = false }
+            for b in objects.blobs.values where b.ownerFile == file.id { objects.unlist(b) }
             (file.blobCount, file.blobBytes) = (0, 0)
             vblank.dropWaiters(of: file)
             pipeline.dropEvents(of: file)

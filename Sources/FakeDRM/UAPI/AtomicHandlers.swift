@@ -19,16 +19,7 @@ enum AtomicHandlers {
             guard total <= UInt64(UInt32.max) else { throw .badAddress.because(.uapi, "count_props adds up to \(total) properties") }
             let props = try env.memory.readU32s(at: a[c.propsPtr], count: UInt32(total))
             let values = try env.memory.readU64s(at: a[c.propValuesPtr], count: UInt32(total))
-            var objects: [AtomicRequest.Object] = []
-            objects.reserveCapacity(objs.count)
-            var k = 0
-            for (i, id) in objs.enumerated() {
-                let n = Int(counts[i])
-                objects.append(.init(id: id, props: k..<k + n))
-                k += n
-            }
-            let pairs = props.indices.map { AtomicRequest.Property(prop: props[$0], value: values[$0]) }
-            try commit(d, f, AtomicRequest(flags: a[c.flags], userData: a[c.userData], objects: objects, props: pairs), env)
+            try commit(d, f, AtomicRequest(flags: a[c.flags], userData: a[c.userData], objectIDs: objs, propCounts: counts, propIDs: props, values: values), env)
         }
         t.add(0xB0, "MODE_PAGE_FLIP", PageFlipArg.self, [.master]) { d, f, a, env throws(DRMError) in
             let p = PageFlipArg.self
@@ -75,7 +66,12 @@ enum AtomicHandlers {
         var req = request
         var pointers: [UInt64] = []
         for (obj, prop, kind) in d.pipeline.fenceProperties(in: req) {
-            let value = req.objects.lazy.filter { $0.id == obj }.flatMap { req.props[$0.props] }.last { $0.prop == prop }?.value ?? 0
+            // The last value set wins, as each set replaces the one before.
+            var value: UInt64 = 0
+            req.forEachObject { id, pairs in
+                guard id == obj else { return }
+                for k in pairs where req.propIDs[k] == prop { value = req.values[k] }
+            }
             switch kind {
             case .inFenceFD:
                 let fd = Int64(bitPattern: value)

@@ -29,32 +29,65 @@ public enum UAPICodec {
     /// `firstPass`: false for the CUSE planner's later passes over the same request, so fault
     /// rules and statistics see each ioctl once.
     public static func ioctl(_ device: Device, _ file: FileContext, request: UInt32, arg: [UInt8], env: ClientEnv, firstPass: Bool = true) -> IoctlReply {
+        var bytes = arg
+        let errno = ioctl(device, file, request: request, arg: &bytes, env: env, firstPass: firstPass)
+        return IoctlReply(errno: errno, bytes: IoctlRequest(request).copiesOut && IoctlRequest(request).type == IoctlRequest.drmType ? bytes : [])
+    }
+
+    /// The same, in place: on return `arg` holds the `size` bytes the kernel copies back, or
+    /// is as it was for a request that copies nothing back. The caller's buffer becomes the
+    /// kernel's, so an ioctl that copies both ways allocates nothing for its argument.
+    public static func ioctl(_ device: Device, _ file: FileContext, request: UInt32, arg: inout [UInt8], env: ClientEnv, firstPass: Bool = true) -> Int32 {
         let req = IoctlRequest(request)
-        guard req.type == IoctlRequest.drmType else { return IoctlReply(errno: DRMError.notTTY.errno, bytes: []) }
-        let unchanged = { req.copiesOut ? Array(arg.prefix(req.size)) + Array(repeating: 0, count: max(0, req.size - arg.count)) : [] }
-        guard let entry = table[Int(req.nr)] else {
-            return IoctlReply(errno: DRMError.invalidArgument.errno, bytes: unchanged())
+        guard req.type == IoctlRequest.drmType else { return DRMError.notTTY.errno }
+        guard let entry = dispatch[Int(req.nr)] else {
+            if req.copiesOut { resize(&arg, to: req.size) }
+            return DRMError.invalidArgument.errno
         }
-        guard firstPass else { return run(entry, device, file, req, arg, env) }
+        guard firstPass else { return run(entry, device, file, req, &arg, env) }
         let start = Monotonic.nowNs()
-        var reply: IoctlReply
+        var errno: Int32
         if let hit = device.faults.consult("ioctl \(IoctlNames.name(of: req.nr)) file \(file.id) pid \(file.pid)", { kind in
             if case .ioctl(let nr, _) = kind { return nr == nil || nr == req.nr }
             return false
         }), case .ioctl(_, let e) = hit.kind {
-            reply = IoctlReply(errno: e, bytes: unchanged())
+            errno = e
+            if req.copiesOut { resize(&arg, to: req.size) }
         } else {
-            reply = run(entry, device, file, req, arg, env)
+            errno = run(entry, device, file, req, &arg, env)
         }
-        device.ioctlStats.record(nr: req.nr, ns: Monotonic.nowNs() - start, failed: reply.errno != 0)
-        return reply
+        device.ioctlStats.record(nr: req.nr, ns: Monotonic.nowNs() - start, failed: errno != 0)
+        return errno
+    }
+
+    /// The caller's bytes cut or zero-extended to `size`.
+    private static func resize(_ a: inout [UInt8], to size: Int) {
+        if a.count > size { a.removeLast(a.count - size) } else if a.count < size { a.append(contentsOf: repeatElement(0, count: size - a.count)) }
     }
 
     static func run(_ entry: Entry, _ device: Device, _ file: FileContext, _ req: IoctlRequest, _ arg: [UInt8], _ env: ClientEnv) -> IoctlReply {
+        var bytes = arg
+        let errno = run(entry, device, file, req, &bytes, env)
+        return IoctlReply(errno: errno, bytes: req.copiesOut ? bytes : [])
+    }
+
+    static func run(_ entry: Entry, _ device: Device, _ file: FileContext, _ req: IoctlRequest, _ arg: inout [UInt8], _ env: ClientEnv) -> Int32 {
         let usize = req.size
-        var kbuf = ArgBuffer(size: max(usize, entry.size))
-        if req.copiesIn {
-            for i in 0..<min(usize, arg.count) { kbuf.bytes[i] = arg[i] }
+        // The kernel's copy of the argument: the caller's first `usize` bytes, zero-extended to
+        // the kernel struct; all zero when the request copies nothing in.
+        var kbuf: ArgBuffer
+        if req.copiesOut {
+            var taken: [UInt8] = []
+            swap(&taken, &arg)
+            if !req.copiesIn { taken.removeAll(keepingCapacity: true) }
+            resize(&taken, to: usize)
+            if entry.size > usize { taken.append(contentsOf: repeatElement(0, count: entry.size - usize)) }
+            kbuf = ArgBuffer(taken)
+        } else {
+            kbuf = ArgBuffer(size: max(usize, entry.size))
+            if req.copiesIn {
+                for i in 0..<min(usize, arg.count) { kbuf.bytes[i] = arg[i] }
+            }
         }
         var errno: Int32 = 0
         // 0x100: DRM_MODE_ATOMIC_TEST_ONLY.
@@ -70,7 +103,11 @@ public enum UAPICodec {
             errno = error.errno
             if !env.memory.isIncomplete { RejectionLog.record(device, file, entry.name, req, kbuf, error) }
         }
-        return IoctlReply(errno: errno, bytes: req.copiesOut ? Array(kbuf.bytes.prefix(usize)) : [])
+        if req.copiesOut {
+            swap(&arg, &kbuf.bytes)
+            resize(&arg, to: usize)
+        }
+        return errno
     }
 
     /// The queries a file's snapshot answers (SnapshotEncoder), at the library's struct sizes.
@@ -103,6 +140,9 @@ public enum UAPICodec {
         for nr in snapshotNeutral { t.entries[nr]?.keepsSnapshots = true }
         return t.entries
     }()
+
+    /// `table` indexed by nr: dispatch without hashing.
+    static let dispatch: [Entry?] = (0..<256).map { table[$0] }
 
     /// The nr values dispatched, for docs and fuzzing.
     public static var knownNumbers: [UInt8] { table.keys.sorted().map { UInt8($0) } }

@@ -53,7 +53,7 @@ public struct ArgBuffer: Sendable {
     public var bytes: [UInt8]
 
     public init(_ bytes: [UInt8]) { self.bytes = bytes }
-    public init(size: Int) { bytes = [UInt8](repeating: 0, count: size) }
+    public init(size: Int) { bytes = .zeroed(size) }
 
     public subscript<T>(_ f: Field<T>) -> T {
         get { self[f, 0] }

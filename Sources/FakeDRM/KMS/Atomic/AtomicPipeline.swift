@@ -21,9 +21,14 @@ public final class AtomicPipeline: DeviceRoom, @unchecked Sendable {
     /// GAMMA_LUTs built from blobs lately scanned out (gammaLUT(for:)).
     var gammaLUTs: [(data: [UInt8], lut: GammaLUT)] = []
 
-    init(_ shared: Shared, initial: KMSState) {
+    /// IN_FENCE_FD and the fence pointers: made once with the card (a connector plugged in
+    /// later reuses them), so read without the lock.
+    let fencePropertyIDs: [ObjectID]
+
+    init(_ shared: Shared, initial: KMSState, fencePropertyIDs: [ObjectID]) {
         state = initial
         latched = initial
+        self.fencePropertyIDs = fencePropertyIDs
         super.init(shared)
     }
 }
@@ -39,17 +44,17 @@ extension AtomicPipeline {
             var p = AtomicProposal(new: state)
             p.resolvedInFences = req.inFences
             let objects: ModeObjectRegistry = objects, files: FileRegistry = files
-            for obj in req.objects {
-                guard let type = objects.objectType(obj.id), [.crtc, .plane, .connector].contains(type), files.leaseHeld(file, obj.id) else {
-                    throw .notFound.because(.atomic, "[OBJECT:\(obj.id)] is not a CRTC, plane or connector this file may use")
+            try req.forEachObject { (id, pairs) throws(DRMError) in
+                guard let type = objects.objectType(id), [.crtc, .plane, .connector].contains(type), files.leaseHeld(file, id) else {
+                    throw .notFound.because(.atomic, "[OBJECT:\(id)] is not a CRTC, plane or connector this file may use")
                 }
-                let attached = objects.visibleProperties(of: obj.id, for: file) ?? []
-                for pv in req.props[obj.props] {
-                    let propID = pv.prop, value = pv.value
+                let attached = objects.visibleProperties(of: id, for: file) ?? []
+                for k in pairs {
+                    let propID = req.propIDs[k]
                     guard let prop = attached.first(where: { $0.id == propID }) else {
-                        throw .notFound.because(.atomic, "[OBJECT:\(obj.id)] has no property [PROP:\(propID)]")
+                        throw .notFound.because(.atomic, "[OBJECT:\(id)] has no property [PROP:\(propID)]")
                     }
-                    try setProperty(&p, objectID: obj.id, prop: prop, value: value)
+                    try setProperty(&p, objectID: id, prop: prop, value: req.values[k])
                 }
             }
             return try commitProposal(p, file: file, flags: req.flags, userData: req.userData)
@@ -264,15 +269,18 @@ extension AtomicPipeline {
     /// (object, property, kind) for every fence property the request names on an object it is
     /// attached to, so the front end can do the client-side work before the lock is taken.
     func fenceProperties(in req: AtomicRequest) -> [(ObjectID, ObjectID, PropertyKind)] {
-        lock.withLock {
+        // Most commits name no fence property at all: then the lock is not needed.
+        guard req.propIDs.contains(where: fencePropertyIDs.contains) else { return [] }
+        return lock.withLock {
             var out: [(ObjectID, ObjectID, PropertyKind)] = []
             let objects: ModeObjectRegistry = objects
-            for obj in req.objects {
-                let attached = topology.crtc(id: obj.id)?.properties ?? topology.plane(id: obj.id)?.properties ?? topology.connector(id: obj.id)?.properties ?? []
-                for propID in req.props[obj.props].lazy.map(\.prop) where attached.contains(propID) {
+            req.forEachObject { id, pairs in
+                let attached = topology.crtc(id: id)?.properties ?? topology.plane(id: id)?.properties ?? topology.connector(id: id)?.properties ?? []
+                for k in pairs where attached.contains(req.propIDs[k]) {
+                    let propID = req.propIDs[k]
                     guard let kind = objects.properties[propID]?.kind,
                           [.inFenceFD, .outFencePtr, .releaseFencePtr, .writebackOutFencePtr].contains(kind) else { continue }
-                    if !out.contains(where: { $0.0 == obj.id && $0.1 == propID }) { out.append((obj.id, propID, kind)) }
+                    if !out.contains(where: { $0.0 == id && $0.1 == propID }) { out.append((id, propID, kind)) }
                 }
             }
             return out
@@ -280,23 +288,21 @@ extension AtomicPipeline {
     }
 
     /// Drops unlisted fbs and blobs that no state (current, latched or pending) references.
+    /// Runs after every commit and flip: it allocates only when something is freed.
     func collectGarbage() {
-        var liveFBs = Set<ObjectID>()
-        var liveBlobs = Set<ObjectID>()
-        func mark(_ s: KMSState) {
-            for p in s.planes {
-                liveFBs.insert(p.fb)
-                liveBlobs.insert(p.damageBlob)
-            }
-            for c in s.crtcs {
-                liveBlobs.insert(c.modeBlob)
-                liveBlobs.insert(c.gammaBlob)
-            }
+        let objects: ModeObjectRegistry = objects
+        guard !objects.unlistedFramebuffers.isEmpty || !objects.unlistedBlobs.isEmpty else { return }
+        func shown(_ test: (KMSState) -> Bool) -> Bool {
+            if test(state) || test(latched) { return true }
+            for p in pendingCommits { if let p, test(p.newState) { return true } }
+            return false
         }
-        mark(state)
-        mark(latched)
-        for p in pendingCommits.compactMap({ $0 }) { mark(p.newState) }
-        objects.sweep(liveFBs: liveFBs, liveBlobs: liveBlobs)
+        var fbs: [ObjectID] = [], blobs: [ObjectID] = []
+        for id in objects.unlistedFramebuffers where !shown({ $0.planes.contains { $0.fb == id } }) { fbs.append(id) }
+        for id in objects.unlistedBlobs where !shown({ s in
+            s.planes.contains { $0.damageBlob == id } || s.crtcs.contains { $0.modeBlob == id || $0.gammaBlob == id }
+        }) { blobs.append(id) }
+        if !fbs.isEmpty || !blobs.isEmpty { objects.free(framebuffers: fbs, blobs: blobs) }
     }
 
     /// A closing file's commits delayed or held by faults go on now, and its release fences

@@ -1,33 +1,40 @@
-/// A decoded DRM_IOCTL_MODE_ATOMIC request: objects in client order, each with its run of
-/// (property, value) pairs in `props`. Flat and of named types: arrays of tuples cost a runtime
-/// metadata lookup per allocation, and an array per object an allocation each.
+/// A decoded DRM_IOCTL_MODE_ATOMIC request: the four client arrays as read (objects in
+/// client order, each object's property count, then every (property, value) pair in order).
+/// Kept as the client laid them out: a copy into per-object or per-pair values costs an
+/// allocation per commit and, for arrays of tuples, a runtime metadata lookup each.
 public struct AtomicRequest: Sendable {
-    public struct Object: Sendable {
-        public var id: ObjectID
-        /// Its pairs, as indices into `props`.
-        public var props: Range<Int>
-        public init(id: ObjectID, props: Range<Int>) { self.id = id; self.props = props }
-    }
-    public struct Property: Sendable {
-        public var prop: ObjectID
-        public var value: UInt64
-        public init(prop: ObjectID, value: UInt64) { self.prop = prop; self.value = value }
-    }
-
     public var flags: UInt32
     public var userData: UInt64
-    public var objects: [Object]
-    public var props: [Property]
+    public var objectIDs: [ObjectID]
+    /// count_props_ptr: how many pairs each object has, in order.
+    public var propCounts: [UInt32]
+    public var propIDs: [ObjectID]
+    public var values: [UInt64]
     /// IN_FENCE_FD values the front end resolved to sync files before the device lock is taken
     /// (a client callback must never run under the lock); a missing fd is not a sync file.
     public var inFences: [Int32: SyncFile]
 
-    public init(flags: UInt32, userData: UInt64 = 0, objects: [Object], props: [Property], inFences: [Int32: SyncFile] = [:]) {
+    /// `propCounts` must have one count per object and add up to the pairs given.
+    public init(flags: UInt32, userData: UInt64 = 0, objectIDs: [ObjectID], propCounts: [UInt32], propIDs: [ObjectID], values: [UInt64], inFences: [Int32: SyncFile] = [:]) {
+        precondition(objectIDs.count == propCounts.count && propIDs.count == values.count
+                     && propCounts.reduce(0, { $0 + Int($1) }) == propIDs.count, "inconsistent atomic request")
         self.flags = flags
         self.userData = userData
-        self.objects = objects
-        self.props = props
+        self.objectIDs = objectIDs
+        self.propCounts = propCounts
+        self.propIDs = propIDs
+        self.values = values
         self.inFences = inFences
+    }
+
+    /// One object with the range of its pairs in `propIDs` and `values`, in client order.
+    func forEachObject<E: Error>(_ body: (ObjectID, Range<Int>) throws(E) -> Void) throws(E) {
+        var k = 0
+        for i in objectIDs.indices {
+            let n = Int(propCounts[i])
+            try body(objectIDs[i], k..<k + n)
+            k += n
+        }
     }
 }
 

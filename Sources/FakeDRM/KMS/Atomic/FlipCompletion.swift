@@ -78,14 +78,34 @@ extension AtomicPipeline {
         let c = pc.crtcIndex
         let display: Display = display
         let crtcID = topology.crtcs[c].id
-        latched.crtcs[c] = pc.newState.crtcs[c]
-        for i in topology.planes.indices where latched.planes[i].crtc == crtcID || pc.newState.planes[i].crtc == crtcID {
-            latched.planes[i] = pc.newState.planes[i]
-        }
-        for k in topology.connectors.indices where latched.connectors[k].crtc == crtcID || pc.newState.connectors[k].crtc == crtcID {
-            latched.connectors[k] = pc.newState.connectors[k]
+        if latchesWhole(pc.newState, crtcID: crtcID, crtcIndex: c) {
+            // Shares the commit's arrays instead of copying the latched ones to change them.
+            latched = pc.newState
+        } else {
+            latchPart(pc.newState, crtcID: crtcID, crtcIndex: c)
         }
         if !display.backend.completesFlips && pc.backendError == 0 { display.backend.present(crtcIndex: c, scanout: scanout(for: c), timestampNs: clock.nowNs()) }
+    }
+
+    /// The commit's state differs from the latched one only in objects of this CRTC (always so
+    /// with one CRTC): latching it is taking it whole.
+    private func latchesWhole(_ new: KMSState, crtcID: ObjectID, crtcIndex c: Int) -> Bool {
+        guard latched.crtcs.count == new.crtcs.count, latched.planes.count == new.planes.count,
+              latched.connectors.count == new.connectors.count else { return false }
+        for i in latched.crtcs.indices where i != c && latched.crtcs[i] != new.crtcs[i] { return false }
+        for i in latched.planes.indices where latched.planes[i].crtc != crtcID && new.planes[i].crtc != crtcID && latched.planes[i] != new.planes[i] { return false }
+        for k in latched.connectors.indices where latched.connectors[k].crtc != crtcID && new.connectors[k].crtc != crtcID && latched.connectors[k] != new.connectors[k] { return false }
+        return true
+    }
+
+    private func latchPart(_ new: KMSState, crtcID: ObjectID, crtcIndex c: Int) {
+        latched.crtcs[c] = new.crtcs[c]
+        for i in topology.planes.indices where latched.planes[i].crtc == crtcID || new.planes[i].crtc == crtcID {
+            latched.planes[i] = new.planes[i]
+        }
+        for k in topology.connectors.indices where latched.connectors[k].crtc == crtcID || new.connectors[k].crtc == crtcID {
+            latched.connectors[k] = new.connectors[k]
+        }
     }
 
     /// Signals release fences whose commit latched and whose fbs are all off the display or,

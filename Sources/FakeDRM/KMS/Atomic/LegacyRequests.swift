@@ -111,8 +111,8 @@ extension AtomicPipeline {
     /// The kernel wraps a legacy mode in a blob it owns; it dies with the last state using it.
     func makeLegacyModeBlob(_ m: ModeInfo) -> ObjectID {
         let b = Blob(id: objects.allocateID(.blob), data: m.encode(), ownerFile: nil)
-        b.listed = false
         objects.blobs[b.id] = b
+        objects.unlist(b)
         return b.id
     }
 
@@ -269,8 +269,8 @@ extension AtomicPipeline {
                                          format: 0x3432_5241, flags: 0, buffers: [buffer, nil, nil, nil],
                                          pitches: [width * 4, 0, 0, 0], offsets: [0, 0, 0, 0], modifier: 0, bpp: 32, depth: 32)
                     // Internal fb: not listed anywhere, dies with the last state showing it.
-                    fb.listed = false
                     objects.framebuffers[fb.id] = fb
+                    objects.unlist(fb)
                     fbID = fb.id
                 }
             }
@@ -343,8 +343,8 @@ extension AtomicPipeline {
             var data = [UInt8]()
             for k in 0..<Int(size) { data += LE.bytes([red[k], green[k], blue[k], 0]) }
             let b = Blob(id: objects.allocateID(.blob), data: data, ownerFile: nil)
-            b.listed = false
             objects.blobs[b.id] = b
+            objects.unlist(b)
             var p = AtomicProposal(new: state)
             p.touchedCRTCs.insert(c)
             p.new.crtcs[c].gammaBlob = b.id

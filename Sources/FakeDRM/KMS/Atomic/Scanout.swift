@@ -12,12 +12,14 @@ extension AtomicPipeline {
         var chroma: [BufferObject] = []
         for (i, ps) in source.planes.enumerated() where ps.crtc == crtcID && ps.fb != 0 {
             guard let fb = objects.framebuffers[ps.fb], let bo = fb.buffers.first ?? nil else { continue }
-            let memory = fb.buffers.indices.compactMap { k -> PlaneMemory? in
-                guard let b = fb.buffers[k] else { return nil }
-                return PlaneMemory(base: UnsafeRawPointer(b.memory.base), size: b.size, offset: Int(fb.offsets[k]), pitch: Int(fb.pitches[k]))
+            // Built only for multi-planar formats: most fbs have one buffer and need no array.
+            var chromaMemory: [PlaneMemory] = []
+            for k in fb.buffers.indices.dropFirst() {
+                guard let b = fb.buffers[k] else { continue }
+                chromaMemory.append(PlaneMemory(base: UnsafeRawPointer(b.memory.base), size: b.size, offset: Int(fb.offsets[k]), pitch: Int(fb.pitches[k])))
+                chroma.append(b)
             }
             bos.append(bo)
-            chroma += fb.buffers.dropFirst().compactMap { $0 }
             var plane = ComposerPlane(
                 base: UnsafeRawPointer(bo.memory.base), bufferSize: bo.size, offset: Int(fb.offsets[0]), pitch: Int(fb.pitches[0]),
                 format: fb.format, fbWidth: fb.width, fbHeight: fb.height,
@@ -25,7 +27,7 @@ extension AtomicPipeline {
                 crtcX: ps.crtcX, crtcY: ps.crtcY, crtcW: ps.crtcW, crtcH: ps.crtcH,
                 zpos: UInt32(truncatingIfNeeded: ps.zpos), alpha: UInt16(truncatingIfNeeded: ps.alpha),
                 blendMode: UInt8(truncatingIfNeeded: ps.blendMode))
-            plane.chroma = Array(memory.dropFirst())
+            plane.chroma = chromaMemory
             plane.rotation = UInt32(truncatingIfNeeded: ps.rotation)
             plane.colorEncoding = ColorEncoding(rawValue: UInt8(truncatingIfNeeded: ps.colorEncoding)) ?? .bt601
             plane.colorRange = ColorRange(rawValue: UInt8(truncatingIfNeeded: ps.colorRange)) ?? .full

@@ -32,9 +32,10 @@ extension AtomicPipeline {
     func addImplicitInFences(_ p: inout AtomicProposal) throws(DRMError) {
         for i in p.touchedPlanes where p.inFences[i] == nil {
             guard i < p.new.planes.count, let fb = objects.framebuffers[p.new.planes[i].fb] else { continue }
-            var seen: [BufferObject] = [], fences: [Fence] = []
-            for case let bo? in fb.buffers where !seen.contains(where: { $0 === bo }) {
-                seen.append(bo)
+            var fences: [Fence] = []
+            // Each buffer once (planes of one fb may share a buffer).
+            for (k, bo) in fb.buffers.enumerated() {
+                guard let bo, !fb.buffers[..<k].contains(where: { $0 === bo }) else { continue }
                 fences += bo.reservation.writers
             }
             if !fences.isEmpty { p.inFences[i] = try SyncFile(fences: fences) }

@@ -123,7 +123,7 @@ extension BufferManager {
         guard let fb = objects.framebuffers[id], fb.listed, fb.ownerFile == file.id else {
             throw .notFound.because(.buffers, "[FB:\(id)] not found among file \(file.id)'s framebuffers")
         }
-        fb.listed = false
+        objects.unlist(fb)
         file.framebufferCount -= 1
         if disablePlanes { disableFramebufferEverywhere(id) }
         if collect { pipeline.collectGarbage() }

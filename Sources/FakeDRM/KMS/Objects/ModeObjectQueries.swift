@@ -131,7 +131,7 @@ extension ModeObjectRegistry {
             guard b.ownerFile == file.id else {
                 throw .notPermitted.because(.buffers, "[BLOB:\(id)] belongs to another file, not file \(file.id)")
             }
-            b.listed = false
+            unlist(b)
             file.blobCount -= 1
             file.blobBytes -= b.data.count
             pipeline.collectGarbage()

@@ -38,6 +38,7 @@ public final class ModeObjectRegistry: DeviceRoom, @unchecked Sendable {
 
     func dropKernelBlob(_ id: ObjectID) {
         blobs[id] = nil
+        unlistedBlobs.removeAll { $0 == id }
         freeID(id)
     }
 
@@ -54,19 +55,40 @@ public final class ModeObjectRegistry: DeviceRoom, @unchecked Sendable {
     }
 
     /// Drops unlisted fbs and blobs outside `live` (what some state still references).
-    func sweep(liveFBs: Set<ObjectID>, liveBlobs: Set<ObjectID>) {
-        for (id, fb) in framebuffers where !fb.listed && !liveFBs.contains(id) {
+    /// Unlisted objects some state may still show: collectGarbage's candidates, kept here so a
+    /// commit does not search every fb and blob for them.
+    private(set) var unlistedFramebuffers: [ObjectID] = []
+    private(set) var unlistedBlobs: [ObjectID] = []
+
+    /// The owning file's reference is gone (RMFB, a closed file, an internal fb): the fb lives
+    /// on until no state shows it.
+    func unlist(_ fb: Framebuffer) {
+        guard fb.listed else { return }
+        fb.listed = false
+        unlistedFramebuffers.append(fb.id)
+    }
+
+    /// The same for a blob (DESTROYPROPBLOB, a closed file, a kernel blob of one state).
+    func unlist(_ b: Blob) {
+        guard b.listed else { return }
+        b.listed = false
+        unlistedBlobs.append(b.id)
+    }
+
+    /// Frees unlisted objects no state references any more (AtomicPipeline.collectGarbage).
+    func free(framebuffers fbs: [ObjectID], blobs dead: [ObjectID]) {
+        for id in fbs {
             framebuffers[id] = nil
             freeID(id)
         }
-        var freedBlob = false
-        for (id, b) in blobs where !b.listed && !liveBlobs.contains(id) {
+        unlistedFramebuffers.removeAll { fbs.contains($0) }
+        for id in dead {
             blobs[id] = nil
             freeID(id)
-            freedBlob = true
         }
+        unlistedBlobs.removeAll { dead.contains($0) }
         // GETPROPBLOB of a freed blob is ENOENT now, also when a vblank freed it.
-        if freedBlob { device.snapshots.invalidate() }
+        if !dead.isEmpty { device.snapshots.invalidate() }
     }
 
     /// Current value of a property on an object, as OBJ_GETPROPERTIES reports it.

@@ -138,9 +138,10 @@ extension DeviceClock {
     func skipToLateCommits() {
         let vblank: VblankCounters = vblank
         guard virtualTime, vblank.waiters.isEmpty, !display.backend.completesFlips else { return }
-        let late = pipeline.pendingCommits.compactMap { $0 }.filter { $0.armed && $0.waitsForVblank && !$0.held }
-        guard !late.isEmpty, let target = late.map(\.notBeforeNs).min() else { return }
-        if let due = timedActions.map(\.dueNs).min(), due < target { return }
+        var target = Int64.max
+        for case let pc? in pipeline.pendingCommits where pc.armed && pc.waitsForVblank && !pc.held { target = min(target, pc.notBeforeNs) }
+        guard target != .max else { return }
+        if timedActions.contains(where: { $0.dueNs < target }) { return }
         for i in vblank.clocks.indices where vblank.clocks[i].running {
             let period = vblank.clocks[i].periodNs
             let k = (target - vblank.clocks[i].lastNs) / period - 1

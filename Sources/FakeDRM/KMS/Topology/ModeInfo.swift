@@ -6,7 +6,11 @@ public struct ModeInfo: Sendable, Equatable, Hashable {
     public var vrefresh: UInt32
     public var flags: UInt32
     public var type: UInt32
-    public var name: String
+    public var modeName: ModeName
+    public var name: String {
+        get { modeName.string }
+        set { modeName = ModeName(newValue) }
+    }
 
     public static let typePreferred: UInt32 = 0x8
     public static let typeDriver: UInt32 = 0x40
@@ -27,7 +31,7 @@ public struct ModeInfo: Sendable, Equatable, Hashable {
         vscan = 0
         self.flags = flags
         self.type = type
-        self.name = name ?? "\(h.0)x\(v.0)"
+        modeName = ModeName(name ?? "\(h.0)x\(v.0)")
         vrefresh = 0
         vrefresh = computedRefresh
     }
@@ -88,7 +92,7 @@ public struct ModeInfo: Sendable, Equatable, Hashable {
         b[ModeInfoLayout.vrefresh] = vrefresh
         b[ModeInfoLayout.flags] = flags
         b[ModeInfoLayout.type] = type
-        b.setString(ModeInfoLayout.name, name)
+        b[ModeInfoLayout.name] = modeName.bytes
         return b.bytes
     }
 
@@ -99,7 +103,8 @@ public struct ModeInfo: Sendable, Equatable, Hashable {
             clock: b[ModeInfoLayout.clock],
             h: (b[ModeInfoLayout.hdisplay], b[ModeInfoLayout.hsyncStart], b[ModeInfoLayout.hsyncEnd], b[ModeInfoLayout.htotal]),
             v: (b[ModeInfoLayout.vdisplay], b[ModeInfoLayout.vsyncStart], b[ModeInfoLayout.vsyncEnd], b[ModeInfoLayout.vtotal]),
-            flags: b[ModeInfoLayout.flags], type: b[ModeInfoLayout.type], name: b.string(ModeInfoLayout.name))
+            flags: b[ModeInfoLayout.flags], type: b[ModeInfoLayout.type])
+        m.modeName = ModeName(bytes: b[ModeInfoLayout.name])
         m.hskew = b[ModeInfoLayout.hskew]
         m.vscan = b[ModeInfoLayout.vscan]
         m.vrefresh = b[ModeInfoLayout.vrefresh]
