@@ -40,7 +40,8 @@ extension AtomicPipeline {
     /// installs them outside the lock and writes the fd numbers.
     public func atomic(_ file: FileContext, _ req: AtomicRequest) throws(DRMError) -> [FenceInstall] {
         try lock.withLock { () throws(DRMError) -> [FenceInstall] in
-            defer { clock.runEagerClock() }
+            // A TEST_ONLY commit leaves nothing for the clock to run.
+            defer { if req.flags & DRMConst.atomicTestOnly == 0 { clock.runEagerClock() } }
             var p = AtomicProposal(new: state)
             p.resolvedInFences = req.inFences
             let objects: ModeObjectRegistry = objects, files: FileRegistry = files
@@ -76,15 +77,16 @@ extension AtomicPipeline {
     /// Check and (unless TEST_ONLY) apply a proposal. Shared by atomic and the legacy paths.
     @discardableResult
     func commitProposal(_ proposal: AtomicProposal, file: FileContext, flags: UInt32, userData: UInt64) throws(DRMError) -> [FenceInstall] {
-        var p = proposal
         let clock: DeviceClock = clock
         try Self.checkAtomicFlags(flags)
-        var affected = affectedCRTCs(p)
+        var affected = affectedCRTCs(proposal)
         let wantsEvent = flags & DRMConst.atomicPageFlipEvent != 0
         if wantsEvent && affected.isEmpty { throw .invalidArgument.because(.atomic, "requesting event but no CRTC in the commit") }
-        try check(p, flags: flags, eventCRTCs: wantsEvent ? affected : [])
+        try check(proposal, flags: flags, eventCRTCs: wantsEvent ? affected : [])
         if let e = commitFailFault(testOnly: flags & DRMConst.atomicTestOnly != 0, file: file) { throw e }
         if flags & DRMConst.atomicTestOnly != 0 { return [] }
+        // Copied only now: a TEST_ONLY commit never changes its proposal.
+        var p = proposal
 
         if flags & DRMConst.atomicNonblock != 0 {
             if let c = affected.first(where: { pendingCommits[$0] != nil }) {
