@@ -23,11 +23,12 @@ for san in ${SANITIZERS:-thread address}; do
     bin="$(swift build --scratch-path "$scratch" --show-bin-path)/fakedrm"
     reports=$(mktemp -d "/tmp/fakedrm-$san.XXXXXX")
     chmod 1777 "$reports"
-    env "$var=log_path=$reports/report $opts" LSAN_OPTIONS="suppressions=$root/scripts/lsan.supp:print_suppressions=0" FAKEDRM_BIN="$bin" scripts/client-tests.sh
+    lsan="suppressions=$root/scripts/lsan.supp:print_suppressions=0"
+    env "$var=log_path=$reports/report $opts" LSAN_OPTIONS="$lsan" FAKEDRM_BIN="$bin" scripts/client-tests.sh
     rc=$?
     # The Wayland host display's thread and the device lock (a host weston, bad hosts, the
     # host killed under a running guest).
-    env "$var=log_path=$reports/report $opts" LSAN_OPTIONS="suppressions=$root/scripts/lsan.supp:print_suppressions=0" FAKEDRM_BIN="$bin" scripts/wayland-host-tests.sh || rc=1
+    env "$var=log_path=$reports/report $opts" LSAN_OPTIONS="$lsan" FAKEDRM_BIN="$bin" scripts/wayland-host-tests.sh || rc=1
     # A file holding only LeakSanitizer's "Suppressions used" table (every leak in it
     # suppressed) is no report; print_suppressions=0 should keep it from being written.
     n=$(grep -lE "ERROR|WARNING|SUMMARY" "$reports"/* 2>/dev/null | wc -l)
