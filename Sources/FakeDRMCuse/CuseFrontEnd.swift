@@ -428,7 +428,7 @@ public final class CuseFrontEnd: @unchecked Sendable {
             // First call: CUSE (unrestricted ioctls) sends no data. A leftover plan is stale.
             step = IoctlRetry.start(request: request, arg: address, device: device, file: f.context, files: clientFiles)
         } else if let previous {
-            let input = inBuf.map { Array(UnsafeRawBufferPointer(start: $0, count: inSize)) } ?? []
+            let input = inBuf.map { [UInt8].copying(UnsafeRawBufferPointer(start: $0, count: inSize)) } ?? []
             step = IoctlRetry.resume(previous, input: input, outputSize: outSize, device: device, file: f.context, files: clientFiles)
         } else {
             step = IoctlRetry.start(request: request, arg: address, device: device, file: f.context, files: clientFiles)

@@ -107,6 +107,30 @@ final class RecordingBackend: ScanoutBackend, @unchecked Sendable {
         #expect(d.lock.withLock { d.pipeline.releaseWaits.count } == 0)
     }
 
+    /// A host's presentation stamp older than its frame callback (seen with a host weston in
+    /// CI: the guest weston aborted on a flip stamped before the vblank it had been told of).
+    @Test func aFlipIsNeverStampedBeforeAVblankAlreadyReported() throws {
+        let backend = RecordingBackend()
+        let d = try Device(config: DeviceConfig(), backend: backend, virtualTime: false)
+        defer { d.shutdown() }
+        let c = try DirectClient(device: d)
+        c.setClientCap(DRMConst.clientCapAtomic, 1)
+        let a = try c.makeFB().0, b = try c.makeFB().0
+        #expect(try c.modeset(fb: a, flags: DRMConst.atomicAllowModeset | DRMConst.atomicNonblock) == 0)
+        d.display.flipDone(crtcIndex: 0, token: backend.submits[0].token)
+        #expect(c.atomic(DRMConst.atomicNonblock | DRMConst.atomicPageFlipEvent, [(c.plane(.primary), [("FB_ID", UInt64(b))])]) == 0)
+        // The host's next frame callback, one period after the clock's last vblank: it ticks.
+        let callback = d.lock.withLock { d.vblank.clocks[0].lastNs + d.vblank.clocks[0].periodNs }
+        d.display.hostFrame(crtcIndex: 0, at: callback)
+        let reported = d.lock.withLock { d.vblank.clocks[0].reportedNs }
+        #expect(reported >= callback)
+        d.display.flipDone(crtcIndex: 0, token: backend.submits[1].token, timestampNs: callback - 5_000_000)
+        let event = try #require(c.events().first)
+        let e = ArgBuffer(event)
+        let stamp = Int64(e[EventVblankLayout.tvSec]) * 1_000_000_000 + Int64(e[EventVblankLayout.tvUsec]) * 1000
+        #expect(stamp >= reported / 1000 * 1000)
+    }
+
     @Test func backendLossFailsPendingFencesAndDisconnects() throws {
         let backend = RecordingBackend()
         let d = try Device(config: DeviceConfig(), backend: backend, virtualTime: true)

@@ -48,12 +48,7 @@ import Testing
     }
 
     @Test func unlistedObjectsAreFreedOnceNoStateShowsThem() throws {
-        let d = try makeDevice()
-        let c = try DirectClient(device: d)
-        c.setClientCap(DRMConst.clientCapAtomic, 1)
-        let fbs = [try c.makeFB().0, try c.makeFB().0]
-        #expect(try c.modeset(fb: fbs[0]) == 0)
-        d.clock.stepVblank()
+        let (d, c, fbs) = try litCard()
         let blobs = d.lock.withLock { d.objects.blobs.count }
         // Legacy SETCRTC wraps each mode in a kernel blob; the one it replaces dies with the
         // last state using it, every time.

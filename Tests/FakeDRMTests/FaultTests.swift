@@ -67,16 +67,7 @@ import Testing
 
     // MARK: consulted kinds through the codec and the core
 
-    func lit() throws -> (Device, DirectClient, [UInt32]) {
-        let d = try makeDevice()
-        let c = try DirectClient(device: d)
-        c.setClientCap(DRMConst.clientCapAtomic, 1)
-        let fbs = [try c.makeFB().0, try c.makeFB().0]
-        #expect(try c.modeset(fb: fbs[0]) == 0)
-        d.clock.stepVblank()
-        _ = c.events()
-        return (d, c, fbs)
-    }
+    func lit() throws -> (Device, DirectClient, [UInt32]) { try litCard() }
 
     func flip(_ c: DirectClient, _ fb: UInt32, flags: UInt32 = DRMConst.atomicNonblock | DRMConst.atomicPageFlipEvent, crtc: [(String, UInt64)] = []) -> Int32 {
         var objs: [(UInt32, [(String, UInt64)])] = [(c.plane(.primary), [("FB_ID", UInt64(fb))])]

@@ -1,4 +1,5 @@
 import Glibc
+import Testing
 @testable import FakeDRM
 
 /// A SOCK_SEQPACKET connection to a daemon socket (raw clients in the socket front-end tests).
@@ -19,6 +20,19 @@ func connectSeqpacket(_ path: String) -> Int32? {
 
 func makeDevice(_ config: DeviceConfig = DeviceConfig()) throws -> Device {
     try Device(config: config, virtualTime: true)
+}
+
+/// A card lit by an atomic client: two framebuffers, the first on screen after its vblank, the
+/// modeset's events read.
+func litCard() throws -> (Device, DirectClient, [UInt32]) {
+    let d = try makeDevice()
+    let c = try DirectClient(device: d)
+    c.setClientCap(DRMConst.clientCapAtomic, 1)
+    let fbs = [try c.makeFB().0, try c.makeFB().0]
+    #expect(try c.modeset(fb: fbs[0]) == 0)
+    d.clock.stepVblank()
+    _ = c.events()
+    return (d, c, fbs)
 }
 
 func req(_ nr: UInt8, _ size: Int, dir: UInt32 = 3) -> UInt32 { IoctlRequest.drm(nr, size: size, dir: dir).raw }

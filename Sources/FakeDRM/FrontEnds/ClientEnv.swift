@@ -76,25 +76,20 @@ extension ClientMemory {
         }
     }
 
-    // Concrete per type, never generic over the element: these run on an existential, so a
-    // generic body would look its array's metadata up at runtime on every call.
-    func readU32s(at address: UInt64, count: UInt32) throws(DRMError) -> [UInt32] {
-        guard try checkedArraySize(count, 4) > 0 else { return [] }
-        var out = [UInt32].zeroed(Int(count))
-        var failure: DRMError?
-        out.withUnsafeMutableBytes { raw in failure = readArray(at: address, into: raw) }
-        if let failure { throw failure }
-        if 1.littleEndian != 1 { for i in out.indices { out[i] = UInt32(littleEndian: out[i]) } }
-        return out
-    }
+    func readU32s(at address: UInt64, count: UInt32) throws(DRMError) -> [UInt32] { try readIntegers(at: address, count: count) }
+    func readU64s(at address: UInt64, count: UInt32) throws(DRMError) -> [UInt64] { try readIntegers(at: address, count: count) }
 
-    func readU64s(at address: UInt64, count: UInt32) throws(DRMError) -> [UInt64] {
-        guard try checkedArraySize(count, 8) > 0 else { return [] }
-        var out = [UInt64].zeroed(Int(count))
+    /// Little-endian integers read straight into the array returned. Always inlined: these run
+    /// on an existential, so a body left generic over the element would look `[T]`'s metadata
+    /// up at runtime on every call (docs/bench.md, 8 Dec).
+    @inline(__always)
+    private func readIntegers<T: FixedWidthInteger>(at address: UInt64, count: UInt32) throws(DRMError) -> [T] {
+        guard try checkedArraySize(count, MemoryLayout<T>.size) > 0 else { return [] }
+        var out = [T].zeroed(Int(count))
         var failure: DRMError?
         out.withUnsafeMutableBytes { raw in failure = readArray(at: address, into: raw) }
         if let failure { throw failure }
-        if 1.littleEndian != 1 { for i in out.indices { out[i] = UInt64(littleEndian: out[i]) } }
+        if 1.littleEndian != 1 { for i in out.indices { out[i] = T(littleEndian: out[i]) } }
         return out
     }
 

@@ -122,14 +122,14 @@ public enum IoctlRetry {
         }
         let req = plan.req
         var offset = 0
-        var structBytes = [UInt8](repeating: 0, count: req.size)
+        var structBytes = [UInt8].zeroed(req.size)
         if plan.needsStruct && req.copiesIn {
-            structBytes = Array(input[0..<req.size])
+            structBytes = .copying(input[0..<req.size])
             offset = req.size
         }
         let memory = SpanMemory()
         for s in plan.spans {
-            memory.add(s, Array(input[offset..<offset + s.count]))
+            memory.add(s, .copying(input[offset..<offset + s.count]))
             offset += s.count
         }
         if let done = plan.completed, memory.replay(done.writes) {
@@ -278,7 +278,18 @@ final class SpanMemory: ClientMemory {
             missing.append(Miss(span: ClientSpan(address: address, count: count), isWrite: false))
             throw .badAddress
         }
-        return Array(data[i][o..<o + count])
+        return .copying(data[i][o..<o + count])
+    }
+
+    func read(at address: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws(DRMError) {
+        let count = buffer.count
+        if count == 0 { return }
+        guard address &+ UInt64(count) > address else { throw .badAddress }
+        guard let (i, o) = locate(address, count) else {
+            missing.append(Miss(span: ClientSpan(address: address, count: count), isWrite: false))
+            throw .badAddress
+        }
+        data[i].withUnsafeBytes { buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[o..<o + count])) }
     }
 
     func write(_ bytes: [UInt8], at address: UInt64) throws(DRMError) {
@@ -313,13 +324,13 @@ final class SpanMemory: ClientMemory {
     func writtenOutside(_ declared: [Int]) -> [Int] { spans.indices.filter { written[$0] && !declared.contains($0) } }
 
     func bytes(of span: ClientSpan) -> [UInt8] {
-        guard let i = spans.firstIndex(of: span) else { return [UInt8](repeating: 0, count: span.count) }
+        guard let i = spans.firstIndex(of: span) else { return .zeroed(span.count) }
         return data[i]
     }
 
     /// Data of a span if it was fetched, without recording a miss.
     func peek(_ span: ClientSpan) -> [UInt8]? {
         guard let (i, o) = locate(span.address, span.count) else { return nil }
-        return Array(data[i][o..<o + span.count])
+        return .copying(data[i][o..<o + span.count])
     }
 }

@@ -41,6 +41,12 @@ extension Display {
                 clock.virtualNowNs = max(clock.virtualNowNs, vblank.clocks[c].lastNs + vblank.clocks[c].periodNs)
                 vblank.clocks[c].lastNs = clock.virtualNowNs
                 ts = clock.virtualNowNs
+            } else {
+                // A host's presentation time can be older than the frame callback that last
+                // ticked this CRTC's clock. The kernel stamps a flip with its vblank's time,
+                // never earlier than a vblank already reported: weston asserts it
+                // (weston_output_finish_frame) and aborts otherwise.
+                ts = max(ts, vblank.clocks[c].reportedNs)
             }
             pipeline.completeFlip(pc, sequence: vblank.clocks[c].count, at: ts)
         }
