@@ -29,9 +29,10 @@ public enum UAPICodec {
     /// `firstPass`: false for the CUSE planner's later passes over the same request, so fault
     /// rules and statistics see each ioctl once.
     public static func ioctl(_ device: Device, _ file: FileContext, request: UInt32, arg: [UInt8], env: ClientEnv, firstPass: Bool = true) -> IoctlReply {
+        let req = IoctlRequest(request)
         var bytes = arg
         let errno = ioctl(device, file, request: request, arg: &bytes, env: env, firstPass: firstPass)
-        return IoctlReply(errno: errno, bytes: IoctlRequest(request).copiesOut && IoctlRequest(request).type == IoctlRequest.drmType ? bytes : [])
+        return IoctlReply(errno: errno, bytes: req.copiesOut && req.type == IoctlRequest.drmType ? bytes : [])
     }
 
     /// The same, in place: on return `arg` holds the `size` bytes the kernel copies back, or
