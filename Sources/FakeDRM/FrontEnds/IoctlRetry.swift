@@ -273,23 +273,26 @@ final class SpanMemory: ClientMemory {
 
     func read(at address: UInt64, count: Int) throws(DRMError) -> [UInt8] {
         if count == 0 { return [] }
-        guard count > 0, address &+ UInt64(count) > address else { throw .badAddress }
-        guard let (i, o) = locate(address, count) else {
-            missing.append(Miss(span: ClientSpan(address: address, count: count), isWrite: false))
-            throw .badAddress
-        }
+        let (i, o) = try locateRead(address, count)
         return .copying(data[i][o..<o + count])
     }
 
     func read(at address: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws(DRMError) {
         let count = buffer.count
         if count == 0 { return }
-        guard address &+ UInt64(count) > address else { throw .badAddress }
-        guard let (i, o) = locate(address, count) else {
+        let (i, o) = try locateRead(address, count)
+        data[i].withUnsafeBytes { buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[o..<o + count])) }
+    }
+
+    /// The fetched span holding a read of `count` (> 0) bytes; a read outside them is recorded
+    /// as missed and faults.
+    private func locateRead(_ address: UInt64, _ count: Int) throws(DRMError) -> (Int, Int) {
+        guard count > 0, address &+ UInt64(count) > address else { throw .badAddress }
+        guard let found = locate(address, count) else {
             missing.append(Miss(span: ClientSpan(address: address, count: count), isWrite: false))
             throw .badAddress
         }
-        data[i].withUnsafeBytes { buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[o..<o + count])) }
+        return found
     }
 
     func write(_ bytes: [UInt8], at address: UInt64) throws(DRMError) {

@@ -45,8 +45,7 @@ public final class Device: @unchecked Sendable {
         (topology, lock, faults) = (shared.topology, shared.lock, shared.faults)
         objects = ModeObjectRegistry(shared)
         let initial = try CardBuilder.build(config, into: objects, topology: topology)
-        let fenceKinds: [PropertyKind] = [.inFenceFD, .outFencePtr, .releaseFencePtr, .writebackOutFencePtr]
-        pipeline = AtomicPipeline(shared, initial: initial, fencePropertyIDs: objects.properties.values.filter { fenceKinds.contains($0.kind) }.map(\.id).sorted())
+        pipeline = AtomicPipeline(shared, initial: initial, fencePropertyIDs: objects.properties.values.filter(\.kind.isFence).map(\.id).sorted())
         clock = DeviceClock(shared, virtualTime: virtualTime ?? (config.vblank == "virtual"))
         vblank = VblankCounters(shared, crtcCount: config.crtcs.count)
         files = FileRegistry(shared)

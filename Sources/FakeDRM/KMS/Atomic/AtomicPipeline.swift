@@ -280,8 +280,7 @@ extension AtomicPipeline {
                 let attached = topology.crtc(id: id)?.properties ?? topology.plane(id: id)?.properties ?? topology.connector(id: id)?.properties ?? []
                 for k in pairs where attached.contains(req.propIDs[k]) {
                     let propID = req.propIDs[k]
-                    guard let kind = objects.properties[propID]?.kind,
-                          [.inFenceFD, .outFencePtr, .releaseFencePtr, .writebackOutFencePtr].contains(kind) else { continue }
+                    guard let kind = objects.properties[propID]?.kind, kind.isFence else { continue }
                     if !out.contains(where: { $0.0 == id && $0.1 == propID }) { out.append((id, propID, kind)) }
                 }
             }

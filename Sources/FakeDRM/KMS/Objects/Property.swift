@@ -5,6 +5,10 @@ public enum PropertyKind: Sendable, Hashable {
     case active, modeID, outFencePtr, vrrEnabled, gammaLUT, gammaLUTSize, releaseFencePtr
     case dpms, linkStatus, nonDesktop, tile, edid
     case writebackFBID, writebackOutFencePtr, writebackPixelFormats
+
+    /// IN_FENCE_FD and the fence pointers: their values name client fds and memory, which the
+    /// front end resolves before the device lock is taken.
+    var isFence: Bool { [.inFenceFD, .outFencePtr, .releaseFencePtr, .writebackOutFencePtr].contains(self) }
 }
 
 /// A property object (DRM_MODE_PROP_*), with the kernel's flag encoding.
