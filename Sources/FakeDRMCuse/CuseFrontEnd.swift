@@ -423,16 +423,9 @@ public final class CuseFrontEnd: @unchecked Sendable {
             return
         }
         let clientFiles = CuseFiles(pid: tid)
-        let step: IoctlRetryStep
-        if inSize == 0 && outSize == 0 {
-            // First call: CUSE (unrestricted ioctls) sends no data. A leftover plan is stale.
-            step = IoctlRetry.start(request: request, arg: address, device: device, file: f.context, files: clientFiles)
-        } else if let previous {
-            let input = inBuf.map { [UInt8].copying(UnsafeRawBufferPointer(start: $0, count: inSize)) } ?? []
-            step = IoctlRetry.resume(previous, input: input, outputSize: outSize, device: device, file: f.context, files: clientFiles)
-        } else {
-            step = IoctlRetry.start(request: request, arg: address, device: device, file: f.context, files: clientFiles)
-        }
+        let input = UnsafeRawBufferPointer(start: inSize > 0 ? inBuf : nil, count: inBuf == nil ? 0 : inSize)
+        let step = IoctlRetry.round(previous, request: request, arg: address, input: input, outputSize: outSize,
+                                    device: device, file: f.context, files: clientFiles)
         switch step {
         case .retry(let plan):
             files.withLock { _ in f.plans[key] = plan }

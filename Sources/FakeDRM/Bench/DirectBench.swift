@@ -78,6 +78,7 @@ public enum DirectBench {
         })
 
         try out += fenceRows(device, c, n, only: only)
+        try out += cuseRows(n, only: only)
 
         // The cost of the fault policy when rules exist but do not fire: every point still
         // consults them (ioctl entry, commit, arm, backend, fences, each vblank).

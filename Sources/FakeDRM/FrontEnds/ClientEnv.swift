@@ -72,6 +72,8 @@ extension ClientMemory {
         do {
             return try read(at: address, count: total)
         } catch {
+            // A span the CUSE planner has yet to fetch is no rejection: no reason to format.
+            if isIncomplete { throw error }
             throw error.because(.uapi, "cannot read \(total) bytes at 0x\(String(address, radix: 16))")
         }
     }
@@ -107,6 +109,7 @@ extension ClientMemory {
             try read(at: address, into: raw)
             return nil
         } catch {
+            if isIncomplete { return error }
             return error.because(.uapi, "cannot read \(raw.count) bytes at 0x\(String(address, radix: 16))")
         }
     }

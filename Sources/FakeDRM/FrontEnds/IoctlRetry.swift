@@ -114,106 +114,127 @@ public enum IoctlRetry {
         return .retry(plan)
     }
 
+    /// One ioctl request as CUSE delivers it: `previous` is the plan the last round of the same
+    /// (thread, request, arg) left, `input` the data the kernel copied for it.
+    public static func round(_ previous: IoctlRetryPlan?, request: UInt32, arg: UInt64, input: UnsafeRawBufferPointer, outputSize: Int,
+                             device: Device, file: FileContext, files: ClientFiles) -> IoctlRetryStep {
+        // A first call carries no data; then a leftover plan is stale.
+        guard let previous, !input.isEmpty || outputSize != 0 else {
+            return start(request: request, arg: arg, device: device, file: file, files: files)
+        }
+        return resume(previous, input: input, outputSize: outputSize, device: device, file: file, files: files)
+    }
+
+    public static func resume(_ plan: IoctlRetryPlan, input: [UInt8], outputSize: Int, device: Device, file: FileContext, files: ClientFiles) -> IoctlRetryStep {
+        input.withUnsafeBytes { resume(plan, input: $0, outputSize: outputSize, device: device, file: file, files: files) }
+    }
+
     /// Runs the handler against the data of a retry. `input` is the concatenation of the
     /// plan's input spans as the kernel copied them.
-    public static func resume(_ plan: IoctlRetryPlan, input: [UInt8], outputSize: Int, device: Device, file: FileContext, files: ClientFiles) -> IoctlRetryStep {
+    public static func resume(_ plan: IoctlRetryPlan, input: UnsafeRawBufferPointer, outputSize: Int, device: Device, file: FileContext, files: ClientFiles) -> IoctlRetryStep {
         guard input.count == plan.inputSize, outputSize == plan.outputSize else {
             return start(request: plan.request, arg: plan.arg, device: device, file: file, files: files)
         }
         let req = plan.req
-        var offset = 0
-        var structBytes = [UInt8].zeroed(req.size)
-        if plan.needsStruct && req.copiesIn {
-            structBytes = .copying(input[0..<req.size])
-            offset = req.size
-        }
-        let memory = SpanMemory()
-        for s in plan.spans {
-            memory.add(s, .copying(input[offset..<offset + s.count]))
-            offset += s.count
-        }
+        let structIn = plan.needsStruct && req.copiesIn ? req.size : 0
+        let memory = SpanMemory(spans: plan.spans, data: UnsafeRawBufferPointer(rebasing: input[structIn...]))
         if let done = plan.completed, memory.replay(done.writes) {
             return .reply(result: -done.errno, bytes: replyBytes(plan, done.structOut, memory))
         }
-        let reply = UAPICodec.ioctl(device, file, request: plan.request, arg: structBytes, env: ClientEnv(memory: memory, files: files), firstPass: plan.passes == 0)
+        // The codec works in this buffer: on return it holds the struct the kernel copies back.
+        var arg: [UInt8] = structIn > 0 ? .copying(input[0..<structIn]) : []
+        let errno = UAPICodec.ioctl(device, file, request: plan.request, arg: &arg, env: ClientEnv(memory: memory, files: files), firstPass: plan.passes == 0)
+        guard memory.isIncomplete || memory.wroteOutside(plan.outSpans) else {
+            return .reply(result: -errno, bytes: replyBytes(plan, arg, memory))
+        }
 
         var next = plan
         next.passes += 1
         next.completed = nil
-        if !memory.missing.isEmpty || !memory.writtenOutside(plan.outSpans).isEmpty {
-            guard next.passes < maxPasses else { return .fail(errno: DRMError.io.errno) }
-            var wanted = plan.spans + memory.missing.map(\.span)
-            if memory.missing.contains(where: { !$0.isWrite }) {
-                wanted += hints(nr: req.nr, arg: ArgBuffer(structBytes), memory: memory)
-            }
-            next.spans = merge(wanted)
-            // Copy back every span that was (or is about to be) written; the rest only flows in.
-            let writes = memory.missing.filter(\.isWrite).map(\.span) + memory.writtenSpans + plan.outSpans.map { plan.spans[$0] }
-            next.outSpans = next.spans.indices.filter { i in writes.contains { overlaps($0, next.spans[i]) } }
-            let counts = next.spanCounts
-            guard counts.input + counts.output <= maxSpans,
-                  next.inputSize <= maxTransfer, next.outputSize <= maxTransfer
-            else {
-                // The kernel would copy any size; a FUSE request cannot. Documented in docs/cuse.md.
-                return .fail(errno: DRMError.noMemory.errno)
-            }
-            // Only writes missed: the handler finished (it reads before it changes anything),
-            // so the retry only has to carry its output to the caller.
-            if !memory.missing.contains(where: { !$0.isWrite }) {
-                next.completed = .init(errno: reply.errno, structOut: reply.bytes, writes: memory.log)
-            }
-            return .retry(next)
+        guard next.passes < maxPasses else { return .fail(errno: DRMError.io.errno) }
+        let missedRead = memory.missing.contains { !$0.isWrite }
+        var wanted = plan.spans + memory.missing.map(\.span)
+        if missedRead {
+            // The struct as the caller passed it (`arg` now holds what the handler left).
+            hints(nr: req.nr, arg: ArgBuffer(.copying(input[0..<structIn])), memory: memory, into: &wanted)
         }
-        return .reply(result: -reply.errno, bytes: replyBytes(plan, reply.bytes, memory))
+        next.spans = merge(wanted)
+        // Copy back every span that was (or is about to be) written; the rest only flows in.
+        let writes = memory.missing.filter(\.isWrite).map(\.span) + memory.writtenSpans + plan.outSpans.map { plan.spans[$0] }
+        next.outSpans = next.spans.indices.filter { i in writes.contains { overlaps($0, next.spans[i]) } }
+        let counts = next.spanCounts
+        guard counts.input + counts.output <= maxSpans,
+              next.inputSize <= maxTransfer, next.outputSize <= maxTransfer
+        else {
+            // The kernel would copy any size; a FUSE request cannot. Documented in docs/cuse.md.
+            return .fail(errno: DRMError.noMemory.errno)
+        }
+        // Only writes missed: the handler finished (it reads before it changes anything),
+        // so the retry only has to carry its output to the caller.
+        if !missedRead {
+            next.completed = .init(errno: errno, structOut: arg, writes: memory.log)
+        }
+        return .retry(next)
     }
 
     /// The struct (zero-extended to the caller's size) then every output span, in the order
     /// of the retry's out iovecs.
     static func replyBytes(_ plan: IoctlRetryPlan, _ structOut: [UInt8], _ memory: SpanMemory) -> [UInt8] {
         let req = plan.req
+        let structSize = plan.needsStruct && req.copiesOut ? req.size : 0
+        // The common case: the struct alone, already the caller's size.
+        if plan.outSpans.isEmpty && structOut.count == structSize { return structOut }
         var out: [UInt8] = []
         out.reserveCapacity(plan.outputSize)
-        if plan.needsStruct && req.copiesOut {
-            out += structOut.prefix(req.size)
-            if structOut.count < req.size { out += repeatElement(0, count: req.size - structOut.count) }
+        if structSize > 0 {
+            out += structOut.prefix(structSize)
+            if structOut.count < structSize { out += repeatElement(0, count: structSize - structOut.count) }
         }
-        for i in plan.outSpans { out += memory.bytes(of: plan.spans[i]) }
+        for i in plan.outSpans { memory.append(span: i, to: &out) }
         return out
     }
 
     /// Arrays a handler reads one after another: fetching them together saves a round trip
     /// each. Only spans whose length the already-fetched data determines are named.
-    static func hints(nr: UInt8, arg a: ArgBuffer, memory: SpanMemory) -> [ClientSpan] {
-        func span(_ address: UInt64, _ count: UInt32, _ size: Int) -> ClientSpan? {
+    static func hints(nr: UInt8, arg a: ArgBuffer, memory: SpanMemory, into out: inout [ClientSpan]) {
+        // Appended one by one: an array literal of optionals allocates through the runtime.
+        func add(_ address: UInt64, _ count: UInt32, _ size: Int) {
             let (n, o) = Int(count).multipliedReportingOverflow(by: size)
-            guard !o, n > 0, n <= maxTransfer, address &+ UInt64(n) > address else { return nil }
-            return ClientSpan(address: address, count: n)
+            guard !o, n > 0, n <= maxTransfer, address &+ UInt64(n) > address else { return }
+            out.append(ClientSpan(address: address, count: n))
         }
         switch nr {
         case 0xBC where a.bytes.count >= AtomicArg.size:  // MODE_ATOMIC
             let c = AtomicArg.self
             let n = a[c.countObjs]
-            var out = [span(a[c.objsPtr], n, 4), span(a[c.countPropsPtr], n, 4)].compactMap { $0 }
-            if let cp = span(a[c.countPropsPtr], n, 4), let raw = memory.peek(cp) {
-                let total = LE.u32s(raw).reduce(UInt64(0)) { $0 + UInt64($1) }
+            add(a[c.objsPtr], n, 4)
+            add(a[c.countPropsPtr], n, 4)
+            if Int(n) <= maxTransfer / 4, n > 0, let raw = memory.peek(ClientSpan(address: a[c.countPropsPtr], count: Int(n) * 4)) {
+                let total = raw.withUnsafeBytes { b in
+                    (0..<Int(n)).reduce(UInt64(0)) { $0 + UInt64(UInt32(littleEndian: b.loadUnaligned(fromByteOffset: $1 * 4, as: UInt32.self))) }
+                }
                 if total <= UInt64(UInt32.max) {
-                    out += [span(a[c.propsPtr], UInt32(total), 4), span(a[c.propValuesPtr], UInt32(total), 8)].compactMap { $0 }
+                    add(a[c.propsPtr], UInt32(total), 4)
+                    add(a[c.propValuesPtr], UInt32(total), 8)
                 }
             }
-            return out
         case 0xA5 where a.bytes.count >= CrtcLutArg.size:  // MODE_SETGAMMA
             let l = CrtcLutArg.self
             let n = a[l.gammaSize]
-            return [span(a[l.red], n, 2), span(a[l.green], n, 2), span(a[l.blue], n, 2)].compactMap { $0 }
+            add(a[l.red], n, 2)
+            add(a[l.green], n, 2)
+            add(a[l.blue], n, 2)
         case 0xCA where a.bytes.count >= SyncobjTimelineWaitArg.size:  // SYNCOBJ_TIMELINE_WAIT
             let w = SyncobjTimelineWaitArg.self
-            return [span(a[w.handles], a[w.countHandles], 4), span(a[w.points], a[w.countHandles], 8)].compactMap { $0 }
+            add(a[w.handles], a[w.countHandles], 4)
+            add(a[w.points], a[w.countHandles], 8)
         case 0xCB, 0xCD:  // SYNCOBJ_QUERY (points written), SYNCOBJ_TIMELINE_SIGNAL (points read)
-            guard a.bytes.count >= SyncobjTimelineArrayArg.size else { return [] }
+            guard a.bytes.count >= SyncobjTimelineArrayArg.size else { return }
             let x = SyncobjTimelineArrayArg.self
-            return [span(a[x.handles], a[x.countHandles], 4), span(a[x.points], a[x.countHandles], 8)].compactMap { $0 }
+            add(a[x.handles], a[x.countHandles], 4)
+            add(a[x.points], a[x.countHandles], 8)
         default:
-            return []
+            return
         }
     }
 
@@ -222,17 +243,32 @@ public enum IoctlRetry {
     /// Sorted, disjoint spans covering every input span (touching spans are joined: one iovec
     /// is cheaper than two).
     static func merge(_ spans: [ClientSpan]) -> [ClientSpan] {
-        var out: [ClientSpan] = []
-        for s in spans.filter({ $0.count > 0 }).sorted(by: { $0.address < $1.address }) {
-            if let last = out.last, s.address <= last.end {
-                let end = max(last.end, s.end)
-                out[out.count - 1] = ClientSpan(address: last.address, count: Int(end - last.address))
-            } else {
-                out.append(s)
+        // Sorted and joined in one copy of the input (a few spans: insertion sort; sorted(by:),
+        // filter and appends to a fresh array would allocate again and again).
+        var out = spans
+        for r in out.indices.dropFirst() {
+            var i = r
+            while i > 0 && out[i - 1].address > out[i].address {
+                out.swapAt(i - 1, i)
+                i -= 1
             }
         }
+        var kept = 0
+        for r in out.indices where out[r].count > 0 {
+            let b = out[r]
+            if kept > 0, b.address <= out[kept - 1].end {
+                let a = out[kept - 1]
+                out[kept - 1] = ClientSpan(address: a.address, count: Int(max(a.end, b.end) - a.address))
+            } else {
+                out[kept] = b
+                kept += 1
+            }
+        }
+        out.removeLast(out.count - kept)
         return out
     }
+
+
 }
 
 /// One write of a handler to client memory (a struct, not a tuple: arrays of tuples are
@@ -248,92 +284,104 @@ final class SpanMemory: ClientMemory {
         let span: ClientSpan
         let isWrite: Bool
     }
-    private var spans: [ClientSpan] = []
-    private var data: [[UInt8]] = []
-    /// Per span: written by the handler (a few spans per ioctl: an array, not a Set).
+    /// The plan's spans, sorted and disjoint; their bytes one after another in `data`.
+    private let spans: [ClientSpan]
+    private var data: [UInt8]
+    /// Per span: written by the handler; empty until the first write (most ioctls make none).
     private var written: [Bool] = []
     private(set) var missing: [Miss] = []
     /// Every write the handler made, in order (fetched or missed).
     private(set) var log: [SpanWrite] = []
     var isIncomplete: Bool { !missing.isEmpty }
 
-    func add(_ span: ClientSpan, _ bytes: [UInt8]) {
-        spans.append(span)
-        data.append(bytes)
-        written.append(false)
+    /// `data`: the spans' contents in order, as the kernel copied them.
+    init(spans: [ClientSpan], data: UnsafeRawBufferPointer) {
+        self.spans = spans
+        self.data = data.isEmpty ? [] : .copying(data)
     }
 
-    private func locate(_ address: UInt64, _ count: Int) -> (Int, Int)? {
-        for (i, s) in spans.enumerated() where address >= s.address && address - s.address <= UInt64(s.count) {
-            let o = Int(address - s.address)
-            if count <= s.count - o { return (i, o) }
+    /// The span holding `count` bytes at `address` and where they are in `data`.
+    private func locate(_ address: UInt64, _ count: Int) -> (span: Int, at: Int)? {
+        var start = 0
+        for (i, s) in spans.enumerated() {
+            if address >= s.address && address - s.address <= UInt64(s.count) {
+                let o = Int(address - s.address)
+                if count <= s.count - o { return (i, start + o) }
+            }
+            start += s.count
         }
         return nil
     }
 
     func read(at address: UInt64, count: Int) throws(DRMError) -> [UInt8] {
         if count == 0 { return [] }
-        let (i, o) = try locateRead(address, count)
-        return .copying(data[i][o..<o + count])
+        let at = try locateRead(address, count)
+        return .copying(data[at..<at + count])
     }
 
     func read(at address: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws(DRMError) {
         let count = buffer.count
         if count == 0 { return }
-        let (i, o) = try locateRead(address, count)
-        data[i].withUnsafeBytes { buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[o..<o + count])) }
+        let at = try locateRead(address, count)
+        data.withUnsafeBytes { buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[at..<at + count])) }
     }
 
-    /// The fetched span holding a read of `count` (> 0) bytes; a read outside them is recorded
-    /// as missed and faults.
-    private func locateRead(_ address: UInt64, _ count: Int) throws(DRMError) -> (Int, Int) {
+    /// Where in `data` a read of `count` (> 0) bytes is; a read outside the fetched spans is
+    /// recorded as missed and faults.
+    private func locateRead(_ address: UInt64, _ count: Int) throws(DRMError) -> Int {
         guard count > 0, address &+ UInt64(count) > address else { throw .badAddress }
         guard let found = locate(address, count) else {
             missing.append(Miss(span: ClientSpan(address: address, count: count), isWrite: false))
             throw .badAddress
         }
-        return found
+        return found.at
     }
 
     func write(_ bytes: [UInt8], at address: UInt64) throws(DRMError) {
         if bytes.isEmpty { return }
         guard address &+ UInt64(bytes.count) > address else { throw .badAddress }
         log.append(SpanWrite(address: address, bytes: bytes))
-        guard let (i, o) = locate(address, bytes.count) else {
+        guard let (i, at) = locate(address, bytes.count) else {
             missing.append(Miss(span: ClientSpan(address: address, count: bytes.count), isWrite: true))
             return
         }
-        data[i].replaceSubrange(o..<o + bytes.count, with: bytes)
+        store(bytes, span: i, at: at)
+    }
+
+    private func store(_ bytes: [UInt8], span i: Int, at: Int) {
+        data.withUnsafeMutableBytes { dst in
+            bytes.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: dst[at..<at + $0.count]).copyMemory(from: $0) }
+        }
+        if written.isEmpty { written = .init(repeating: false, count: spans.count) }
         written[i] = true
     }
 
     /// Applies a finished pass's writes to the fetched spans; false when one falls outside
     /// them (the caller then runs the handler again).
     func replay(_ writes: [SpanWrite]) -> Bool {
-        var targets: [(Int, Int)] = []
-        targets.reserveCapacity(writes.count)
+        // All or nothing: checked first, then applied (a second search costs less than an array).
+        guard writes.allSatisfy({ locate($0.address, $0.bytes.count) != nil }) else { return false }
         for w in writes {
             guard let t = locate(w.address, w.bytes.count) else { return false }
-            targets.append(t)
-        }
-        for (w, (i, o)) in zip(writes, targets) {
-            data[i].replaceSubrange(o..<o + w.bytes.count, with: w.bytes)
-            written[i] = true
+            store(w.bytes, span: t.span, at: t.at)
         }
         return true
     }
 
-    var writtenSpans: [ClientSpan] { spans.indices.filter { written[$0] }.map { spans[$0] } }
-    func writtenOutside(_ declared: [Int]) -> [Int] { spans.indices.filter { written[$0] && !declared.contains($0) } }
+    private func wasWritten(_ i: Int) -> Bool { !written.isEmpty && written[i] }
+    var writtenSpans: [ClientSpan] { spans.indices.filter(wasWritten).map { spans[$0] } }
+    /// A fetched span was written that the plan does not copy back.
+    func wroteOutside(_ declared: [Int]) -> Bool { spans.indices.contains { wasWritten($0) && !declared.contains($0) } }
 
-    func bytes(of span: ClientSpan) -> [UInt8] {
-        guard let i = spans.firstIndex(of: span) else { return .zeroed(span.count) }
-        return data[i]
+    /// Appends span `i`'s bytes (as the handler left them) to `out`.
+    func append(span i: Int, to out: inout [UInt8]) {
+        let start = spans[..<i].reduce(0) { $0 + $1.count }
+        out += data[start..<start + spans[i].count]
     }
 
     /// Data of a span if it was fetched, without recording a miss.
     func peek(_ span: ClientSpan) -> [UInt8]? {
-        guard let (i, o) = locate(span.address, span.count) else { return nil }
-        return .copying(data[i][o..<o + span.count])
+        guard let (_, at) = locate(span.address, span.count) else { return nil }
+        return .copying(data[at..<at + span.count])
     }
 }

@@ -147,7 +147,7 @@ public enum UAPICodec {
 
     /// The nr values dispatched, for docs and fuzzing.
     public static var knownNumbers: [UInt8] { table.keys.sorted().map { UInt8($0) } }
-    public static func kernelSize(nr: UInt8) -> Int? { table[Int(nr)]?.size }
+    public static func kernelSize(nr: UInt8) -> Int? { dispatch[Int(nr)]?.size }
 }
 
 struct CodecTable {

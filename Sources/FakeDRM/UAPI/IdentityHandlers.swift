@@ -70,6 +70,6 @@ enum IdentityHandlers {
         let have = a[len]
         a[len] = UInt64(bytes.count)
         let n = Int(min(have, UInt64(bytes.count)))
-        if n > 0, a[ptr] != 0 { try env.memory.write(Array(bytes.prefix(n)), at: a[ptr]) }
+        if n > 0, a[ptr] != 0 { try env.memory.write(.copying(bytes.prefix(n)), at: a[ptr]) }
     }
 }

@@ -113,12 +113,14 @@ public enum LE {
         }
     }
 
-    public static func bytes<T: FixedWidthInteger>(_ values: [T]) -> [UInt8] {
-        let size = MemoryLayout<T>.size
-        return [UInt8](unsafeUninitializedCapacity: values.count * size) { out, count in
-            let raw = UnsafeMutableRawBufferPointer(out)
-            for (i, v) in values.enumerated() { raw.storeBytes(of: v.littleEndian, toByteOffset: i * size, as: T.self) }
-            count = values.count * size
+    /// An array or a prefix of one. Allocated the fast way (`Array.zeroed`; the uninitialized-
+    /// capacity initializer takes the runtime's slow metadata lookup).
+    public static func bytes<C: Collection>(_ values: C) -> [UInt8] where C.Element: FixedWidthInteger {
+        let size = MemoryLayout<C.Element>.size
+        var out = [UInt8].zeroed(values.count * size)
+        out.withUnsafeMutableBytes { raw in
+            for (i, v) in values.enumerated() { raw.storeBytes(of: v.littleEndian, toByteOffset: i * size, as: C.Element.self) }
         }
+        return out
     }
 }

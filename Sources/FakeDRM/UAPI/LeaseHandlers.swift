@@ -36,7 +36,7 @@ enum LeaseHandlers {
             if a[g.pad] != 0 { throw .invalidArgument.because(.leases, "drm_mode_get_lease.pad is not 0") }
             let ids = d.files.leasedObjects(f)
             let room = Int(a[g.countObjects])
-            if room > 0, !ids.isEmpty { try env.memory.write(LE.bytes(Array(ids.prefix(room))), at: a[g.objectsPtr]) }
+            if room > 0, !ids.isEmpty { try env.memory.write(LE.bytes(ids.prefix(room)), at: a[g.objectsPtr]) }
             a[g.countObjects] = UInt32(ids.count)
         }
         t.add(0xC9, "MODE_REVOKE_LEASE", RevokeLeaseArg.self, [.master]) { d, f, a, _ throws(DRMError) in

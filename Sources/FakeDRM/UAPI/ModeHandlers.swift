@@ -109,7 +109,7 @@ enum ModeHandlers {
             let isEnum = p.typeBits == PropertyDef.enumType || p.typeBits == PropertyDef.bitmask
             let values = p.typeBits == PropertyDef.blob ? [] : p.values
             let nv = Int(min(a[g.countValues], UInt32(values.count)))
-            if nv > 0 { try env.memory.write(LE.bytes(Array(values.prefix(nv))), at: a[g.valuesPtr]) }
+            if nv > 0 { try env.memory.write(LE.bytes(values.prefix(nv)), at: a[g.valuesPtr]) }
             a[g.countValues] = UInt32(values.count)
             if isEnum {
                 let ne = Int(min(a[g.countEnumBlobs], UInt32(p.enums.count)))
@@ -203,7 +203,7 @@ enum ModeHandlers {
 
     static func fillPartial(_ ids: [ObjectID], count: Field<UInt32>, ptr: Field<UInt64>, _ a: inout ArgBuffer, _ env: ClientEnv) throws(DRMError) {
         let n = Int(min(a[count], UInt32(ids.count)))
-        if n > 0 { try env.memory.write(LE.bytes(Array(ids.prefix(n))), at: a[ptr]) }
+        if n > 0 { try env.memory.write(LE.bytes(ids.prefix(n)), at: a[ptr]) }
         a[count] = UInt32(ids.count)
     }
 }
