@@ -37,15 +37,8 @@ public enum CuseError: Error, CustomStringConvertible {
 
 /// One open file of the node. Guarded by CuseFrontEnd.files.
 final class OpenFile: @unchecked Sendable {
-    struct PlanKey: Hashable {
-        let tid: Int32
-        let request: UInt32
-        let arg: UInt64
-    }
     let context: FileContext
-    /// Ioctls between two retries, keyed the way the kernel re-issues them: a thread is in one
-    /// ioctl at a time, and the retry repeats cmd and arg.
-    var plans: [PlanKey: IoctlRetryPlan] = [:]
+    var retries = PendingRetries()
     init(context: FileContext) { self.context = context }
 }
 
@@ -405,13 +398,12 @@ public final class CuseFrontEnd: @unchecked Sendable {
         let request = UInt32(bitPattern: cmd)
         let address = UInt64(UInt(bitPattern: arg))
         let tid = fuse_req_ctx(req)?.pointee.pid ?? 0
-        let key = OpenFile.PlanKey(tid: tid, request: request, arg: address)
         let fh = fi.pointee.fh
         // One lock round: the file, and the plan its previous round left (a leftover is stale
         // on a first call and dropped either way).
         let found = files.withLock { files -> (OpenFile, IoctlRetryPlan?)? in
             guard let f = files[fh] else { return nil }
-            return (f, f.plans.isEmpty ? nil : f.plans.removeValue(forKey: key))
+            return (f, f.retries.isEmpty ? nil : f.retries.take(tid: tid, request: request, arg: address))
         }
         guard let (f, previous) = found else { fuse_reply_err(req, EBADF); return }
         // 32-bit callers would need drm_compat_ioctl's struct translations: not provided.
@@ -428,7 +420,7 @@ public final class CuseFrontEnd: @unchecked Sendable {
                                     device: device, file: f.context, files: clientFiles)
         switch step {
         case .retry(let plan):
-            files.withLock { _ in f.plans[key] = plan }
+            files.withLock { _ in f.retries.put(plan, tid: tid) }
             Self.replyRetry(req, plan)
         case .reply(let result, var bytes):
             Self.adjustForCuse(request: request, result: result, bytes: &bytes)

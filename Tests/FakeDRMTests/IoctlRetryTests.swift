@@ -153,5 +153,33 @@ import Testing
     @Test func mergeJoinsOverlappingAndTouchingSpans() {
         let m = IoctlRetry.merge([ClientSpan(address: 100, count: 10), ClientSpan(address: 50, count: 50), ClientSpan(address: 105, count: 20), ClientSpan(address: 200, count: 0)])
         #expect(m == [ClientSpan(address: 50, count: 75)])
+        // Unsorted, disjoint, an empty one between: sorted, only the touching pair joined.
+        let d = IoctlRetry.merge([ClientSpan(address: 300, count: 4), ClientSpan(address: 0, count: 0), ClientSpan(address: 10, count: 2),
+                                  ClientSpan(address: 12, count: 4), ClientSpan(address: 100, count: 8)])
+        #expect(d == [ClientSpan(address: 10, count: 6), ClientSpan(address: 100, count: 8), ClientSpan(address: 300, count: 4)])
+        #expect(IoctlRetry.merge([]).isEmpty && IoctlRetry.merge([ClientSpan(address: 5, count: 0)]).isEmpty)
+    }
+
+    /// The front end's plan table: a retry finds the plan of its own thread, request and arg
+    /// only, and takes it (a second retry of the same key starts over).
+    @Test func pendingRetriesAreKeyedByThreadRequestAndArg() throws {
+        let c = try DirectClient(device: try makeDevice())
+        func plan(_ request: UInt32, _ arg: UInt64) throws -> IoctlRetryPlan {
+            guard case .retry(let p) = IoctlRetry.start(request: request, arg: arg, device: c.device, file: c.file, files: c.files) else {
+                throw DRMError.invalidArgument
+            }
+            return p
+        }
+        var table = PendingRetries()
+        table.put(try plan(req(0x0C, 16), 0x1000), tid: 7)
+        table.put(try plan(req(0x0C, 16), 0x2000), tid: 7)
+        table.put(try plan(req(0xA0, 64), 0x1000), tid: 8)
+        #expect(table.take(tid: 8, request: req(0x0C, 16), arg: 0x1000) == nil, "another thread's key")
+        #expect(table.take(tid: 7, request: req(0xA0, 64), arg: 0x1000) == nil, "another request")
+        #expect(table.take(tid: 7, request: req(0x0C, 16), arg: 0x1000)?.arg == 0x1000)
+        #expect(table.take(tid: 7, request: req(0x0C, 16), arg: 0x1000) == nil, "taken once")
+        #expect(table.take(tid: 8, request: req(0xA0, 64), arg: 0x1000)?.request == req(0xA0, 64))
+        #expect(table.take(tid: 7, request: req(0x0C, 16), arg: 0x2000)?.arg == 0x2000)
+        #expect(table.isEmpty)
     }
 }

@@ -3,14 +3,15 @@
 /// The kernel's part (copying the iovecs) is done outside the counted function, so
 /// scripts/bench-instructions.sh counts what the daemon does per request: the same
 /// `IoctlRetry.round` the CUSE front end calls, the codec and the core. What it leaves out is
-/// libfuse and the front end's plan table (a lock and a dictionary per round).
+/// libfuse, the front end's lock and its reply calls.
 final class CuseRetrySimulation {
     let device: Device
     let file: FileContext
     let files: ClientFiles
     /// The kernel's copy of the input iovecs (fuse_do_ioctl's pages).
     private let pages = UnsafeMutableRawBufferPointer.allocate(byteCount: IoctlRetry.maxTransfer, alignment: 16)
-    private(set) var rounds = 0
+    private var pending = PendingRetries()
+    private let tid: Int32 = 1
 
     init(device: Device, file: FileContext, files: ClientFiles) {
         self.device = device
@@ -20,10 +21,14 @@ final class CuseRetrySimulation {
 
     deinit { pages.deallocate() }
 
-    /// One round as the daemon sees it: counted by scripts/bench-instructions.sh.
+    /// One round as the daemon sees it, its plan table included: counted by
+    /// scripts/bench-instructions.sh.
     @inline(never)
-    func daemonRound(_ previous: IoctlRetryPlan?, request: UInt32, arg: UInt64, input: UnsafeRawBufferPointer, outputSize: Int) -> IoctlRetryStep {
-        IoctlRetry.round(previous, request: request, arg: arg, input: input, outputSize: outputSize, device: device, file: file, files: files)
+    func daemonRound(request: UInt32, arg: UInt64, input: UnsafeRawBufferPointer, outputSize: Int) -> IoctlRetryStep {
+        let previous = pending.isEmpty ? nil : pending.take(tid: tid, request: request, arg: arg)
+        let step = IoctlRetry.round(previous, request: request, arg: arg, input: input, outputSize: outputSize, device: device, file: file, files: files)
+        if case .retry(let plan) = step { pending.put(plan, tid: tid) }
+        return step
     }
 
     /// ioctl(fd, request, arg) on the node: 0 or an errno. `arg` and every pointer in it must
@@ -33,8 +38,7 @@ final class CuseRetrySimulation {
         var plan: IoctlRetryPlan? = nil
         var inSize = 0, outSize = 0
         while true {
-            rounds += 1
-            let step = daemonRound(plan, request: request, arg: address, input: UnsafeRawBufferPointer(rebasing: pages[0..<inSize]), outputSize: outSize)
+            let step = daemonRound(request: request, arg: address, input: UnsafeRawBufferPointer(rebasing: pages[0..<inSize]), outputSize: outSize)
             switch step {
             case .retry(let p):
                 inSize = 0

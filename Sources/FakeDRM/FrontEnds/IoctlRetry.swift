@@ -153,15 +153,19 @@ public enum IoctlRetry {
         next.completed = nil
         guard next.passes < maxPasses else { return .fail(errno: DRMError.io.errno) }
         let missedRead = memory.missing.contains { !$0.isWrite }
-        var wanted = plan.spans + memory.missing.map(\.span)
+        var wanted = plan.spans
+        for m in memory.missing { wanted.append(m.span) }
         if missedRead {
             // The struct as the caller passed it (`arg` now holds what the handler left).
             hints(nr: req.nr, arg: ArgBuffer(.copying(input[0..<structIn])), memory: memory, into: &wanted)
         }
         next.spans = merge(wanted)
         // Copy back every span that was (or is about to be) written; the rest only flows in.
-        let writes = memory.missing.filter(\.isWrite).map(\.span) + memory.writtenSpans + plan.outSpans.map { plan.spans[$0] }
-        next.outSpans = next.spans.indices.filter { i in writes.contains { overlaps($0, next.spans[i]) } }
+        var outSpans: [Int] = []
+        for (i, s) in next.spans.enumerated() where memory.wrote(overlapping: s) || plan.outSpans.contains(where: { overlaps(plan.spans[$0], s) }) {
+            outSpans.append(i)
+        }
+        next.outSpans = outSpans
         let counts = next.spanCounts
         guard counts.input + counts.output <= maxSpans,
               next.inputSize <= maxTransfer, next.outputSize <= maxTransfer
@@ -287,8 +291,9 @@ final class SpanMemory: ClientMemory {
     /// The plan's spans, sorted and disjoint; their bytes one after another in `data`.
     private let spans: [ClientSpan]
     private var data: [UInt8]
-    /// Per span: written by the handler; empty until the first write (most ioctls make none).
-    private var written: [Bool] = []
+    /// Per span: 1 once the handler wrote into it; empty until the first write (most ioctls
+    /// make none). Bytes rather than Bools: `Array.zeroed` allocates the fast way.
+    private var written: [UInt8] = []
     private(set) var missing: [Miss] = []
     /// Every write the handler made, in order (fetched or missed).
     private(set) var log: [SpanWrite] = []
@@ -352,8 +357,8 @@ final class SpanMemory: ClientMemory {
         data.withUnsafeMutableBytes { dst in
             bytes.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: dst[at..<at + $0.count]).copyMemory(from: $0) }
         }
-        if written.isEmpty { written = .init(repeating: false, count: spans.count) }
-        written[i] = true
+        if written.isEmpty { written = .zeroed(spans.count) }
+        written[i] = 1
     }
 
     /// Applies a finished pass's writes to the fetched spans; false when one falls outside
@@ -368,8 +373,11 @@ final class SpanMemory: ClientMemory {
         return true
     }
 
-    private func wasWritten(_ i: Int) -> Bool { !written.isEmpty && written[i] }
-    var writtenSpans: [ClientSpan] { spans.indices.filter(wasWritten).map { spans[$0] } }
+    private func wasWritten(_ i: Int) -> Bool { !written.isEmpty && written[i] != 0 }
+    /// The handler wrote into `s`, fetched or not.
+    func wrote(overlapping s: ClientSpan) -> Bool {
+        missing.contains { $0.isWrite && IoctlRetry.overlaps($0.span, s) } || spans.indices.contains { wasWritten($0) && IoctlRetry.overlaps(spans[$0], s) }
+    }
     /// A fetched span was written that the plan does not copy back.
     func wroteOutside(_ declared: [Int]) -> Bool { spans.indices.contains { wasWritten($0) && !declared.contains($0) } }
 

@@ -43,7 +43,9 @@ enum AtomicHandlers {
             do {
                 block = try memory.readU32s(at: addr, count: n)
             } catch {
-                if n == 1 { throw error }
+                // A span the CUSE planner has yet to fetch: the miss is recorded, one id at a
+                // time would only record more.
+                if n == 1 || memory.isIncomplete { throw error }
                 chunk = 1
                 continue
             }

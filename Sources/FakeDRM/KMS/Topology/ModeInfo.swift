@@ -24,6 +24,11 @@ public struct ModeInfo: Sendable, Equatable, Hashable {
 
     public init(clock: UInt32, h: (UInt16, UInt16, UInt16, UInt16), v: (UInt16, UInt16, UInt16, UInt16),
                 flags: UInt32, type: UInt32 = ModeInfo.typeDriver, name: String? = nil) {
+        self.init(clock: clock, h: h, v: v, flags: flags, type: type, modeName: ModeName(name ?? "\(h.0)x\(v.0)"))
+    }
+
+    init(clock: UInt32, h: (UInt16, UInt16, UInt16, UInt16), v: (UInt16, UInt16, UInt16, UInt16),
+         flags: UInt32, type: UInt32, modeName: ModeName) {
         self.clock = clock
         (hdisplay, hsyncStart, hsyncEnd, htotal) = h
         (vdisplay, vsyncStart, vsyncEnd, vtotal) = v
@@ -31,7 +36,7 @@ public struct ModeInfo: Sendable, Equatable, Hashable {
         vscan = 0
         self.flags = flags
         self.type = type
-        modeName = ModeName(name ?? "\(h.0)x\(v.0)")
+        self.modeName = modeName
         vrefresh = 0
         vrefresh = computedRefresh
     }
@@ -103,8 +108,8 @@ public struct ModeInfo: Sendable, Equatable, Hashable {
             clock: b[ModeInfoLayout.clock],
             h: (b[ModeInfoLayout.hdisplay], b[ModeInfoLayout.hsyncStart], b[ModeInfoLayout.hsyncEnd], b[ModeInfoLayout.htotal]),
             v: (b[ModeInfoLayout.vdisplay], b[ModeInfoLayout.vsyncStart], b[ModeInfoLayout.vsyncEnd], b[ModeInfoLayout.vtotal]),
-            flags: b[ModeInfoLayout.flags], type: b[ModeInfoLayout.type])
-        m.modeName = ModeName(bytes: b[ModeInfoLayout.name])
+            flags: b[ModeInfoLayout.flags], type: b[ModeInfoLayout.type],
+            modeName: bytes.withUnsafeBytes { ModeName(raw: UnsafeRawBufferPointer(rebasing: $0[ModeInfoLayout.name.offset..<ModeInfoLayout.name.offset + ModeName.length])) })
         m.hskew = b[ModeInfoLayout.hskew]
         m.vscan = b[ModeInfoLayout.vscan]
         m.vrefresh = b[ModeInfoLayout.vrefresh]

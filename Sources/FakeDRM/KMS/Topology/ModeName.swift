@@ -19,6 +19,16 @@ public struct ModeName: Sendable, Equatable, Hashable {
 
     public init(_ s: String) { self.init(bytes: s.utf8) }
 
+    /// The name field of a struct in place (decoding a mode: no slice, no generic walk).
+    init(raw: UnsafeRawBufferPointer) {
+        withUnsafeMutableBytes(of: &words) { out in
+            for i in 0..<min(raw.count, Self.length - 1) {
+                if raw[i] == 0 { break }
+                out[i] = raw[i]
+            }
+        }
+    }
+
     /// The name's bytes without the NUL padding.
     public var bytes: [UInt8] {
         withUnsafeBytes(of: words) { raw in Array(raw.prefix { $0 != 0 }) }
