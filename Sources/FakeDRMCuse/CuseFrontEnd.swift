@@ -415,7 +415,7 @@ public final class CuseFrontEnd: @unchecked Sendable {
             return
         }
         let clientFiles = CuseFiles(pid: tid)
-        let input = UnsafeRawBufferPointer(start: inSize > 0 ? inBuf : nil, count: inBuf == nil ? 0 : inSize)
+        let input = inBuf.map { UnsafeRawBufferPointer(start: $0, count: inSize) } ?? UnsafeRawBufferPointer(start: nil, count: 0)
         let step = IoctlRetry.round(previous, request: request, arg: address, input: input, outputSize: outSize,
                                     device: device, file: f.context, files: clientFiles)
         switch step {

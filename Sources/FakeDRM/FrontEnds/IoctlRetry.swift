@@ -138,11 +138,12 @@ public enum IoctlRetry {
         let req = plan.req
         let structIn = plan.needsStruct && req.copiesIn ? req.size : 0
         let memory = SpanMemory(spans: plan.spans, data: UnsafeRawBufferPointer(rebasing: input[structIn...]))
+        let structInput = UnsafeRawBufferPointer(rebasing: input[0..<structIn])
         if let done = plan.completed, memory.replay(done.writes) {
             return .reply(result: -done.errno, bytes: replyBytes(plan, done.structOut, memory))
         }
         // The codec works in this buffer: on return it holds the struct the kernel copies back.
-        var arg: [UInt8] = structIn > 0 ? .copying(input[0..<structIn]) : []
+        var arg: [UInt8] = structIn > 0 ? .copying(raw: structInput) : []
         let errno = UAPICodec.ioctl(device, file, request: plan.request, arg: &arg, env: ClientEnv(memory: memory, files: files), firstPass: plan.passes == 0)
         guard memory.isIncomplete || memory.wroteOutside(plan.outSpans) else {
             return .reply(result: -errno, bytes: replyBytes(plan, arg, memory))
@@ -153,11 +154,13 @@ public enum IoctlRetry {
         next.completed = nil
         guard next.passes < maxPasses else { return .fail(errno: DRMError.io.errno) }
         let missedRead = memory.missing.contains { !$0.isWrite }
-        var wanted = plan.spans
+        var wanted: [ClientSpan] = []
+        wanted.reserveCapacity(plan.spans.count + memory.missing.count + 4)
+        wanted += plan.spans
         for m in memory.missing { wanted.append(m.span) }
         if missedRead {
             // The struct as the caller passed it (`arg` now holds what the handler left).
-            hints(nr: req.nr, arg: ArgBuffer(.copying(input[0..<structIn])), memory: memory, into: &wanted)
+            hints(nr: req.nr, arg: ArgBuffer(.copying(raw: structInput)), memory: memory, into: &wanted)
         }
         next.spans = merge(wanted)
         // Copy back every span that was (or is about to be) written; the rest only flows in.
@@ -213,10 +216,7 @@ public enum IoctlRetry {
             let n = a[c.countObjs]
             add(a[c.objsPtr], n, 4)
             add(a[c.countPropsPtr], n, 4)
-            if Int(n) <= maxTransfer / 4, n > 0, let raw = memory.peek(ClientSpan(address: a[c.countPropsPtr], count: Int(n) * 4)) {
-                let total = raw.withUnsafeBytes { b in
-                    (0..<Int(n)).reduce(UInt64(0)) { $0 + UInt64(UInt32(littleEndian: b.loadUnaligned(fromByteOffset: $1 * 4, as: UInt32.self))) }
-                }
+            if Int(n) <= maxTransfer / 4, let total = memory.sumU32s(ClientSpan(address: a[c.countPropsPtr], count: Int(n) * 4)) {
                 if total <= UInt64(UInt32.max) {
                     add(a[c.propsPtr], UInt32(total), 4)
                     add(a[c.propValuesPtr], UInt32(total), 8)
@@ -302,7 +302,7 @@ final class SpanMemory: ClientMemory {
     /// `data`: the spans' contents in order, as the kernel copied them.
     init(spans: [ClientSpan], data: UnsafeRawBufferPointer) {
         self.spans = spans
-        self.data = data.isEmpty ? [] : .copying(data)
+        self.data = data.isEmpty ? [] : .copying(raw: data)
     }
 
     /// The span holding `count` bytes at `address` and where they are in `data`.
@@ -336,7 +336,7 @@ final class SpanMemory: ClientMemory {
     private func locateRead(_ address: UInt64, _ count: Int) throws(DRMError) -> Int {
         guard count > 0, address &+ UInt64(count) > address else { throw .badAddress }
         guard let found = locate(address, count) else {
-            missing.append(Miss(span: ClientSpan(address: address, count: count), isWrite: false))
+            miss(ClientSpan(address: address, count: count), isWrite: false)
             throw .badAddress
         }
         return found.at
@@ -345,12 +345,19 @@ final class SpanMemory: ClientMemory {
     func write(_ bytes: [UInt8], at address: UInt64) throws(DRMError) {
         if bytes.isEmpty { return }
         guard address &+ UInt64(bytes.count) > address else { throw .badAddress }
+        // Room for a few at once: appending to an empty array grows it one element at a time.
+        if log.isEmpty { log.reserveCapacity(8) }
         log.append(SpanWrite(address: address, bytes: bytes))
         guard let (i, at) = locate(address, bytes.count) else {
-            missing.append(Miss(span: ClientSpan(address: address, count: bytes.count), isWrite: true))
+            miss(ClientSpan(address: address, count: bytes.count), isWrite: true)
             return
         }
         store(bytes, span: i, at: at)
+    }
+
+    private func miss(_ span: ClientSpan, isWrite: Bool) {
+        if missing.isEmpty { missing.reserveCapacity(8) }
+        missing.append(Miss(span: span, isWrite: isWrite))
     }
 
     private func store(_ bytes: [UInt8], span i: Int, at: Int) {
@@ -387,9 +394,11 @@ final class SpanMemory: ClientMemory {
         out += data[start..<start + spans[i].count]
     }
 
-    /// Data of a span if it was fetched, without recording a miss.
-    func peek(_ span: ClientSpan) -> [UInt8]? {
-        guard let (_, at) = locate(span.address, span.count) else { return nil }
-        return .copying(data[at..<at + span.count])
+    /// The sum of the little-endian u32s of a span if it was fetched, without recording a miss.
+    func sumU32s(_ span: ClientSpan) -> UInt64? {
+        guard span.count > 0, let (_, at) = locate(span.address, span.count) else { return nil }
+        return data.withUnsafeBytes { b in
+            (0..<span.count / 4).reduce(UInt64(0)) { $0 + UInt64(UInt32(littleEndian: b.loadUnaligned(fromByteOffset: at + $1 * 4, as: UInt32.self))) }
+        }
     }
 }

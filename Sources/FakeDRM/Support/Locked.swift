@@ -5,8 +5,11 @@ import Glibc
 /// on Linux, which ThreadSanitizer cannot see, so every access under one reports as a race; a
 /// pthread mutex it intercepts, and a sanitizer run then shows real races only.
 public final class Locked<Value>: @unchecked Sendable {
-    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
-    private var value: Value
+    // Visible to inlined callers: withLock is inlinable so that other modules (the CUSE front
+    // end, per request) get it specialized instead of a generic call that looks its result
+    // type's metadata up at runtime.
+    @usableFromInline let mutex: UnsafeMutablePointer<pthread_mutex_t>
+    @usableFromInline var value: Value
 
     public init(_ value: Value) {
         mutex = .allocate(capacity: 1)
@@ -19,6 +22,7 @@ public final class Locked<Value>: @unchecked Sendable {
         mutex.deallocate()
     }
 
+    @inlinable
     public func withLock<T, E: Error>(_ body: (inout Value) throws(E) -> T) throws(E) -> T {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }

@@ -19,3 +19,13 @@ extension Array where Element: FixedWidthInteger {
         return a
     }
 }
+
+extension Array where Element == UInt8 {
+    /// A copy of raw memory in one memcpy (a slice of a raw buffer is copied byte by byte).
+    @inlinable @inline(__always)
+    public static func copying(raw: UnsafeRawBufferPointer) -> [UInt8] {
+        var a: [UInt8] = []
+        a.append(contentsOf: raw.assumingMemoryBound(to: UInt8.self))
+        return a
+    }
+}
