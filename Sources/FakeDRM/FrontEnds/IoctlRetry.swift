@@ -191,13 +191,13 @@ public enum IoctlRetry {
         let structSize = plan.needsStruct && req.copiesOut ? req.size : 0
         // The common case: the struct alone, already the caller's size.
         if plan.outSpans.isEmpty && structOut.count == structSize { return structOut }
-        var out: [UInt8] = []
-        out.reserveCapacity(plan.outputSize)
-        if structSize > 0 {
-            out += structOut.prefix(structSize)
-            if structOut.count < structSize { out += repeatElement(0, count: structSize - structOut.count) }
+        // One buffer of the reply's size, each part copied into place.
+        var out = [UInt8].zeroed(plan.outputSize)
+        out.withUnsafeMutableBytes { dst in
+            structOut.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: dst[0..<min($0.count, structSize)]).copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[0..<min($0.count, structSize)])) }
+            var at = structSize
+            for i in plan.outSpans { at += memory.copy(span: i, to: UnsafeMutableRawBufferPointer(rebasing: dst[at...])) }
         }
-        for i in plan.outSpans { memory.append(span: i, to: &out) }
         return out
     }
 
@@ -388,10 +388,13 @@ final class SpanMemory: ClientMemory {
     /// A fetched span was written that the plan does not copy back.
     func wroteOutside(_ declared: [Int]) -> Bool { spans.indices.contains { wasWritten($0) && !declared.contains($0) } }
 
-    /// Appends span `i`'s bytes (as the handler left them) to `out`.
-    func append(span i: Int, to out: inout [UInt8]) {
-        let start = spans[..<i].reduce(0) { $0 + $1.count }
-        out += data[start..<start + spans[i].count]
+    /// Copies span `i`'s bytes (as the handler left them) to the start of `out`; returns their count.
+    func copy(span i: Int, to out: UnsafeMutableRawBufferPointer) -> Int {
+        var start = 0
+        for s in spans[..<i] { start += s.count }
+        let n = spans[i].count
+        data.withUnsafeBytes { src in UnsafeMutableRawBufferPointer(rebasing: out[0..<n]).copyMemory(from: UnsafeRawBufferPointer(rebasing: src[start..<start + n])) }
+        return n
     }
 
     /// The sum of the little-endian u32s of a span if it was fetched, without recording a miss.

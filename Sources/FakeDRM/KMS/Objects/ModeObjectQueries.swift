@@ -8,12 +8,20 @@ extension ModeObjectRegistry {
     public func resources(_ file: FileContext) -> Resources {
         lock.withLock {
             let files: FileRegistry = files
-            return Resources(fbs: framebuffers.values.filter { $0.ownerFile == file.id && $0.listed }.map(\.id).sorted(),
-                      crtcs: topology.crtcs.map(\.id).filter { files.leaseHeld(file, $0) },
-                      // Writeback connectors only for files with DRM_CLIENT_CAP_WRITEBACK_CONNECTORS.
-                      connectors: topology.connectors.filter { !$0.removed && ($0.writeback == nil || file.writebackConnectors) }.map(\.id).filter { files.leaseHeld(file, $0) },
-                      encoders: topology.encoders.map(\.id),
-                      minWidth: config.minWidth, maxWidth: config.maxWidth, minHeight: config.minHeight, maxHeight: config.maxHeight)
+            // One array per kind, filled in one pass (chained filter/map/sorted allocate an
+            // array per step, and this answers every GETRESOURCES).
+            var fbs: [ObjectID] = []
+            for fb in framebuffers.values where fb.ownerFile == file.id && fb.listed { fbs.append(fb.id) }
+            fbs.sort()
+            var crtcs: [ObjectID] = []
+            for c in topology.crtcs where files.leaseHeld(file, c.id) { crtcs.append(c.id) }
+            var connectors: [ObjectID] = []
+            // Writeback connectors only for files with DRM_CLIENT_CAP_WRITEBACK_CONNECTORS.
+            for c in topology.connectors where !c.removed && (c.writeback == nil || file.writebackConnectors) && files.leaseHeld(file, c.id) {
+                connectors.append(c.id)
+            }
+            return Resources(fbs: fbs, crtcs: crtcs, connectors: connectors, encoders: topology.encoders.map(\.id),
+                             minWidth: config.minWidth, maxWidth: config.maxWidth, minHeight: config.minHeight, maxHeight: config.maxHeight)
         }
     }
 
