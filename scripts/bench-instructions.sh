@@ -12,8 +12,9 @@
 # against a simulated kernel (Bench/CuseRetryBench.swift): their `fakedrm` column counts the
 # daemon's rounds (IoctlRetry.round: planner, codec, core), the rows above them the same
 # requests on the Direct path.
-# Usage: scripts/bench-instructions.sh [ROW...]   (default: GET_CAP, TEST_ONLY, commit -> event;
-# release build; BIN=path to compare another build)
+# Usage: scripts/bench-instructions.sh [ROW...]   (default: the Direct rows GET_CAP, GETRESOURCES,
+# TEST_ONLY, commit -> event, TEST_ONLY modeset, then the three CUSE planner rows; release
+# build; BIN=path to compare another build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${BIN:-.build/release/fakedrm}

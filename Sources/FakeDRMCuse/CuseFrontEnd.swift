@@ -39,7 +39,17 @@ public enum CuseError: Error, CustomStringConvertible {
 final class OpenFile: @unchecked Sendable {
     let context: FileContext
     var retries = PendingRetries()
+    /// The fd view of the thread that last called (immutable, so shared): a thread issues
+    /// every round of its ioctl, and most files have one calling thread.
+    private var lastCaller: CuseFiles?
     init(context: FileContext) { self.context = context }
+
+    func files(of tid: Int32) -> CuseFiles {
+        if let f = lastCaller, f.pid == tid { return f }
+        let f = CuseFiles(pid: tid)
+        lastCaller = f
+        return f
+    }
 }
 
 /// A pollhandle or session pointer moved between threads; libfuse allows that.
@@ -401,11 +411,11 @@ public final class CuseFrontEnd: @unchecked Sendable {
         let fh = fi.pointee.fh
         // One lock round: the file, and the plan its previous round left (a leftover is stale
         // on a first call and dropped either way).
-        let found = files.withLock { files -> (OpenFile, IoctlRetryPlan?)? in
+        let found = files.withLock { files -> (OpenFile, IoctlRetryPlan?, CuseFiles)? in
             guard let f = files[fh] else { return nil }
-            return (f, f.retries.isEmpty ? nil : f.retries.take(tid: tid, request: request, arg: address))
+            return (f, f.retries.isEmpty ? nil : f.retries.take(tid: tid, request: request, arg: address), f.files(of: tid))
         }
-        guard let (f, previous) = found else { fuse_reply_err(req, EBADF); return }
+        guard let (f, previous, clientFiles) = found else { fuse_reply_err(req, EBADF); return }
         // 32-bit callers would need drm_compat_ioctl's struct translations: not provided.
         if flags & UInt32(FUSE_IOCTL_COMPAT) != 0 { fuse_reply_err(req, ENOTTY); return }
         // Driver-private, so not the codec's: answered here. Without a socket it falls through
@@ -414,7 +424,6 @@ public final class CuseFrontEnd: @unchecked Sendable {
             attach(req, f, server, address: address, inBuf: inBuf, inSize: inSize, outSize: outSize)
             return
         }
-        let clientFiles = CuseFiles(pid: tid)
         let input = inBuf.map { UnsafeRawBufferPointer(start: $0, count: inSize) } ?? UnsafeRawBufferPointer(start: nil, count: 0)
         let step = IoctlRetry.round(previous, request: request, arg: address, input: input, outputSize: outSize,
                                     device: device, file: f.context, files: clientFiles)
