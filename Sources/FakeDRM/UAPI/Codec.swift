@@ -114,7 +114,12 @@ public enum UAPICodec {
     /// The queries a file's snapshot answers (SnapshotEncoder), at the library's struct sizes.
     static func isSnapshotted(_ request: UInt32) -> Bool {
         let req = IoctlRequest(request)
-        guard req.type == IoctlRequest.drmType, [0x0C, 0xA0, 0xA1, 0xA6, 0xA7, 0xAA, 0xAC, 0xB5, 0xB6, 0xB9].contains(Int(req.nr)) else { return false }
+        guard req.type == IoctlRequest.drmType else { return false }
+        // A switch: this runs per request of the socket path, and an array literal allocates.
+        switch req.nr {
+        case 0x0C, 0xA0, 0xA1, 0xA6, 0xA7, 0xAA, 0xAC, 0xB5, 0xB6, 0xB9: break
+        default: return false
+        }
         return table[Int(req.nr)]?.size == req.size
     }
 

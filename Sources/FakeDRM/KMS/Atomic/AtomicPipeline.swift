@@ -46,7 +46,7 @@ extension AtomicPipeline {
             p.resolvedInFences = req.inFences
             let objects: ModeObjectRegistry = objects, files: FileRegistry = files
             try req.forEachObject { (id, pairs) throws(DRMError) in
-                guard let type = objects.objectType(id), [.crtc, .plane, .connector].contains(type), files.leaseHeld(file, id) else {
+                guard let type = objects.objectType(id), type.carriesAtomicState, files.leaseHeld(file, id) else {
                     throw .notFound.because(.atomic, "[OBJECT:\(id)] is not a CRTC, plane or connector this file may use")
                 }
                 let attached = objects.visibleProperties(of: id, for: file) ?? []

@@ -105,7 +105,7 @@ extension ModeObjectRegistry {
             guard let want = ObjectType(rawValue: type), let t = objectType(objectID, expecting: want), files.leaseHeld(file, objectID) else {
                 throw .notFound.because(.modeset, "[OBJECT:\(objectID)] not found as type 0x\(String(type, radix: 16))")
             }
-            guard [.crtc, .plane, .connector].contains(t) else {
+            guard t.carriesAtomicState else {
                 throw .invalidArgument.because(.modeset, "[OBJECT:\(objectID)] (\(t)) has no properties")
             }
             return (visibleProperties(of: objectID, for: file) ?? []).map { ($0.id, propertyValue($0, objectID: objectID)) }
@@ -152,6 +152,6 @@ extension ModeObjectRegistry {
 
     /// An object the ATOMIC ioctl accepts (CRTC, plane, connector); anything else is ENOENT.
     public func isModeObjectWithProperties(_ id: ObjectID) -> Bool {
-        lock.withLock { objectTypes[id].map { [.crtc, .plane, .connector].contains($0) } ?? false }
+        lock.withLock { objectTypes[id]?.carriesAtomicState ?? false }
     }
 }

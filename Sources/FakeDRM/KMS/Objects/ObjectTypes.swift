@@ -13,6 +13,15 @@ public enum ObjectType: UInt32, Sendable {
     case framebuffer = 0xfbfb_fbfb
     case blob = 0xbbbb_bbbb
     case plane = 0xeeee_eeee
+
+    /// CRTCs, planes and connectors: the objects atomic properties are set on. (A switch: an
+    /// array literal's `contains` allocates the array on every call.)
+    var carriesAtomicState: Bool {
+        switch self {
+        case .crtc, .plane, .connector: true
+        default: false
+        }
+    }
 }
 
 public enum PlaneType: UInt64, Sendable, Codable {

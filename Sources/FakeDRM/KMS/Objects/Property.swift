@@ -8,7 +8,12 @@ public enum PropertyKind: Sendable, Hashable {
 
     /// IN_FENCE_FD and the fence pointers: their values name client fds and memory, which the
     /// front end resolves before the device lock is taken.
-    var isFence: Bool { [.inFenceFD, .outFencePtr, .releaseFencePtr, .writebackOutFencePtr].contains(self) }
+    var isFence: Bool {
+        switch self {
+        case .inFenceFD, .outFencePtr, .releaseFencePtr, .writebackOutFencePtr: true
+        default: false
+        }
+    }
 }
 
 /// A property object (DRM_MODE_PROP_*), with the kernel's flag encoding.
