@@ -271,8 +271,6 @@ public enum IoctlRetry {
         out.removeLast(out.count - kept)
         return out
     }
-
-
 }
 
 /// One write of a handler to client memory (a struct, not a tuple: arrays of tuples are
