@@ -64,17 +64,12 @@ extension ClientMemory {
     static var maxRead: Int { 64 << 20 }
 
     func readArray(at address: UInt64, count: UInt32, elementSize: Int) throws(DRMError) -> [UInt8] {
-        let (total, overflow) = Int(count).multipliedReportingOverflow(by: elementSize)
-        guard !overflow, total <= Self.maxRead else {
-            throw .badAddress.because(.uapi, "an array of \(count) × \(elementSize) bytes is beyond what a copy may take")
-        }
+        let total = try checkedArraySize(count, elementSize)
         if total == 0 { return [] }
         do {
             return try read(at: address, count: total)
         } catch {
-            // A span the CUSE planner has yet to fetch is no rejection: no reason to format.
-            if isIncomplete { throw error }
-            throw error.because(.uapi, "cannot read \(total) bytes at 0x\(String(address, radix: 16))")
+            throw readFailure(error, total, address)
         }
     }
 
@@ -109,8 +104,14 @@ extension ClientMemory {
             try read(at: address, into: raw)
             return nil
         } catch {
-            if isIncomplete { return error }
-            return error.because(.uapi, "cannot read \(raw.count) bytes at 0x\(String(address, radix: 16))")
+            return readFailure(error, raw.count, address)
         }
+    }
+
+    /// A failed array read, with its reason; a span the CUSE planner has yet to fetch is no
+    /// rejection, so then there is no reason to format.
+    private func readFailure(_ error: DRMError, _ count: Int, _ address: UInt64) -> DRMError {
+        if isIncomplete { return error }
+        return error.because(.uapi, "cannot read \(count) bytes at 0x\(String(address, radix: 16))")
     }
 }
