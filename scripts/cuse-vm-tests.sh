@@ -248,6 +248,21 @@ as_user timeout 30 modetest -M fakedrm -c >/dev/null 2>&1 && pass "restart after
 stop_daemon; rc=$?
 ((rc == 0)) && [[ ! -e $card ]] && pass "SIGTERM: exit 0, node removed" || fail "SIGTERM: rc=$rc, node $(ls $card 2>&1)"
 
+echo "== a daemon without ptrace rights answers through CUSE's retries"
+# Root without CAP_SYS_PTRACE may not reach another user's memory (process_vm_readv: EPERM),
+# so every ioctl of these clients goes the retry way (IoctlRetry), as for an unprivileged daemon.
+: >/tmp/noptrace.log
+setpriv --bounding-set=-sys_ptrace --inh-caps=-sys_ptrace -- "$bin" cuse --minor $minor --no-socket >/tmp/noptrace.log 2>&1 & daemon=$!
+wait_node $card || fail "no node from the daemon without CAP_SYS_PTRACE"
+[[ -z $udev ]] && { chgrp video $card; chmod 660 $card; }
+for _ in $(seq 100); do [[ $(stat -c %G $card) == video ]] && break; sleep 0.05; done
+out=$(as_user timeout 60 modetest -M fakedrm -c 2>&1) && grep -q '^Connectors:' <<<"$out" && rc1=0 || rc1=1
+out2=$(as_user python3 scripts/cuse_client.py badinput $card 2>&1); rc2=$?
+stop_daemon
+grep -q 'cannot reach the memory of pid' /tmp/noptrace.log && ((rc1 == 0 && rc2 == 0)) &&
+    pass "no CAP_SYS_PTRACE: modetest listing and the bad-input errnos through retries ($(grep -m1 -o 'cannot reach[^(]*' /tmp/noptrace.log))" ||
+    { fail "daemon without CAP_SYS_PTRACE: modetest rc=$rc1, badinput rc=$rc2"; echo "$out2"; cat /tmp/noptrace.log; }
+
 if [[ -n $bench ]]; then
     echo "== benchmark (TCG, one vCPU: compare ratios, not absolute times)"
     bash scripts/bench/run-in-vm.sh "$bin" || fail "benchmark"

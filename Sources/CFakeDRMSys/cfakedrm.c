@@ -13,6 +13,7 @@
 #include <spawn.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
+#include <sys/uio.h>
 
 int cfd_memfd_create(const char *name, int sealable) {
     return memfd_create(name, MFD_CLOEXEC | (sealable ? MFD_ALLOW_SEALING : 0));
@@ -104,6 +105,16 @@ int cfd_spawn_with_fd(char *const argv[], int childfd, int targetfd, int quiet, 
 int cfd_pidfd_open(pid_t pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }
 
 int cfd_pidfd_getfd(int pidfd, int targetfd) { return (int)syscall(SYS_pidfd_getfd, pidfd, targetfd, 0); }
+
+ssize_t cfd_peek(pid_t pid, void *local, uint64_t remote, size_t len) {
+    struct iovec l = { local, len }, r = { (void *)(uintptr_t)remote, len };
+    return process_vm_readv(pid, &l, 1, &r, 1, 0);
+}
+
+ssize_t cfd_poke(pid_t pid, const void *local, uint64_t remote, size_t len) {
+    struct iovec l = { (void *)local, len }, r = { (void *)(uintptr_t)remote, len };
+    return process_vm_writev(pid, &l, 1, &r, 1, 0);
+}
 
 int cfd_set_sndbuf(int fd, int bytes) {
     if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &bytes, sizeof(bytes)) < 0)

@@ -18,6 +18,9 @@ public struct CuseOptions: Sendable {
     /// attach, the ioctl answers EINVAL as any unknown driver ioctl. At most 107 bytes (it is
     /// returned in a sockaddr_un-sized field).
     public var attachSocket: String?
+    /// Answer every ioctl through CUSE's retry protocol, never reaching into the caller's
+    /// memory in place (CallerMemory), as a daemon without ptrace rights must.
+    public var retriesOnly = false
     public init() {}
 
     public var devName: String { "dri/card\(minor)" }
@@ -42,13 +45,29 @@ final class OpenFile: @unchecked Sendable {
     /// The fd view of the thread that last called (immutable, so shared): a thread issues
     /// every round of its ioctl, and most files have one calling thread.
     private var lastCaller: CuseFiles?
-    init(context: FileContext) { self.context = context }
+    private var lastMemory: CallerMemory?
+    /// Cleared once a caller of this file could not be reached in place (no ptrace rights over
+    /// it): its ioctls then go the retry way without trying again.
+    var reachesCaller: Bool
+    init(context: FileContext, reachesCaller: Bool) {
+        self.context = context
+        self.reachesCaller = reachesCaller
+    }
 
     func files(of tid: Int32) -> CuseFiles {
         if let f = lastCaller, f.pid == tid { return f }
         let f = CuseFiles(pid: tid)
         lastCaller = f
         return f
+    }
+
+    /// The memory of the calling thread, when it may be reached in place.
+    func memory(of tid: Int32) -> CallerMemory? {
+        guard reachesCaller, tid > 0 else { return nil }
+        if let m = lastMemory, m.pid == tid { return m }
+        let m = CallerMemory(pid: tid)
+        lastMemory = m
+        return m
     }
 }
 
@@ -78,6 +97,7 @@ public final class CuseFrontEnd: @unchecked Sendable {
     let readerRole = DispatchSemaphore(value: 1)
     /// Serves attached client-library connections; set once in `run()` when it started.
     let attachServer = Locked<SocketServer?>(nil)
+    let reportedUnreachable = Atomic<Bool>(false)
 
     public init(device: Device, options: CuseOptions) throws(CuseError) {
         self.device = device
@@ -342,7 +362,7 @@ public final class CuseFrontEnd: @unchecked Sendable {
         do {
             let context = try device.open(pid: ctx?.pointee.pid ?? 0, uid: ctx?.pointee.uid ?? 0)
             let fh = nextFH.add(1, ordering: .relaxed).oldValue
-            files.withLock { $0[fh] = OpenFile(context: context) }
+            files.withLock { $0[fh] = OpenFile(context: context, reachesCaller: !options.retriesOnly) }
             fi.pointee.fh = fh
             fuse_reply_open(req, fi)
         } catch {
@@ -409,13 +429,15 @@ public final class CuseFrontEnd: @unchecked Sendable {
         let address = UInt64(UInt(bitPattern: arg))
         let tid = fuse_req_ctx(req)?.pointee.pid ?? 0
         let fh = fi.pointee.fh
+        let firstRound = inSize == 0 && outSize == 0
         // One lock round: the file, and the plan its previous round left (a leftover is stale
         // on a first call and dropped either way).
-        let found = files.withLock { files -> (OpenFile, IoctlRetryPlan?, CuseFiles)? in
+        let found = files.withLock { files -> (OpenFile, IoctlRetryPlan?, CuseFiles, CallerMemory?)? in
             guard let f = files[fh] else { return nil }
-            return (f, f.retries.isEmpty ? nil : f.retries.take(tid: tid, request: request, arg: address), f.files(of: tid))
+            return (f, f.retries.isEmpty ? nil : f.retries.take(tid: tid, request: request, arg: address), f.files(of: tid),
+                    firstRound ? f.memory(of: tid) : nil)
         }
-        guard let (f, previous, clientFiles) = found else { fuse_reply_err(req, EBADF); return }
+        guard let (f, previous, clientFiles, memory) = found else { fuse_reply_err(req, EBADF); return }
         // 32-bit callers would need drm_compat_ioctl's struct translations: not provided.
         if flags & UInt32(FUSE_IOCTL_COMPAT) != 0 { fuse_reply_err(req, ENOTTY); return }
         // Driver-private, so not the codec's: answered here. Without a socket it falls through
@@ -424,9 +446,16 @@ public final class CuseFrontEnd: @unchecked Sendable {
             attach(req, f, server, address: address, inBuf: inBuf, inSize: inSize, outSize: outSize)
             return
         }
-        let input = inBuf.map { UnsafeRawBufferPointer(start: $0, count: inSize) } ?? UnsafeRawBufferPointer(start: nil, count: 0)
-        let step = IoctlRetry.round(previous, request: request, arg: address, input: input, outputSize: outSize,
+        let step: IoctlRetryStep
+        if let memory, let done = InPlaceIoctl.run(request: request, arg: address, device: device, file: f.context, memory: memory,
+                                                    files: clientFiles, adjust: { Self.adjustForCuse(request: request, result: $0, bytes: &$1) }) {
+            step = done
+        } else {
+            if let memory { unreachable(memory.pid, f) }
+            let input = inBuf.map { UnsafeRawBufferPointer(start: $0, count: inSize) } ?? UnsafeRawBufferPointer(start: nil, count: 0)
+            step = IoctlRetry.round(previous, request: request, arg: address, input: input, outputSize: outSize,
                                     device: device, file: f.context, files: clientFiles)
+        }
         switch step {
         case .retry(let plan):
             files.withLock { _ in f.retries.put(plan, tid: tid) }
@@ -436,6 +465,16 @@ public final class CuseFrontEnd: @unchecked Sendable {
             bytes.withUnsafeBytes { _ = fuse_reply_ioctl(req, result, $0.baseAddress, $0.count) }
         case .fail(let errno):
             fuse_reply_err(req, errno)
+        }
+    }
+
+    /// A caller this daemon has no ptrace rights over: its file's ioctls take CUSE's retry
+    /// rounds from now on, and the first such caller is reported, since every ioctl of it then
+    /// costs two to four round trips instead of one.
+    func unreachable(_ tid: Int32, _ f: OpenFile) {
+        files.withLock { _ in f.reachesCaller = false }
+        if !reportedUnreachable.exchange(true, ordering: .relaxed) {
+            FileHandle.standardError.write(Data("fakedrm: cannot reach the memory of pid \(tid) in place (no ptrace rights over it): its ioctls take CUSE's retry round trips\n".utf8))
         }
     }
 

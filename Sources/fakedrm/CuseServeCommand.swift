@@ -17,6 +17,8 @@ struct CuseServeCommand: ParsableCommand {
     @Option(help: "Card configuration (YAML); default: the embedded vkms-shaped card.") var config: String?
     @Flag(help: "Vblanks advance only when work is pending (no 60 Hz timer).") var virtualTime = false
     @Flag(help: "Print every FUSE request (libfuse -d).") var debug = false
+    @Flag(help: "Answer every ioctl through CUSE's retry rounds, never in the caller's memory in place (see docs/cuse.md).")
+    var ioctlRetries = false
     @Option(help: "Socket the client library attaches through (default /run/fakedrm/card<minor>.sock).") var socket: String?
     @Flag(help: "No attach socket: DRM_IOCTL_FAKEDRM_ATTACH answers EINVAL.") var noSocket = false
     @Option(help: "Control socket for `fakedrm ctl` (default /run/fakedrm/card<minor>.control).") var control: String?
@@ -51,6 +53,7 @@ struct CuseServeCommand: ParsableCommand {
         options.minor = minor
         options.major = major
         options.debug = debug
+        options.retriesOnly = ioctlRetries
         options.attachSocket = noSocket ? nil : (socket ?? "/run/fakedrm/card\(minor).sock")
         do {
             let frontEnd = try CuseFrontEnd(device: device, options: options)

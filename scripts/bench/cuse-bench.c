@@ -3,6 +3,8 @@
 // TEST_ONLY modeset (connector → CRTC with a mode blob, primary plane with a dumb fb).
 //   cuse-bench CARD [iterations]        → "name median p99" lines
 //   cuse-bench --echo NODE [iterations] → the same GET_CAP-shaped request and an _IO request
+//   cuse-bench --echo-in-place NODE [iterations] → requests of those sizes that cuse-echo
+//     --in-place answers with as many copies in and out as fakedrm makes for each row
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -40,12 +42,25 @@ static uint32_t prop_id(int fd, uint32_t obj, uint32_t type, const char *name) {
 
 int main(int argc, char **argv) {
     if (argc < 2) { fprintf(stderr, "usage: cuse-bench [--echo] NODE [iterations]\n"); return 2; }
-    int echo = !strcmp(argv[1], "--echo");
+    int in_place = !strcmp(argv[1], "--echo-in-place");
+    int echo = in_place || !strcmp(argv[1], "--echo");
     const char *path = argv[1 + echo];
     int n = argc > 2 + echo ? atoi(argv[2 + echo]) : 2000;
     int fd = open(path, O_RDWR | O_CLOEXEC);
     if (fd < 0) { perror(path); return 1; }
     struct drm_get_cap cap = { .capability = DRM_CAP_DUMB_BUFFER };
+    if (in_place) {
+        // 0x80 | copies in << 4 | copies out (cuse-echo.c): GET_CAP copies its struct in and
+        // out; GETRESOURCES filled the struct in, then the CRTC, connector and encoder arrays
+        // and the struct out; atomic the struct, objs, count_props, props and values in, the
+        // struct out.
+        struct drm_mode_card_res r = {0};
+        struct drm_mode_atomic a = {0};
+        MEASURE("echo in place 16 B (1 in, 1 out)", n, ioctl(fd, DRM_IOWR(0x91, struct drm_get_cap), &cap));
+        MEASURE("echo in place 64 B (1 in, 4 out)", n, ioctl(fd, DRM_IOWR(0x94, struct drm_mode_card_res), &r));
+        MEASURE("echo in place 56 B (5 in, 1 out)", n, ioctl(fd, DRM_IOWR(0xD1, struct drm_mode_atomic), &a));
+        return 0;
+    }
     if (echo) {
         MEASURE("echo _IOWR 16 B (1 retry)", n, ioctl(fd, DRM_IOCTL_GET_CAP, &cap));
         MEASURE("echo _IO (no retry)", n, ioctl(fd, DRM_IOCTL_DROP_MASTER, 0));

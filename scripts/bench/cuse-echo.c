@@ -4,14 +4,40 @@
 // once (one round trip). Requests numbered 0xE1..0xEF do (nr & 0xF) retries, the floor for
 // ioctls that need more than one (GETRESOURCES filled: 2, atomic: 3): retry r asks for r
 // copies of the struct span, so the round is read off in_bufsz and no state is kept.
-// Serves /dev/<name> (default cuse-echo) until killed.
+// With --in-place it answers every _IOWR in its first round trip instead, the way fakedrm does
+// when it may reach the caller's memory (docs/cuse.md): process_vm_readv of the struct, then
+// process_vm_writev of it, fuse_reply_ioctl with no data. Requests numbered 0x80 | in << 4 |
+// out copy the struct in `in` times and out `out` times (the copies fakedrm makes for one
+// request: struct and arrays); any other request, once each way.
+// Serves /dev/<name> (default cuse-echo) until killed:  cuse-echo [NAME [--in-place]]
+#define _GNU_SOURCE
 #define FUSE_USE_VERSION 31
 #include <cuse_lowlevel.h>
+#include <errno.h>
 #include <fuse_lowlevel.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/types.h>
 #include <sys/ioctl.h>
 #include <sys/uio.h>
+
+static int in_place;
+
+// One round trip: the copies made directly in the caller (its thread id is the request's pid).
+static void e_ioctl_in_place(fuse_req_t req, unsigned cmd, void *arg) {
+    size_t size = _IOC_SIZE(cmd);
+    unsigned nr = _IOC_NR(cmd);
+    unsigned ins = nr & 0x80 ? (nr >> 4) & 7 : 1, outs = nr & 0x80 ? nr & 0xF : 1;
+    pid_t pid = fuse_req_ctx(req)->pid;
+    char buf[256];
+    if (size > sizeof buf) { fuse_reply_err(req, EINVAL); return; }
+    struct iovec local = { buf, size }, remote = { arg, size };
+    for (unsigned i = 0; i < ins; i++)
+        if (process_vm_readv(pid, &local, 1, &remote, 1, 0) != (ssize_t)size) { fuse_reply_err(req, EFAULT); return; }
+    for (unsigned i = 0; i < outs; i++)
+        if (process_vm_writev(pid, &local, 1, &remote, 1, 0) != (ssize_t)size) { fuse_reply_err(req, EFAULT); return; }
+    fuse_reply_ioctl(req, 0, NULL, 0);
+}
 
 static void e_open(fuse_req_t req, struct fuse_file_info *fi) { fuse_reply_open(req, fi); }
 
@@ -20,6 +46,7 @@ static void e_ioctl(fuse_req_t req, int cmd, void *arg, struct fuse_file_info *f
     (void)fi; (void)flags;
     size_t size = _IOC_SIZE((unsigned)cmd);
     if (size == 0) { fuse_reply_ioctl(req, 0, NULL, 0); return; }
+    if (in_place) { e_ioctl_in_place(req, (unsigned)cmd, arg); return; }
     unsigned nr = _IOC_NR((unsigned)cmd);
     size_t retries = (nr & 0xF0) == 0xE0 && (nr & 0xF) ? (nr & 0xF) : 1;
     size_t round = in_bufsz / size;   // retries done so far
@@ -33,6 +60,7 @@ static void e_ioctl(fuse_req_t req, int cmd, void *arg, struct fuse_file_info *f
 }
 
 int main(int argc, char **argv) {
+    in_place = argc > 2 && !strcmp(argv[2], "--in-place");
     char dev[64];
     snprintf(dev, sizeof dev, "DEVNAME=%s", argc > 1 ? argv[1] : "cuse-echo");
     const char *dev_info_argv[] = { dev };

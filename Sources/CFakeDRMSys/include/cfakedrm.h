@@ -37,6 +37,10 @@ int cfd_spawn_with_fd(char *const argv[], int childfd, int targetfd, int quiet, 
 int cfd_pidfd_open(pid_t pid);
 // A copy of another process's fd (CLOEXEC), or -1 with errno (EPERM without ptrace rights).
 int cfd_pidfd_getfd(int pidfd, int targetfd);
+// process_vm_readv / process_vm_writev of one span of process `pid`: bytes moved, or -1 and
+// errno (EFAULT for an unmapped or, writing, read-only span; EPERM without ptrace rights).
+ssize_t cfd_peek(pid_t pid, void *local, uint64_t remote, size_t len);
+ssize_t cfd_poke(pid_t pid, const void *local, uint64_t remote, size_t len);
 // SO_SNDBUFFORCE (root) falling back to SO_SNDBUF; returns the effective size or -1.
 int cfd_set_sndbuf(int fd, int bytes);
 // SO_SNDTIMEO / SO_RCVTIMEO in milliseconds.
