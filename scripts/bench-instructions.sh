@@ -11,9 +11,12 @@
 # The "CUSE planner" rows are the requests of the CUSE bench in the VM through the retry planner
 # against a simulated kernel (Bench/CuseRetryBench.swift): their `fakedrm` column counts the
 # daemon's rounds (IoctlRetry.round: planner, codec, core), the rows above them the same
-# requests on the Direct path.
+# requests on the Direct path. The "CUSE in place" rows are the same requests answered in one
+# round (Bench/CuseInPlaceBench.swift: InPlaceIoctl with this process as the caller); their
+# `fakedrm` column counts the daemon's answer in user space, the copies' syscalls not included.
 # Usage: scripts/bench-instructions.sh [ROW...]   (default: the Direct rows GET_CAP, GETRESOURCES,
-# TEST_ONLY, commit -> event, TEST_ONLY modeset, then the three CUSE planner rows; release
+# TEST_ONLY, commit -> event, TEST_ONLY modeset, then the three CUSE planner and the three CUSE
+# in-place rows; release
 # build; BIN=path to compare another build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,12 +30,13 @@ trap 'rm -rf "$work"' EXIT
 objcopy --strip-debug "$bin" "$work/fakedrm"
 sym=$(nm "$work/fakedrm" | awk '/ T \$s7FakeDRM11DirectBenchO3run10iterations4only/ && !s {s = $3} END {print s}')
 [ -n "$sym" ] || { echo "bench-instructions: DirectBench.run(iterations:only:) not found in $bin" >&2; exit 1; }
-card=$(nm "$work/fakedrm" | awk '/ [tT] \$s7FakeDRM(12DirectClientC(5ioctl|4read3max)|19CuseRetrySimulationC11daemonRound)/ {printf "--toggle-collect=%s ", $3}')
+card=$(nm "$work/fakedrm" | awk '/ [tT] \$s7FakeDRM(12DirectClientC(5ioctl|4read3max)|19CuseRetrySimulationC11daemonRound|21CuseInPlaceSimulationC13daemonRequest)/ {printf "--toggle-collect=%s ", $3}')
 [ -n "$card" ] || { echo "bench-instructions: DirectClient.ioctl/read not found in $bin" >&2; exit 1; }
 rows=("$@")
 [ ${#rows[@]} -gt 0 ] || rows=("GET_CAP" "GETRESOURCES (filled)" "atomic TEST_ONLY (plane flip)" "atomic commit -> flip event read"
                                "atomic TEST_ONLY modeset" "CUSE planner: GET_CAP" "CUSE planner: GETRESOURCES (filled)"
-                               "CUSE planner: atomic TEST_ONLY modeset")
+                               "CUSE planner: atomic TEST_ONLY modeset" "CUSE in place: GET_CAP"
+                               "CUSE in place: GETRESOURCES (filled)" "CUSE in place: atomic TEST_ONLY modeset")
 n1=1000 n2=3000
 # measure() runs n samples plus min(n/10 + 1, 1000) warm-up calls.
 runs() { local w=$(( $1 / 10 + 1 )); [ $w -gt 1000 ] && w=1000; echo $(( $1 + w )); }

@@ -66,7 +66,7 @@ final class CuseRetrySimulation {
 
 extension DirectBench {
     /// The three requests of the CUSE bench in the VM (scripts/bench/cuse-bench.c), through the
-    /// retry planner, each next to the same request on the Direct path. A card of their own:
+    /// retry planner and answered in place, each next to the same request on the Direct path. A card of their own:
     /// the client must be its master, and its first GETRESOURCES lists no framebuffers.
     static func cuseRows(_ n: Int, only: String?) throws -> [Measurement] {
         let device = try Device(config: DeviceConfig(), virtualTime: true)
@@ -74,12 +74,14 @@ extension DirectBench {
         let d = device
         let c = try DirectClient(device: device)
         let sim = CuseRetrySimulation(device: device, file: c.file, files: c.files)
+        let inPlace = CuseInPlaceSimulation(device: device, file: c.file, files: c.files)
         var out: [Measurement] = []
         let getCap = IoctlRequest.drm(0x0C, size: 16).raw
         let cap = UnsafeMutableRawPointer.allocate(byteCount: 16, alignment: 8)
         defer { cap.deallocate() }
         cap.storeBytes(of: UInt64(DRMConst.capDumbBuffer).littleEndian, as: UInt64.self)
         out.append(measure("CUSE planner: GET_CAP", n, only: only) { _ = sim.ioctl(getCap, cap) })
+        out.append(measure("CUSE in place: GET_CAP", n, only: only) { _ = inPlace.ioctl(getCap, cap) })
 
         // GETRESOURCES with room for 64 ids of each kind and the card's counts, as the C bench.
         let getRes = IoctlRequest.drm(0xA0, size: 64).raw
@@ -95,6 +97,10 @@ extension DirectBench {
         out.append(measure("CUSE planner: GETRESOURCES (filled)", n, only: only) {
             arg.copyMemory(from: filled, byteCount: 64)
             _ = sim.ioctl(getRes, arg)
+        })
+        out.append(measure("CUSE in place: GETRESOURCES (filled)", n, only: only) {
+            arg.copyMemory(from: filled, byteCount: 64)
+            _ = inPlace.ioctl(getRes, arg)
         })
 
         // TEST_ONLY of a full modeset: connector -> CRTC with a mode blob, the primary plane
@@ -139,7 +145,7 @@ extension DirectBench {
                         let a = UnsafeMutableRawPointer.allocate(byteCount: 56, alignment: 8)
                         defer { a.deallocate() }
                         request.withUnsafeBytes { a.copyMemory(from: $0.baseAddress!, byteCount: 56) }
-                        guard sim.ioctl(atomic, a) == 0 else { throw DRMError.invalidArgument }
+                        guard sim.ioctl(atomic, a) == 0, inPlace.ioctl(atomic, a) == 0 else { throw DRMError.invalidArgument }
                         out.append(measure("atomic TEST_ONLY modeset", n, only: only) {
                             var x = direct
                             _ = c.ioctl(atomic, &x)
@@ -147,6 +153,10 @@ extension DirectBench {
                         out.append(measure("CUSE planner: atomic TEST_ONLY modeset", n, only: only) {
                             request.withUnsafeBytes { a.copyMemory(from: $0.baseAddress!, byteCount: 56) }
                             _ = sim.ioctl(atomic, a)
+                        })
+                        out.append(measure("CUSE in place: atomic TEST_ONLY modeset", n, only: only) {
+                            request.withUnsafeBytes { a.copyMemory(from: $0.baseAddress!, byteCount: 56) }
+                            _ = inPlace.ioctl(atomic, a)
                         })
                     }
                 }
