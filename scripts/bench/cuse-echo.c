@@ -1,6 +1,6 @@
 // The floor for a CUSE ioctl: a C libfuse3 daemon that does no work. Answers any _IOWR
-// request the way every struct ioctl must go under CUSE (unrestricted ioctls carry no data at
-// first): one retry asking for the struct, then echoes it back. _IO requests are answered at
+// request the way CUSE's retry protocol goes (unrestricted ioctls carry no data at first): one
+// retry asking for the struct, then echoes it back. _IO requests are answered at
 // once (one round trip). Requests numbered 0xE1..0xEF do (nr & 0xF) retries, the floor for
 // ioctls that need more than one (GETRESOURCES filled: 2, atomic: 3): retry r asks for r
 // copies of the struct span, so the round is read off in_bufsz and no state is kept.

@@ -1,5 +1,6 @@
 /// The "unrestricted ioctl" protocol of FUSE/CUSE as a pure state machine, so it can be tested
-/// without a kernel that has CUSE.
+/// without a kernel that has CUSE. The CUSE front end takes this way only for callers whose
+/// memory it cannot reach in place (InPlaceIoctl), or when told to (`--ioctl-retries`).
 ///
 /// Under CUSE the daemon only gets the raw `arg` value of an ioctl. To see the caller's memory it
 /// answers "retry with these spans copied in and these spans ready to be copied out"
