@@ -131,6 +131,26 @@ final class RecordingBackend: ScanoutBackend, @unchecked Sendable {
         #expect(stamp >= reported / 1000 * 1000)
     }
 
+    /// Host frame stamps that lag behind a vblank the card's own clock already reported (seen
+    /// under AddressSanitizer in CI: the second guest weston aborted in
+    /// weston_output_finish_frame): the first only takes the host's phase, the second ticks,
+    /// and its vblank must not be reported earlier than the one before it.
+    @Test func hostFramesNeverMoveTheReportedVblankBack() throws {
+        let backend = RecordingBackend()
+        let d = try Device(config: DeviceConfig(), backend: backend, virtualTime: false)
+        defer { d.shutdown() }
+        let c = try DirectClient(device: d)
+        c.setClientCap(DRMConst.clientCapAtomic, 1)
+        let a = try c.makeFB().0
+        #expect(try c.modeset(fb: a, flags: DRMConst.atomicAllowModeset | DRMConst.atomicNonblock) == 0)
+        d.display.flipDone(crtcIndex: 0, token: backend.submits[0].token)
+        let (reported, period) = d.lock.withLock { (d.vblank.clocks[0].reportedNs, d.vblank.clocks[0].periodNs) }
+        d.display.hostFrame(crtcIndex: 0, at: reported - period)
+        d.display.hostFrame(crtcIndex: 0, at: reported - period / 8)
+        let after = d.lock.withLock { (d.vblank.clocks[0].reportedNs, d.vblank.clocks[0].count) }
+        #expect(after.0 >= reported, "reported vblank went back by \(reported - after.0) ns")
+    }
+
     @Test func backendLossFailsPendingFencesAndDisconnects() throws {
         let backend = RecordingBackend()
         let d = try Device(config: DeviceConfig(), backend: backend, virtualTime: true)

@@ -68,7 +68,10 @@ extension Display {
             let period = pacing.periodNs
             vblank.clocks[c].periodNs = period
             if now - vblank.clocks[c].lastNs >= period / 2 {
-                vblank.tick(c, at: now)
+                // After a stamp that only took the host's phase (moving lastNs back), the next
+                // may still be older than the vblank the card's own clock last reported: a
+                // kernel's vblank timestamps never go back, and weston aborts if they do.
+                vblank.tick(c, at: max(now, vblank.clocks[c].reportedNs - vblank.clocks[c].offsetNs))
             } else {
                 vblank.clocks[c].lastNs = now
                 lock.broadcast()
