@@ -228,6 +228,12 @@ else
     echo "NOTE: no weston or libumockdev-preload in the image: the CUSE weston check is skipped"
 fi
 
+echo "== a caller's page that does not come in holds only its own ioctl"
+out=$(timeout 60 python3 scripts/cuse_client.py stall $card 2>&1); rc=$?
+if ((rc == 0)); then pass "$out"; elif ((rc == 77)); then echo "NOTE: $out"; else fail "stalled page: rc=$rc $out"; fi
+grep -q 'cannot reach the memory' "$log" && fail "the daemon fell back to retries for a root daemon's clients: $(grep -m1 'cannot reach' "$log")" ||
+    pass "every client of the root daemon was answered in place (no 'cannot reach' in its log)"
+
 echo "== client killed inside a blocking read"
 # Not through the as_user function: $! must be the reader itself (setpriv execs python).
 setpriv --reuid=65534 --regid=65534 --groups="${video:-44}" --inh-caps=-all -- python3 scripts/cuse_client.py blockread $card & reader=$!

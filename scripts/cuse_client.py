@@ -15,6 +15,8 @@ ctypes buffers whose addresses go into the structs, as a C client's would.
   cuse_client.py attachdeny CARD          ATTACH token: wrong and replayed tokens are refused
   cuse_client.py passed CARD LIB          an fd opened without the library, passed over SCM_RIGHTS
                                           to a process under LIB: attached there, its dumb buffer maps
+  cuse_client.py stall CARD               (root) a GET_CAP whose struct is on a userfaultfd page that
+                                          comes in only after 3 s; other opens are served meanwhile
 """
 import ctypes, errno, fcntl, os, random, struct, subprocess, sys
 
@@ -235,6 +237,56 @@ def passedchild(sockfd):
     print(f"fd received over SCM_RIGHTS attached on first use: GET_CAP(PRIME) = {prime}, dumb buffer mapped ({size} bytes)")
     return 0
 
+UFFDIO_API, UFFDIO_REGISTER, UFFDIO_ZEROPAGE = 0xC018AA3F, 0xC020AA00, 0xC020AA04
+
+def stall(card):
+    """The daemon copies a caller's struct in place (process_vm_readv): a page that does not
+    come in holds that copy, and the worker doing it, until it does. Here it comes in after 3 s
+    (UFFDIO_ZEROPAGE). Meanwhile another open and its GET_CAPs must be answered: the worker
+    pool gives the reader role to another worker (docs/cuse.md). Exit 77 when the copy did not
+    wait for the page (no fault reached the userfaultfd)."""
+    import select, threading, time
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    libc.mmap.restype = ctypes.c_void_p
+    libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
+    libc.ioctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_void_p]
+    uffd = libc.syscall(323, os.O_CLOEXEC | os.O_NONBLOCK)  # SYS_userfaultfd
+    if uffd < 0:
+        print(f"cuse_client: no userfaultfd ({errno.errorcode.get(ctypes.get_errno())}): stall check skipped"); return 77
+    fcntl.ioctl(uffd, UFFDIO_API, bytearray(struct.pack("<QQQ", 0xAA, 0, 0)))
+    page = libc.mmap(None, 4096, 3, 0x22, -1, 0)  # PROT_READ|WRITE, MAP_PRIVATE|ANONYMOUS, never touched
+    fcntl.ioctl(uffd, UFFDIO_REGISTER, bytearray(struct.pack("<QQQQ", page, 4096, 1, 0)))  # MODE_MISSING
+    fd = os.open(card, os.O_RDWR)
+    stalled = {}
+    def call():
+        t0 = time.monotonic()
+        rc = libc.ioctl(fd, GET_CAP, page)
+        stalled["s"], stalled["err"] = time.monotonic() - t0, (ctypes.get_errno() if rc else 0)
+    t = threading.Thread(target=call)
+    start = time.monotonic()
+    t.start()
+    faulted = bool(select.select([uffd], [], [], 1.5)[0])
+    served = []
+    if faulted:
+        for _ in range(5):
+            t0 = time.monotonic()
+            fd2 = os.open(card, os.O_RDWR)
+            err, _ = ioctl(fd2, GET_CAP, struct.pack("<QQ", 1, 0))
+            os.close(fd2)
+            served.append((time.monotonic() - t0, err))
+    time.sleep(max(0, 3 - (time.monotonic() - start)))
+    fcntl.ioctl(uffd, UFFDIO_ZEROPAGE, bytearray(struct.pack("<QQQq", page, 4096, 0, 0)))
+    t.join(10)
+    if not faulted:
+        print("cuse_client: the daemon's copy did not wait for the page (no fault on the userfaultfd): stall check skipped"); return 77
+    worst = max(s for s, _ in served)
+    ok = not t.is_alive() and stalled.get("s", 0) >= 2.5 and worst < 1.5 and all(e == 0 for _, e in served)
+    print(f"cuse_client: struct on a page that came in after 3 s: that GET_CAP returned after {stalled.get('s', -1):.2f} s "
+          f"({errno.errorcode.get(stalled.get('err'), 'ok') if stalled.get('err') else 'ok'}); meanwhile 5 opens + GET_CAP, "
+          f"slowest {worst * 1000:.0f} ms{'' if ok else ' (UNEXPECTED)'}")
+    return 0 if ok else 1
+
 def main():
     if len(sys.argv) < 3:
         print(__doc__); return 2
@@ -251,6 +303,8 @@ def main():
         return passed(card, sys.argv[3])
     if what == "passedchild":
         return passedchild(int(sys.argv[3]))
+    if what == "stall":
+        return stall(card)
     if what == "blockread":
         fd = os.open(card, os.O_RDWR)
         print("cuse_client: blocking in read()", flush=True)

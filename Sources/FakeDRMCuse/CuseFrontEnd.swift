@@ -86,15 +86,7 @@ public final class CuseFrontEnd: @unchecked Sendable {
     let session = Locked<CPointer?>(nil)
     let stopping = Atomic<Bool>(false)
     let stopFD: Int32
-    let workers = 4
     let loopFailure = Atomic<Int32>(0)
-    /// The workers blocked in read(/dev/cuse), to be woken for shutdown.
-    let workerThreads = Locked<[Int: pthread_t]>([:])
-    let nextWorker = Atomic<Int>(0)
-    /// The worker that reads /dev/cuse (its pthread_t; 0: none, a follower may take over).
-    let reader = Atomic<UInt>(0)
-    /// One permit while no worker is the reader.
-    let readerRole = DispatchSemaphore(value: 1)
     /// Serves attached client-library connections; set once in `run()` when it started.
     let attachServer = Locked<SocketServer?>(nil)
     let reportedUnreachable = Atomic<Bool>(false)
@@ -197,84 +189,23 @@ public final class CuseFrontEnd: @unchecked Sendable {
         _ = withUnsafeBytes(of: &one) { write(stopFD, $0.baseAddress, 8) }
     }
 
-    /// The signal that wakes a worker out of its blocking read for shutdown (no-op handler,
-    /// no SA_RESTART). Sent only with pthread_kill to the workers.
-    static let wakeSignal = SIGUSR2
-
-    /// The request loop, leader/followers: of `workers` threads, one (the reader) reads
-    /// /dev/cuse and handles what it read itself, then reads again, so a stream of quick
-    /// requests stays on one thread (a switch to another worker per request cost ~10 % under
-    /// TCG). Before a request may sleep in the device (DeviceLock.wait: a blocking read,
-    /// commit, vblank or fence wait) its thread hands the reader role to a follower, so one
-    /// client's blocking call does not stall the others; it becomes a follower when done.
-    /// (libfuse's own multi-threaded loop ends by pthread_cancel-ing its workers, which cannot
-    /// unwind through Swift frames; this loop ends them with a signal that interrupts the read.)
+    /// Serves /dev/cuse with a CuseWorkerPool until a stop is requested (a stop signal, or a
+    /// worker that saw the session end).
     func serve(_ se: OpaquePointer) -> Int32 {
         let fd = fuse_session_fd(se)
-        guard fakedrm_set_blocking(fd) == 0, fakedrm_install_wake_signal(Self.wakeSignal) == 0 else { return -1 }
-        DeviceLock.willWait.withLock { $0 = { [weak self] in self?.handOffReader() } }
+        guard fakedrm_set_blocking(fd) == 0, fakedrm_install_wake_signal(CuseWorkerPool.wakeSignal) == 0 else { return -1 }
+        let pool = CuseWorkerPool(session: CPointer(raw: se), isStopping: { [self] in stopping.load(ordering: .acquiring) },
+                                  ended: { [self] failure in
+                                      loopFailure.store(failure, ordering: .releasing)
+                                      requestStop()
+                                  })
+        DeviceLock.willWait.withLock { $0 = { [weak pool] in pool?.handOffReader() } }
         defer { DeviceLock.willWait.withLock { $0 = nil } }
-        let group = DispatchGroup()
-        let session = CPointer(raw: se)
-        for _ in 0..<workers {
-            group.enter()
-            Thread.detachNewThread { [self] in
-                work(session)
-                group.leave()
-            }
-        }
-        // Until a stop is requested (a stop signal, or a worker that saw the session end).
+        pool.start()
         var v: UInt64 = 0
         while withUnsafeMutableBytes(of: &v, { Glibc.read(stopFD, $0.baseAddress, 8) }) < 0 && errno == EINTR {}
-        // Followers wait for the reader role: let them all in. The reader may be between its
-        // `stopping` check and its read and miss one signal: repeat.
-        for _ in 0..<workers { readerRole.signal() }
-        while group.wait(timeout: .now() + .milliseconds(20)) == .timedOut {
-            workerThreads.withLock { for t in $0.values { pthread_kill(t, Self.wakeSignal) } }
-            readerRole.signal()
-        }
+        pool.finish()
         return loopFailure.load(ordering: .acquiring)
-    }
-
-    /// Called before the current thread may sleep in the device: when it is the reader, a
-    /// follower takes over reading /dev/cuse.
-    func handOffReader() {
-        let me = UInt(pthread_self())
-        if reader.compareExchange(expected: me, desired: 0, ordering: .acquiringAndReleasing).exchanged {
-            readerRole.signal()
-        }
-    }
-
-    private func work(_ se: CPointer) {
-        let id = nextWorker.add(1, ordering: .relaxed).oldValue
-        let me = UInt(pthread_self())
-        // Registered and removed under the lock the waker holds: it never signals a thread
-        // that has exited.
-        workerThreads.withLock { $0[id] = pthread_self() }
-        defer { workerThreads.withLock { _ = $0.removeValue(forKey: id) } }
-        var unblock = sigset_t()
-        sigemptyset(&unblock)
-        sigaddset(&unblock, Self.wakeSignal)
-        pthread_sigmask(SIG_UNBLOCK, &unblock, nil)
-        var buf = fuse_buf()
-        defer { free(buf.mem) }
-        while !stopping.load(ordering: .acquiring) {
-            if reader.load(ordering: .acquiring) != me {
-                readerRole.wait()
-                if stopping.load(ordering: .acquiring) { break }
-                reader.store(me, ordering: .releasing)
-            }
-            let res = fuse_session_receive_buf(se.raw, &buf)
-            if res == -EINTR || res == -EAGAIN || res == -ENOENT { continue }  // woken for shutdown / interrupted request
-            if res <= 0 {
-                // 0: the kernel ended the session (the device is gone); <0: /dev/cuse failed
-                // (e.g. ENODEV when the kernel refused our INIT reply).
-                loopFailure.store(res == 0 ? 0 : -1, ordering: .releasing)
-                requestStop()
-                break
-            }
-            fuse_session_process_buf(se.raw, &buf)
-        }
     }
 
     struct SigSet: @unchecked Sendable { let set: sigset_t }
@@ -446,12 +377,16 @@ public final class CuseFrontEnd: @unchecked Sendable {
             attach(req, f, server, address: address, inBuf: inBuf, inSize: inSize, outSize: outSize)
             return
         }
+        var inPlace = InPlaceIoctl.Answer.retry(always: false)
+        if let memory {
+            inPlace = InPlaceIoctl.run(request: request, arg: address, device: device, file: f.context, memory: memory, files: clientFiles,
+                                       adjust: { Self.adjustForCuse(request: request, result: $0, bytes: &$1) })
+        }
         let step: IoctlRetryStep
-        if let memory, let done = InPlaceIoctl.run(request: request, arg: address, device: device, file: f.context, memory: memory,
-                                                    files: clientFiles, adjust: { Self.adjustForCuse(request: request, result: $0, bytes: &$1) }) {
+        if case .answered(let done) = inPlace {
             step = done
         } else {
-            if let memory { unreachable(memory.pid, f) }
+            if case .retry(always: true) = inPlace, let memory { unreachable(memory.pid, f) }
             let input = inBuf.map { UnsafeRawBufferPointer(start: $0, count: inSize) } ?? UnsafeRawBufferPointer(start: nil, count: 0)
             step = IoctlRetry.round(previous, request: request, arg: address, input: input, outputSize: outSize,
                                     device: device, file: f.context, files: clientFiles)

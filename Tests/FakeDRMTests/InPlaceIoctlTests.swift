@@ -26,14 +26,15 @@ import Testing
         }
     }
 
-    static func run(_ c: DirectClient, _ request: UInt32, at address: UInt64, pid: Int32 = getpid()) -> IoctlRetryStep? {
+    static func run(_ c: DirectClient, _ request: UInt32, at address: UInt64, pid: Int32 = getpid()) -> InPlaceIoctl.Answer {
         InPlaceIoctl.run(request: request, arg: address, device: c.device, file: c.file, memory: CallerMemory(pid: pid), files: c.files)
     }
 
-    static func result(_ step: IoctlRetryStep?) -> Int32? {
-        switch step {
-        case .reply(let result, let bytes)?: bytes.isEmpty ? -result : nil
-        case .fail(let errno)?: errno
+    /// The errno the caller sees; nil when the request was not answered in place.
+    static func result(_ answer: InPlaceIoctl.Answer) -> Int32? {
+        switch answer {
+        case .answered(.reply(let result, let bytes)): bytes.isEmpty ? -result : nil
+        case .answered(.fail(let errno)): errno
         default: nil
         }
     }
@@ -101,7 +102,7 @@ import Testing
         let pages = Pages()
         let none = pages.map([], prot: PROT_NONE)
         // The struct cannot be copied in: EFAULT before the handler runs, nothing copied back.
-        guard case .fail(let e)? = Self.run(c, req(0x0C, 16), at: none) else { Issue.record("no failure"); return }
+        guard case .answered(.fail(let e)) = Self.run(c, req(0x0C, 16), at: none) else { Issue.record("no failure"); return }
         #expect(e == EFAULT)
         // A struct on a read-only page: the handler runs, the copy back fails (drm_ioctl's EFAULT).
         let readOnly = pages.map(LE.bytes([UInt64(1), 0]), prot: PROT_READ)
@@ -116,6 +117,27 @@ import Testing
         #expect(Self.result(Self.run(c, IoctlRequest(dir: 3, type: 0x55, nr: 1, size: 16).raw, at: none)) == ENOTTY)
     }
 
+    /// The directions as drm_ioctl copies them: _IOW only in (a read-only page is fine), _IOR
+    /// only out (the handler runs even when the page is bad, then the copy back fails).
+    @Test func eachDirectionCopiesOnlyItsWay() throws {
+        let c = try DirectClient(device: try makeDevice())
+        let pages = Pages()
+        // SET_CLIENT_CAP, _IOW: ATOMIC = 1 from a read-only page.
+        let cap = pages.map(LE.bytes([UInt64(DRMConst.clientCapAtomic), 1]), prot: PROT_READ)
+        #expect(Self.result(Self.run(c, IoctlRequest.drm(0x0D, size: 16, dir: 1).raw, at: cap)) == 0)
+        #expect(c.device.lock.withLock { c.file.atomic })
+        // GET_MAGIC, _IOR: to an unmapped page it runs and fails the copy back; to a mapped
+        // page the magic it handed out arrives, whatever the page held.
+        let getMagic = IoctlRequest.drm(0x02, size: 4, dir: 2).raw
+        #expect(Self.result(Self.run(c, getMagic, at: pages.map([], prot: PROT_NONE))) == EFAULT)
+        let magic = pages.map([0xAA, 0xAA, 0xAA, 0xAA])
+        #expect(Self.result(Self.run(c, getMagic, at: magic)) == 0)
+        let got = LE.u32s(pages.bytes(at: magic, count: 4))[0]
+        #expect(got != 0 && got != 0xAAAA_AAAA)
+        // A struct that would wrap the address space.
+        #expect(Self.result(Self.run(c, req(0x0C, 16), at: UInt64.max - 4)) == EFAULT)
+    }
+
     @Test func anUnreachableCallerIsLeftToTheRetries() throws {
         let c = try DirectClient(device: try makeDevice())
         let pages = Pages()
@@ -123,7 +145,7 @@ import Testing
         let dumb = LE.bytes([UInt32(64), 64, 32, 0]) + [UInt8](repeating: 0, count: 16)
         let arg = pages.map(dumb)
         // No process has this pid (beyond any pid_max): process_vm_readv says ESRCH.
-        #expect(Self.run(c, req(0xB2, 32), at: arg, pid: Int32.max) == nil)
+        guard case .retry(always: true) = Self.run(c, req(0xB2, 32), at: arg, pid: Int32.max) else { Issue.record("answered"); return }
         #expect(pages.bytes(at: arg, count: 32) == dumb)
         #expect(Self.result(Self.run(c, req(0xB2, 32), at: arg)) == 0)
         #expect(LE.u32s(pages.bytes(at: arg, count: 32))[4] == 1, "the first handle: nothing ran before")

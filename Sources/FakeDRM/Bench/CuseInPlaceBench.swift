@@ -18,16 +18,16 @@ final class CuseInPlaceSimulation {
 
     /// The daemon's whole answer to one request: counted by scripts/bench-instructions.sh.
     @inline(never)
-    func daemonRequest(request: UInt32, arg: UInt64) -> IoctlRetryStep? {
+    func daemonRequest(request: UInt32, arg: UInt64) -> InPlaceIoctl.Answer {
         InPlaceIoctl.run(request: request, arg: arg, device: device, file: file, memory: memory, files: files)
     }
 
     /// ioctl(fd, request, arg) on the node: 0 or an errno (EIO if the memory were unreachable).
     func ioctl(_ request: UInt32, _ arg: UnsafeMutableRawPointer) -> Int32 {
         switch daemonRequest(request: request, arg: UInt64(UInt(bitPattern: arg))) {
-        case .reply(let result, _)?: -result
-        case .fail(let errno)?: errno
-        case .retry?, nil: EIO
+        case .answered(.reply(let result, _)): -result
+        case .answered(.fail(let errno)): errno
+        case .answered(.retry), .retry: EIO
         }
     }
 }

@@ -3,20 +3,26 @@
 /// drm_ioctl's: the struct copied in (EFAULT before anything runs), the handler, the struct
 /// copied back whatever the handler returned (EFAULT when that copy fails).
 public enum InPlaceIoctl {
-    /// nil when the caller's memory cannot be reached (nothing has run: plan retries instead);
-    /// otherwise the answer, with every byte already in the caller's memory, so a `.reply`
-    /// carries no data. `adjust` may change the struct before it is copied back.
+    public enum Answer {
+        /// Every byte is in the caller's memory already, so a `.reply` carries no data.
+        case answered(IoctlRetryStep)
+        /// Nothing has run; the request goes the retry way. `always`: the daemon may not
+        /// reach this caller at all (CallerMemory.Copy.unreachable), so its next ones too.
+        case retry(always: Bool)
+    }
+
+    /// `adjust` may change the struct before it is copied back.
     public static func run(request: UInt32, arg: UInt64, device: Device, file: FileContext, memory: CallerMemory, files: ClientFiles,
-                           adjust: (Int32, inout [UInt8]) -> Void = { _, _ in }) -> IoctlRetryStep? {
+                           adjust: (Int32, inout [UInt8]) -> Void = { _, _ in }) -> Answer {
         let req = IoctlRequest(request)
         // As the planner's first round: unknown ioctls fail before any memory is touched.
-        guard req.type == IoctlRequest.drmType else { return .fail(errno: DRMError.notTTY.errno) }
-        guard UAPICodec.kernelSize(nr: req.nr) != nil else { return .fail(errno: DRMError.invalidArgument.errno) }
+        guard req.type == IoctlRequest.drmType else { return .answered(.fail(errno: DRMError.notTTY.errno)) }
+        guard UAPICodec.kernelSize(nr: req.nr) != nil else { return .answered(.fail(errno: DRMError.invalidArgument.errno)) }
         let size = req.size
         let hasStruct = size > 0 && (req.copiesIn || req.copiesOut)
         var bytes: [UInt8] = hasStruct ? .zeroed(size) : []
         if hasStruct {
-            if arg &+ UInt64(size) < arg { return .fail(errno: DRMError.badAddress.errno) }
+            if arg &+ UInt64(size) < arg { return .answered(.fail(errno: DRMError.badAddress.errno)) }
             // Copies nothing in (_IOR): one byte read only to learn whether the caller is
             // reachable; a fault there is for the copy back to report, as in the kernel.
             var probe: UInt8 = 0
@@ -24,8 +30,9 @@ public enum InPlaceIoctl {
                 ? bytes.withUnsafeMutableBytes { memory.copyIn(at: arg, into: $0) }
                 : withUnsafeMutableBytes(of: &probe) { memory.copyIn(at: arg, into: $0) }
             switch copy {
-            case .unreachable: return nil
-            case .fault where req.copiesIn: return .fail(errno: DRMError.badAddress.errno)
+            case .unreachable: return .retry(always: true)
+            case .failed: return .retry(always: false)
+            case .fault where req.copiesIn: return .answered(.fail(errno: DRMError.badAddress.errno))
             case .fault, .done: break
             }
         }
@@ -36,6 +43,6 @@ public enum InPlaceIoctl {
             if bytes.count != size { bytes = .copying(bytes.prefix(size)) + [UInt8].zeroed(max(0, size - bytes.count)) }
             if bytes.withUnsafeBytes({ memory.copyOut($0, at: arg) }) != .done { result = -DRMError.badAddress.errno }
         }
-        return .reply(result: result, bytes: [])
+        return .answered(.reply(result: result, bytes: []))
     }
 }
