@@ -94,20 +94,7 @@ import Testing
     @Test func atomicTestOnlyTakesThreeRetriesAndMatchesDirect() throws {
         let c = try DirectClient(device: try makeDevice())
         c.setClientCap(3, 1)  // ATOMIC
-        let (fb, _) = try c.makeFB()
-        let mode = try c.device.objects.connectorInfo(c.file, c.connectorID).modes[0]
-        let blob = try c.modeBlob(mode)
-        let objects: [(UInt32, [(String, UInt64)])] = [
-            (c.connectorID, [("CRTC_ID", UInt64(c.crtcID))]),
-            (c.crtcID, [("MODE_ID", UInt64(blob)), ("ACTIVE", 1)]),
-            (c.plane(.primary), c.planeProps(fb: fb, w: UInt32(mode.hdisplay), h: UInt32(mode.vdisplay))),
-        ]
-        var objs: [UInt32] = [], counts: [UInt32] = [], props: [UInt32] = [], values: [UInt64] = []
-        for (o, ps) in objects {
-            objs.append(o)
-            counts.append(UInt32(ps.count))
-            for (n, v) in ps { props.append(c.prop(o, n)); values.append(v) }
-        }
+        var (objs, counts, props, values) = try c.modesetArrays()
         let flags = DRMConst.atomicAllowModeset | 0x100  // TEST_ONLY
         var a = LE.bytes([flags, UInt32(objs.count)]) + LE.bytes([c.memory.map(LE.bytes(objs)), c.memory.map(LE.bytes(counts)),
                                                                   c.memory.map(LE.bytes(props)), c.memory.map(LE.bytes(values)), 0, 0])

@@ -113,6 +113,26 @@ extension DirectClient {
         ])
     }
 
+    /// The arrays of an atomic modeset of the first connector, CRTC and primary plane (with a
+    /// new fb and mode blob), as a client lays them out for DRM_IOCTL_MODE_ATOMIC.
+    func modesetArrays() throws -> (objs: [UInt32], counts: [UInt32], props: [UInt32], values: [UInt64]) {
+        let (fb, _) = try makeFB()
+        let mode = try device.objects.connectorInfo(file, connectorID).modes[0]
+        let blob = try modeBlob(mode)
+        let objects: [(UInt32, [(String, UInt64)])] = [
+            (connectorID, [("CRTC_ID", UInt64(crtcID))]),
+            (crtcID, [("MODE_ID", UInt64(blob)), ("ACTIVE", 1)]),
+            (plane(.primary), planeProps(fb: fb, w: UInt32(mode.hdisplay), h: UInt32(mode.vdisplay))),
+        ]
+        var objs: [UInt32] = [], counts: [UInt32] = [], props: [UInt32] = [], values: [UInt64] = []
+        for (o, ps) in objects {
+            objs.append(o)
+            counts.append(UInt32(ps.count))
+            for (n, v) in ps { props.append(prop(o, n)); values.append(v) }
+        }
+        return (objs, counts, props, values)
+    }
+
     func planeProps(fb: UInt32, w: UInt32, h: UInt32, x: Int32 = 0, y: Int32 = 0) -> [(String, UInt64)] {
         [("FB_ID", UInt64(fb)), ("CRTC_ID", UInt64(crtcID)), ("CRTC_X", UInt64(bitPattern: Int64(x))), ("CRTC_Y", UInt64(bitPattern: Int64(y))),
          ("CRTC_W", UInt64(w)), ("CRTC_H", UInt64(h)), ("SRC_X", 0), ("SRC_Y", 0), ("SRC_W", UInt64(w) << 16), ("SRC_H", UInt64(h) << 16)]
