@@ -83,7 +83,6 @@ public final class CuseFrontEnd: @unchecked Sendable {
     let nextFH = Atomic<UInt64>(1)
     let notifier: PollNotifier
     let ready = Atomic<Bool>(false)
-    let session = Locked<CPointer?>(nil)
     let stopping = Atomic<Bool>(false)
     let stopFD: Int32
     let loopFailure = Atomic<Int32>(0)
@@ -141,10 +140,8 @@ public final class CuseFrontEnd: @unchecked Sendable {
                 guard let se = cuse_lowlevel_setup(Int32(cargs.count), &cargs, &ci, &ops, &multithreaded, userdata) else {
                     return -2
                 }
-                session.withLock { $0 = CPointer(raw: se) }
                 notifier.start()
                 let rc = serve(se)
-                session.withLock { $0 = nil }
                 cuse_lowlevel_teardown(se)
                 return rc
             }
