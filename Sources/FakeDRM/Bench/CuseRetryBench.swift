@@ -66,8 +66,9 @@ final class CuseRetrySimulation {
 
 extension DirectBench {
     /// The three requests of the CUSE bench in the VM (scripts/bench/cuse-bench.c), through the
-    /// retry planner and answered in place, each next to the same request on the Direct path. A card of their own:
-    /// the client must be its master, and its first GETRESOURCES lists no framebuffers.
+    /// retry planner and answered in place, each next to the same request on the Direct path.
+    /// A card of their own: the client must be its master, and its first GETRESOURCES lists no
+    /// framebuffers.
     static func cuseRows(_ n: Int, only: String?) throws -> [Measurement] {
         let device = try Device(config: DeviceConfig(), virtualTime: true)
         defer { device.shutdown() }

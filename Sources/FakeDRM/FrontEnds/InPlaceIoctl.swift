@@ -39,8 +39,8 @@ public enum InPlaceIoctl {
         let errno = UAPICodec.ioctl(device, file, request: request, arg: &bytes, env: ClientEnv(memory: memory, files: files))
         var result = -errno
         if hasStruct && req.copiesOut {
+            // The codec leaves exactly the caller's `size` bytes here (UAPICodec.ioctl).
             adjust(result, &bytes)
-            if bytes.count != size { bytes = .copying(bytes.prefix(size)) + [UInt8].zeroed(max(0, size - bytes.count)) }
             if bytes.withUnsafeBytes({ memory.copyOut($0, at: arg) }) != .done { result = -DRMError.badAddress.errno }
         }
         return .answered(.reply(result: result, bytes: []))
